@@ -1,0 +1,119 @@
+"""Wiring: settings in, a ready python-telegram-bot Application out. Read it top to bottom."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from telegram import Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CommandHandler,
+    ContextTypes,
+    TypeHandler,
+)
+from telegram.request import BaseRequest
+
+from bot.i18n import LANGUAGES, gettext_for
+from bot.persistence import DatabasePersistence
+from bot.services import SERVICES_KEY, BotContext, Services, services_of, system_clock
+from bot.settings import Settings
+from bot.updates import PerChatUpdateProcessor
+from db.engine import create_engine, session_factory
+from handlers import errors, followup, report, start
+from handlers.start import bot_commands
+from scheduler.draft_timeout import sweep_idle_drafts
+
+log = logging.getLogger(__name__)
+
+BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
+
+
+class TokenMissing(RuntimeError):
+    pass
+
+
+async def _flush_persistence(update: object, context: BotContext) -> None:
+    # Write the conversation state right after each update instead of once a minute: a crash
+    # must not leave the flow one question behind the draft.
+    await context.application.update_persistence()
+
+
+async def _post_init(application: BotApplication) -> None:
+    services = services_of(application)
+    # Chinese is the default menu; English users get theirs by language code.
+    await application.bot.set_my_commands(bot_commands("zh_CN"))
+    for language in LANGUAGES:
+        await application.bot.set_my_commands(
+            bot_commands(language), language_code=language.split("_")[0]
+        )
+    interval = services.settings.conversation.sweep_interval_seconds
+    assert application.job_queue is not None
+    application.job_queue.run_repeating(
+        sweep_idle_drafts, interval=interval, first=1, name="sweep_idle_drafts"
+    )
+    log.info("bot started: %s", gettext_for("zh_CN")("Main menu"))
+
+
+async def _post_shutdown(application: BotApplication) -> None:
+    await services_of(application).engine.dispose()
+
+
+def build_application(
+    settings: Settings,
+    *,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    clock: Callable[[], datetime] = system_clock,
+) -> BotApplication:
+    token = settings.telegram.token.get_secret_value() if settings.telegram.token else ""
+    if not token:
+        raise TokenMissing("ZHENGFENG_TELEGRAM__TOKEN is not set")
+    engine = create_engine(settings.database.url, echo=settings.database.echo)
+    sessions = session_factory(engine)
+    limits = settings.rate_limit
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.telegram.api_base_url)
+        .base_file_url(settings.telegram.file_base_url)
+        .local_mode(settings.telegram.local_mode)
+        .context_types(ContextTypes(context=BotContext))
+        .persistence(DatabasePersistence(sessions))
+        .concurrent_updates(PerChatUpdateProcessor())
+        .rate_limiter(
+            AIORateLimiter(
+                overall_max_rate=limits.overall_max_rate,
+                group_max_rate=limits.group_max_rate,
+                max_retries=limits.max_retries,
+            )
+        )
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    application: BotApplication = builder.build()  # type: ignore[assignment]
+    application.bot_data[SERVICES_KEY] = Services(
+        settings=settings, engine=engine, sessions=sessions, clock=clock
+    )
+
+    # Group 0: the flows first (the receipt flow before the report flow, so a code typed after
+    # /receipt is never taken as an answer of a half-finished report), then single commands,
+    # then the answers for whatever nothing else wanted.
+    application.add_handlers(followup.build_handlers()[:1])
+    application.add_handler(report.build_handler())
+    application.add_handlers(followup.build_handlers()[1:])
+    application.add_handlers(start.build_handlers())
+    application.add_handler(CommandHandler("cancel", report.cancel))
+    application.add_handlers(start.build_last_resort_handlers())
+    # Group 100: after every handler, persist the conversation states.
+    application.add_handler(TypeHandler(Update, _flush_persistence), group=100)
+    application.add_error_handler(errors.on_error)
+    return application

@@ -1,0 +1,58 @@
+"""Typed callback data: one definition per button family, packed as `prefix:field:field`.
+
+Callback data comes from the client and can be forged, so it only ever says what was pressed;
+handlers look the object up and check the account's right to act on it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_BYTES = 64
+
+
+@dataclass(frozen=True)
+class CallbackSpec:
+    prefix: str
+    fields: tuple[str, ...]
+
+    def pack(self, *values: str | int) -> str:
+        if len(values) != len(self.fields):
+            raise ValueError(f"{self.prefix} takes {len(self.fields)} values")
+        parts = [self.prefix, *(str(v) for v in values)]
+        if any(":" in p for p in parts[1:]):
+            raise ValueError("callback values may not contain ':'")
+        data = ":".join(parts)
+        if len(data.encode()) > MAX_BYTES:
+            raise ValueError("callback data longer than Telegram's 64 bytes")
+        return data
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        fields = ":".join(r"[^:]{1,40}" for _ in self.fields)
+        return re.compile(rf"^{re.escape(self.prefix)}:{fields}$")
+
+    def unpack(self, data: str | None) -> dict[str, str] | None:
+        if not data or not self.pattern.match(data):
+            return None
+        return dict(zip(self.fields, data.split(":")[1:], strict=True))
+
+
+def as_int(value: str | None) -> int | None:
+    """Parse an id from callback data without trusting it to be one."""
+    if value is None or not value.isdigit() or len(value) > 12:
+        return None
+    return int(value)
+
+
+MENU = CallbackSpec("m", ("action",))
+LANGUAGE = CallbackSpec("lang", ("code",))
+CATEGORY = CallbackSpec("rc", ("id",))
+DEPARTMENT = CallbackSpec("rd", ("id",))
+TIME_PLACE = CallbackSpec("rt", ("action",))
+EVIDENCE = CallbackSpec("rv", ("action",))
+IDENTITY = CallbackSpec("ri", ("mode",))
+SUMMARY = CallbackSpec("rs", ("action", "rev"))
+EDIT = CallbackSpec("re", ("field",))
+RECEIPT = CallbackSpec("rr", ("action",))

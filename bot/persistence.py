@@ -1,0 +1,104 @@
+"""python-telegram-bot persistence kept in the product database instead of a pickle file.
+
+Only conversation states are stored here: the answers themselves live in `report_draft`, and
+user/chat/bot data are not used, so a half-typed report and its position survive together.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlmodel import select
+from telegram.ext import BasePersistence, PersistenceInput
+from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
+
+from db.engine import SessionFactory
+from db.models import ConversationState, utcnow
+
+
+def _encode_key(key: ConversationKey) -> str:
+    return json.dumps(list(key))
+
+
+def _decode_key(text: str) -> ConversationKey:
+    return tuple(json.loads(text))
+
+
+class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    def __init__(self, sessions: SessionFactory, update_interval: float = 60) -> None:
+        super().__init__(
+            store_data=PersistenceInput(
+                bot_data=False, chat_data=False, user_data=False, callback_data=False
+            ),
+            update_interval=update_interval,
+        )
+        self._sessions = sessions
+
+    async def get_conversations(self, name: str) -> ConversationDict:
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(ConversationState).where(ConversationState.name == name)
+            )
+            return {_decode_key(row.key): json.loads(row.state) for row in rows.all()}
+
+    async def update_conversation(
+        self, name: str, key: ConversationKey, new_state: object | None
+    ) -> None:
+        async with self._sessions() as session:
+            row = await session.get(ConversationState, (name, _encode_key(key)))
+            if new_state is None:
+                if row is not None:
+                    await session.delete(row)
+            elif row is None:
+                session.add(
+                    ConversationState(name=name, key=_encode_key(key), state=json.dumps(new_state))
+                )
+            else:
+                row.state = json.dumps(new_state)
+                row.updated_at = utcnow()
+                session.add(row)
+            await session.commit()
+
+    # The data stores are switched off in store_data; these satisfy the abstract interface.
+    async def get_user_data(self) -> dict[int, dict[Any, Any]]:
+        return {}
+
+    async def get_chat_data(self) -> dict[int, dict[Any, Any]]:
+        return {}
+
+    async def get_bot_data(self) -> dict[Any, Any]:
+        return {}
+
+    async def get_callback_data(self) -> CDCData | None:
+        return None
+
+    async def update_user_data(self, user_id: int, data: dict[Any, Any]) -> None:
+        return None
+
+    async def update_chat_data(self, chat_id: int, data: dict[Any, Any]) -> None:
+        return None
+
+    async def update_bot_data(self, data: dict[Any, Any]) -> None:
+        return None
+
+    async def update_callback_data(self, data: CDCData) -> None:
+        return None
+
+    async def drop_chat_data(self, chat_id: int) -> None:
+        return None
+
+    async def drop_user_data(self, user_id: int) -> None:
+        return None
+
+    async def refresh_user_data(self, user_id: int, user_data: dict[Any, Any]) -> None:
+        return None
+
+    async def refresh_chat_data(self, chat_id: int, chat_data: dict[Any, Any]) -> None:
+        return None
+
+    async def refresh_bot_data(self, bot_data: dict[Any, Any]) -> None:
+        return None
+
+    async def flush(self) -> None:
+        return None

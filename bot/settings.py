@@ -1,0 +1,152 @@
+"""Typed settings: built-in defaults, then the TOML file, then `ZHENGFENG_*` environment variables.
+
+The order matters: an operator keeps a shared `config.toml` and overrides one value (usually the
+token, which never belongs in a file) from the environment of one process.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_FILE = Path("config.toml")
+
+# pydantic-settings reads the TOML path from the class; a context variable lets `load_settings`
+# choose the file per call without building a new class each time.
+_config_file: ContextVar[Path | None] = ContextVar("zhengfeng_config_file", default=None)
+
+
+class TelegramSettings(BaseModel):
+    token: SecretStr | None = None
+    api_base_url: str = "https://api.telegram.org/bot"
+    file_base_url: str = "https://api.telegram.org/file/bot"
+    local_mode: bool = False
+    """True when talking to a local Bot API server started with --local (files come as paths)."""
+
+
+class DatabaseSettings(BaseModel):
+    url: str = "sqlite+aiosqlite:///data/zhengfeng.db"
+    echo: bool = False
+
+
+class ReportSettings(BaseModel):
+    description_min_chars: int = Field(default=10, ge=1)
+    description_max_chars: int = Field(default=2000, le=3500)
+    time_place_max_chars: int = Field(default=500, ge=1)
+    name_max_chars: int = Field(default=50, ge=1)
+    max_attachments: int = Field(default=5, ge=0, le=10)
+    max_attachment_bytes: int = Field(default=10 * 1024 * 1024, gt=0, le=20 * 1024 * 1024)
+    allowed_document_types: list[str] = [
+        "application/pdf",
+        "image/jpeg",
+        "image/png",
+        "application/msword",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.ms-excel",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "text/plain",
+    ]
+    phone_region: str = "CN"
+
+
+class ConversationSettings(BaseModel):
+    idle_timeout_minutes: int = Field(default=30, ge=1)
+    """A half-typed report is dropped after this long without input, with a message saying so."""
+    sweep_interval_seconds: int = Field(default=60, ge=5)
+
+
+class ReceiptSettings(BaseModel):
+    free_attempts: int = Field(default=3, ge=1)
+    """Wrong guesses allowed before each further one costs a growing wait."""
+    base_delay_seconds: int = Field(default=30, ge=1)
+    max_delay_seconds: int = Field(default=3600, ge=1)
+
+
+class RateLimitSettings(BaseModel):
+    overall_max_rate: float = 30
+    group_max_rate: float = 20
+    max_retries: int = 3
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ZHENGFENG_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    telegram: TelegramSettings = TelegramSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    data_dir: Path = Path("data")
+    timezone: str = "Asia/Shanghai"
+    default_language: str = "zh_CN"
+    admin_ids: list[int] = []
+    report: ReportSettings = ReportSettings()
+    conversation: ConversationSettings = ConversationSettings()
+    receipt: ReceiptSettings = ReceiptSettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
+    log_level: str = "INFO"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _supported_language(cls, value: str) -> str:
+        if value not in ("zh_CN", "en"):
+            raise ValueError("default_language must be zh_CN or en")
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.data_dir / "attachments"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = _config_file.get()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+
+class ConfigFileMissing(FileNotFoundError):
+    pass
+
+
+def load_settings(config: Path | None = None, **overrides: object) -> Settings:
+    """Read settings; an explicitly named file must exist, the default one may be absent."""
+    if config is not None and not config.is_file():
+        raise ConfigFileMissing(f"config file not found: {config}")
+    path = config if config is not None else DEFAULT_CONFIG_FILE
+    token = _config_file.set(path if path.is_file() else None)
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    finally:
+        _config_file.reset(token)

@@ -1,0 +1,136 @@
+"""One update, one database session, one commit, then the replies.
+
+Handlers describe what to say; the replies go out only after the transaction committed, so a
+person is never told "saved" about something that was rolled back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeVar
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+
+from bot.i18n import Translator, gettext_for, normalize_language
+from bot.services import BotContext, Services
+from db.accounts import get_or_create_account
+from db.models import Account
+
+Keyboard = list[list[tuple[str, str]]]
+"""Rows of (label, callback data); kept plain so handlers need no Telegram types."""
+
+T = TypeVar("T")
+
+
+def markup(rows: Keyboard | None) -> InlineKeyboardMarkup | None:
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(text, callback_data=data) for text, data in row] for row in rows]
+    )
+
+
+@dataclass
+class Reply:
+    text: str
+    keyboard: Keyboard | None = None
+
+
+@dataclass
+class Turn:
+    update: Update
+    context: BotContext
+    session: AsyncSession
+    account: Account
+    replies: list[Reply] = field(default_factory=list)
+    toast: str | None = None
+    clear_keyboard: bool = False
+    """Remove the buttons of the pressed message, so it cannot be pressed again."""
+
+    @property
+    def services(self) -> Services:
+        return self.context.services
+
+    @property
+    def _(self) -> Translator:
+        return gettext_for(self.account.language)
+
+    @property
+    def language(self) -> str:
+        return self.account.language
+
+    @property
+    def now(self) -> datetime:
+        return self.services.clock()
+
+    @property
+    def text(self) -> str:
+        message = self.update.effective_message
+        return (message.text or "") if message is not None else ""
+
+    @property
+    def callback_data(self) -> str | None:
+        query = self.update.callback_query
+        return query.data if query is not None else None
+
+    def say(self, text: str, keyboard: Keyboard | None = None) -> None:
+        self.replies.append(Reply(text, keyboard))
+
+    async def flush(self) -> None:
+        """Send what the handler said; called after the commit."""
+        query = self.update.callback_query
+        if query is not None:
+            await query.answer(self.toast)
+            if self.clear_keyboard and query.message is not None:
+                # Already without buttons (a double press) or too old to edit: harmless.
+                with contextlib.suppress(BadRequest):
+                    await query.edit_message_reply_markup(reply_markup=None)
+        chat = self.update.effective_chat
+        if chat is None:
+            return
+        for reply in self.replies:
+            await self.context.bot.send_message(
+                chat.id,
+                reply.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup(reply.keyboard),
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+
+
+async def open_turn(update: Update, context: BotContext, session: AsyncSession) -> Turn:
+    user = update.effective_user
+    assert user is not None
+    default = context.services.settings.default_language
+    language = normalize_language(user.language_code, default)
+    account, _ = await get_or_create_account(session, user.id, language)
+    return Turn(update=update, context=context, session=session, account=account)
+
+
+def turn_handler(
+    fn: Callable[[Turn], Awaitable[T]],
+) -> Callable[[Update, BotContext], Awaitable[T]]:
+    """Wrap a handler step: open a session and account, run, commit, then reply."""
+
+    @functools.wraps(fn)
+    async def wrapper(update: Update, context: BotContext) -> T:
+        async with context.services.sessions() as session:
+            turn = await open_turn(update, context, session)
+            result = await fn(turn)
+            await session.commit()
+        await turn.flush()
+        return result
+
+    return wrapper

@@ -1,0 +1,41 @@
+"""Accounts: the Telegram users the bot knows, and their language."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from db.models import Account
+
+
+async def get_or_create_account(
+    session: AsyncSession, telegram_id: int, language: str
+) -> tuple[Account, bool]:
+    """Return the account and whether it is new; a new account takes the given language."""
+    account = (
+        await session.exec(select(Account).where(Account.telegram_id == telegram_id))
+    ).first()
+    if account is not None:
+        if account.unreachable:
+            # The person wrote to us, so they unblocked the bot.
+            account.unreachable = False
+            session.add(account)
+        return account, False
+    account = Account(telegram_id=telegram_id, language=language)
+    session.add(account)
+    await session.flush()
+    return account, True
+
+
+async def set_language(session: AsyncSession, account: Account, language: str) -> None:
+    account.language = language
+    session.add(account)
+
+
+async def mark_unreachable(session: AsyncSession, telegram_id: int) -> None:
+    account = (
+        await session.exec(select(Account).where(Account.telegram_id == telegram_id))
+    ).first()
+    if account is not None and not account.unreachable:
+        account.unreachable = True
+        session.add(account)

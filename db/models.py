@@ -1,0 +1,245 @@
+"""Every table of the product in one module, so migrations and readers see the whole schema.
+
+Times are stored as timezone-aware UTC; the campaign time zone only matters for display and for
+working-day arithmetic, which converts at the edge.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """SQLite forgets time zones; give every datetime back as aware UTC on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(*, nullable: bool = False, index: bool = False) -> Column[datetime]:
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+def _enum(enum_cls: type[StrEnum], *, index: bool = False) -> Column[str]:
+    # Stored as plain VARCHAR without a CHECK constraint: adding a state later needs no
+    # migration, and PostgreSQL's native ENUM types would need ALTER TYPE for every new value.
+    return Column(
+        SAEnum(
+            enum_cls,
+            native_enum=False,
+            create_constraint=False,
+            length=20,
+            values_callable=lambda members: [m.value for m in members],
+        ),
+        nullable=False,
+        index=index,
+    )
+
+
+class DepartmentKind(StrEnum):
+    department = "department"
+    window = "window"
+    key_position = "key_position"
+    project = "project"
+    district = "district"
+
+
+class Department(SQLModel, table=True):
+    """Anything a report can be about: a department, a service window, a key position, a project."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True, index=True)
+    name: str = Field(max_length=200, index=True)
+    kind: DepartmentKind = Field(sa_column=_enum(DepartmentKind))
+    dept_class: str | None = Field(default=None, max_length=20)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class CategoryKind(StrEnum):
+    """Decides the default answer deadline: a consultation is answered faster than a complaint."""
+
+    complaint = "complaint"
+    consultation = "consultation"
+
+
+class Category(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    name_zh: str = Field(max_length=100)
+    name_en: str = Field(max_length=100)
+    kind: CategoryKind = Field(default=CategoryKind.complaint, sa_column=_enum(CategoryKind))
+    sort_order: int = Field(default=0)
+    active: bool = Field(default=True)
+
+
+class Account(SQLModel, table=True):
+    """A Telegram user who has talked to the bot; holds only what delivery and language need."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_id: int = Field(sa_column=Column(BigInteger(), unique=True, nullable=False))
+    language: str = Field(default="zh_CN", max_length=10)
+    unreachable: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Role(StrEnum):
+    admin = "admin"
+    liaison = "liaison"
+    leader = "leader"
+    evaluator = "evaluator"
+
+
+class RoleGrant(SQLModel, table=True):
+    __tablename__ = "role_grant"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    role: Role = Field(sa_column=_enum(Role))
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    granted_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class IdentityMode(StrEnum):
+    real_name = "real_name"
+    anonymous = "anonymous"
+    """The account is kept for notifications but never shown to any department."""
+    fully_anonymous = "fully_anonymous"
+    """No account link at all: the receipt is the only way back."""
+
+
+class ReportState(StrEnum):
+    received = "received"
+    assigned = "assigned"
+    signed = "signed"
+    info_requested = "info_requested"
+    replied = "replied"
+    rated = "rated"
+    closed = "closed"
+    rejected = "rejected"
+    returned = "returned"
+    merged = "merged"
+
+
+class Report(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("year", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=20, unique=True, index=True)
+    year: int
+    seq: int
+    category_id: int = Field(foreign_key="category.id")
+    department_id: int | None = Field(default=None, foreign_key="department.id", index=True)
+    department_text: str | None = Field(default=None, max_length=200)
+    description: str = Field(sa_column=Column(Text(), nullable=False))
+    time_place: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    identity_mode: IdentityMode = Field(sa_column=_enum(IdentityMode))
+    reporter_account_id: int | None = Field(default=None, foreign_key="account.id", index=True)
+    reporter_name: str | None = Field(default=None, max_length=100)
+    reporter_phone: str | None = Field(default=None, max_length=32)
+    receipt_hash: str | None = Field(default=None, max_length=128, unique=True)
+    language: str = Field(default="zh_CN", max_length=10)
+    state: ReportState = Field(
+        default=ReportState.received, sa_column=_enum(ReportState, index=True)
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class ReportCounter(SQLModel, table=True):
+    """One row per year so public numbers restart at 000001 each January without gaps or races."""
+
+    __tablename__ = "report_counter"
+
+    year: int = Field(primary_key=True)
+    last_seq: int = Field(default=0)
+
+
+class EventKind(StrEnum):
+    created = "created"
+    info_added = "info_added"
+
+
+class ReportEvent(SQLModel, table=True):
+    """The timeline: every state change and every message about a report, with actor and time."""
+
+    __tablename__ = "report_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", index=True)
+    kind: EventKind = Field(sa_column=_enum(EventKind))
+    actor_account_id: int | None = Field(default=None, foreign_key="account.id")
+    actor_role: str | None = Field(default=None, max_length=20)
+    public: bool = Field(default=True)
+    body: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Attachment(SQLModel, table=True):
+    """Evidence stored under the data dir, content-addressed by SHA-256 so it survives restarts."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", index=True)
+    event_id: int | None = Field(default=None, foreign_key="report_event.id")
+    kind: str = Field(max_length=20)
+    file_name: str | None = Field(default=None, max_length=255)
+    mime_type: str = Field(max_length=100)
+    size: int
+    sha256: str = Field(max_length=64, index=True)
+    path: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class ReportDraft(SQLModel, table=True):
+    """A report being typed, written at every step so nothing typed is lost across a restart."""
+
+    __tablename__ = "report_draft"
+
+    account_id: int = Field(foreign_key="account.id", primary_key=True)
+    data: str = Field(sa_column=Column(Text(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
+
+
+class ReceiptThrottle(SQLModel, table=True):
+    """Wrong receipt guesses per account; the delay grows so guessing 80-bit codes is hopeless."""
+
+    __tablename__ = "receipt_throttle"
+
+    account_id: int = Field(foreign_key="account.id", primary_key=True)
+    failures: int = Field(default=0)
+    locked_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class ConversationState(SQLModel, table=True):
+    """python-telegram-bot conversation states, kept in the product database, not a pickle file."""
+
+    __tablename__ = "conversation_state"
+    __table_args__ = (Index("ix_conversation_state_name", "name"),)
+
+    name: str = Field(primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=128)
+    state: str = Field(sa_column=Column(Text(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
