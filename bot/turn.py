@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,17 +22,18 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.i18n import Translator, gettext_for, normalize_language
 from bot.services import BotContext, Services
-from db.accounts import get_or_create_account
+from db.accounts import get_or_create_account, mark_unreachable
 from db.models import Account
 
 Keyboard = list[list[tuple[str, str]]]
 """Rows of (label, callback data); kept plain so handlers need no Telegram types."""
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def markup(rows: Keyboard | None) -> InlineKeyboardMarkup | None:
@@ -130,7 +132,18 @@ def turn_handler(
             turn = await open_turn(update, context, session)
             result = await fn(turn)
             await session.commit()
-        await turn.flush()
+        try:
+            await turn.flush()
+        except Forbidden:
+            # Blocked mid-flow: what they typed is committed and the flow position must still
+            # advance with it; remember not to write to them until they come back.
+            async with context.services.sessions() as session:
+                await mark_unreachable(session, turn.account.telegram_id)
+                await session.commit()
+            log.info("reply not delivered: the person blocked the bot")
+        except TelegramError:
+            # The answer is saved; the person can ask for the current question with /report.
+            log.warning("reply not delivered", exc_info=True)
         return result
 
     return wrapper

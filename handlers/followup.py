@@ -19,6 +19,7 @@ from telegram.ext import (
 )
 
 from bot import callbacks as cb
+from bot.conversation import conversation
 from bot.render import esc, local_time, state_label
 from bot.turn import Turn, turn_handler
 from db.categories import category_name
@@ -258,7 +259,7 @@ async def receipt_cancel(turn: Turn) -> int:
 
 def build_handlers() -> list[BaseHandler[object, object, object]]:
     other = ~filters.COMMAND & PRIVATE & ~filters.TEXT
-    receipt = ConversationHandler(
+    receipt = conversation(
         entry_points=[CommandHandler("receipt", receipt_command, filters=PRIVATE)],
         states={
             ReceiptState.CODE: [

@@ -39,6 +39,7 @@ from telegram.ext import (
 )
 
 from bot import callbacks as cb
+from bot.conversation import conversation
 from bot.i18n import N_
 from bot.render import esc, identity_label
 from bot.turn import Keyboard, Turn, turn_handler
@@ -693,29 +694,29 @@ def build_handler() -> ConversationHandler[object]:
         ]
 
     states: dict[object, list[BaseHandler[object, object, object]]] = {
-        State.CATEGORY: [CallbackQueryHandler(step(choose_category), pattern=cb.CATEGORY.pattern)],
+        State.CATEGORY: [CallbackQueryHandler(choose_category, pattern=cb.CATEGORY.pattern)],
         State.DEPARTMENT: [
-            MessageHandler(TEXT, step(search_department)),
-            CallbackQueryHandler(step(choose_department), pattern=cb.DEPARTMENT.pattern),
+            MessageHandler(TEXT, search_department),
+            CallbackQueryHandler(choose_department, pattern=cb.DEPARTMENT.pattern),
         ],
-        State.DESCRIPTION: [MessageHandler(TEXT, step(take_description))],
+        State.DESCRIPTION: [MessageHandler(TEXT, take_description)],
         State.TIME_PLACE: [
-            MessageHandler(TEXT, step(take_time_place)),
-            CallbackQueryHandler(step(skip_time_place), pattern=cb.TIME_PLACE.pattern),
+            MessageHandler(TEXT, take_time_place),
+            CallbackQueryHandler(skip_time_place, pattern=cb.TIME_PLACE.pattern),
         ],
         State.EVIDENCE: [
-            MessageHandler(MEDIA, step(take_evidence)),
-            CallbackQueryHandler(step(evidence_action), pattern=cb.EVIDENCE.pattern),
+            MessageHandler(MEDIA, take_evidence),
+            CallbackQueryHandler(evidence_action, pattern=cb.EVIDENCE.pattern),
         ],
-        State.IDENTITY: [CallbackQueryHandler(step(choose_identity), pattern=cb.IDENTITY.pattern)],
-        State.REAL_NAME: [MessageHandler(TEXT, step(take_name))],
-        State.PHONE: [MessageHandler(TEXT, step(take_phone))],
-        State.SUMMARY: [CallbackQueryHandler(step(summary_action), pattern=cb.SUMMARY.pattern)],
-        State.EDIT: [CallbackQueryHandler(step(choose_edit), pattern=cb.EDIT.pattern)],
+        State.IDENTITY: [CallbackQueryHandler(choose_identity, pattern=cb.IDENTITY.pattern)],
+        State.REAL_NAME: [MessageHandler(TEXT, take_name)],
+        State.PHONE: [MessageHandler(TEXT, take_phone)],
+        State.SUMMARY: [CallbackQueryHandler(summary_action, pattern=cb.SUMMARY.pattern)],
+        State.EDIT: [CallbackQueryHandler(choose_edit, pattern=cb.EDIT.pattern)],
     }
     for state, handlers in states.items():
         handlers.extend(fallback(State(state)))
-    return ConversationHandler(
+    return conversation(
         entry_points=[
             CommandHandler("report", start_report, filters=PRIVATE),
             CallbackQueryHandler(start_report, pattern=f"^{cb.MENU.pack('report')}$"),

@@ -1,0 +1,147 @@
+"""Drive the real bot as a person would: updates in, Bot API calls out, through the test double."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+from telegram import Update
+
+from bot.app import BotApplication, build_application
+from bot.fakeapi import FakeBotApi, FakeRequest, FakeUser
+from bot.services import BotContext
+from bot.settings import DatabaseSettings, Settings, TelegramSettings
+from db.departments import import_departments, parse_departments_csv, sample_csv_path
+from db.engine import create_engine, session_factory
+from db.migrate import upgrade_engine
+from tests.conftest import NOW
+
+
+@dataclass
+class Clock:
+    now: datetime = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+async def prepare_database(url: str) -> None:
+    """Migrate and load the shipped sample departments, as `make run` does."""
+    engine = create_engine(url)
+    await upgrade_engine(engine)
+    async with session_factory(engine)() as session:
+        await import_departments(session, parse_departments_csv(sample_csv_path().read_bytes()))
+        await session.commit()
+    await engine.dispose()
+
+
+def make_settings(tmp: Path, **overrides: Any) -> Settings:
+    return Settings(
+        telegram=TelegramSettings(
+            token=SecretStr(FakeBotApi().token),
+            api_base_url="http://127.0.0.1:8081/bot",
+            file_base_url="http://127.0.0.1:8081/file/bot",
+        ),
+        database=DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp}/bot.db"),
+        data_dir=tmp / "data",
+        **overrides,
+    )
+
+
+@dataclass
+class Harness:
+    api: FakeBotApi
+    settings: Settings
+    clock: Clock = field(default_factory=Clock)
+    app: BotApplication | None = None
+
+    async def start(self) -> None:
+        """Start (or restart) the bot process on the same database and the same Telegram."""
+        self.app = build_application(
+            self.settings,
+            request=FakeRequest(self.api),
+            get_updates_request=FakeRequest(self.api),
+            clock=self.clock,
+        )
+        await self.app.initialize()
+        if self.app.post_init is not None:
+            await self.app.post_init(self.app)
+        await self.app.start()
+
+    async def stop(self) -> None:
+        assert self.app is not None
+        await self.app.stop()
+        await self.app.shutdown()
+        if self.app.post_shutdown is not None:
+            await self.app.post_shutdown(self.app)
+        self.app = None
+
+    async def crash(self) -> None:
+        """End the process without any graceful shutdown: nothing gets a chance to flush."""
+        assert self.app is not None
+        assert self.app.job_queue is not None
+        self.app.job_queue.scheduler.shutdown(wait=False)
+        await self.app.bot_data["services"].engine.dispose()
+        self.app = None
+
+    @property
+    def context(self) -> BotContext:
+        assert self.app is not None
+        return BotContext(self.app)
+
+    async def feed(self, update: dict[str, Any], user: FakeUser) -> list[dict[str, Any]]:
+        """Process one update and return the messages the bot sent to that user because of it."""
+        assert self.app is not None
+        before = len(self.api.sent_messages(user.id))
+        await self.app.process_update(Update.de_json(update, self.app.bot))
+        return self.api.sent_messages(user.id)[before:]
+
+    async def say(self, user: FakeUser, text: str) -> list[dict[str, Any]]:
+        return await self.feed(self.api.message_update(user, text), user)
+
+    async def press(self, user: FakeUser, label: str) -> list[dict[str, Any]]:
+        """Press the button with this label on the newest message that has it."""
+        for message in reversed(self.api.sent_messages(user.id)):
+            for row in self.api.buttons(message):
+                for text, data in row:
+                    if text == label and data is not None:
+                        return await self.feed(self.api.callback_update(user, message, data), user)
+        raise AssertionError(f"no button {label!r} in the chat with {user.id}")
+
+    async def press_data(
+        self, user: FakeUser, data: str, message: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Send any callback data, as a forged or stale button from another client would."""
+        target = message or self.api.last_message(user.id)
+        return await self.feed(
+            self.api.callback_update(user, target, data, check_button=False), user
+        )
+
+    def last_answer(self) -> dict[str, Any]:
+        """The parameters of the newest answerCallbackQuery call."""
+        calls = [c for c in self.api.calls if c.method == "answerCallbackQuery"]
+        assert calls, "no callback query was answered"
+        return calls[-1].params
+
+
+def html_sent(api: FakeBotApi, chat_id: int) -> str:
+    """The raw HTML the bot sent to a chat, as it went over the wire."""
+    return "\n".join(
+        str(c.params.get("text", ""))
+        for c in api.calls
+        if c.method == "sendMessage" and c.params.get("chat_id") == chat_id
+    )
+
+
+def texts(messages: list[dict[str, Any]]) -> str:
+    return "\n".join(m.get("text", "") for m in messages)
+
+
+def labels(api: FakeBotApi, message: dict[str, Any]) -> list[str]:
+    return [text for row in api.buttons(message) for text, _data in row]
