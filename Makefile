@@ -36,7 +36,7 @@ lint: $(DEV_STAMP)
 i18n: $(DEV_STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ --no-location --sort-output \
 		--project zhengfeng -o bot/locale/zhengfeng.pot bot handlers scheduler db
-	$(BIN)/pybabel update -D zhengfeng -i bot/locale/zhengfeng.pot -d bot/locale --no-fuzzy-matching
+	$(BIN)/pybabel update -D zhengfeng -i bot/locale/zhengfeng.pot -d bot/locale --no-fuzzy-matching --ignore-obsolete
 
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/report_flow.py

@@ -7,14 +7,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from telegram import Update
 from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
     CommandHandler,
     ContextTypes,
-    TypeHandler,
 )
 from telegram.request import BaseRequest
 
@@ -35,12 +33,6 @@ BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
 
 class TokenMissing(RuntimeError):
     pass
-
-
-async def _flush_persistence(update: object, context: BotContext) -> None:
-    # Write the conversation state right after each update instead of once a minute: a crash
-    # must not leave the flow one question behind the draft.
-    await context.application.update_persistence()
 
 
 async def _post_init(application: BotApplication) -> None:
@@ -113,7 +105,5 @@ def build_application(
     application.add_handlers(start.build_handlers())
     application.add_handler(CommandHandler("cancel", report.cancel))
     application.add_handlers(start.build_last_resort_handlers())
-    # Group 100: after every handler, persist the conversation states.
-    application.add_handler(TypeHandler(Update, _flush_persistence), group=100)
     application.add_error_handler(errors.on_error)
     return application

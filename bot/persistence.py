@@ -6,23 +6,13 @@ user/chat/bot data are not used, so a half-typed report and its position survive
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from sqlmodel import select
 from telegram.ext import BasePersistence, PersistenceInput
 from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 
+from db.conversations import load_states, store_state
 from db.engine import SessionFactory
-from db.models import ConversationState, utcnow
-
-
-def _encode_key(key: ConversationKey) -> str:
-    return json.dumps(list(key))
-
-
-def _decode_key(text: str) -> ConversationKey:
-    return tuple(json.loads(text))
 
 
 class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -37,27 +27,13 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
 
     async def get_conversations(self, name: str) -> ConversationDict:
         async with self._sessions() as session:
-            rows = await session.exec(
-                select(ConversationState).where(ConversationState.name == name)
-            )
-            return {_decode_key(row.key): json.loads(row.state) for row in rows.all()}
+            return await load_states(session, name)  # type: ignore[return-value]
 
     async def update_conversation(
         self, name: str, key: ConversationKey, new_state: object | None
     ) -> None:
         async with self._sessions() as session:
-            row = await session.get(ConversationState, (name, _encode_key(key)))
-            if new_state is None:
-                if row is not None:
-                    await session.delete(row)
-            elif row is None:
-                session.add(
-                    ConversationState(name=name, key=_encode_key(key), state=json.dumps(new_state))
-                )
-            else:
-                row.state = json.dumps(new_state)
-                row.updated_at = utcnow()
-                session.add(row)
+            await store_state(session, name, key, new_state)
             await session.commit()
 
     # The data stores are switched off in store_data; these satisfy the abstract interface.

@@ -6,7 +6,6 @@ person is never told "saved" about something that was rolled back.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -29,6 +28,7 @@ from bot.services import BotContext, Services
 from db.accounts import get_or_create_account, mark_unreachable
 from db.models import Account
 
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 Keyboard = list[list[tuple[str, str]]]
 """Rows of (label, callback data); kept plain so handlers need no Telegram types."""
 
@@ -60,6 +60,8 @@ class Turn:
     toast: str | None = None
     clear_keyboard: bool = False
     """Remove the buttons of the pressed message, so it cannot be pressed again."""
+    pressed_becomes: str | None = None
+    """Replace the pressed question by the answer given, buttons removed, in one call."""
 
     @property
     def services(self) -> Services:
@@ -92,24 +94,47 @@ class Turn:
 
     async def flush(self) -> None:
         """Send what the handler said; called after the commit."""
+        replies = list(self.replies)
         query = self.update.callback_query
         if query is not None:
             await query.answer(self.toast)
-            if self.clear_keyboard and query.message is not None:
-                # Already without buttons (a double press) or too old to edit: harmless.
-                with contextlib.suppress(BadRequest):
-                    await query.edit_message_reply_markup(reply_markup=None)
+            if query.message is not None and (self.pressed_becomes or self.clear_keyboard):
+                replies = await self._rewrite_pressed(replies)
         chat = self.update.effective_chat
         if chat is None:
             return
-        for reply in self.replies:
+        for reply in replies:
             await self.context.bot.send_message(
                 chat.id,
                 reply.text,
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup(reply.keyboard),
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                link_preview_options=NO_PREVIEW,
             )
+
+    async def _rewrite_pressed(self, replies: list[Reply]) -> list[Reply]:
+        """Turn the pressed question into the answer given and the next question.
+
+        One edit instead of an edit and a new message: half the Bot API calls per button, a
+        shorter chat, and the old buttons disappear. Returns what still has to be sent.
+        """
+        query = self.update.callback_query
+        assert query is not None
+        parts = [p for p in (self.pressed_becomes, replies[0].text if replies else None) if p]
+        try:
+            if parts:
+                await query.edit_message_text(
+                    "\n\n".join(parts),
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup(replies[0].keyboard) if replies else None,
+                    link_preview_options=NO_PREVIEW,
+                )
+                return replies[1:]
+            await query.edit_message_reply_markup(reply_markup=None)
+        except BadRequest:
+            # A double press or a message that can no longer be edited: say it anew instead.
+            pass
+        return replies
 
 
 async def open_turn(update: Update, context: BotContext, session: AsyncSession) -> Turn:

@@ -72,6 +72,8 @@ async def load_draft(session: AsyncSession, account_id: int) -> tuple[Draft, dat
     row = await session.get(ReportDraft, account_id)
     if row is None:
         return None
+    # The identity map holds rows weakly; keeping this one lets `save_draft` skip a SELECT.
+    session.info.setdefault("drafts", {})[account_id] = row
     return Draft.from_json(row.data), row.updated_at
 
 

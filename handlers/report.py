@@ -44,6 +44,7 @@ from bot.i18n import N_
 from bot.render import esc, identity_label
 from bot.turn import Keyboard, Turn, turn_handler
 from db.categories import active_categories, active_category, category_name
+from db.conversations import store_state
 from db.departments import search_departments
 from db.drafts import Draft, DraftFile, delete_draft, load_draft, save_draft
 from db.files import remove_if_unreferenced, store_bytes
@@ -66,6 +67,7 @@ class State(IntEnum):
 
 
 END = ConversationHandler.END
+CONVERSATION = "report"
 BUTTON_LABEL_MAX = 30
 PRIVATE = filters.ChatType.PRIVATE
 TEXT = filters.TEXT & ~filters.COMMAND & PRIVATE
@@ -233,6 +235,14 @@ async def summary_text(turn: Turn, draft: Draft) -> str:
     return "\n".join(lines)
 
 
+async def _remember(turn: Turn, state: State | int) -> None:
+    """Store the next question with the draft, in one transaction: they cannot disagree."""
+    chat, user = turn.update.effective_chat, turn.update.effective_user
+    assert chat is not None and user is not None
+    value = None if state == END else int(state)
+    await store_state(turn.session, CONVERSATION, (chat.id, user.id), value)
+
+
 def _account_id(turn: Turn) -> int:
     assert turn.account.id is not None
     return turn.account.id
@@ -261,6 +271,7 @@ def step(fn: Step) -> Callable[..., Awaitable[object]]:
         state = await fn(turn, draft)
         if state != END:
             await save_draft(turn.session, _account_id(turn), draft, turn.now)
+        await _remember(turn, state)
         return state
 
     run.__name__ = fn.__name__
@@ -275,17 +286,18 @@ async def start_report(turn: Turn) -> State:
     turn.clear_keyboard = turn.update.callback_query is not None
     if loaded is not None:
         draft, _updated = loaded
-        turn.say(turn._("You have an unfinished report; let us continue where you left off."))
+        intro = turn._("You have an unfinished report; let us continue where you left off.")
     else:
         draft = Draft()
-        turn.say(
-            turn._(
-                "You are filing a report about the work style of an official or a service "
-                "window. It takes six short steps; send /cancel at any time to stop."
-            )
+        intro = turn._(
+            "You are filing a report about the work style of an official or a service "
+            "window. It takes six short steps; send /cancel at any time to stop."
         )
     await save_draft(turn.session, _account_id(turn), draft, turn.now)
-    return await ask(turn, draft, resume_state(draft))
+    state = await ask(turn, draft, resume_state(draft))
+    turn.replies[0].text = f"{intro}\n\n{turn.replies[0].text}"
+    await _remember(turn, state)
+    return state
 
 
 @step
@@ -297,9 +309,10 @@ async def choose_category(turn: Turn, draft: Draft) -> State:
     if category is None:
         turn.toast = turn._("That choice is not available. Please choose again.")
         return await ask(turn, draft, State.CATEGORY)
-    turn.clear_keyboard = True
     draft.category_id = category.id
-    turn.say(turn._("Category: {name}").format(name=esc(category_name(category, turn.language))))
+    turn.pressed_becomes = turn._("Category: {name}").format(
+        name=esc(category_name(category, turn.language))
+    )
     return await ask(turn, draft, resume_state(draft))
 
 
@@ -347,10 +360,9 @@ async def choose_department(turn: Turn, draft: Draft) -> State:
     if department is None or not department.active:
         turn.toast = turn._("That choice is not available. Please choose again.")
         return await ask(turn, draft, State.DEPARTMENT)
-    turn.clear_keyboard = True
     draft.department_id = department.id
     draft.department_unsure = False
-    turn.say(turn._("Unit: {name}").format(name=esc(department.name)))
+    turn.pressed_becomes = turn._("Unit: {name}").format(name=esc(department.name))
     return await ask(turn, draft, resume_state(draft))
 
 
@@ -378,7 +390,6 @@ async def take_description(turn: Turn, draft: Draft) -> State:
         turn.say(_length_problem(turn, problem, text, low, high))
         return State.DESCRIPTION
     draft.description = text
-    turn.say(turn._("Saved."))
     return await ask(turn, draft, resume_state(draft))
 
 
@@ -518,12 +529,13 @@ async def choose_identity(turn: Turn, draft: Draft) -> State:
     if mode not in {m.value for m in IdentityMode}:
         turn.toast = turn._("That choice is not available. Please choose again.")
         return await ask(turn, draft, State.IDENTITY)
-    turn.clear_keyboard = True
     draft.identity_mode = IdentityMode(mode)
     if draft.identity_mode is not IdentityMode.real_name:
         draft.reporter_name = None
         draft.reporter_phone = None
-    turn.say(turn._("Identity: {value}").format(value=identity_label(draft.identity_mode, turn._)))
+    turn.pressed_becomes = turn._("Identity: {value}").format(
+        value=identity_label(draft.identity_mode, turn._)
+    )
     return await ask(turn, draft, resume_state(draft))
 
 
@@ -585,30 +597,26 @@ async def summary_action(turn: Turn, draft: Draft) -> State | int:
         tz=turn.services.settings.tz,
     )
     await delete_draft(turn.session, _account_id(turn))
-    number = submitted.report.number
-    turn.say(
-        _("Your report has been received. Its number is <b>{number}</b>.").format(number=number)
+    received = _("Your report has been received. Its number is <b>{number}</b>.").format(
+        number=submitted.report.number
     )
     if draft.identity_mode is IdentityMode.fully_anonymous:
-        turn.say(
-            _(
-                "This report is not linked to your account. Your receipt code, shown only "
-                "this once — write it down or keep it somewhere safe:\n\n<code>{receipt}</code>\n\n"
-                "Send /receipt with this code at any time to see the progress and add "
-                "information. Whoever has the code can open the report, so keep it private."
-            ).format(receipt=submitted.receipt)
-        )
+        follow = _(
+            "This report is not linked to your account. Your receipt code, shown only "
+            "this once — write it down or keep it somewhere safe:\n\n<code>{receipt}</code>\n\n"
+            "Send /receipt with this code at any time to see the progress and add "
+            "information. Whoever has the code can open the report, so keep it private."
+        ).format(receipt=submitted.receipt)
     elif draft.identity_mode is IdentityMode.anonymous:
-        turn.say(
-            _(
-                "No department will learn who you are. We will tell you here how it "
-                "progresses; /myreports lists your reports. Your receipt code, shown only "
-                "this once:\n\n<code>{receipt}</code>\n\nWith /receipt and this code you can "
-                "also follow the report from another account."
-            ).format(receipt=submitted.receipt)
-        )
+        follow = _(
+            "No department will learn who you are. We will tell you here how it "
+            "progresses; /myreports lists your reports. Your receipt code, shown only "
+            "this once:\n\n<code>{receipt}</code>\n\nWith /receipt and this code you can "
+            "also follow the report from another account."
+        ).format(receipt=submitted.receipt)
     else:
-        turn.say(_("We will tell you here how it progresses; /myreports lists your reports."))
+        follow = _("We will tell you here how it progresses; /myreports lists your reports.")
+    turn.say(f"{received}\n\n{follow}")
     return END
 
 
@@ -681,6 +689,7 @@ async def cancel(turn: Turn) -> int:
         turn.say(turn._("Cancelled. Nothing was kept: the report and its files were discarded."))
     else:
         turn.say(turn._("There is nothing to cancel. Send /report to file a report."))
+    await _remember(turn, END)
     return END
 
 
@@ -723,7 +732,7 @@ def build_handler() -> ConversationHandler[object]:
         ],
         states=states,
         fallbacks=[CommandHandler("cancel", cancel)],
-        name="report",
+        name=CONVERSATION,
         persistent=True,
         allow_reentry=True,
     )

@@ -14,6 +14,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from db.engine import create_engine, session_factory
 from db.migrate import upgrade_engine
 
+# python-telegram-bot 22 warns on every RetryAfter unless told to use timedeltas already; with
+# warnings as errors a 429 in a test would fail on the warning instead of the behaviour.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
 PG_URL = os.environ.get(
     "ZHENGFENG_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )

@@ -96,11 +96,11 @@ class Harness:
         return BotContext(self.app)
 
     async def feed(self, update: dict[str, Any], user: FakeUser) -> list[dict[str, Any]]:
-        """Process one update and return the messages the bot sent to that user because of it."""
+        """Process one update; return the messages it made the bot send or edit, oldest first."""
         assert self.app is not None
-        before = len(self.api.sent_messages(user.id))
+        before = {m["message_id"]: m for m in self.api.sent_messages(user.id)}
         await self.app.process_update(Update.de_json(update, self.app.bot))
-        return self.api.sent_messages(user.id)[before:]
+        return [m for m in self.api.sent_messages(user.id) if before.get(m["message_id"]) != m]
 
     async def say(self, user: FakeUser, text: str) -> list[dict[str, Any]]:
         return await self.feed(self.api.message_update(user, text), user)
@@ -131,11 +131,11 @@ class Harness:
 
 
 def html_sent(api: FakeBotApi, chat_id: int) -> str:
-    """The raw HTML the bot sent to a chat, as it went over the wire."""
+    """The raw HTML the bot sent (or edited in) to a chat, as it went over the wire."""
     return "\n".join(
         str(c.params.get("text", ""))
         for c in api.calls
-        if c.method == "sendMessage" and c.params.get("chat_id") == chat_id
+        if c.method in ("sendMessage", "editMessageText") and c.params.get("chat_id") == chat_id
     )
 
 
