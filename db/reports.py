@@ -173,11 +173,6 @@ async def public_timeline(session: AsyncSession, report_id: int) -> list[ReportE
     return list(result.all())
 
 
-async def attachment_count(session: AsyncSession, report_id: int) -> int:
-    result = await session.exec(select(Attachment).where(Attachment.report_id == report_id))
-    return len(result.all())
-
-
 async def add_reporter_info(
     session: AsyncSession,
     report: Report,
