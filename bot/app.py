@@ -16,7 +16,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.i18n import LANGUAGES, gettext_for
+from bot.i18n import LANGUAGES
 from bot.persistence import DatabasePersistence
 from bot.services import SERVICES_KEY, BotContext, Services, services_of, system_clock
 from bot.settings import Settings
@@ -48,7 +48,7 @@ async def _post_init(application: BotApplication) -> None:
     application.job_queue.run_repeating(
         sweep_idle_drafts, interval=interval, first=1, name="sweep_idle_drafts"
     )
-    log.info("bot started: %s", gettext_for("zh_CN")("Main menu"))
+    log.info("bot started as @%s", application.bot.username)
 
 
 async def _post_shutdown(application: BotApplication) -> None:

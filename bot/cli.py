@@ -63,6 +63,8 @@ def _configure_logging(settings: Settings) -> None:
     )
     # httpx logs every request URL, and the URL carries the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # APScheduler logs each run of every periodic job: noise at INFO.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 @app.command()

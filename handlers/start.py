@@ -72,7 +72,6 @@ async def start(turn: Turn) -> None:
 @turn_handler
 async def show_help(turn: Turn) -> None:
     """Explain the commands."""
-    turn.clear_keyboard = False
     turn.say(help_text(turn))
 
 
