@@ -366,28 +366,38 @@ async def choose_department(turn: Turn, draft: Draft) -> State:
     return await ask(turn, draft, resume_state(draft))
 
 
-def _length_problem(turn: Turn, problem: TextProblem, text: str, low: int, high: int) -> str:
+def _checked_text(turn: Turn, low: int, high: int) -> str | None:
+    """The cleaned text when its length is within limits; else say why and return None."""
     _ = turn._
+    text = clean_text(turn.text)
+    problem = check_length(text, low, high)
+    if problem is None:
+        return text
     if problem is TextProblem.empty:
-        return _("The text is empty. Please type it again.")
-    if problem is TextProblem.too_short:
-        return _(
-            "That is {count} characters; please write at least {min} so the case can be handled."
-        ).format(count=len(text), min=low)
-    return _(
-        "That is {count} characters; the limit is {max}. Please shorten it and send it again."
-    ).format(count=len(text), max=high)
+        turn.say(_("The text is empty. Please type it again."))
+    elif problem is TextProblem.too_short:
+        turn.say(
+            _(
+                "That is {count} characters; please write at least {min} so the case can be "
+                "handled."
+            ).format(count=len(text), min=low)
+        )
+    else:
+        turn.say(
+            _(
+                "That is {count} characters; the limit is {max}. Please shorten it and send it "
+                "again."
+            ).format(count=len(text), max=high)
+        )
+    return None
 
 
 @step
 async def take_description(turn: Turn, draft: Draft) -> State:
     """Take the description, 10 to 2000 characters by default."""
     limits = turn.services.settings.report
-    text = clean_text(turn.text)
-    low, high = limits.description_min_chars, limits.description_max_chars
-    problem = check_length(text, low, high)
-    if problem is not None:
-        turn.say(_length_problem(turn, problem, text, low, high))
+    text = _checked_text(turn, limits.description_min_chars, limits.description_max_chars)
+    if text is None:
         return State.DESCRIPTION
     draft.description = text
     return await ask(turn, draft, resume_state(draft))
@@ -396,11 +406,8 @@ async def take_description(turn: Turn, draft: Draft) -> State:
 @step
 async def take_time_place(turn: Turn, draft: Draft) -> State:
     """Take the optional time and place."""
-    high = turn.services.settings.report.time_place_max_chars
-    text = clean_text(turn.text)
-    problem = check_length(text, 1, high)
-    if problem is not None:
-        turn.say(_length_problem(turn, problem, text, 1, high))
+    text = _checked_text(turn, 1, turn.services.settings.report.time_place_max_chars)
+    if text is None:
         return State.TIME_PLACE
     draft.time_place = text
     draft.time_place_skipped = False
@@ -542,11 +549,8 @@ async def choose_identity(turn: Turn, draft: Draft) -> State:
 @step
 async def take_name(turn: Turn, draft: Draft) -> State:
     """Take the reporter's name."""
-    high = turn.services.settings.report.name_max_chars
-    text = clean_text(turn.text)
-    problem = check_length(text, 1, high)
-    if problem is not None:
-        turn.say(_length_problem(turn, problem, text, 1, high))
+    text = _checked_text(turn, 1, turn.services.settings.report.name_max_chars)
+    if text is None:
         return State.REAL_NAME
     draft.reporter_name = text
     return await ask(turn, draft, resume_state(draft))

@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
-from bot.fakeapi import FakeBotApi, FakeUser
+from bot.fakeapi import FakeUser
 from bot.i18n import gettext_for
-from tests.harness import Harness, labels, make_settings, prepare_database, texts
+from tests.harness import Harness, labels, texts
 
 EN = gettext_for("en")
-
-
-@pytest.fixture
-async def bot(tmp_path: Path) -> AsyncIterator[Harness]:
-    settings = make_settings(tmp_path)
-    await prepare_database(settings.database.url)
-    harness = Harness(api=FakeBotApi(), settings=settings)
-    await harness.start()
-    yield harness
-    if harness.app is not None:
-        await harness.stop()
-    assert harness.api.violations == []
 
 
 async def start_to_description(bot: Harness, user: FakeUser) -> None:

@@ -4,33 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
 from sqlmodel import select
 
-from bot.fakeapi import FakeBotApi, FakeUser
+from bot.fakeapi import FakeUser
 from bot.i18n import gettext_for
 from db.engine import create_engine, session_factory
 from db.models import Account, Attachment, IdentityMode, Report, ReportDraft
-from tests.harness import Harness, html_sent, labels, make_settings, prepare_database, texts
+from tests.harness import Harness, html_sent, labels, texts
 
 ZH = gettext_for("zh_CN")
 EN = gettext_for("en")
 DESCRIPTION = "市公安局户政窗口工作人员<b>推诿</b> & 要求我反复提交同一份材料，拖了三个星期。"
-
-
-@pytest.fixture
-async def bot(tmp_path: Path) -> AsyncIterator[Harness]:
-    settings = make_settings(tmp_path)
-    await prepare_database(settings.database.url)
-    harness = Harness(api=FakeBotApi(), settings=settings)
-    await harness.start()
-    yield harness
-    if harness.app is not None:
-        await harness.stop()
-    assert harness.api.violations == [], "the bot made Bot API calls Telegram would refuse"
 
 
 async def reports(harness: Harness) -> list[Report]:
