@@ -6,7 +6,7 @@ working-day arithmetic, which converts at the edge.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, Text, UniqueConstraint
@@ -243,3 +243,22 @@ class ConversationState(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=128)
     state: str = Field(sa_column=Column(Text(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class CalendarOverride(SQLModel, table=True):
+    """An admin's word on one day, beating the packaged Chinese calendar.
+
+    `chinesecalendar` only knows the years published when it was released, and the State Council
+    announces next year's holidays and make-up working days (调休) each winter; this table lets the
+    campaign office enter them (or a local day off) without a release. The row records who made
+    the current decision and when, so a changed day can be traced in an audit.
+    """
+
+    __tablename__ = "calendar_override"
+
+    day: date = Field(primary_key=True)
+    working: bool
+    """True: a working day (e.g. a 调休 weekend); False: a day off (a holiday)."""
+    note: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    created_by_account_id: int | None = Field(default=None, foreign_key="account.id")
