@@ -30,6 +30,7 @@ STATE_LABELS: dict[ReportState, str] = {
     ReportState.rejected: N_("Not accepted"),
     ReportState.returned: N_("Being reassigned"),
     ReportState.merged: N_("Merged into another report"),
+    ReportState.escalated: N_("Referred to the campaign office"),
 }
 
 IDENTITY_LABELS: dict[IdentityMode, str] = {

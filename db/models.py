@@ -142,6 +142,8 @@ class ReportState(StrEnum):
     rejected = "rejected"
     returned = "returned"
     merged = "merged"
+    escalated = "escalated"
+    """A second 不满意: back with the office (作风办) to reassign or close."""
 
 
 class Report(SQLModel, table=True):
@@ -179,8 +181,29 @@ class ReportCounter(SQLModel, table=True):
 
 
 class EventKind(StrEnum):
+    """What happened on the timeline; the handling steps are produced by `db.case_rules`."""
+
     created = "created"
     info_added = "info_added"
+    accepted = "accepted"
+    rejected = "rejected"
+    merged = "merged"
+    signed = "signed"
+    returned = "returned"
+    reassigned = "reassigned"
+    info_requested = "info_requested"
+    info_answered = "info_answered"
+    extension_requested = "extension_requested"
+    extension_approved = "extension_approved"
+    extension_denied = "extension_denied"
+    replied = "replied"
+    rated = "rated"
+    """Rated satisfied or basically satisfied, which closes the case."""
+    reopened = "reopened"
+    escalated = "escalated"
+    closed = "closed"
+    """Closed by the office after an escalation."""
+    closed_unrated = "closed_unrated"
 
 
 class ReportEvent(SQLModel, table=True):

@@ -71,3 +71,10 @@ def test_chinese_is_the_default_and_english_the_identity() -> None:
     assert gettext_for("zh_CN")("Submit") != "Submit"
     assert gettext_for("en")("Submit") == "Submit"
     assert gettext_for("xx")("Submit") == gettext_for("zh_CN")("Submit")
+
+
+def test_every_report_state_has_a_label() -> None:
+    from bot.render import STATE_LABELS
+    from db.models import ReportState
+
+    assert set(STATE_LABELS) == set(ReportState)
