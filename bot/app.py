@@ -22,7 +22,7 @@ from bot.services import SERVICES_KEY, BotContext, Services, services_of, system
 from bot.settings import Settings
 from bot.updates import PerChatUpdateProcessor
 from db.engine import create_engine, session_factory
-from handlers import errors, followup, report, start
+from handlers import errors, followup, report, roles, start
 from handlers.start import bot_commands
 from scheduler.draft_timeout import sweep_idle_drafts
 
@@ -102,6 +102,9 @@ def build_application(
     application.add_handlers(followup.build_handlers()[:1])
     application.add_handler(report.build_handler())
     application.add_handlers(followup.build_handlers()[1:])
+    # Roles before start: "/start TOKEN" from an invite link must be claimed by its own handler,
+    # since the plain /start handler would otherwise answer it with the welcome.
+    application.add_handlers(roles.build_handlers())
     application.add_handlers(start.build_handlers())
     application.add_handler(CommandHandler("cancel", report.cancel))
     application.add_handlers(start.build_last_resort_handlers())

@@ -71,6 +71,11 @@ class ReceiptSettings(BaseModel):
     max_delay_seconds: int = Field(default=3600, ge=1)
 
 
+class InviteSettings(BaseModel):
+    ttl_days: int = Field(default=7, ge=1, le=90)
+    """An unused invite link stops working after this many days, so a forgotten one is harmless."""
+
+
 class RateLimitSettings(BaseModel):
     overall_max_rate: float = 30
     group_max_rate: float = 20
@@ -94,6 +99,7 @@ class Settings(BaseSettings):
     conversation: ConversationSettings = ConversationSettings()
     receipt: ReceiptSettings = ReceiptSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
+    invites: InviteSettings = InviteSettings()
     log_level: str = "INFO"
 
     @field_validator("timezone")

@@ -285,3 +285,26 @@ class CalendarOverride(SQLModel, table=True):
     note: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     created_by_account_id: int | None = Field(default=None, foreign_key="account.id")
+
+
+class Invite(SQLModel, table=True):
+    """A single-use, expiring link that binds whoever opens it to a role.
+
+    Only the SHA-256 of the token is kept: a leaked database or backup must not let anyone claim
+    a liaison's or an admin's role. `department_id` is required for liaison and leader and null
+    for admin; `db.roles.create_invite` enforces that, since a CHECK would need a migration for
+    every new role.
+    """
+
+    __tablename__ = "invite"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    role: Role = Field(sa_column=_enum(Role))
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    created_by_account_id: int | None = Field(default=None, foreign_key="account.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts())
+    used_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    used_by_account_id: int | None = Field(default=None, foreign_key="account.id")
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))

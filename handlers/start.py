@@ -20,6 +20,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("status", N_("Status of one of my reports: /status ZF2026-000123")),
     ("receipt", N_("Open a report with its receipt code")),
     ("lang", N_("Language / 语言")),
+    ("whoami", N_("My roles")),
     ("help", N_("Help")),
     ("cancel", N_("Leave the current step")),
 ]

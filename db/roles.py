@@ -1,0 +1,188 @@
+"""Who may do what: invite links, role grants and the admin check.
+
+Plain typed functions over a session, so handlers, the CLI and tests share them without Telegram.
+Callers commit. Admins come from two places: the config file (the first admins, who must exist
+before anyone can be invited) and admin grants made through invites.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from db.models import Account, Invite, Role, RoleGrant
+
+DEPARTMENT_ROLES: frozenset[Role] = frozenset({Role.liaison, Role.leader})
+"""Roles that only make sense for one department; an admin grant is campaign-wide."""
+
+INVITABLE_ROLES: frozenset[Role] = frozenset({Role.admin, Role.liaison, Role.leader})
+
+
+class InviteProblem(StrEnum):
+    """Why a token did not grant a role; each gets its own message to the person."""
+
+    unknown = "unknown"
+    expired = "expired"
+    used = "used"
+    revoked = "revoked"
+
+
+def new_invite_token() -> str:
+    """192 random bits as 32 URL-safe characters: fits Telegram's 64-character /start payload
+    (which allows only A-Z, a-z, 0-9, _ and -) and is far beyond the 128 bits the issue asks."""
+    return secrets.token_urlsafe(24)
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 hex of a token.
+
+    A fast hash is enough: with 192 random bits there is nothing to brute-force, so a slow
+    password hash would only cost time on every /start. The raw token is never stored, so a
+    copy of the database cannot be turned into working invite links.
+    """
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+async def create_invite(
+    session: AsyncSession,
+    *,
+    role: Role,
+    department_id: int | None,
+    created_by: int | None,
+    now: datetime,
+    ttl: timedelta,
+) -> tuple[Invite, str]:
+    """Store a new invite and return it with the raw token, which exists only in this answer.
+
+    Liaison and leader invites need a department; admin invites must not have one, so a grant
+    never looks department-bound when it is not.
+    """
+    if role not in INVITABLE_ROLES:
+        raise ValueError(f"role {role} cannot be invited")
+    if role in DEPARTMENT_ROLES and department_id is None:
+        raise ValueError(f"a {role} invite needs a department")
+    if role not in DEPARTMENT_ROLES and department_id is not None:
+        raise ValueError(f"a {role} invite must not name a department")
+    token = new_invite_token()
+    invite = Invite(
+        token_hash=hash_token(token),
+        role=role,
+        department_id=department_id,
+        created_by_account_id=created_by,
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    session.add(invite)
+    await session.flush()
+    return invite, token
+
+
+async def _active_grant(
+    session: AsyncSession, account_id: int, role: Role, department_id: int | None
+) -> RoleGrant | None:
+    statement = select(RoleGrant).where(
+        RoleGrant.account_id == account_id,
+        RoleGrant.role == role,
+        col(RoleGrant.revoked_at).is_(None),
+    )
+    if department_id is None:
+        statement = statement.where(col(RoleGrant.department_id).is_(None))
+    else:
+        statement = statement.where(RoleGrant.department_id == department_id)
+    return (await session.exec(statement)).first()
+
+
+async def redeem_invite(
+    session: AsyncSession, token: str, account_id: int, now: datetime
+) -> RoleGrant | InviteProblem:
+    """Use an invite once: mark it used and grant its role (or return the existing same grant).
+
+    The used mark is a conditional UPDATE, so two people opening the same link at once cannot
+    both win: only the one whose update matched a still-unused row gets the role.
+    """
+    invite = (
+        await session.exec(select(Invite).where(Invite.token_hash == hash_token(token)))
+    ).first()
+    if invite is None or invite.id is None:
+        return InviteProblem.unknown
+    if invite.revoked_at is not None:
+        return InviteProblem.revoked
+    if invite.used_at is not None:
+        return InviteProblem.used
+    if invite.expires_at <= now:
+        return InviteProblem.expired
+
+    claimed = await session.exec(  # type: ignore[call-overload]
+        update(Invite)
+        .where(col(Invite.id) == invite.id, col(Invite.used_at).is_(None))
+        .values(used_at=now, used_by_account_id=account_id)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        return InviteProblem.used
+    await session.refresh(invite)
+    existing = await _active_grant(session, account_id, invite.role, invite.department_id)
+    if existing is not None:
+        return existing
+    grant = RoleGrant(
+        account_id=account_id, role=invite.role, department_id=invite.department_id, granted_at=now
+    )
+    session.add(grant)
+    await session.flush()
+    return grant
+
+
+async def revoke_invite(session: AsyncSession, invite_id: int, now: datetime) -> bool:
+    """Withdraw an unused invite; False when it does not exist or was already used or revoked."""
+    invite = await session.get(Invite, invite_id)
+    if invite is None or invite.used_at is not None or invite.revoked_at is not None:
+        return False
+    invite.revoked_at = now
+    session.add(invite)
+    await session.flush()
+    return True
+
+
+async def active_roles(session: AsyncSession, account_id: int) -> list[RoleGrant]:
+    """The account's grants that were not revoked, oldest first."""
+    statement = (
+        select(RoleGrant)
+        .where(RoleGrant.account_id == account_id, col(RoleGrant.revoked_at).is_(None))
+        .order_by(col(RoleGrant.id))
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def revoke_role(session: AsyncSession, grant_id: int, now: datetime) -> bool:
+    """End a grant (kept as a row for the audit trail); False when absent or already revoked."""
+    grant = await session.get(RoleGrant, grant_id)
+    if grant is None or grant.revoked_at is not None:
+        return False
+    grant.revoked_at = now
+    session.add(grant)
+    await session.flush()
+    return True
+
+
+async def is_admin(session: AsyncSession, account: Account, admin_ids: list[int]) -> bool:
+    """Admins from the config (by Telegram id) or through an active admin grant."""
+    if account.telegram_id in admin_ids:
+        return True
+    if account.id is None:
+        return False
+    count = await session.scalar(
+        select(func.count())
+        .select_from(RoleGrant)
+        .where(
+            RoleGrant.account_id == account.id,
+            RoleGrant.role == Role.admin,
+            col(RoleGrant.revoked_at).is_(None),
+        )
+    )
+    return bool(count)

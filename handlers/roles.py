@@ -1,0 +1,203 @@
+"""Roles: /invite for admins, /start TOKEN to accept an invite, /whoami for everyone.
+
+Authority is always checked here, on the server, against the database and the config; nothing a
+client sends (a command argument, a button) is trusted to say who someone is.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from telegram.ext import BaseHandler, CommandHandler, filters
+
+from bot.i18n import N_, Translator
+from bot.render import esc, local_time
+from bot.turn import Turn, turn_handler
+from db.models import Department, Role, RoleGrant
+from db.roles import (
+    DEPARTMENT_ROLES,
+    InviteProblem,
+    active_roles,
+    create_invite,
+    is_admin,
+    redeem_invite,
+)
+
+PRIVATE = filters.ChatType.PRIVATE
+START_WITH_TOKEN = filters.Regex(r"^/start(@\w+)?\s+\S+")
+"""A deep link (`t.me/<bot>?start=TOKEN`) arrives as "/start TOKEN"; plain /start stays welcome."""
+
+ROLE_WORDS: dict[str, Role] = {
+    "liaison": Role.liaison,
+    "联络员": Role.liaison,
+    "leader": Role.leader,
+    "负责人": Role.leader,
+    "admin": Role.admin,
+    "管理员": Role.admin,
+}
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.admin: N_("admin"),
+    Role.liaison: N_("liaison"),
+    Role.leader: N_("leader"),
+    Role.evaluator: N_("evaluator"),
+}
+
+PROBLEM_MESSAGES: dict[InviteProblem, str] = {
+    InviteProblem.unknown: N_(
+        "This invite link is not valid. Please check that you opened the whole link, or ask "
+        "the campaign office for a new one."
+    ),
+    InviteProblem.expired: N_(
+        "This invite link has expired. Please ask the campaign office for a new one."
+    ),
+    InviteProblem.used: N_(
+        "This invite link has already been used; each link works only once. Please ask the "
+        "campaign office for a new one."
+    ),
+    InviteProblem.revoked: N_(
+        "This invite link was withdrawn by the campaign office. Please ask them for a new one."
+    ),
+}
+
+
+def role_label(role: Role, _: Translator) -> str:
+    return _(ROLE_LABELS[role])
+
+
+async def _department_by_code(turn: Turn, code: str) -> Department | None:
+    """Case-insensitive, because admins type codes from a printed list (d011 means D011)."""
+    statement = select(Department).where(func.upper(col(Department.code)) == code.upper())
+    return (await turn.session.exec(statement)).first()
+
+
+def _invite_usage(_: Translator) -> str:
+    return _(
+        "Usage: /invite ROLE [DEPARTMENT_CODE]\n"
+        "ROLE is liaison (联络员), leader (负责人) or admin (管理员); liaisons and leaders need "
+        "the department code, e.g. /invite liaison D011."
+    )
+
+
+@turn_handler
+async def invite(turn: Turn) -> None:
+    """Make a single-use invite link for a role (admins only)."""
+    _ = turn._
+    settings = turn.services.settings
+    if not await is_admin(turn.session, turn.account, settings.admin_ids):
+        turn.say(
+            _(
+                "Sorry, only the campaign office (admins) can make invite links. If you should "
+                "have a role, please ask them for an invite."
+            )
+        )
+        return
+    args = turn.context.args or []
+    role = ROLE_WORDS.get(args[0].strip().lower()) if args else None
+    if role is None:
+        turn.say(_invite_usage(_))
+        return
+    department: Department | None = None
+    if role in DEPARTMENT_ROLES:
+        if len(args) < 2:
+            turn.say(
+                _(
+                    "The role {role} belongs to a department: please add its code, "
+                    "e.g. /invite {word} D011."
+                ).format(role=role_label(role, _), word=role.value)
+            )
+            return
+        department = await _department_by_code(turn, args[1].strip())
+        if department is None or not department.active:
+            turn.say(
+                _("No active department has the code {code}. Please check the code.").format(
+                    code=esc(args[1].strip())
+                )
+            )
+            return
+    elif len(args) > 1:
+        turn.say(_("An admin invite is for the whole campaign; please leave out the department."))
+        return
+    created, token = await create_invite(
+        turn.session,
+        role=role,
+        department_id=department.id if department else None,
+        created_by=turn.account.id,
+        now=turn.now,
+        ttl=timedelta(days=settings.invites.ttl_days),
+    )
+    link = f"https://t.me/{turn.context.bot.username}?start={token}"
+    expires = local_time(created.expires_at, settings.tz)
+    if department is not None:
+        summary = _("Invite for the role {role} of {department}.").format(
+            role=role_label(role, _), department=esc(department.name)
+        )
+    else:
+        summary = _("Invite for the role {role}.").format(role=role_label(role, _))
+    turn.say(
+        "\n".join(
+            [
+                summary,
+                _("Send this link to the person; it works once, until {expires}:").format(
+                    expires=expires
+                ),
+                esc(link),
+            ]
+        )
+    )
+
+
+@turn_handler
+async def accept_invite(turn: Turn) -> None:
+    """Redeem the token of a deep link and say which role was granted."""
+    _ = turn._
+    args = turn.context.args or []
+    assert turn.account.id is not None
+    result = await redeem_invite(turn.session, args[0] if args else "", turn.account.id, turn.now)
+    if isinstance(result, InviteProblem):
+        turn.say(_(PROBLEM_MESSAGES[result]))
+        return
+    turn.say(await _grant_sentence(turn, result, welcome=True))
+
+
+async def _grant_sentence(turn: Turn, grant: RoleGrant, *, welcome: bool = False) -> str:
+    _ = turn._
+    label = role_label(grant.role, _)
+    department = (
+        await turn.session.get(Department, grant.department_id) if grant.department_id else None
+    )
+    if welcome:
+        if department is not None:
+            return _("Welcome! You are now {role} of {department}.").format(
+                role=label, department=esc(department.name)
+            )
+        return _("Welcome! You are now {role}.").format(role=label)
+    if department is not None:
+        return _("{role} of {department}").format(role=label, department=esc(department.name))
+    return label
+
+
+@turn_handler
+async def whoami(turn: Turn) -> None:
+    """Show the person's roles, including admin from the config file."""
+    _ = turn._
+    assert turn.account.id is not None
+    lines: list[str] = []
+    if turn.account.telegram_id in turn.services.settings.admin_ids:
+        lines.append(_("{role} (from the configuration)").format(role=role_label(Role.admin, _)))
+    for grant in await active_roles(turn.session, turn.account.id):
+        lines.append(await _grant_sentence(turn, grant))
+    if not lines:
+        turn.say(_("You have no roles; you can file reports with /report."))
+        return
+    turn.say("\n".join([_("<b>Your roles</b>"), *(f"• {line}" for line in lines)]))
+
+
+def build_handlers() -> list[BaseHandler[object, object, object]]:
+    return [
+        CommandHandler("start", accept_invite, filters=PRIVATE & START_WITH_TOKEN),
+        CommandHandler("invite", invite, filters=PRIVATE),
+        CommandHandler("whoami", whoami, filters=PRIVATE),
+    ]
