@@ -169,6 +169,31 @@ class Report(SQLModel, table=True):
     )
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    # The handling case (`db.case_rules.Case`), flattened; `db.cases` maps it both ways. All
+    # nullable or defaulted so reports filed before case handling existed stay valid.
+    owner_kind: str | None = Field(default=None, max_length=20)
+    owner_department_id: int | None = Field(default=None, foreign_key="department.id")
+    due_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True, index=True))
+    due_kind: str | None = Field(default=None, max_length=20)
+    handling_department_id: int | None = Field(
+        default=None, foreign_key="department.id", index=True
+    )
+    """`Case.department_id`: who handles it; `department_id` is what the reporter picked."""
+    assigned_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    signed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    replied_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    extension_used: bool = Field(default=False)
+    extension_days: int | None = Field(default=None)
+    """With `extension_reason` and `extension_requested_at`: the pending request, if any."""
+    extension_reason: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    extension_requested_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    reopen_count: int = Field(default=0)
+    conflict_department_id: int | None = Field(default=None, foreign_key="department.id")
+    rating: str | None = Field(default=None, max_length=20)
+    rating_comment: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    merged_into_id: int | None = Field(default=None, foreign_key="report.id")
+    version: int = Field(default=0)
+    """Bumped by every case write: the compare-and-set that lets exactly one racing command win."""
 
 
 class ReportCounter(SQLModel, table=True):
