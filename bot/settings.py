@@ -18,6 +18,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from db.case_rules import Limits
+
 DEFAULT_CONFIG_FILE = Path("config.toml")
 
 # pydantic-settings reads the TOML path from the class; a context variable lets `load_settings`
@@ -76,6 +78,36 @@ class InviteSettings(BaseModel):
     """An unused invite link stops working after this many days, so a forgotten one is harmless."""
 
 
+class RoutingSettings(BaseModel):
+    auto_assign: bool = False
+    """Send a report straight to the unit the reporter picked, skipping the office's triage."""
+
+
+class DeadlineSettings(BaseModel):
+    """Time limits in working days (Chinese calendar, campaign time zone)."""
+
+    triage_days: int = Field(default=1, ge=0)
+    sign_days: int = Field(default=1, ge=0)
+    complaint_reply_days: int = Field(default=15, ge=1)
+    consultation_reply_days: int = Field(default=5, ge=1)
+    return_window_days: int = Field(default=2, ge=0)
+    max_extension_days: int = Field(default=10, ge=0)
+    rating_days: int = Field(default=7, ge=1)
+    reassign_days: int = Field(default=1, ge=0)
+
+    def base_limits(self) -> Limits:
+        """The limits of a complaint; `db.cases.limits_for` shortens them for consultations."""
+        return Limits(
+            triage_days=self.triage_days,
+            sign_days=self.sign_days,
+            reply_days=self.complaint_reply_days,
+            return_window_days=self.return_window_days,
+            max_extension_days=self.max_extension_days,
+            rating_days=self.rating_days,
+            reassign_days=self.reassign_days,
+        )
+
+
 class RateLimitSettings(BaseModel):
     overall_max_rate: float = 30
     group_max_rate: float = 20
@@ -99,6 +131,8 @@ class Settings(BaseSettings):
     conversation: ConversationSettings = ConversationSettings()
     receipt: ReceiptSettings = ReceiptSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
+    routing: RoutingSettings = RoutingSettings()
+    deadlines: DeadlineSettings = DeadlineSettings()
     invites: InviteSettings = InviteSettings()
     log_level: str = "INFO"
 

@@ -43,14 +43,16 @@ from bot.conversation import conversation
 from bot.i18n import N_
 from bot.render import esc, identity_label
 from bot.turn import Keyboard, Turn, turn_handler
+from db.cases import limits_for, open_case
 from db.categories import active_categories, active_category, category_name
 from db.conversations import store_state
 from db.departments import search_departments
 from db.drafts import Draft, DraftFile, delete_draft, load_draft, save_draft
 from db.files import remove_if_unreferenced, store_bytes
-from db.models import Department, IdentityMode
+from db.models import Category, Department, IdentityMode
 from db.reports import submit_draft
 from db.validation import TextProblem, check_length, clean_text, parse_phone
+from db.workdays import load_calendar
 
 
 class State(IntEnum):
@@ -592,13 +594,30 @@ async def summary_action(turn: Turn, draft: Draft) -> State | int:
     if action != "confirm":
         turn.toast = _("That choice is not available. Please choose again.")
         return await ask(turn, draft, State.SUMMARY)
+    settings = turn.services.settings
     submitted = await submit_draft(
         turn.session,
         account_id=_account_id(turn),
         draft=draft,
         language=turn.language,
         now=turn.now,
-        tz=turn.services.settings.tz,
+        tz=settings.tz,
+    )
+    # From this moment the report has an owner and a due time: the office's inbox, or the unit.
+    category = await turn.session.get(Category, submitted.report.category_id)
+    assert category is not None
+    await open_case(
+        turn.session,
+        submitted.report,
+        turn.now,
+        await load_calendar(turn.session),
+        limits_for(
+            category,
+            settings.deadlines.base_limits(),
+            consultation_reply_days=settings.deadlines.consultation_reply_days,
+        ),
+        settings.tz,
+        auto_assign=settings.routing.auto_assign,
     )
     await delete_draft(turn.session, _account_id(turn))
     received = _("Your report has been received. Its number is <b>{number}</b>.").format(

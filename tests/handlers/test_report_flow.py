@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 
 from sqlmodel import select
 
-from bot.fakeapi import FakeUser
+from bot.fakeapi import FakeBotApi, FakeUser
 from bot.i18n import gettext_for
+from bot.settings import RoutingSettings
 from db.engine import create_engine, session_factory
-from db.models import Account, Attachment, IdentityMode, Report, ReportDraft
-from tests.harness import Harness, html_sent, labels, texts
+from db.models import Account, Attachment, IdentityMode, Report, ReportDraft, ReportState
+from tests.harness import (
+    Harness,
+    html_sent,
+    labels,
+    make_settings,
+    prepare_database,
+    texts,
+)
 
 ZH = gettext_for("zh_CN")
 EN = gettext_for("en")
@@ -321,3 +330,34 @@ async def test_language_switch(bot: Harness) -> None:
     assert EN("File a report") in labels(bot.api, switched[-1])
     helped = await bot.say(user, "/help")
     assert "/receipt" in texts(helped)
+
+
+async def test_a_new_report_always_has_an_owner_and_a_due_time(bot: Harness) -> None:
+    user = FakeUser(id=513, first_name="O", language_code="en")
+    await fill_until_identity(bot, user)
+    await bot.press(user, EN("Anonymous"))
+    await bot.press(user, EN("Submit"))
+    [report] = await reports(bot)
+    assert report.state == ReportState.received
+    assert report.owner_kind == "admins" and report.due_at is not None
+    assert report.due_at > bot.clock.now
+
+
+async def test_auto_assign_sends_a_picked_unit_its_report(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, routing=RoutingSettings(auto_assign=True))
+    await prepare_database(settings.database.url)
+    harness = Harness(api=FakeBotApi(), settings=settings)
+    await harness.start()
+    try:
+        user = FakeUser(id=514, first_name="P", language_code="en")
+        await fill_until_identity(harness, user)
+        await harness.press(user, EN("Anonymous"))
+        await harness.press(user, EN("Submit"))
+        [report] = await reports(harness)
+        assert report.state == ReportState.assigned
+        assert report.handling_department_id == report.department_id is not None
+        status = await harness.say(user, "/status ZF2026-000001")
+        assert EN("Assigned to the department") in texts(status)
+    finally:
+        await harness.stop()
+    assert harness.api.violations == []
