@@ -7,7 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.i18n import N_, Translator
-from db.models import IdentityMode, ReportState
+from db.models import EventKind, IdentityMode, ReportState
 
 
 def esc(text: object) -> str:
@@ -46,3 +46,33 @@ def state_label(state: ReportState | str, _: Translator) -> str:
 
 def identity_label(mode: IdentityMode | str, _: Translator) -> str:
     return _(IDENTITY_LABELS[IdentityMode(mode)])
+
+
+# What the reporter reads on the timeline. Only public events reach it; `{text}` is the event's
+# body (a reason, a question, an answer), escaped by the caller.
+PUBLIC_EVENT_LABELS: dict[EventKind, str] = {
+    EventKind.created: N_("{date} report filed"),
+    EventKind.info_added: N_("{date} you added: {text}"),
+    EventKind.accepted: N_("{date} accepted and assigned to the responsible unit"),
+    EventKind.rejected: N_("{date} not accepted: {text}"),
+    EventKind.merged: N_("{date} merged into an earlier report about the same matter"),
+    EventKind.signed: N_("{date} the unit signed for it and is handling it"),
+    EventKind.reassigned: N_("{date} assigned to another unit"),
+    EventKind.info_requested: N_("{date} the unit asked: {text}"),
+    EventKind.info_answered: N_("{date} you answered: {text}"),
+    EventKind.extension_approved: N_("{date} the time limit was extended"),
+    EventKind.replied: N_("{date} the unit answered: {text}"),
+    EventKind.rated: N_("{date} you rated the answer"),
+    EventKind.reopened: N_("{date} reopened for renewed handling"),
+    EventKind.escalated: N_("{date} referred to the campaign office"),
+    EventKind.closed: N_("{date} closed"),
+    EventKind.closed_unrated: N_("{date} closed without a rating"),
+}
+
+
+def public_event_line(kind: EventKind | str, when: str, body: str | None, _: Translator) -> str:
+    """One timeline line for the reporter; kinds without a public label are not shown."""
+    label = PUBLIC_EVENT_LABELS.get(EventKind(kind))
+    if label is None:
+        return ""
+    return _(label).format(date=when, text=esc(body or ""))

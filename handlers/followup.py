@@ -20,10 +20,10 @@ from telegram.ext import (
 
 from bot import callbacks as cb
 from bot.conversation import conversation
-from bot.render import esc, local_time, state_label
+from bot.render import esc, local_time, public_event_line, state_label
 from bot.turn import Turn, turn_handler
 from db.categories import category_name
-from db.models import Category, Department, EventKind, Report
+from db.models import Category, Department, Report
 from db.receipts import normalize_receipt, record_failure, record_success, throttle_wait
 from db.reports import (
     add_reporter_info,
@@ -94,13 +94,9 @@ async def report_details(turn: Turn, report: Report) -> str:
         _("<b>Timeline</b>"),
     ]
     for event in await public_timeline(turn.session, report.id):
-        when = local_time(event.created_at, tz)
-        if event.kind == EventKind.created:
-            lines.append(_("{date} report filed").format(date=when))
-        elif event.kind == EventKind.info_added:
-            lines.append(
-                _("{date} you added: {text}").format(date=when, text=esc(event.body or ""))
-            )
+        line = public_event_line(event.kind, local_time(event.created_at, tz), event.body, _)
+        if line:
+            lines.append(line)
     return "\n".join(lines)
 
 
