@@ -1,0 +1,300 @@
+"""`db.metrics`: every figure of a hand-made month equals the hand-computed value.
+
+The reports go through the real path (`submit_draft`, `open_case`, `apply_command`) with a
+controlled clock, on SQLite and PostgreSQL, because the figures are only as right as the columns
+and events the case handling actually writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from db.case_rules import (
+    Actor,
+    Applied,
+    Command,
+    Limits,
+    Rate,
+    Rating,
+    Reply,
+    RequestInfo,
+    Return,
+    Sign,
+)
+from db.cases import apply_command, open_case
+from db.categories import active_categories
+from db.drafts import Draft
+from db.engine import session_factory
+from db.metrics import DepartmentMetrics, department_metrics, overall_metrics, overdue_numbers
+from db.models import Account, Department, DepartmentKind, IdentityMode
+from db.reports import submit_draft
+from db.workdays import WorkCalendar
+
+TZ = ZoneInfo("Asia/Shanghai")
+CALENDAR = WorkCalendar({})
+LIMITS = Limits()
+HOUR = timedelta(hours=1)
+
+START = datetime(2026, 2, 28, 16, tzinfo=UTC)
+"""March 2026 in Shanghai, as the caller converts it: [03-01 00:00, 04-01 00:00) local."""
+END = datetime(2026, 3, 31, 16, tzinfo=UTC)
+NOW = datetime(2026, 4, 1, 2, tzinfo=UTC)
+"""When the digest runs: 10:00 on Wednesday 1 April in Shanghai."""
+
+MON = datetime(2026, 3, 16, 2, 30, tzinfo=UTC)
+"""Monday 16 March, 10:30 local: the sign due is the end of Tuesday 17 March."""
+JAN = datetime(2026, 1, 5, 2, 30, tzinfo=UTC)
+"""Long before the period: its reply dues have passed by `NOW`."""
+
+
+@dataclass(frozen=True)
+class World:
+    departments: tuple[int, int, int, int]
+    liaison: Actor
+    reporter: Actor
+    reporter_account_id: int
+
+
+async def _world(session: AsyncSession) -> World:
+    departments = [
+        Department(code=f"M{i}", name=f"部门{i}", kind=DepartmentKind.department) for i in range(4)
+    ]
+    liaison = Account(telegram_id=8001)
+    reporter = Account(telegram_id=8002)
+    session.add_all([*departments, liaison, reporter])
+    await session.flush()
+    ids = [d.id for d in departments if d.id is not None]
+    assert len(ids) == 4 and reporter.id is not None
+    return World(
+        departments=(ids[0], ids[1], ids[2], ids[3]),
+        liaison=Actor(account_id=liaison.id, liaison_of=frozenset(ids)),
+        reporter=Actor(account_id=reporter.id, is_reporter=True),
+        reporter_account_id=reporter.id,
+    )
+
+
+async def _report(
+    session: AsyncSession, world: World, department_id: int | None, at: datetime
+) -> tuple[int, str]:
+    """A report filed at `at` and, with a department, auto-assigned to it at once."""
+    category = (await active_categories(session))[0]
+    draft = Draft(
+        category_id=category.id,
+        department_id=department_id,
+        department_unsure=department_id is None,
+        department_text=None if department_id is not None else "某窗口",
+        description="办事窗口要求反复提交同一份材料。",
+        time_place_skipped=True,
+        evidence_done=True,
+        identity_mode=IdentityMode.real_name,
+        reporter_name="张三",
+        reporter_phone="+8613800138000",
+    )
+    submitted = await submit_draft(
+        session,
+        account_id=world.reporter_account_id,
+        draft=draft,
+        language="zh_CN",
+        now=at,
+        tz=TZ,
+    )
+    report = submitted.report
+    await open_case(session, report, at, CALENDAR, LIMITS, TZ, auto_assign=True)
+    assert report.id is not None
+    return report.id, report.number
+
+
+async def _steps(
+    session: AsyncSession, report_id: int, steps: list[tuple[Command, Actor, datetime]]
+) -> None:
+    for command, actor, at in steps:
+        outcome = await apply_command(session, report_id, command, actor, at, CALENDAR, LIMITS, TZ)
+        assert isinstance(outcome, Applied), (command, outcome)
+
+
+async def _month(session: AsyncSession, world: World) -> dict[str, str]:
+    """The hand-made month; returns the numbers of the reports the test names."""
+    a, b, c, _ = world.departments
+    li, rep = world.liaison, world.reporter
+    numbers: dict[str, str] = {}
+
+    async def report(name: str, department_id: int | None, at: datetime) -> int:
+        report_id, numbers[name] = await _report(session, world, department_id, at)
+        return report_id
+
+    # Department A.
+    r1 = await report("r1", a, MON)  # signed on time, answered, 满意.
+    await _steps(
+        session,
+        r1,
+        [
+            (Sign(), li, MON + HOUR),
+            (Reply("已整改"), li, MON + 2 * HOUR),
+            (Rate(Rating.satisfied), rep, MON + 3 * HOUR),
+        ],
+    )
+    r2 = await report("r2", a, MON)  # signed late (Wednesday), 不满意 → 重办 → 基本满意.
+    wed = MON + timedelta(days=2)
+    await _steps(
+        session,
+        r2,
+        [
+            (Sign(), li, wed),
+            (Reply("已整改"), li, wed + HOUR),
+            (Rate(Rating.unsatisfied), rep, wed + 2 * HOUR),
+            (Reply("已再次整改"), li, wed + 3 * HOUR),
+            (Rate(Rating.basically_satisfied), rep, wed + 4 * HOUR),
+        ],
+    )
+    r3 = await report("r3", a, MON)  # returned unsigned: the office's, not overdue for A.
+    await _steps(session, r3, [(Return("不属于本单位职责"), li, MON + HOUR)])
+    await report("r4", a, MON)  # never signed: overdue since the end of 17 March.
+
+    # Department B.
+    r5 = await report("r5", b, MON)  # signed on time, reply due in April: not overdue.
+    await _steps(session, r5, [(Sign(), li, MON + HOUR)])
+    r6 = await report("r6", b, MON)  # signed on time, 不满意 twice → escalated.
+    await _steps(
+        session,
+        r6,
+        [
+            (Sign(), li, MON + HOUR),
+            (Reply("已整改"), li, MON + 2 * HOUR),
+            (Rate(Rating.unsatisfied), rep, MON + 3 * HOUR),
+            (Reply("已再次整改"), li, MON + 4 * HOUR),
+            (Rate(Rating.unsatisfied), rep, MON + 5 * HOUR),
+        ],
+    )
+    r7 = await report("r7", b, JAN)  # January: not received in March, overdue reply.
+    await _steps(session, r7, [(Sign(), li, JAN + HOUR)])
+
+    # Department C.
+    r8 = await report("r8", c, JAN)  # January, waiting for the reporter: still C's overdue.
+    await _steps(
+        session, r8, [(Sign(), li, JAN + HOUR), (RequestInfo("哪一天？"), li, JAN + 2 * HOUR)]
+    )
+    mar2 = datetime(2026, 3, 2, 2, tzinfo=UTC)
+    r9 = await report("r9", c, mar2)  # answered, never rated: the rating due is not C's.
+    await _steps(session, r9, [(Sign(), li, mar2 + HOUR), (Reply("已答复"), li, mar2 + 2 * HOUR)])
+    # 23:30 on 31 March local: inside the period; 00:30 on 1 April local: outside it.
+    await report("r10", c, datetime(2026, 3, 31, 15, 30, tzinfo=UTC))
+    await report("r11", c, datetime(2026, 3, 31, 16, 30, tzinfo=UTC))
+
+    await report("r12", None, MON)  # with the office: no department's figure.
+    await session.commit()
+    return numbers
+
+
+async def _metrics(session: AsyncSession) -> list[DepartmentMetrics]:
+    return await department_metrics(session, START, END, NOW, calendar=CALENDAR, tz=TZ)
+
+
+async def test_figures_equal_the_hand_computed_month(any_engine: AsyncEngine) -> None:
+    async with session_factory(any_engine)() as session:
+        world = await _world(session)
+        numbers = await _month(session, world)
+        a, b, c, d = world.departments
+
+        rows = {m.department_id: m for m in await _metrics(session)}
+        assert rows == {
+            a: DepartmentMetrics(
+                a,
+                received=4,
+                signed=2,
+                signed_on_time=1,
+                answered=3,
+                returned=1,
+                reopened=1,
+                satisfied=2,
+                ratings=3,
+                overdue_now=1,
+            ),
+            b: DepartmentMetrics(
+                b,
+                received=2,
+                signed=2,
+                signed_on_time=2,
+                answered=2,
+                reopened=1,
+                satisfied=0,
+                ratings=2,
+                overdue_now=1,
+            ),
+            c: DepartmentMetrics(
+                c, received=2, signed=1, signed_on_time=1, answered=1, overdue_now=1
+            ),
+            d: DepartmentMetrics(d),
+        }
+        assert rows[a].signed_on_time_rate == 0.25
+        assert rows[a].returned_rate == 0.25
+        assert rows[a].reopened_rate == 1 / 3
+        assert rows[a].satisfaction_rate == 2 / 3
+        assert rows[b].satisfaction_rate == 0.0
+        assert rows[c].satisfaction_rate is None
+        assert rows[d].signed_on_time_rate is None
+
+        total = await overall_metrics(session, START, END, NOW, calendar=CALENDAR, tz=TZ)
+        assert total == DepartmentMetrics(
+            None,
+            received=8,
+            signed=5,
+            signed_on_time=4,
+            answered=6,
+            returned=1,
+            reopened=2,
+            satisfied=2,
+            ratings=5,
+            overdue_now=3,
+        )
+
+        assert await overdue_numbers(session, a, NOW) == [numbers["r4"]]
+        assert await overdue_numbers(session, b, NOW) == [numbers["r7"]]
+        assert await overdue_numbers(session, c, NOW) == [numbers["r8"]]
+        assert await overdue_numbers(session, d, NOW) == []
+        # Before r4's sign due (end of 17 March local) nothing of A is overdue.
+        assert await overdue_numbers(session, a, datetime(2026, 3, 17, 15, tzinfo=UTC)) == []
+
+
+@contextmanager
+def _statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(*args: Any) -> None:
+        seen.append(args[2])
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+
+async def test_statement_count_does_not_grow_with_reports(any_engine: AsyncEngine) -> None:
+    async with session_factory(any_engine)() as session:
+        world = await _world(session)
+        await _month(session, world)
+
+        async def run() -> int:
+            with _statements(any_engine) as seen:
+                await _metrics(session)
+                await overall_metrics(session, START, END, NOW, calendar=CALENDAR, tz=TZ)
+                await overdue_numbers(session, world.departments[0], NOW)
+            return len(seen)
+
+        before = await run()
+        for _ in range(10):
+            report_id, _number = await _report(session, world, world.departments[0], MON)
+            await _steps(session, report_id, [(Sign(), world.liaison, MON + HOUR)])
+        await session.commit()
+        after = await run()
+
+    assert before == after == 3 + 3 + 1
