@@ -44,7 +44,7 @@ from db.case_rules import (
     new_case,
 )
 from db.case_rules import auto_assign as auto_assign_rule
-from db.models import Category, CategoryKind, Report, ReportEvent
+from db.models import Category, CategoryKind, EventKind, Report, ReportEvent
 from db.workdays import WorkCalendar
 
 CONSULTATION_REPLY_DAYS = 5
@@ -133,7 +133,23 @@ async def _load(session: AsyncSession, report_id: int) -> Report | None:
     return result.first()
 
 
-def _event(report_id: int, applied: Applied, actor: Actor, now: datetime) -> ReportEvent:
+_MEASURED_DUE = {EventKind.signed: DueKind.sign, EventKind.replied: DueKind.reply}
+"""The event kinds that are measured against a due time, and the due kind they must meet."""
+
+
+def _measured_due(before: Case | None, kind: EventKind) -> datetime | None:
+    """The due time in force before the command, when the event is measured against it: the
+    sign due for `signed`, the reply due for `replied`. None for any other event, or when the
+    case before did not carry that kind of due."""
+    expected = _MEASURED_DUE.get(kind)
+    if before is None or expected is None or before.due_kind is not expected:
+        return None
+    return before.due_at
+
+
+def _event(
+    report_id: int, applied: Applied, actor: Actor, now: datetime, before: Case | None
+) -> ReportEvent:
     spec = applied.event
     return ReportEvent(
         report_id=report_id,
@@ -143,6 +159,7 @@ def _event(report_id: int, applied: Applied, actor: Actor, now: datetime) -> Rep
         public=spec.public,
         body=spec.body,
         created_at=now,
+        due_at=_measured_due(before, spec.kind),
     )
 
 
@@ -154,10 +171,14 @@ async def store_applied(
     actor: Actor,
     now: datetime,
     *,
+    before: Case,
     extra_values: Mapping[str, object] | None = None,
 ) -> bool:
     """Write an applied command if the report is still at `seen_version`; False (and nothing
     written) when another command got there first.
+
+    `before` is the case the command was applied to: its due time is stored on a `signed` or
+    `replied` event (`ReportEvent.due_at`), so the on-time figures of `db.metrics` are exact.
 
     The UPDATE bypasses the identity map: refresh a `Report` you hold to see the new case.
     """
@@ -170,7 +191,7 @@ async def store_applied(
     )
     if result.rowcount != 1:
         return False
-    session.add(_event(report_id, applied, actor, now))
+    session.add(_event(report_id, applied, actor, now, before))
     await session.flush()
     return True
 
@@ -194,11 +215,15 @@ async def apply_command(
     if report is None:
         return Refused(RefusalReason.wrong_state)
     seen = report.version
-    outcome = apply(case_of(report), command, actor, now, calendar, limits, tz)
+    before = case_of(report)
+    outcome = apply(before, command, actor, now, calendar, limits, tz)
     if isinstance(outcome, Refused):
         return outcome
     extra = _comment_values(command, outcome)
-    if not await store_applied(session, report_id, seen, outcome, actor, now, extra_values=extra):
+    stored = await store_applied(
+        session, report_id, seen, outcome, actor, now, before=before, extra_values=extra
+    )
+    if not stored:
         return Refused(RefusalReason.wrong_state)
     # Callers holding this report (it is in the identity map) see the case just written.
     await session.refresh(report)
@@ -238,7 +263,7 @@ async def open_case(
         outcome = auto_assign_rule(case, report.department_id, now, calendar, limits, tz)
         if isinstance(outcome, Applied):
             case = outcome.case
-            session.add(_event(report.id, outcome, Actor.system(), now))
+            session.add(_event(report.id, outcome, Actor.system(), now, case))
     write_case(report, case)
     report.updated_at = now
     session.add(report)

@@ -16,23 +16,25 @@ Definitions (the contract the digest and its ranking rely on):
   reopening, a reply, a rating) counts for the report's handling department at the time of the
   query. After a return and reassignment to another department, the earlier return therefore
   counts for the new department: storing the department on the event would be needed to do
-  better, and this module adds nothing to the schema.
+  better.
 * **received** — reports whose current assignment (`assigned_at`) falls in the period. A report
   reassigned in a later period is received again there (its `assigned_at` moved).
 * **signed** — of those, reports with a `signed_at`.
-* **signed_on_time** (及时签收) — of those, reports signed no later than their sign due. The sign
-  due is not stored once signed (`due_at` then holds the reply due), but it is recoverable: it is
-  the end of the `limits.sign_days`-th working day after the local date of `assigned_at`
-  (`db.case_rules._assign`), so it depends only on that local date. The caller passes the work
-  calendar and time zone; the module computes one due time per local day of the period in Python
-  and the query maps `assigned_at` to it with a ``CASE`` of one branch per day (about 31 for a
-  month). Not yet signed, or signed late, is not on time. Rate: signed_on_time / received.
+* **signed_on_time** (及时签收) — of those, reports signed no later than their sign due. Since
+  revision 0005 the `signed` event stores the sign due (`ReportEvent.due_at`), but events
+  recorded before it do not, so the figure is still computed from the report alone, which is
+  right for old and new reports alike: the sign due is the end of the `limits.sign_days`-th
+  working day after the local date of `assigned_at` (`db.case_rules._assign`), so it depends
+  only on that local date. The caller passes the work calendar and time zone; the module
+  computes one due time per local day of the period in Python and the query maps `assigned_at`
+  to it with a ``CASE`` of one branch per day (about 31 for a month). Not yet signed, or signed
+  late, is not on time. Rate: signed_on_time / received.
 * **answered** — `replied` events in the period (a reply after a 重办 counts again).
-  **Answered on time (按时办结) is not computed**: the reply due in force at the moment of the reply
-  is not stored (`due_at` becomes the rating due on reply, and extensions and 重办 move the reply
-  due in ways the events do not record), so it cannot be recovered honestly. The digest shows
-  `answered` together with `overdue_now` instead; an exact rate needs the due time stored on the
-  `replied` event first.
+* **answered_on_time** (按时办结) — of those, replies made no later than the reply due in force
+  at the moment of the reply, which the `replied` event stores (`ReportEvent.due_at`, written by
+  `db.cases` from the case before the reply, so extensions and 重办 are accounted for). A reply
+  recorded before revision 0005 carries no due and counts as not on time. Rate:
+  answered_on_time / answered.
 * **returned** (回退) — `returned` events in the period. Rate: returned / received.
 * **reopened** (重办) — `reopened` events in the period. Rate: reopened / answered.
 * **satisfaction** (满意率) — every rating given in the period is one event: `rated` (满意 or
@@ -74,6 +76,7 @@ class DepartmentMetrics:
     signed: int = 0
     signed_on_time: int = 0
     answered: int = 0
+    answered_on_time: int = 0
     returned: int = 0
     reopened: int = 0
     satisfied: int = 0
@@ -83,6 +86,10 @@ class DepartmentMetrics:
     @property
     def signed_on_time_rate(self) -> float | None:
         return _rate(self.signed_on_time, self.received)
+
+    @property
+    def answered_on_time_rate(self) -> float | None:
+        return _rate(self.answered_on_time, self.answered)
 
     @property
     def returned_rate(self) -> float | None:
@@ -206,6 +213,13 @@ async def department_metrics(
         select(
             dept,
             _count(kind == EventKind.replied),
+            _count(
+                and_(
+                    kind == EventKind.replied,
+                    col(ReportEvent.due_at).is_not(None),
+                    col(ReportEvent.created_at) <= col(ReportEvent.due_at),
+                )
+            ),
             _count(kind == EventKind.returned),
             _count(kind == EventKind.reopened),
             _count(kind == EventKind.rated),
@@ -228,9 +242,11 @@ async def department_metrics(
         )
         .group_by(dept)
     )
-    for department_id, answered, returned, reopened, satisfied, ratings in event_rows.all():
+    for row in event_rows.all():
+        department_id, answered, on_time, returned, reopened, satisfied, ratings = row
         counts.setdefault(department_id, {}).update(
             answered=int(answered),
+            answered_on_time=int(on_time),
             returned=int(returned),
             reopened=int(reopened),
             satisfied=int(satisfied),

@@ -244,6 +244,9 @@ class ReportEvent(SQLModel, table=True):
     public: bool = Field(default=True)
     body: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    due_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    """The due time this step was measured against, where one applied (e.g. the sign due for
+    `signed`, the reply due for `replied`); None otherwise, and for events before revision 0005."""
 
 
 class Attachment(SQLModel, table=True):

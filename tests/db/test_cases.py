@@ -1,4 +1,4 @@
-"""`db.cases`: a case stored on its report, commands applied with a compare-and-set, migration 0004.
+"""`db.cases`: a case stored on its report, commands applied with a compare-and-set, migrations.
 
 The concurrency and migration tests use `any_engine`, so they run on PostgreSQL as well: the
 "exactly one 签收 wins" promise depends on how each backend handles two racing UPDATEs.
@@ -336,6 +336,10 @@ async def test_apply_command_writes_case_and_event(session: AsyncSession) -> Non
     report_id = await _opened_report(session, world)
     liaison = world.liaisons[0]
     later = NOW + HOUR
+    opened = await session.get(Report, report_id)
+    assert opened is not None and opened.due_kind == DueKind.sign
+    sign_due = opened.due_at
+    assert sign_due is not None
 
     outcome = await apply_command(session, report_id, Sign(), liaison, later, CALENDAR, LIMITS, TZ)
     assert isinstance(outcome, Applied)
@@ -373,11 +377,59 @@ async def test_apply_command_writes_case_and_event(session: AsyncSession) -> Non
         "liaison",
     )
     assert signed.created_at == later
+    # The signed event carries the sign due it was measured against.
+    assert signed.due_at == sign_due
     # The department's extension request is internal: the reporter does not see it.
-    assert (requested.kind, requested.public, requested.body) == (
+    assert (requested.kind, requested.public, requested.body, requested.due_at) == (
         EventKind.extension_requested,
         False,
         "需要现场核查",
+        None,
+    )
+
+
+async def test_replied_event_carries_the_reply_due_in_force(session: AsyncSession) -> None:
+    world = await _world(session)
+    report_id = await _opened_report(session, world)
+    liaison = world.liaisons[0]
+    signed = await apply_command(
+        session, report_id, Sign(), liaison, NOW + HOUR, CALENDAR, LIMITS, TZ
+    )
+    assert isinstance(signed, Applied) and signed.case.due_kind is DueKind.reply
+    reply_due = signed.case.due_at
+    replied = await apply_command(
+        session, report_id, Reply("已整改"), liaison, NOW + 2 * HOUR, CALENDAR, LIMITS, TZ
+    )
+    assert isinstance(replied, Applied)
+    # After the reply the report's due is the reporter's rating due; the event keeps the reply due.
+    assert replied.case.due_kind is DueKind.rating and replied.case.due_at != reply_due
+    rated = await apply_command(
+        session,
+        report_id,
+        Rate(Rating.satisfied),
+        world.reporter,
+        NOW + 3 * HOUR,
+        CALENDAR,
+        LIMITS,
+        TZ,
+    )
+    assert isinstance(rated, Applied)
+    await session.commit()
+    events = (
+        await session.exec(
+            select(ReportEvent)
+            .where(ReportEvent.report_id == report_id)
+            .order_by(col(ReportEvent.id))
+        )
+    ).all()
+    dues = {event.kind: event.due_at for event in events}
+    assert dues[EventKind.replied] == reply_due
+    # Only signed and replied are measured against a due time.
+    assert dues[EventKind.rated] is None
+    assert all(
+        event.due_at is None
+        for event in events
+        if event.kind not in {EventKind.signed, EventKind.replied}
     )
 
 
@@ -446,10 +498,12 @@ async def test_stale_version_loses_the_compare_and_set(session: AsyncSession) ->
     seen = report.version
     outcome = apply(case_of(report), Sign(), world.liaisons[0], NOW, CALENDAR, LIMITS, TZ)
     assert isinstance(outcome, Applied)
-    assert not await store_applied(session, report_id, seen + 1, outcome, world.liaisons[0], NOW)
-    assert await store_applied(session, report_id, seen, outcome, world.liaisons[0], NOW)
+    before = case_of(report)
+    li0, li1 = world.liaisons[0], world.liaisons[1]
+    assert not await store_applied(session, report_id, seen + 1, outcome, li0, NOW, before=before)
+    assert await store_applied(session, report_id, seen, outcome, li0, NOW, before=before)
     # The same read applied again (a second liaison holding the old version) loses.
-    assert not await store_applied(session, report_id, seen, outcome, world.liaisons[1], NOW)
+    assert not await store_applied(session, report_id, seen, outcome, li1, NOW, before=before)
     await session.commit()
     signed = await session.exec(
         select(func.count()).select_from(ReportEvent).where(ReportEvent.kind == EventKind.signed)
@@ -498,10 +552,10 @@ async def test_migration_0004_downgrades_and_upgrades(any_engine: AsyncEngine) -
         world = await _world(session)
         report_id = await _opened_report(session, world)
 
-    async def columns() -> set[str]:
+    async def columns(table: str = "report") -> set[str]:
         async with any_engine.connect() as conn:
             return await conn.run_sync(
-                lambda sync: {c["name"] for c in inspect(sync).get_columns("report")}
+                lambda sync: {c["name"] for c in inspect(sync).get_columns(table)}
             )
 
     def downgrade(connection: Connection) -> None:
@@ -514,8 +568,10 @@ async def test_migration_0004_downgrades_and_upgrades(any_engine: AsyncEngine) -
     remaining = await columns()
     assert "version" not in remaining and "handling_department_id" not in remaining
     assert "department_id" in remaining
+    assert "due_at" not in await columns("report_event")
     await upgrade_engine(any_engine)
     assert {"version", "due_at", "merged_into_id", "rating_comment"} <= await columns()
+    assert "due_at" in await columns("report_event")
 
     async with sessions() as session:
         report = await session.get(Report, report_id)
@@ -541,3 +597,41 @@ async def test_migration_0004_downgrades_and_upgrades(any_engine: AsyncEngine) -
                 )
             )
         await session.rollback()
+
+
+async def test_migration_0005_downgrades_and_upgrades(any_engine: AsyncEngine) -> None:
+    sessions = session_factory(any_engine)
+    async with sessions() as session:
+        world = await _world(session)
+        report_id = await _opened_report(session, world)
+        signed = await apply_command(
+            session, report_id, Sign(), world.liaisons[0], NOW + HOUR, CALENDAR, LIMITS, TZ
+        )
+        assert isinstance(signed, Applied)
+        await session.commit()
+
+    async def event_columns() -> set[str]:
+        async with any_engine.connect() as conn:
+            return await conn.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync).get_columns("report_event")}
+            )
+
+    def downgrade(connection: Connection) -> None:
+        config = alembic_config(str(any_engine.url))
+        config.attributes["connection"] = connection
+        alembic_command.downgrade(config, "0004")
+
+    async with any_engine.begin() as connection:
+        await connection.run_sync(downgrade)
+    assert "due_at" not in await event_columns()
+    await upgrade_engine(any_engine)
+    assert "due_at" in await event_columns()
+
+    async with sessions() as session:
+        events = (
+            await session.exec(select(ReportEvent).where(ReportEvent.report_id == report_id))
+        ).all()
+        # The events recorded before survive; the due they carried is gone with the column.
+        kinds = {event.kind for event in events}
+        assert EventKind.signed in kinds
+        assert all(event.due_at is None for event in events)

@@ -185,6 +185,11 @@ async def _month(session: AsyncSession, world: World) -> dict[str, str]:
     mar2 = datetime(2026, 3, 2, 2, tzinfo=UTC)
     r9 = await report("r9", c, mar2)  # answered, never rated: the rating due is not C's.
     await _steps(session, r9, [(Sign(), li, mar2 + HOUR), (Reply("已答复"), li, mar2 + 2 * HOUR)])
+    # January, signed at once, answered on 20 March: long after its reply due, so late.
+    # The report's due is then the rating due (not C's), so it is not overdue either.
+    r13 = await report("r13", c, JAN)
+    mar20 = datetime(2026, 3, 20, 2, tzinfo=UTC)
+    await _steps(session, r13, [(Sign(), li, JAN + HOUR), (Reply("迟复"), li, mar20)])
     # 23:30 on 31 March local: inside the period; 00:30 on 1 April local: outside it.
     await report("r10", c, datetime(2026, 3, 31, 15, 30, tzinfo=UTC))
     await report("r11", c, datetime(2026, 3, 31, 16, 30, tzinfo=UTC))
@@ -212,6 +217,7 @@ async def test_figures_equal_the_hand_computed_month(any_engine: AsyncEngine) ->
                 signed=2,
                 signed_on_time=1,
                 answered=3,
+                answered_on_time=3,
                 returned=1,
                 reopened=1,
                 satisfied=2,
@@ -224,13 +230,21 @@ async def test_figures_equal_the_hand_computed_month(any_engine: AsyncEngine) ->
                 signed=2,
                 signed_on_time=2,
                 answered=2,
+                answered_on_time=2,
                 reopened=1,
                 satisfied=0,
                 ratings=2,
                 overdue_now=1,
             ),
+            # r9 answered on time, r13 late.
             c: DepartmentMetrics(
-                c, received=2, signed=1, signed_on_time=1, answered=1, overdue_now=1
+                c,
+                received=2,
+                signed=1,
+                signed_on_time=1,
+                answered=2,
+                answered_on_time=1,
+                overdue_now=1,
             ),
             d: DepartmentMetrics(d),
         }
@@ -240,6 +254,9 @@ async def test_figures_equal_the_hand_computed_month(any_engine: AsyncEngine) ->
         assert rows[a].satisfaction_rate == 2 / 3
         assert rows[b].satisfaction_rate == 0.0
         assert rows[c].satisfaction_rate is None
+        assert rows[a].answered_on_time_rate == 1.0
+        assert rows[c].answered_on_time_rate == 0.5
+        assert rows[d].answered_on_time_rate is None
         assert rows[d].signed_on_time_rate is None
 
         total = await overall_metrics(session, START, END, NOW, calendar=CALENDAR, tz=TZ)
@@ -248,7 +265,8 @@ async def test_figures_equal_the_hand_computed_month(any_engine: AsyncEngine) ->
             received=8,
             signed=5,
             signed_on_time=4,
-            answered=6,
+            answered=7,
+            answered_on_time=6,
             returned=1,
             reopened=2,
             satisfied=2,
