@@ -53,8 +53,6 @@ from db.cases import (
     store_applied,
     write_case,
 )
-from db.categories import active_categories
-from db.drafts import Draft
 from db.engine import session_factory
 from db.migrate import alembic_config, upgrade_engine
 from db.models import (
@@ -69,9 +67,9 @@ from db.models import (
     ReportEvent,
     ReportState,
 )
-from db.reports import submit_draft
 from db.workdays import WorkCalendar, end_of_day, local_date
 from tests.conftest import NOW
+from tests.factories import file_report
 
 TZ = ZoneInfo("Asia/Shanghai")
 CALENDAR = WorkCalendar({})
@@ -129,29 +127,7 @@ def _id(value: int | None) -> int:
 async def _report(
     session: AsyncSession, world: World, *, department_id: int | None = None
 ) -> Report:
-    """A report filed the way the bot files one, through `submit_draft`."""
-    category = (await active_categories(session))[0]
-    draft = Draft(
-        category_id=category.id,
-        department_id=department_id,
-        department_unsure=department_id is None,
-        department_text=None if department_id is not None else "某窗口",
-        description="办事窗口要求反复提交同一份材料。",
-        time_place_skipped=True,
-        evidence_done=True,
-        identity_mode=IdentityMode.real_name,
-        reporter_name="张三",
-        reporter_phone="+8613800138000",
-    )
-    submitted = await submit_draft(
-        session,
-        account_id=world.reporter_account_id,
-        draft=draft,
-        language="zh_CN",
-        now=NOW,
-        tz=TZ,
-    )
-    return submitted.report
+    return await file_report(session, world.reporter_account_id, NOW, department_id)
 
 
 async def _opened_report(session: AsyncSession, world: World) -> int:

@@ -31,13 +31,11 @@ from db.case_rules import (
     Sign,
 )
 from db.cases import apply_command, open_case
-from db.categories import active_categories
-from db.drafts import Draft
 from db.engine import session_factory
 from db.metrics import DepartmentMetrics, department_metrics, overall_metrics, overdue_numbers
-from db.models import Account, Department, DepartmentKind, IdentityMode
-from db.reports import submit_draft
+from db.models import Account, Department, DepartmentKind
 from db.workdays import WorkCalendar
+from tests.factories import file_report
 
 TZ = ZoneInfo("Asia/Shanghai")
 CALENDAR = WorkCalendar({})
@@ -86,28 +84,7 @@ async def _report(
     session: AsyncSession, world: World, department_id: int | None, at: datetime
 ) -> tuple[int, str]:
     """A report filed at `at` and, with a department, auto-assigned to it at once."""
-    category = (await active_categories(session))[0]
-    draft = Draft(
-        category_id=category.id,
-        department_id=department_id,
-        department_unsure=department_id is None,
-        department_text=None if department_id is not None else "某窗口",
-        description="办事窗口要求反复提交同一份材料。",
-        time_place_skipped=True,
-        evidence_done=True,
-        identity_mode=IdentityMode.real_name,
-        reporter_name="张三",
-        reporter_phone="+8613800138000",
-    )
-    submitted = await submit_draft(
-        session,
-        account_id=world.reporter_account_id,
-        draft=draft,
-        language="zh_CN",
-        now=at,
-        tz=TZ,
-    )
-    report = submitted.report
+    report = await file_report(session, world.reporter_account_id, at, department_id)
     await open_case(session, report, at, CALENDAR, LIMITS, TZ, auto_assign=True)
     assert report.id is not None
     return report.id, report.number

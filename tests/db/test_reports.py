@@ -10,7 +10,6 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.accounts import get_or_create_account
-from db.categories import active_categories
 from db.drafts import Draft, DraftFile, load_draft, save_draft
 from db.engine import session_factory
 from db.models import Attachment, IdentityMode, Report, ReportEvent
@@ -25,23 +24,9 @@ from db.reports import (
     submit_draft,
 )
 from tests.conftest import NOW
+from tests.factories import complete_draft
 
 TZ = ZoneInfo("Asia/Shanghai")
-
-
-async def _complete_draft(session: AsyncSession, mode: IdentityMode) -> Draft:
-    category = (await active_categories(session))[0]
-    return Draft(
-        category_id=category.id,
-        department_unsure=True,
-        department_text="某窗口",
-        description="窗口工作人员推诿，要求反复提交材料。",
-        time_place_skipped=True,
-        evidence_done=True,
-        identity_mode=mode,
-        reporter_name="张三" if mode is IdentityMode.real_name else None,
-        reporter_phone="+8613800138000" if mode is IdentityMode.real_name else None,
-    )
 
 
 def test_number_format_and_parse() -> None:
@@ -71,7 +56,7 @@ async def test_concurrent_submissions_get_distinct_numbers(any_engine: AsyncEngi
 
     async def submit() -> str:
         async with sessions() as session:
-            draft = await _complete_draft(session, IdentityMode.real_name)
+            draft = await complete_draft(session, IdentityMode.real_name)
             result = await submit_draft(
                 session, account_id=account_id, draft=draft, language="zh_CN", now=NOW, tz=TZ
             )
@@ -88,7 +73,7 @@ async def test_submit_keeps_identity_only_as_chosen(
 ) -> None:
     account, _ = await get_or_create_account(session, 2002, "zh_CN")
     assert account.id is not None
-    draft = await _complete_draft(session, mode)
+    draft = await complete_draft(session, mode)
     draft.attachments.append(
         DraftFile(kind="photo", mime_type="image/jpeg", size=3, sha256="ab" * 32, path="ab/x")
     )
@@ -125,7 +110,7 @@ async def test_status_lookup_is_limited_to_own_reports(session: AsyncSession) ->
     owner, _ = await get_or_create_account(session, 3003, "zh_CN")
     other, _ = await get_or_create_account(session, 4004, "zh_CN")
     assert owner.id and other.id
-    draft = await _complete_draft(session, IdentityMode.anonymous)
+    draft = await complete_draft(session, IdentityMode.anonymous)
     result = await submit_draft(
         session, account_id=owner.id, draft=draft, language="zh_CN", now=NOW, tz=TZ
     )
@@ -147,7 +132,7 @@ async def test_incomplete_draft_is_refused(session: AsyncSession) -> None:
 async def test_draft_round_trip_and_revision(session: AsyncSession) -> None:
     account, _ = await get_or_create_account(session, 6006, "zh_CN")
     assert account.id
-    draft = await _complete_draft(session, IdentityMode.real_name)
+    draft = await complete_draft(session, IdentityMode.real_name)
     await save_draft(session, account.id, draft, NOW)
     rev = draft.rev
     await save_draft(session, account.id, draft, NOW + timedelta(seconds=5))
