@@ -56,3 +56,7 @@ IDENTITY = CallbackSpec("ri", ("mode",))
 SUMMARY = CallbackSpec("rs", ("action", "rev"))
 EDIT = CallbackSpec("re", ("field",))
 RECEIPT = CallbackSpec("rr", ("action",))
+INBOX_ASSIGN = CallbackSpec("ia", ("report", "dept"))
+"""Triage: assign the report to the unit (accept, or reassign a returned/escalated one)."""
+INBOX_ACTION = CallbackSpec("ix", ("action", "report"))
+"""Triage: `other` (search another unit), `reject` or `merge`; asks for the rest by text."""

@@ -21,6 +21,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("receipt", N_("Open a report with its receipt code")),
     ("lang", N_("Language / 语言")),
     ("whoami", N_("My roles")),
+    ("inbox", N_("Triage inbox (admins)")),
     ("help", N_("Help")),
     ("cancel", N_("Leave the current step")),
 ]

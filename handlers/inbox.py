@@ -1,0 +1,482 @@
+"""/inbox for admins: triage new, returned and escalated reports (assign, reject, merge).
+
+Buttons only say what was pressed: every press looks the report up again and checks that the
+presser is an admin now and that the command still applies (`db.case_rules` decides). The report
+an admin is typing a reason or a number for is kept in the database beside the conversation
+position, so both survive a restart together.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from sqlalchemy import and_, or_
+from sqlmodel import col, select
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot import callbacks as cb
+from bot.conversation import conversation
+from bot.i18n import N_
+from bot.render import esc, local_time, state_label
+from bot.turn import Keyboard, Turn, turn_handler
+from db.case_rules import (
+    Accept,
+    Actor,
+    Applied,
+    Command,
+    Merge,
+    Reassign,
+    RefusalReason,
+    Refused,
+    Reject,
+)
+from db.case_rules import OwnerKind as CaseOwnerKind
+from db.cases import apply_command, limits_for
+from db.categories import category_name
+from db.conversations import load_states, store_state
+from db.departments import search_departments
+from db.models import Category, Department, IdentityMode, Report, ReportState
+from db.reports import parse_number
+from db.roles import is_admin
+from db.validation import check_length, clean_text
+from db.workdays import load_calendar
+
+PRIVATE = filters.ChatType.PRIVATE
+TEXT = filters.TEXT & ~filters.COMMAND & PRIVATE
+OTHER = ~filters.TEXT & ~filters.COMMAND & PRIVATE
+END = ConversationHandler.END
+CONVERSATION = "inbox"
+TARGETS = "inbox.target"
+"""Conversation-state rows (same table) holding the report id an admin is answering about."""
+INBOX_LIMIT = 10
+DESCRIPTION_CUT = 300
+REASON_MAX = 500
+BUTTON_LABEL_MAX = 30
+
+ASSIGNABLE = frozenset({ReportState.received, ReportState.returned, ReportState.escalated})
+REJECTABLE = frozenset({ReportState.received, ReportState.returned})
+
+
+class State(IntEnum):
+    UNIT = 1
+    REASON = 2
+    MERGE = 3
+
+
+REFUSALS: dict[RefusalReason, str] = {
+    RefusalReason.wrong_state: N_(
+        "Report {number} has already been handled (now: {state}). Nothing was changed."
+    ),
+    RefusalReason.conflict_of_interest: N_(
+        "Report {number} concerns that unit's own leadership, so it cannot be assigned to it. "
+        "Nothing was changed."
+    ),
+    RefusalReason.not_allowed: N_("You may not do this for report {number}. Nothing was changed."),
+}
+REFUSAL_OTHER = N_("This cannot be done for report {number} now. Nothing was changed.")
+
+
+def _not_admin(turn: Turn) -> str:
+    return turn._(
+        "Sorry, only the campaign office (admins) can use the inbox. To file a report, "
+        "send /report."
+    )
+
+
+def _no_longer_valid(turn: Turn) -> str:
+    return turn._("This button is no longer valid.")
+
+
+def _shorten(name: str) -> str:
+    return name if len(name) <= BUTTON_LABEL_MAX else name[: BUTTON_LABEL_MAX - 1] + "…"
+
+
+def _key(turn: Turn) -> tuple[int, int]:
+    chat, user = turn.update.effective_chat, turn.update.effective_user
+    assert chat is not None and user is not None
+    return (chat.id, user.id)
+
+
+async def _set_target(turn: Turn, report_id: int | None) -> None:
+    await store_state(turn.session, TARGETS, _key(turn), report_id)
+
+
+async def _target(turn: Turn) -> Report | None:
+    stored = (await load_states(turn.session, TARGETS)).get(_key(turn))
+    return await turn.session.get(Report, stored) if isinstance(stored, int) else None
+
+
+async def _admin(turn: Turn) -> bool:
+    return await is_admin(turn.session, turn.account, turn.services.settings.admin_ids)
+
+
+def _in_inbox(report: Report) -> bool:
+    if report.state is ReportState.escalated:
+        return report.owner_kind == CaseOwnerKind.admins.value
+    return report.state in REJECTABLE
+
+
+# --- the list ----------------------------------------------------------------------------------
+
+
+async def _card(turn: Turn, report: Report) -> tuple[str, Keyboard]:
+    _ = turn._
+    assert report.id is not None
+    category = await turn.session.get(Category, report.category_id)
+    department = (
+        await turn.session.get(Department, report.department_id) if report.department_id else None
+    )
+    if department is not None:
+        unit = esc(department.name)
+    else:
+        unit = _("not sure ({text})").format(text=esc(report.department_text or "—"))
+    description = report.description
+    if len(description) > DESCRIPTION_CUT:
+        description = description[: DESCRIPTION_CUT - 1] + "…"
+    lines = [
+        f"<b>{report.number}</b> · {esc(state_label(report.state, _))}",
+        _("Category: {name}").format(
+            name=esc(category_name(category, turn.language)) if category else "—"
+        ),
+        _("Unit named by the reporter: {unit}").format(unit=unit),
+        _("What happened: {text}").format(text=esc(description)),
+    ]
+    if report.due_at is not None:
+        lines.append(
+            _("Due: {due}").format(due=local_time(report.due_at, turn.services.settings.tz))
+        )
+    if report.identity_mode is IdentityMode.real_name:
+        lines.append(
+            _("Reporter (real name): {name}, {phone}").format(
+                name=esc(report.reporter_name or "—"), phone=esc(report.reporter_phone or "—")
+            )
+        )
+    rows: Keyboard = []
+    if department is not None and department.active:
+        rows.append(
+            [
+                (
+                    _("Assign to {unit}").format(unit=_shorten(department.name)),
+                    cb.INBOX_ASSIGN.pack(report.id, department.id or 0),
+                )
+            ]
+        )
+    rows.append([(_("Assign to another unit"), cb.INBOX_ACTION.pack("other", report.id))])
+    if report.state in REJECTABLE:
+        rows.append(
+            [
+                (_("Reject"), cb.INBOX_ACTION.pack("reject", report.id)),
+                (_("Merge"), cb.INBOX_ACTION.pack("merge", report.id)),
+            ]
+        )
+    return "\n".join(lines), rows
+
+
+@turn_handler
+async def inbox(turn: Turn) -> int:
+    """List the reports waiting for the office, oldest due first."""
+    _ = turn._
+    await _set_target(turn, None)
+    if not await _admin(turn):
+        turn.say(_not_admin(turn))
+        return END
+    statement = (
+        select(Report)
+        .where(
+            or_(
+                col(Report.state).in_([ReportState.received, ReportState.returned]),
+                and_(
+                    col(Report.state) == ReportState.escalated,
+                    col(Report.owner_kind) == CaseOwnerKind.admins.value,
+                ),
+            )
+        )
+        .order_by(col(Report.due_at).is_(None), col(Report.due_at), col(Report.id))
+        .limit(INBOX_LIMIT)
+    )
+    reports = list((await turn.session.exec(statement)).all())
+    if not reports:
+        turn.say(_("The inbox is empty: no report is waiting for triage."))
+        return END
+    for report in reports:
+        text, keyboard = await _card(turn, report)
+        turn.say(text, keyboard)
+    return END
+
+
+# --- applying a command ------------------------------------------------------------------------
+
+
+async def _apply(turn: Turn, report: Report, command: Command) -> Applied | Refused:
+    assert report.id is not None
+    settings = turn.services.settings
+    category = await turn.session.get(Category, report.category_id)
+    assert category is not None
+    limits = limits_for(
+        category,
+        settings.deadlines.base_limits(),
+        consultation_reply_days=settings.deadlines.consultation_reply_days,
+    )
+    actor = Actor(account_id=turn.account.id, is_admin=True)
+    return await apply_command(
+        turn.session,
+        report.id,
+        command,
+        actor,
+        turn.now,
+        await load_calendar(turn.session),
+        limits,
+        settings.tz,
+    )
+
+
+async def _refusal(turn: Turn, report: Report, refused: Refused) -> str:
+    await turn.session.refresh(report)
+    template = REFUSALS.get(refused.reason, REFUSAL_OTHER)
+    return turn._(template).format(
+        number=report.number, state=esc(state_label(report.state, turn._))
+    )
+
+
+async def _report_from(turn: Turn, value: str | None) -> Report | None:
+    report_id = cb.as_int(value)
+    return await turn.session.get(Report, report_id) if report_id else None
+
+
+@turn_handler
+async def assign(turn: Turn) -> int:
+    """Assign the report to the unit of the button, after checking everything again."""
+    _ = turn._
+    await _set_target(turn, None)
+    turn.clear_keyboard = True
+    if not await _admin(turn):
+        turn.toast = _not_admin(turn)
+        return END
+    fields = cb.INBOX_ASSIGN.unpack(turn.callback_data)
+    report = await _report_from(turn, fields["report"] if fields else None)
+    department_id = cb.as_int(fields["dept"]) if fields else None
+    department = await turn.session.get(Department, department_id) if department_id else None
+    if report is None or department is None or not department.active:
+        turn.toast = _no_longer_valid(turn)
+        return END
+    command: Command = (
+        Accept(department.id or 0)
+        if report.state is ReportState.received
+        else Reassign(department.id or 0)
+    )
+    outcome = await _apply(turn, report, command)
+    if isinstance(outcome, Refused):
+        message = await _refusal(turn, report, outcome)
+        turn.toast = message
+        turn.say(message)
+        return END
+    due = (
+        local_time(outcome.case.due_at, turn.services.settings.tz)
+        if outcome.case.due_at is not None
+        else "—"
+    )
+    turn.pressed_becomes = _(
+        "Report {number} was assigned to {unit}; it must be signed for by {due}."
+    ).format(number=report.number, unit=esc(department.name), due=due)
+    return END
+
+
+async def _pressed_report(turn: Turn, allowed: frozenset[ReportState]) -> Report | None:
+    """The report of an action button, or None after saying why not."""
+    _ = turn._
+    if not await _admin(turn):
+        turn.toast = _not_admin(turn)
+        turn.clear_keyboard = True
+        return None
+    fields = cb.INBOX_ACTION.unpack(turn.callback_data)
+    report = await _report_from(turn, fields["report"] if fields else None)
+    if report is None:
+        turn.toast = _no_longer_valid(turn)
+        turn.clear_keyboard = True
+        return None
+    if report.state not in allowed or not _in_inbox(report):
+        message = await _refusal(turn, report, Refused(RefusalReason.wrong_state))
+        turn.toast = message
+        turn.clear_keyboard = True
+        turn.say(message)
+        return None
+    return report
+
+
+@turn_handler
+async def action(turn: Turn) -> int:
+    """Another unit, reject or merge: ask for what the command needs."""
+    _ = turn._
+    await _set_target(turn, None)
+    fields = cb.INBOX_ACTION.unpack(turn.callback_data)
+    kind = fields["action"] if fields else None
+    if kind not in ("other", "reject", "merge"):
+        turn.toast = _no_longer_valid(turn)
+        turn.clear_keyboard = True
+        return END
+    report = await _pressed_report(turn, ASSIGNABLE if kind == "other" else REJECTABLE)
+    if report is None:
+        return END
+    await _set_target(turn, report.id)
+    if kind == "other":
+        turn.say(
+            _(
+                "Report {number}: type part of the name of the unit to assign it to (or /cancel)."
+            ).format(number=report.number)
+        )
+        return State.UNIT
+    if kind == "reject":
+        turn.say(
+            _(
+                "Report {number}: type the reason for not accepting it (1 to {max} characters); "
+                "the reporter will see it. Or /cancel."
+            ).format(number=report.number, max=REASON_MAX)
+        )
+        return State.REASON
+    turn.say(
+        _(
+            "Report {number}: type the number of the earlier report to merge it into, "
+            "e.g. ZF2026-000123 (or /cancel)."
+        ).format(number=report.number)
+    )
+    return State.MERGE
+
+
+async def _typed_target(turn: Turn) -> Report | None:
+    """The report the admin is typing about, re-checked; None after saying why not."""
+    if not await _admin(turn):
+        await _set_target(turn, None)
+        turn.say(_not_admin(turn))
+        return None
+    report = await _target(turn)
+    if report is None:
+        turn.say(turn._("That step is no longer open. Send /inbox to start again."))
+        return None
+    return report
+
+
+@turn_handler
+async def search_unit(turn: Turn) -> int:
+    """Offer the units matching the typed characters as buttons."""
+    _ = turn._
+    report = await _typed_target(turn)
+    if report is None:
+        return END
+    assert report.id is not None
+    text = clean_text(turn.text)
+    if not text or len(text) > 50:
+        turn.say(_("Please type between 1 and 50 characters of the unit's name."))
+        return State.UNIT
+    matches = await search_departments(turn.session, text)
+    if not matches:
+        turn.say(_("No unit matches “{text}”. Try other characters.").format(text=esc(text)))
+        return State.UNIT
+    rows: Keyboard = [
+        [(_shorten(d.name), cb.INBOX_ASSIGN.pack(report.id, d.id or 0))] for d in matches
+    ]
+    turn.say(
+        _("Report {number}: choose the unit, or type other characters to search again:").format(
+            number=report.number
+        ),
+        rows,
+    )
+    return State.UNIT
+
+
+@turn_handler
+async def take_reason(turn: Turn) -> int:
+    """Reject the report with the typed reason."""
+    _ = turn._
+    report = await _typed_target(turn)
+    if report is None:
+        return END
+    reason = clean_text(turn.text)
+    if check_length(reason, 1, REASON_MAX) is not None:
+        turn.say(
+            _("Please type between 1 and {max} characters, or /cancel.").format(max=REASON_MAX)
+        )
+        return State.REASON
+    outcome = await _apply(turn, report, Reject(reason))
+    await _set_target(turn, None)
+    if isinstance(outcome, Refused):
+        turn.say(await _refusal(turn, report, outcome))
+        return END
+    turn.say(
+        _("Report {number} was not accepted. The reporter will see the reason.").format(
+            number=report.number
+        )
+    )
+    return END
+
+
+@turn_handler
+async def take_merge(turn: Turn) -> int:
+    """Merge the report into the earlier one whose number was typed."""
+    _ = turn._
+    report = await _typed_target(turn)
+    if report is None:
+        return END
+    number = parse_number(turn.text)
+    target = None
+    if number is not None:
+        found = await turn.session.exec(select(Report).where(col(Report.number) == number))
+        target = found.first()
+    if target is None or target.id == report.id:
+        turn.say(
+            _("Please type the number of another existing report, e.g. ZF2026-000123, or /cancel.")
+        )
+        return State.MERGE
+    assert target.id is not None
+    outcome = await _apply(turn, report, Merge(target.id))
+    await _set_target(turn, None)
+    if isinstance(outcome, Refused):
+        turn.say(await _refusal(turn, report, outcome))
+        return END
+    turn.say(
+        _("Report {number} was merged into {target}.").format(
+            number=report.number, target=target.number
+        )
+    )
+    return END
+
+
+@turn_handler
+async def cancel(turn: Turn) -> int:
+    """Leave the triage step; nothing is changed."""
+    await _set_target(turn, None)
+    turn.say(turn._("Cancelled. Nothing was changed. Send /inbox to see the inbox."))
+    return END
+
+
+def build_handler() -> ConversationHandler[object]:
+    def stay(state: State) -> BaseHandler[object, object, object]:
+        async def reask(turn: Turn) -> State:
+            turn.say(turn._("Please answer with text, or /cancel."))
+            return state
+
+        reask.__name__ = f"reask_{state.name.lower()}"
+        return MessageHandler(OTHER, turn_handler(reask))
+
+    return conversation(
+        entry_points=[
+            CommandHandler("inbox", inbox, filters=PRIVATE),
+            CallbackQueryHandler(assign, pattern=cb.INBOX_ASSIGN.pattern),
+            CallbackQueryHandler(action, pattern=cb.INBOX_ACTION.pattern),
+        ],
+        states={
+            State.UNIT: [MessageHandler(TEXT, search_unit), stay(State.UNIT)],
+            State.REASON: [MessageHandler(TEXT, take_reason), stay(State.REASON)],
+            State.MERGE: [MessageHandler(TEXT, take_merge), stay(State.MERGE)],
+        },
+        fallbacks=[CommandHandler("cancel", cancel)],
+        name=CONVERSATION,
+        persistent=True,
+        allow_reentry=True,
+    )
