@@ -22,7 +22,7 @@ from bot.services import SERVICES_KEY, BotContext, Services, services_of, system
 from bot.settings import Settings
 from bot.updates import PerChatUpdateProcessor
 from db.engine import create_engine, session_factory
-from handlers import errors, followup, inbox, report, roles, start
+from handlers import casework, errors, followup, inbox, report, roles, start
 from handlers.start import bot_commands
 from scheduler.draft_timeout import sweep_idle_drafts
 
@@ -103,6 +103,7 @@ def build_application(
     application.add_handler(report.build_handler())
     # Triage after the report flow: an admin in the middle of a report finishes that first.
     application.add_handler(inbox.build_handler())
+    application.add_handler(casework.build_handler())
     application.add_handlers(followup.build_handlers()[1:])
     # Roles before start: "/start TOKEN" from an invite link must be claimed by its own handler,
     # since the plain /start handler would otherwise answer it with the welcome.

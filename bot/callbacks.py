@@ -60,3 +60,7 @@ INBOX_ASSIGN = CallbackSpec("ia", ("report", "dept"))
 """Triage: assign the report to the unit (accept, or reassign a returned/escalated one)."""
 INBOX_ACTION = CallbackSpec("ix", ("action", "report"))
 """Triage: `other` (search another unit), `reject` or `merge`; asks for the rest by text."""
+CASE_SIGN = CallbackSpec("cs", ("report",))
+"""Liaison: sign for the assigned report."""
+CASE_ACTION = CallbackSpec("cx", ("action", "report"))
+"""Liaison: `return` (asks for a reason) or `reply` (asks for the answer)."""

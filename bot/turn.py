@@ -50,6 +50,15 @@ class Reply:
     keyboard: Keyboard | None = None
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to somebody else than the person of this update (a liaison, a reporter)."""
+
+    chat_id: int
+    text: str
+    keyboard: Keyboard | None = None
+
+
 @dataclass
 class Turn:
     update: Update
@@ -57,6 +66,8 @@ class Turn:
     session: AsyncSession
     account: Account
     replies: list[Reply] = field(default_factory=list)
+    notices: list[Outgoing] = field(default_factory=list)
+    """Sent after the commit and the replies; the scheduler issue moves them onto the outbox."""
     toast: str | None = None
     clear_keyboard: bool = False
     """Remove the buttons of the pressed message, so it cannot be pressed again."""
@@ -91,6 +102,9 @@ class Turn:
 
     def say(self, text: str, keyboard: Keyboard | None = None) -> None:
         self.replies.append(Reply(text, keyboard))
+
+    def notify(self, messages: list[Outgoing]) -> None:
+        self.notices.extend(messages)
 
     async def flush(self) -> None:
         """Send what the handler said; called after the commit."""
@@ -169,6 +183,27 @@ def turn_handler(
         except TelegramError:
             # The answer is saved; the person can ask for the current question with /report.
             log.warning("reply not delivered", exc_info=True)
+        await send_notices(context, turn.notices)
         return result
 
     return wrapper
+
+
+async def send_notices(context: BotContext, messages: list[Outgoing]) -> None:
+    """Send each notice; a blocked bot marks that account unreachable. Never raises."""
+    for message in messages:
+        try:
+            await context.bot.send_message(
+                message.chat_id,
+                message.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup(message.keyboard),
+                link_preview_options=NO_PREVIEW,
+            )
+        except Forbidden:
+            async with context.services.sessions() as session:
+                await mark_unreachable(session, message.chat_id)
+                await session.commit()
+            log.info("notice not delivered: the recipient blocked the bot")
+        except TelegramError:
+            log.warning("notice not delivered", exc_info=True)

@@ -47,6 +47,7 @@ from db.reports import parse_number
 from db.roles import is_admin
 from db.validation import check_length, clean_text
 from db.workdays import load_calendar
+from handlers import casework
 
 PRIVATE = filters.ChatType.PRIVATE
 TEXT = filters.TEXT & ~filters.COMMAND & PRIVATE
@@ -214,7 +215,10 @@ async def inbox(turn: Turn) -> int:
 # --- applying a command ------------------------------------------------------------------------
 
 
-async def _apply(turn: Turn, report: Report, command: Command) -> Applied | Refused:
+async def apply_as(
+    turn: Turn, report: Report, command: Command, actor: Actor | None = None
+) -> Applied | Refused:
+    """Apply a case command for the presser (an admin unless another actor is given)."""
     assert report.id is not None
     settings = turn.services.settings
     category = await turn.session.get(Category, report.category_id)
@@ -224,7 +228,8 @@ async def _apply(turn: Turn, report: Report, command: Command) -> Applied | Refu
         settings.deadlines.base_limits(),
         consultation_reply_days=settings.deadlines.consultation_reply_days,
     )
-    actor = Actor(account_id=turn.account.id, is_admin=True)
+    if actor is None:
+        actor = Actor(account_id=turn.account.id, is_admin=True)
     return await apply_command(
         turn.session,
         report.id,
@@ -271,12 +276,13 @@ async def assign(turn: Turn) -> int:
         if report.state is ReportState.received
         else Reassign(department.id or 0)
     )
-    outcome = await _apply(turn, report, command)
+    outcome = await apply_as(turn, report, command)
     if isinstance(outcome, Refused):
         message = await _refusal(turn, report, outcome)
         turn.toast = message
         turn.say(message)
         return END
+    turn.notify(await casework.notify_assignment(turn, report))
     due = (
         local_time(outcome.case.due_at, turn.services.settings.tz)
         if outcome.case.due_at is not None
@@ -403,7 +409,7 @@ async def take_reason(turn: Turn) -> int:
             _("Please type between 1 and {max} characters, or /cancel.").format(max=REASON_MAX)
         )
         return State.REASON
-    outcome = await _apply(turn, report, Reject(reason))
+    outcome = await apply_as(turn, report, Reject(reason))
     await _set_target(turn, None)
     if isinstance(outcome, Refused):
         turn.say(await _refusal(turn, report, outcome))
@@ -434,7 +440,7 @@ async def take_merge(turn: Turn) -> int:
         )
         return State.MERGE
     assert target.id is not None
-    outcome = await _apply(turn, report, Merge(target.id))
+    outcome = await apply_as(turn, report, Merge(target.id))
     await _set_target(turn, None)
     if isinstance(outcome, Refused):
         turn.say(await _refusal(turn, report, outcome))
