@@ -9,6 +9,7 @@ contact unless the reporter chose real name.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from enum import IntEnum
 
 from sqlmodel import col, select
@@ -18,26 +19,29 @@ from telegram.ext import (
     CommandHandler,
     ConversationHandler,
     MessageHandler,
-    filters,
 )
 
 from bot import callbacks as cb
 from bot.conversation import conversation
-from bot.i18n import N_, gettext_for
-from bot.render import esc, local_time, state_label
+from bot.i18n import gettext_for
+from bot.render import esc, local_time
 from bot.turn import Keyboard, Outgoing, Turn, turn_handler
-from db.case_rules import Actor, RefusalReason, Refused, Reply, Return, Sign
+from db.case_rules import Actor, Command, RefusalReason, Refused, Reply, Return, Sign
 from db.categories import category_name
-from db.conversations import load_states, store_state
 from db.models import Account, Category, IdentityMode, Report, ReportState, Role, RoleGrant
 from db.roles import active_roles
 from db.validation import check_length, clean_text
-from handlers import inbox
+from handlers.casekit import (
+    END,
+    OTHER,
+    TEXT,
+    apply_as,
+    no_longer_valid,
+    refusal,
+    set_target,
+    target,
+)
 
-PRIVATE = filters.ChatType.PRIVATE
-TEXT = filters.TEXT & ~filters.COMMAND & PRIVATE
-OTHER = ~filters.TEXT & ~filters.COMMAND & PRIVATE
-END = ConversationHandler.END
 CONVERSATION = "casework"
 TARGETS = "casework.target"
 """Conversation-state rows holding the report id a liaison is typing a reason or answer for."""
@@ -53,14 +57,6 @@ log = logging.getLogger(__name__)
 class State(IntEnum):
     REASON = 1
     ANSWER = 2
-
-
-REFUSALS: dict[RefusalReason, str] = {
-    **inbox.REFUSALS,
-    RefusalReason.window_closed: N_(
-        "The time for returning report {number} has passed. Nothing was changed."
-    ),
-}
 
 
 # --- the assignment notice ---------------------------------------------------------------------
@@ -131,18 +127,6 @@ async def _actor(turn: Turn) -> Actor:
     )
 
 
-def _no_longer_valid(turn: Turn) -> str:
-    return turn._("This button is no longer valid.")
-
-
-async def _refusal(turn: Turn, report: Report, refused: Refused) -> str:
-    await turn.session.refresh(report)
-    template = REFUSALS.get(refused.reason, inbox.REFUSAL_OTHER)
-    return turn._(template).format(
-        number=report.number, state=esc(state_label(report.state, turn._))
-    )
-
-
 async def _check(
     turn: Turn, report: Report, actor: Actor, allowed: frozenset[ReportState]
 ) -> Refused | None:
@@ -151,21 +135,6 @@ async def _check(
     if report.state not in allowed:
         return Refused(RefusalReason.wrong_state)
     return None
-
-
-def _key(turn: Turn) -> tuple[int, int]:
-    chat, user = turn.update.effective_chat, turn.update.effective_user
-    assert chat is not None and user is not None
-    return (chat.id, user.id)
-
-
-async def _set_target(turn: Turn, report_id: int | None) -> None:
-    await store_state(turn.session, TARGETS, _key(turn), report_id)
-
-
-async def _target(turn: Turn) -> Report | None:
-    stored = (await load_states(turn.session, TARGETS)).get(_key(turn))
-    return await turn.session.get(Report, stored) if isinstance(stored, int) else None
 
 
 def _signed_card(turn: Turn, report: Report) -> tuple[str, Keyboard]:
@@ -189,20 +158,20 @@ def _signed_card(turn: Turn, report: Report) -> tuple[str, Keyboard]:
 @turn_handler
 async def sign(turn: Turn) -> int:
     """签收: sign for the report, after checking everything again."""
-    await _set_target(turn, None)
+    await set_target(turn, TARGETS, None)
     fields = cb.CASE_SIGN.unpack(turn.callback_data)
     report_id = cb.as_int(fields["report"]) if fields else None
     report = await turn.session.get(Report, report_id) if report_id else None
     if report is None:
-        turn.toast = _no_longer_valid(turn)
+        turn.toast = no_longer_valid(turn)
         turn.clear_keyboard = True
         return END
     actor = await _actor(turn)
     outcome = await _check(turn, report, actor, frozenset({ReportState.assigned}))
     if outcome is None:
-        outcome = await inbox.apply_as(turn, report, Sign(), actor)
+        outcome = await apply_as(turn, report, Sign(), actor)
     if isinstance(outcome, Refused):
-        message = await _refusal(turn, report, outcome)
+        message = await refusal(turn, report, outcome)
         turn.toast = message
         turn.say(message)
         return END
@@ -216,23 +185,23 @@ async def sign(turn: Turn) -> int:
 async def action(turn: Turn) -> int:
     """退回 or 答复: check, then ask for the reason or the answer."""
     _ = turn._
-    await _set_target(turn, None)
+    await set_target(turn, TARGETS, None)
     fields = cb.CASE_ACTION.unpack(turn.callback_data)
     kind = fields["action"] if fields else None
     report_id = cb.as_int(fields["report"]) if fields else None
     report = await turn.session.get(Report, report_id) if report_id else None
     if report is None or kind not in ("return", "reply"):
-        turn.toast = _no_longer_valid(turn)
+        turn.toast = no_longer_valid(turn)
         turn.clear_keyboard = True
         return END
     actor = await _actor(turn)
     refused = await _check(turn, report, actor, RETURNABLE if kind == "return" else REPLYABLE)
     if refused is not None:
-        message = await _refusal(turn, report, refused)
+        message = await refusal(turn, report, refused)
         turn.toast = message
         turn.say(message)
         return END
-    await _set_target(turn, report.id)
+    await set_target(turn, TARGETS, report.id)
     if kind == "return":
         turn.say(
             _(
@@ -249,37 +218,45 @@ async def action(turn: Turn) -> int:
     return State.ANSWER
 
 
-async def _typed(turn: Turn, maximum: int, state: State) -> tuple[Report | None, str | int]:
-    """The target report and the cleaned text, or (None, next state) after saying why not."""
-    report = await _target(turn)
+async def _apply_typed(
+    turn: Turn,
+    state: State,
+    maximum: int,
+    allowed: frozenset[ReportState],
+    command: Callable[[str], Command],
+) -> tuple[Report, str] | int:
+    """Apply the command made from the typed text to the target report.
+
+    Returns the report and the text when applied; otherwise the next state, having said why.
+    """
+    report = await target(turn, TARGETS)
     if report is None:
         turn.say(turn._("That step is no longer open. Nothing was changed."))
-        return None, END
+        return END
     text = clean_text(turn.text)
     if check_length(text, 1, maximum) is not None:
         turn.say(
             turn._("Please type between 1 and {max} characters, or /cancel.").format(max=maximum)
         )
-        return None, state
+        return state
+    await set_target(turn, TARGETS, None)
+    actor = await _actor(turn)
+    outcome = await _check(turn, report, actor, allowed)
+    if outcome is None:
+        outcome = await apply_as(turn, report, command(text), actor)
+    if isinstance(outcome, Refused):
+        turn.say(await refusal(turn, report, outcome))
+        return END
     return report, text
 
 
 @turn_handler
 async def take_reason(turn: Turn) -> int:
     """Return the report to the office with the typed reason."""
-    report, value = await _typed(turn, REASON_MAX, State.REASON)
-    if report is None:
-        assert isinstance(value, int)
-        return value
-    assert isinstance(value, str)
-    await _set_target(turn, None)
-    actor = await _actor(turn)
-    outcome = await _check(turn, report, actor, RETURNABLE)
-    if outcome is None:
-        outcome = await inbox.apply_as(turn, report, Return(value), actor)
-    if isinstance(outcome, Refused):
-        turn.say(await _refusal(turn, report, outcome))
-        return END
+    done = await _apply_typed(turn, State.REASON, REASON_MAX, RETURNABLE, Return)
+    if isinstance(done, int):
+        return done
+    report, _reason = done
     turn.say(
         turn._("Report {number} was returned to the campaign office.").format(number=report.number)
     )
@@ -289,19 +266,10 @@ async def take_reason(turn: Turn) -> int:
 @turn_handler
 async def take_answer(turn: Turn) -> int:
     """Answer the report with the typed text and tell the reporter."""
-    report, value = await _typed(turn, ANSWER_MAX, State.ANSWER)
-    if report is None:
-        assert isinstance(value, int)
-        return value
-    assert isinstance(value, str)
-    await _set_target(turn, None)
-    actor = await _actor(turn)
-    outcome = await _check(turn, report, actor, REPLYABLE)
-    if outcome is None:
-        outcome = await inbox.apply_as(turn, report, Reply(value), actor)
-    if isinstance(outcome, Refused):
-        turn.say(await _refusal(turn, report, outcome))
-        return END
+    done = await _apply_typed(turn, State.ANSWER, ANSWER_MAX, REPLYABLE, Reply)
+    if isinstance(done, int):
+        return done
+    report, answer = done
     turn.say(turn._("Report {number} was answered.").format(number=report.number))
     reporter = (
         await turn.session.get(Account, report.reporter_account_id)
@@ -311,7 +279,7 @@ async def take_answer(turn: Turn) -> int:
     if reporter is not None and not reporter.unreachable:
         _ = gettext_for(report.language)
         text = _("Your report {number} was answered:\n\n{answer}").format(
-            number=report.number, answer=esc(value)
+            number=report.number, answer=esc(answer)
         )
         turn.notify([Outgoing(reporter.telegram_id, text)])
     return END
@@ -320,7 +288,7 @@ async def take_answer(turn: Turn) -> int:
 @turn_handler
 async def cancel(turn: Turn) -> int:
     """Leave the step; nothing is changed."""
-    await _set_target(turn, None)
+    await set_target(turn, TARGETS, None)
     turn.say(turn._("Cancelled. Nothing was changed."))
     return END
 

@@ -18,18 +18,14 @@ from telegram.ext import (
     CommandHandler,
     ConversationHandler,
     MessageHandler,
-    filters,
 )
 
 from bot import callbacks as cb
 from bot.conversation import conversation
-from bot.i18n import N_
 from bot.render import esc, local_time, state_label
 from bot.turn import Keyboard, Turn, turn_handler
 from db.case_rules import (
     Accept,
-    Actor,
-    Applied,
     Command,
     Merge,
     Reassign,
@@ -38,21 +34,25 @@ from db.case_rules import (
     Reject,
 )
 from db.case_rules import OwnerKind as CaseOwnerKind
-from db.cases import apply_command, limits_for
 from db.categories import category_name
-from db.conversations import load_states, store_state
 from db.departments import search_departments
 from db.models import Category, Department, IdentityMode, Report, ReportState
 from db.reports import parse_number
 from db.roles import is_admin
 from db.validation import check_length, clean_text
-from db.workdays import load_calendar
 from handlers import casework
+from handlers.casekit import (
+    END,
+    OTHER,
+    PRIVATE,
+    TEXT,
+    apply_as,
+    no_longer_valid,
+    refusal,
+    set_target,
+    target,
+)
 
-PRIVATE = filters.ChatType.PRIVATE
-TEXT = filters.TEXT & ~filters.COMMAND & PRIVATE
-OTHER = ~filters.TEXT & ~filters.COMMAND & PRIVATE
-END = ConversationHandler.END
 CONVERSATION = "inbox"
 TARGETS = "inbox.target"
 """Conversation-state rows (same table) holding the report id an admin is answering about."""
@@ -71,19 +71,6 @@ class State(IntEnum):
     MERGE = 3
 
 
-REFUSALS: dict[RefusalReason, str] = {
-    RefusalReason.wrong_state: N_(
-        "Report {number} has already been handled (now: {state}). Nothing was changed."
-    ),
-    RefusalReason.conflict_of_interest: N_(
-        "Report {number} concerns that unit's own leadership, so it cannot be assigned to it. "
-        "Nothing was changed."
-    ),
-    RefusalReason.not_allowed: N_("You may not do this for report {number}. Nothing was changed."),
-}
-REFUSAL_OTHER = N_("This cannot be done for report {number} now. Nothing was changed.")
-
-
 def _not_admin(turn: Turn) -> str:
     return turn._(
         "Sorry, only the campaign office (admins) can use the inbox. To file a report, "
@@ -91,27 +78,8 @@ def _not_admin(turn: Turn) -> str:
     )
 
 
-def _no_longer_valid(turn: Turn) -> str:
-    return turn._("This button is no longer valid.")
-
-
 def _shorten(name: str) -> str:
     return name if len(name) <= BUTTON_LABEL_MAX else name[: BUTTON_LABEL_MAX - 1] + "…"
-
-
-def _key(turn: Turn) -> tuple[int, int]:
-    chat, user = turn.update.effective_chat, turn.update.effective_user
-    assert chat is not None and user is not None
-    return (chat.id, user.id)
-
-
-async def _set_target(turn: Turn, report_id: int | None) -> None:
-    await store_state(turn.session, TARGETS, _key(turn), report_id)
-
-
-async def _target(turn: Turn) -> Report | None:
-    stored = (await load_states(turn.session, TARGETS)).get(_key(turn))
-    return await turn.session.get(Report, stored) if isinstance(stored, int) else None
 
 
 async def _admin(turn: Turn) -> bool:
@@ -184,7 +152,7 @@ async def _card(turn: Turn, report: Report) -> tuple[str, Keyboard]:
 async def inbox(turn: Turn) -> int:
     """List the reports waiting for the office, oldest due first."""
     _ = turn._
-    await _set_target(turn, None)
+    await set_target(turn, TARGETS, None)
     if not await _admin(turn):
         turn.say(_not_admin(turn))
         return END
@@ -215,41 +183,6 @@ async def inbox(turn: Turn) -> int:
 # --- applying a command ------------------------------------------------------------------------
 
 
-async def apply_as(
-    turn: Turn, report: Report, command: Command, actor: Actor | None = None
-) -> Applied | Refused:
-    """Apply a case command for the presser (an admin unless another actor is given)."""
-    assert report.id is not None
-    settings = turn.services.settings
-    category = await turn.session.get(Category, report.category_id)
-    assert category is not None
-    limits = limits_for(
-        category,
-        settings.deadlines.base_limits(),
-        consultation_reply_days=settings.deadlines.consultation_reply_days,
-    )
-    if actor is None:
-        actor = Actor(account_id=turn.account.id, is_admin=True)
-    return await apply_command(
-        turn.session,
-        report.id,
-        command,
-        actor,
-        turn.now,
-        await load_calendar(turn.session),
-        limits,
-        settings.tz,
-    )
-
-
-async def _refusal(turn: Turn, report: Report, refused: Refused) -> str:
-    await turn.session.refresh(report)
-    template = REFUSALS.get(refused.reason, REFUSAL_OTHER)
-    return turn._(template).format(
-        number=report.number, state=esc(state_label(report.state, turn._))
-    )
-
-
 async def _report_from(turn: Turn, value: str | None) -> Report | None:
     report_id = cb.as_int(value)
     return await turn.session.get(Report, report_id) if report_id else None
@@ -259,7 +192,7 @@ async def _report_from(turn: Turn, value: str | None) -> Report | None:
 async def assign(turn: Turn) -> int:
     """Assign the report to the unit of the button, after checking everything again."""
     _ = turn._
-    await _set_target(turn, None)
+    await set_target(turn, TARGETS, None)
     turn.clear_keyboard = True
     if not await _admin(turn):
         turn.toast = _not_admin(turn)
@@ -269,7 +202,7 @@ async def assign(turn: Turn) -> int:
     department_id = cb.as_int(fields["dept"]) if fields else None
     department = await turn.session.get(Department, department_id) if department_id else None
     if report is None or department is None or not department.active:
-        turn.toast = _no_longer_valid(turn)
+        turn.toast = no_longer_valid(turn)
         return END
     command: Command = (
         Accept(department.id or 0)
@@ -278,7 +211,7 @@ async def assign(turn: Turn) -> int:
     )
     outcome = await apply_as(turn, report, command)
     if isinstance(outcome, Refused):
-        message = await _refusal(turn, report, outcome)
+        message = await refusal(turn, report, outcome)
         turn.toast = message
         turn.say(message)
         return END
@@ -304,11 +237,11 @@ async def _pressed_report(turn: Turn, allowed: frozenset[ReportState]) -> Report
     fields = cb.INBOX_ACTION.unpack(turn.callback_data)
     report = await _report_from(turn, fields["report"] if fields else None)
     if report is None:
-        turn.toast = _no_longer_valid(turn)
+        turn.toast = no_longer_valid(turn)
         turn.clear_keyboard = True
         return None
     if report.state not in allowed or not _in_inbox(report):
-        message = await _refusal(turn, report, Refused(RefusalReason.wrong_state))
+        message = await refusal(turn, report, Refused(RefusalReason.wrong_state))
         turn.toast = message
         turn.clear_keyboard = True
         turn.say(message)
@@ -320,17 +253,17 @@ async def _pressed_report(turn: Turn, allowed: frozenset[ReportState]) -> Report
 async def action(turn: Turn) -> int:
     """Another unit, reject or merge: ask for what the command needs."""
     _ = turn._
-    await _set_target(turn, None)
+    await set_target(turn, TARGETS, None)
     fields = cb.INBOX_ACTION.unpack(turn.callback_data)
     kind = fields["action"] if fields else None
     if kind not in ("other", "reject", "merge"):
-        turn.toast = _no_longer_valid(turn)
+        turn.toast = no_longer_valid(turn)
         turn.clear_keyboard = True
         return END
     report = await _pressed_report(turn, ASSIGNABLE if kind == "other" else REJECTABLE)
     if report is None:
         return END
-    await _set_target(turn, report.id)
+    await set_target(turn, TARGETS, report.id)
     if kind == "other":
         turn.say(
             _(
@@ -358,10 +291,10 @@ async def action(turn: Turn) -> int:
 async def _typed_target(turn: Turn) -> Report | None:
     """The report the admin is typing about, re-checked; None after saying why not."""
     if not await _admin(turn):
-        await _set_target(turn, None)
+        await set_target(turn, TARGETS, None)
         turn.say(_not_admin(turn))
         return None
-    report = await _target(turn)
+    report = await target(turn, TARGETS)
     if report is None:
         turn.say(turn._("That step is no longer open. Send /inbox to start again."))
         return None
@@ -410,9 +343,9 @@ async def take_reason(turn: Turn) -> int:
         )
         return State.REASON
     outcome = await apply_as(turn, report, Reject(reason))
-    await _set_target(turn, None)
+    await set_target(turn, TARGETS, None)
     if isinstance(outcome, Refused):
-        turn.say(await _refusal(turn, report, outcome))
+        turn.say(await refusal(turn, report, outcome))
         return END
     turn.say(
         _("Report {number} was not accepted. The reporter will see the reason.").format(
@@ -441,9 +374,9 @@ async def take_merge(turn: Turn) -> int:
         return State.MERGE
     assert target.id is not None
     outcome = await apply_as(turn, report, Merge(target.id))
-    await _set_target(turn, None)
+    await set_target(turn, TARGETS, None)
     if isinstance(outcome, Refused):
-        turn.say(await _refusal(turn, report, outcome))
+        turn.say(await refusal(turn, report, outcome))
         return END
     turn.say(
         _("Report {number} was merged into {target}.").format(
@@ -456,7 +389,7 @@ async def take_merge(turn: Turn) -> int:
 @turn_handler
 async def cancel(turn: Turn) -> int:
     """Leave the triage step; nothing is changed."""
-    await _set_target(turn, None)
+    await set_target(turn, TARGETS, None)
     turn.say(turn._("Cancelled. Nothing was changed. Send /inbox to see the inbox."))
     return END
 

@@ -1,0 +1,93 @@
+"""What the case-handling flows (the admin inbox, the liaisons' casework) share.
+
+Both apply `db.case_rules` commands for the person who pressed, explain refusals the same way,
+and remember across a restart which report a person is typing a reason or an answer for.
+"""
+
+from __future__ import annotations
+
+from telegram.ext import ConversationHandler, filters
+
+from bot.i18n import N_
+from bot.render import esc, state_label
+from bot.turn import Turn
+from db.case_rules import Actor, Applied, Command, RefusalReason, Refused
+from db.cases import apply_command, limits_for
+from db.conversations import load_states, store_state
+from db.models import Category, Report
+from db.workdays import load_calendar
+
+PRIVATE = filters.ChatType.PRIVATE
+TEXT = filters.TEXT & ~filters.COMMAND & PRIVATE
+OTHER = ~filters.TEXT & ~filters.COMMAND & PRIVATE
+END = ConversationHandler.END
+
+REFUSALS: dict[RefusalReason, str] = {
+    RefusalReason.wrong_state: N_(
+        "Report {number} has already been handled (now: {state}). Nothing was changed."
+    ),
+    RefusalReason.conflict_of_interest: N_(
+        "Report {number} concerns that unit's own leadership, so it cannot be assigned to it. "
+        "Nothing was changed."
+    ),
+    RefusalReason.not_allowed: N_("You may not do this for report {number}. Nothing was changed."),
+    RefusalReason.window_closed: N_(
+        "The time for returning report {number} has passed. Nothing was changed."
+    ),
+}
+REFUSAL_OTHER = N_("This cannot be done for report {number} now. Nothing was changed.")
+
+
+def no_longer_valid(turn: Turn) -> str:
+    return turn._("This button is no longer valid.")
+
+
+def _key(turn: Turn) -> tuple[int, int]:
+    chat, user = turn.update.effective_chat, turn.update.effective_user
+    assert chat is not None and user is not None
+    return (chat.id, user.id)
+
+
+async def set_target(turn: Turn, name: str, report_id: int | None) -> None:
+    """Remember (or forget) the report of a typed step, in the conversation-state table."""
+    await store_state(turn.session, name, _key(turn), report_id)
+
+
+async def target(turn: Turn, name: str) -> Report | None:
+    stored = (await load_states(turn.session, name)).get(_key(turn))
+    return await turn.session.get(Report, stored) if isinstance(stored, int) else None
+
+
+async def apply_as(
+    turn: Turn, report: Report, command: Command, actor: Actor | None = None
+) -> Applied | Refused:
+    """Apply a case command for the presser (an admin unless another actor is given)."""
+    assert report.id is not None
+    settings = turn.services.settings
+    category = await turn.session.get(Category, report.category_id)
+    assert category is not None
+    limits = limits_for(
+        category,
+        settings.deadlines.base_limits(),
+        consultation_reply_days=settings.deadlines.consultation_reply_days,
+    )
+    if actor is None:
+        actor = Actor(account_id=turn.account.id, is_admin=True)
+    return await apply_command(
+        turn.session,
+        report.id,
+        command,
+        actor,
+        turn.now,
+        await load_calendar(turn.session),
+        limits,
+        settings.tz,
+    )
+
+
+async def refusal(turn: Turn, report: Report, refused: Refused) -> str:
+    await turn.session.refresh(report)
+    template = REFUSALS.get(refused.reason, REFUSAL_OTHER)
+    return turn._(template).format(
+        number=report.number, state=esc(state_label(report.state, turn._))
+    )
