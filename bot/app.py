@@ -22,9 +22,10 @@ from bot.services import SERVICES_KEY, BotContext, Services, services_of, system
 from bot.settings import Settings
 from bot.updates import PerChatUpdateProcessor
 from db.engine import create_engine, session_factory
-from handlers import casework, errors, followup, inbox, report, roles, start
+from handlers import casework, errors, extension, followup, inbox, report, reporter, roles, start
 from handlers.start import bot_commands
 from scheduler.draft_timeout import sweep_idle_drafts
+from scheduler.unrated import close_unrated_reports
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,12 @@ async def _post_init(application: BotApplication) -> None:
     assert application.job_queue is not None
     application.job_queue.run_repeating(
         sweep_idle_drafts, interval=interval, first=1, name="sweep_idle_drafts"
+    )
+    application.job_queue.run_repeating(
+        close_unrated_reports,
+        interval=services.settings.deadlines.close_unrated_interval_seconds,
+        first=5,
+        name="close_unrated_reports",
     )
     log.info("bot started as @%s", application.bot.username)
 
@@ -100,10 +107,14 @@ def build_application(
     # /receipt is never taken as an answer of a half-finished report), then single commands,
     # then the answers for whatever nothing else wanted.
     application.add_handlers(followup.build_handlers()[:1])
+    # A reporter who pressed "answer the question" or a rating button types for that step, even
+    # with a new report half-finished.
+    application.add_handler(reporter.build_handler())
     application.add_handler(report.build_handler())
     # Triage after the report flow: an admin in the middle of a report finishes that first.
     application.add_handler(inbox.build_handler())
     application.add_handler(casework.build_handler())
+    application.add_handlers(extension.build_handlers())
     application.add_handlers(followup.build_handlers()[1:])
     # Roles before start: "/start TOKEN" from an invite link must be claimed by its own handler,
     # since the plain /start handler would otherwise answer it with the welcome.

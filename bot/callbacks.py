@@ -63,4 +63,13 @@ INBOX_ACTION = CallbackSpec("ix", ("action", "report"))
 CASE_SIGN = CallbackSpec("cs", ("report",))
 """Liaison: sign for the assigned report."""
 CASE_ACTION = CallbackSpec("cx", ("action", "report"))
-"""Liaison: `return` (asks for a reason) or `reply` (asks for the answer)."""
+"""Liaison: `return` (asks for a reason), `reply` (the answer), `ask` (a question for the
+reporter) or `extend` (days and reason of an extension request)."""
+EXTENSION_DECISION = CallbackSpec("xd", ("decision", "report"))
+"""Admin: `approve` or `deny` a pending extension request."""
+REPORTER_ANSWER = CallbackSpec("qa", ("report",))
+"""Reporter: answer the unit's question (asks for the text)."""
+RATE = CallbackSpec("rg", ("rating", "report"))
+"""Reporter: rate the answer (a `db.case_rules.Rating` value); asks for an optional comment."""
+RATE_NO_COMMENT = CallbackSpec("rn", ("report",))
+"""Reporter: submit the chosen rating without a comment."""

@@ -7,6 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.i18n import N_, Translator
+from db.case_rules import Rating
 from db.models import EventKind, IdentityMode, ReportState
 
 
@@ -37,6 +38,13 @@ IDENTITY_LABELS: dict[IdentityMode, str] = {
     IdentityMode.real_name: N_("Real name"),
     IdentityMode.anonymous: N_("Anonymous"),
     IdentityMode.fully_anonymous: N_("Fully anonymous"),
+}
+
+
+RATING_LABELS: dict[Rating, str] = {
+    Rating.satisfied: N_("Satisfied"),
+    Rating.basically_satisfied: N_("Basically satisfied"),
+    Rating.unsatisfied: N_("Unsatisfied"),
 }
 
 

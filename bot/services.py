@@ -27,6 +27,9 @@ class Services:
     receipt_sessions: dict[int, int] = field(default_factory=dict)
     """chat id → report id of an opened receipt. Deliberately memory-only: a stored link between
     a Telegram account and a fully anonymous report is exactly what anonymity forbids."""
+    receipt_ratings: dict[int, str] = field(default_factory=dict)
+    """chat id → the rating chosen in an opened receipt, while the comment is typed; memory-only
+    for the same reason."""
 
 
 SERVICES_KEY = "services"

@@ -94,6 +94,8 @@ class DeadlineSettings(BaseModel):
     max_extension_days: int = Field(default=10, ge=0)
     rating_days: int = Field(default=7, ge=1)
     reassign_days: int = Field(default=1, ge=0)
+    close_unrated_interval_seconds: int = Field(default=600, ge=10)
+    """How often answered reports past their rating time are closed as 未评价."""
 
     def base_limits(self) -> Limits:
         """The limits of a complaint; `db.cases.limits_for` shortens them for consultations."""

@@ -30,6 +30,7 @@ from db.case_rules import (
     Actor,
     Applied,
     Case,
+    CloseUnrated,
     Command,
     DueKind,
     ExtensionRequest,
@@ -44,7 +45,7 @@ from db.case_rules import (
     new_case,
 )
 from db.case_rules import auto_assign as auto_assign_rule
-from db.models import Category, CategoryKind, EventKind, Report, ReportEvent
+from db.models import Category, CategoryKind, EventKind, Report, ReportEvent, ReportState
 from db.workdays import WorkCalendar
 
 CONSULTATION_REPLY_DAYS = 5
@@ -268,3 +269,36 @@ async def open_case(
     report.updated_at = now
     session.add(report)
     await session.flush()
+
+
+async def close_unrated(
+    session: AsyncSession,
+    now: datetime,
+    calendar: WorkCalendar,
+    limits: Limits,
+    tz: ZoneInfo,
+    *,
+    batch: int = 200,
+) -> list[str]:
+    """Close answered reports whose rating time has passed as 未评价; returns their numbers.
+
+    Each goes through the rules like any command, so a reporter rating at the same moment either
+    wins (the close is refused) or loses (the rating is refused); never both.
+    """
+    statement = (
+        select(Report.id, Report.number)
+        .where(
+            col(Report.state) == ReportState.replied,
+            col(Report.due_at) < now,
+        )
+        .order_by(col(Report.due_at))
+        .limit(batch)
+    )
+    closed = []
+    for report_id, number in (await session.exec(statement)).all():
+        outcome = await apply_command(
+            session, report_id, CloseUnrated(), Actor.system(), now, calendar, limits, tz
+        )
+        if isinstance(outcome, Applied):
+            closed.append(number)
+    return closed

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -186,3 +187,54 @@ async def is_admin(session: AsyncSession, account: Account, admin_ids: list[int]
         )
     )
     return bool(count)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Where a notice goes and in which language; no name, nothing else about the person."""
+
+    telegram_id: int
+    language: str
+
+
+async def department_recipients(
+    session: AsyncSession, department_id: int, roles: frozenset[Role] = frozenset({Role.liaison})
+) -> list[Recipient]:
+    """The reachable holders of active `roles` in a department, each once, oldest grant first."""
+    statement = (
+        select(Account)
+        .join(RoleGrant, col(RoleGrant.account_id) == col(Account.id))
+        .where(
+            col(RoleGrant.role).in_(roles),
+            col(RoleGrant.department_id) == department_id,
+            col(RoleGrant.revoked_at).is_(None),
+            col(Account.unreachable).is_(False),
+        )
+        .order_by(col(RoleGrant.id))
+    )
+    accounts = {a.telegram_id: a for a in (await session.exec(statement)).all()}
+    return [Recipient(a.telegram_id, a.language) for a in accounts.values()]
+
+
+async def admin_recipients(
+    session: AsyncSession, admin_ids: list[int], default_language: str
+) -> list[Recipient]:
+    """The admins from the config and from admin grants, reachable ones only.
+
+    A configured admin who never opened the bot has no account yet: Telegram refuses messages to
+    them until they do, but they are still tried (in the default language), because the office
+    must hear about escalations the moment it can.
+    """
+    granted = (
+        select(Account)
+        .join(RoleGrant, col(RoleGrant.account_id) == col(Account.id))
+        .where(col(RoleGrant.role) == Role.admin, col(RoleGrant.revoked_at).is_(None))
+    )
+    configured = select(Account).where(col(Account.telegram_id).in_(admin_ids))
+    found: dict[int, Account] = {}
+    for statement in (configured, granted):
+        for account in (await session.exec(statement)).all():
+            found[account.telegram_id] = account
+    recipients = [Recipient(a.telegram_id, a.language) for a in found.values() if not a.unreachable]
+    recipients += [Recipient(i, default_language) for i in admin_ids if i not in found]
+    return recipients

@@ -6,15 +6,20 @@ and remember across a restart which report a person is typing a reason or an ans
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.ext import ConversationHandler, filters
 
-from bot.i18n import N_
+from bot.i18n import N_, Translator, gettext_for
 from bot.render import esc, state_label
-from bot.turn import Turn
+from bot.turn import Keyboard, Outgoing, Turn
 from db.case_rules import Actor, Applied, Command, RefusalReason, Refused
 from db.cases import apply_command, limits_for
 from db.conversations import load_states, store_state
-from db.models import Category, Report
+from db.models import Account, Category, Report
+from db.roles import Recipient, admin_recipients, department_recipients
 from db.workdays import load_calendar
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -34,6 +39,13 @@ REFUSALS: dict[RefusalReason, str] = {
     RefusalReason.window_closed: N_(
         "The time for returning report {number} has passed. Nothing was changed."
     ),
+    RefusalReason.too_late: N_(
+        "An extension for report {number} must be asked for at the latest one working day "
+        "before its deadline. Nothing was changed."
+    ),
+    RefusalReason.already_used: N_(
+        "Report {number} has already had its one extension request. Nothing was changed."
+    ),
 }
 REFUSAL_OTHER = N_("This cannot be done for report {number} now. Nothing was changed.")
 
@@ -51,6 +63,12 @@ def _key(turn: Turn) -> tuple[int, int]:
 async def set_target(turn: Turn, name: str, report_id: int | None) -> None:
     """Remember (or forget) the report of a typed step, in the conversation-state table."""
     await store_state(turn.session, name, _key(turn), report_id)
+
+
+async def target_value(session: AsyncSession, name: str, key: tuple[int, int]) -> dict[str, Any]:
+    """A typed step's stored target as a mapping (empty when there is none or it is not one)."""
+    stored = (await load_states(session, name)).get(key)
+    return stored if isinstance(stored, dict) else {}
 
 
 async def target(turn: Turn, name: str) -> Report | None:
@@ -91,3 +109,41 @@ async def refusal(turn: Turn, report: Report, refused: Refused) -> str:
     return turn._(template).format(
         number=report.number, state=esc(state_label(report.state, turn._))
     )
+
+
+Build = Callable[[Translator], tuple[str, Keyboard | None]]
+"""Renders one notice in the recipient's language: text and optional buttons."""
+
+
+def notices(recipients: list[Recipient], build: Build) -> list[Outgoing]:
+    messages = []
+    for recipient in recipients:
+        text, keyboard = build(gettext_for(recipient.language))
+        messages.append(Outgoing(recipient.telegram_id, text, keyboard))
+    return messages
+
+
+async def notify_liaisons(turn: Turn, report: Report, build: Build) -> None:
+    """Tell the liaisons of the report's handling department (after the commit)."""
+    if report.handling_department_id is None:
+        return
+    recipients = await department_recipients(turn.session, report.handling_department_id)
+    turn.notify(notices(recipients, build))
+
+
+async def notify_admins(turn: Turn, build: Build) -> None:
+    settings = turn.services.settings
+    recipients = await admin_recipients(turn.session, settings.admin_ids, settings.default_language)
+    turn.notify(notices(recipients, build))
+
+
+async def notify_reporter(turn: Turn, report: Report, build: Build) -> bool:
+    """Tell the reporter in the report's language; False when nobody can be told by message
+    (fully anonymous, or the account blocked the bot): they see it on /receipt or /status."""
+    if report.reporter_account_id is None:
+        return False
+    reporter = await turn.session.get(Account, report.reporter_account_id)
+    if reporter is None or reporter.unreachable:
+        return False
+    turn.notify(notices([Recipient(reporter.telegram_id, report.language)], build))
+    return True

@@ -9,10 +9,10 @@ contact unless the reporter chose real name.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from enum import IntEnum
 
-from sqlmodel import col, select
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -23,13 +23,23 @@ from telegram.ext import (
 
 from bot import callbacks as cb
 from bot.conversation import conversation
-from bot.i18n import gettext_for
-from bot.render import esc, local_time
+from bot.i18n import N_, Translator, gettext_for
+from bot.render import RATING_LABELS, esc, local_time
 from bot.turn import Keyboard, Outgoing, Turn, turn_handler
-from db.case_rules import Actor, Command, RefusalReason, Refused, Reply, Return, Sign
+from db.case_rules import (
+    Actor,
+    Command,
+    RefusalReason,
+    Refused,
+    Reply,
+    RequestExtension,
+    RequestInfo,
+    Return,
+    Sign,
+)
 from db.categories import category_name
-from db.models import Account, Category, IdentityMode, Report, ReportState, Role, RoleGrant
-from db.roles import active_roles
+from db.models import Category, Department, IdentityMode, Report, ReportState, Role
+from db.roles import active_roles, department_recipients
 from db.validation import check_length, clean_text
 from handlers.casekit import (
     END,
@@ -37,6 +47,8 @@ from handlers.casekit import (
     TEXT,
     apply_as,
     no_longer_valid,
+    notify_admins,
+    notify_reporter,
     refusal,
     set_target,
     target,
@@ -46,10 +58,16 @@ CONVERSATION = "casework"
 TARGETS = "casework.target"
 """Conversation-state rows holding the report id a liaison is typing a reason or answer for."""
 REASON_MAX = 500
+QUESTION_MAX = 500
 ANSWER_MAX = 2000
+EXTENSION_TEXT = re.compile(
+    r"^\s*(\d{1,3})\s*(?:个工作日|工作日|天|working days?|days?)?\s*[,，:：]?\s*(\S.*)$",
+    re.DOTALL | re.IGNORECASE,
+)
 
 RETURNABLE = frozenset({ReportState.assigned, ReportState.signed})
 REPLYABLE = frozenset({ReportState.signed, ReportState.info_requested})
+ASKABLE = frozenset({ReportState.signed})
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +75,26 @@ log = logging.getLogger(__name__)
 class State(IntEnum):
     REASON = 1
     ANSWER = 2
+    QUESTION = 3
+    EXTENSION = 4
 
 
 # --- the assignment notice ---------------------------------------------------------------------
+
+
+def action_keyboard(_: Translator, report: Report) -> Keyboard:
+    """The buttons of a report being handled: answer, ask, extension, return."""
+    assert report.id is not None
+    return [
+        [
+            (_("Reply"), cb.CASE_ACTION.pack("reply", report.id)),
+            (_("Ask the reporter"), cb.CASE_ACTION.pack("ask", report.id)),
+        ],
+        [
+            (_("Request extension"), cb.CASE_ACTION.pack("extend", report.id)),
+            (_("Return"), cb.CASE_ACTION.pack("return", report.id)),
+        ],
+    ]
 
 
 async def notify_assignment(turn: Turn, report: Report) -> list[Outgoing]:
@@ -67,26 +102,15 @@ async def notify_assignment(turn: Turn, report: Report) -> list[Outgoing]:
     department_id = report.handling_department_id
     if department_id is None or report.id is None:
         return []
-    statement = (
-        select(Account)
-        .join(RoleGrant, col(RoleGrant.account_id) == col(Account.id))
-        .where(
-            col(RoleGrant.role) == Role.liaison,
-            col(RoleGrant.department_id) == department_id,
-            col(RoleGrant.revoked_at).is_(None),
-            col(Account.unreachable).is_(False),
-        )
-    )
-    accounts = {a.id: a for a in (await turn.session.exec(statement)).all()}
     category = await turn.session.get(Category, report.category_id)
     tz = turn.services.settings.tz
-    messages = []
-    for account in accounts.values():
-        _ = gettext_for(account.language)
+    report_id = report.id
+
+    def build(_: Translator, language: str) -> tuple[str, Keyboard]:
         lines = [
             _("New report assigned to your unit: <b>{number}</b>").format(number=report.number),
             _("Category: {name}").format(
-                name=esc(category_name(category, account.language)) if category else "—"
+                name=esc(category_name(category, language)) if category else "—"
             ),
             _("What happened: {text}").format(text=esc(report.description)),
         ]
@@ -103,12 +127,16 @@ async def notify_assignment(turn: Turn, report: Report) -> list[Outgoing]:
             )
         keyboard: Keyboard = [
             [
-                (_("Sign"), cb.CASE_SIGN.pack(report.id)),
-                (_("Return"), cb.CASE_ACTION.pack("return", report.id)),
+                (_("Sign"), cb.CASE_SIGN.pack(report_id)),
+                (_("Return"), cb.CASE_ACTION.pack("return", report_id)),
             ]
         ]
-        messages.append(Outgoing(account.telegram_id, "\n".join(lines), keyboard))
-    return messages
+        return "\n".join(lines), keyboard
+
+    recipients = await department_recipients(turn.session, department_id)
+    return [
+        Outgoing(r.telegram_id, *build(gettext_for(r.language), r.language)) for r in recipients
+    ]
 
 
 # --- checks ------------------------------------------------------------------------------------
@@ -138,18 +166,11 @@ async def _check(
 
 
 def _signed_card(turn: Turn, report: Report) -> tuple[str, Keyboard]:
-    _ = turn._
-    assert report.id is not None
     due = local_time(report.due_at, turn.services.settings.tz) if report.due_at is not None else "—"
-    text = _("Report {number} signed for; answer it by {due}.").format(
+    text = turn._("Report {number} signed for; answer it by {due}.").format(
         number=report.number, due=due
     )
-    return text, [
-        [
-            (_("Reply"), cb.CASE_ACTION.pack("reply", report.id)),
-            (_("Return"), cb.CASE_ACTION.pack("return", report.id)),
-        ]
-    ]
+    return text, action_keyboard(turn._, report)
 
 
 # --- buttons -----------------------------------------------------------------------------------
@@ -181,41 +202,69 @@ async def sign(turn: Turn) -> int:
     return END
 
 
+ACTIONS: dict[str, tuple[frozenset[ReportState], str]] = {
+    "return": (
+        RETURNABLE,
+        N_(
+            "Report {number}: type why it does not belong to your unit (1 to {max} characters). "
+            "Or /cancel."
+        ),
+    ),
+    "reply": (
+        REPLYABLE,
+        N_(
+            "Report {number}: type the answer for the reporter (1 to {max} characters). Or /cancel."
+        ),
+    ),
+    "ask": (
+        ASKABLE,
+        N_(
+            "Report {number}: type your question for the reporter (1 to {max} characters). The "
+            "bot passes it on without your name. Or /cancel."
+        ),
+    ),
+    "extend": (
+        REPLYABLE,
+        N_(
+            "Report {number}: type the number of extra working days (1 to {days}) and the "
+            "reason, for example: 5 需要调取监控录像. Or /cancel."
+        ),
+    ),
+}
+"""Each liaison action: the states it applies in and the prompt for the text it needs."""
+STATES = {"return": 1, "reply": 2, "ask": 3, "extend": 4}
+
+
 @turn_handler
 async def action(turn: Turn) -> int:
-    """退回 or 答复: check, then ask for the reason or the answer."""
-    _ = turn._
+    """退回, 答复, 请求补充 or 申请延期: check, then ask for the text the step needs."""
     await set_target(turn, TARGETS, None)
     fields = cb.CASE_ACTION.unpack(turn.callback_data)
-    kind = fields["action"] if fields else None
+    kind = fields["action"] if fields else ""
     report_id = cb.as_int(fields["report"]) if fields else None
     report = await turn.session.get(Report, report_id) if report_id else None
-    if report is None or kind not in ("return", "reply"):
+    if report is None or kind not in ACTIONS:
         turn.toast = no_longer_valid(turn)
         turn.clear_keyboard = True
         return END
+    allowed, prompt = ACTIONS[kind]
     actor = await _actor(turn)
-    refused = await _check(turn, report, actor, RETURNABLE if kind == "return" else REPLYABLE)
+    refused = await _check(turn, report, actor, allowed)
     if refused is not None:
         message = await refusal(turn, report, refused)
         turn.toast = message
         turn.say(message)
         return END
     await set_target(turn, TARGETS, report.id)
-    if kind == "return":
-        turn.say(
-            _(
-                "Report {number}: type why it does not belong to your unit (1 to {max} "
-                "characters). Or /cancel."
-            ).format(number=report.number, max=REASON_MAX)
-        )
-        return State.REASON
+    maximum = QUESTION_MAX if kind == "ask" else REASON_MAX if kind == "return" else ANSWER_MAX
     turn.say(
-        _(
-            "Report {number}: type the answer for the reporter (1 to {max} characters). Or /cancel."
-        ).format(number=report.number, max=ANSWER_MAX)
+        turn._(prompt).format(
+            number=report.number,
+            max=maximum,
+            days=turn.services.settings.deadlines.max_extension_days,
+        )
     )
-    return State.ANSWER
+    return State(STATES[kind])
 
 
 async def _apply_typed(
@@ -223,18 +272,20 @@ async def _apply_typed(
     state: State,
     maximum: int,
     allowed: frozenset[ReportState],
-    command: Callable[[str], Command],
+    command: Callable[[str], Command | None],
 ) -> tuple[Report, str] | int:
     """Apply the command made from the typed text to the target report.
 
-    Returns the report and the text when applied; otherwise the next state, having said why.
+    `command` returns None when the text cannot make one (the person is asked again). Returns
+    the report and the text when applied; otherwise the next state, having said why.
     """
     report = await target(turn, TARGETS)
     if report is None:
         turn.say(turn._("That step is no longer open. Nothing was changed."))
         return END
     text = clean_text(turn.text)
-    if check_length(text, 1, maximum) is not None:
+    made = command(text) if check_length(text, 1, maximum) is None else None
+    if made is None:
         turn.say(
             turn._("Please type between 1 and {max} characters, or /cancel.").format(max=maximum)
         )
@@ -243,7 +294,7 @@ async def _apply_typed(
     actor = await _actor(turn)
     outcome = await _check(turn, report, actor, allowed)
     if outcome is None:
-        outcome = await apply_as(turn, report, command(text), actor)
+        outcome = await apply_as(turn, report, made, actor)
     if isinstance(outcome, Refused):
         turn.say(await refusal(turn, report, outcome))
         return END
@@ -265,24 +316,127 @@ async def take_reason(turn: Turn) -> int:
 
 @turn_handler
 async def take_answer(turn: Turn) -> int:
-    """Answer the report with the typed text and tell the reporter."""
+    """Answer the report with the typed text; the reporter gets it with the rating buttons."""
     done = await _apply_typed(turn, State.ANSWER, ANSWER_MAX, REPLYABLE, Reply)
     if isinstance(done, int):
         return done
     report, answer = done
     turn.say(turn._("Report {number} was answered.").format(number=report.number))
-    reporter = (
-        await turn.session.get(Account, report.reporter_account_id)
-        if report.reporter_account_id is not None
+    assert report.id is not None
+    report_id = report.id
+
+    def build(_: Translator) -> tuple[str, Keyboard]:
+        text = _(
+            "Your report {number} was answered:\n\n{answer}\n\nHow satisfied are you with "
+            "the answer?"
+        ).format(number=report.number, answer=esc(answer))
+        return text, rating_keyboard(_, report_id)
+
+    await notify_reporter(turn, report, build)
+    return END
+
+
+def rating_keyboard(_: Translator, report_id: int) -> Keyboard:
+    return [
+        [
+            (_(label), cb.RATE.pack(rating.value, report_id))
+            for rating, label in RATING_LABELS.items()
+        ]
+    ]
+
+
+@turn_handler
+async def take_question(turn: Turn) -> int:
+    """请求补充: pass the question on to the reporter, as the bot's own message."""
+    done = await _apply_typed(turn, State.QUESTION, QUESTION_MAX, ASKABLE, RequestInfo)
+    if isinstance(done, int):
+        return done
+    report, question = done
+    assert report.id is not None
+    report_id = report.id
+
+    def build(_: Translator) -> tuple[str, Keyboard]:
+        text = _(
+            "The unit handling your report {number} asks:\n\n{question}\n\nPress the button "
+            "to answer."
+        ).format(number=report.number, question=esc(question))
+        return text, [[(_("Answer the question"), cb.REPORTER_ANSWER.pack(report_id))]]
+
+    if await notify_reporter(turn, report, build):
+        turn.say(turn._("Your question about {number} was sent.").format(number=report.number))
+    else:
+        turn.say(
+            turn._(
+                "Your question about {number} was recorded. The reporter cannot be messaged "
+                "(fully anonymous or unreachable): they will see it when they next open the "
+                "report."
+            ).format(number=report.number)
+        )
+    return END
+
+
+def parse_extension(text: str) -> RequestExtension | None:
+    """`5 理由…` → 5 working days with that reason; None when it does not read that way."""
+    match = EXTENSION_TEXT.match(text)
+    if match is None:
+        return None
+    return RequestExtension(int(match.group(1)), match.group(2))
+
+
+@turn_handler
+async def take_extension(turn: Turn) -> int:
+    """申请延期: record the request; the admins decide with buttons."""
+    done = await _apply_typed(turn, State.EXTENSION, REASON_MAX, REPLYABLE, parse_extension)
+    if isinstance(done, int):
+        if done == State.EXTENSION:
+            turn.replies.clear()
+            turn.say(
+                turn._(
+                    "Please type the number of working days (1 to {days}) and then the reason, "
+                    "for example: 5 需要调取监控录像. Or /cancel."
+                ).format(days=turn.services.settings.deadlines.max_extension_days)
+            )
+        return done
+    report, _text = done
+    turn.say(
+        turn._(
+            "Extension requested for {number}. The campaign office will decide; you will be told."
+        ).format(number=report.number)
+    )
+    await notify_extension_request(turn, report)
+    return END
+
+
+async def notify_extension_request(turn: Turn, report: Report) -> None:
+    assert report.id is not None and report.extension_days is not None
+    department = (
+        await turn.session.get(Department, report.handling_department_id)
+        if report.handling_department_id is not None
         else None
     )
-    if reporter is not None and not reporter.unreachable:
-        _ = gettext_for(report.language)
-        text = _("Your report {number} was answered:\n\n{answer}").format(
-            number=report.number, answer=esc(answer)
+    tz = turn.services.settings.tz
+    report_id, days = report.id, report.extension_days
+    due = local_time(report.due_at, tz) if report.due_at is not None else "—"
+
+    def build(_: Translator) -> tuple[str, Keyboard]:
+        text = _(
+            "{unit} asks to extend report {number} by {days} working days (due now: {due}).\n"
+            "Reason: {reason}"
+        ).format(
+            unit=esc(department.name if department else "—"),
+            number=report.number,
+            days=days,
+            due=due,
+            reason=esc(report.extension_reason or ""),
         )
-        turn.notify([Outgoing(reporter.telegram_id, text)])
-    return END
+        return text, [
+            [
+                (_("Approve"), cb.EXTENSION_DECISION.pack("approve", report_id)),
+                (_("Deny"), cb.EXTENSION_DECISION.pack("deny", report_id)),
+            ]
+        ]
+
+    await notify_admins(turn, build)
 
 
 @turn_handler
@@ -310,6 +464,8 @@ def build_handler() -> ConversationHandler[object]:
         states={
             State.REASON: [MessageHandler(TEXT, take_reason), stay(State.REASON)],
             State.ANSWER: [MessageHandler(TEXT, take_answer), stay(State.ANSWER)],
+            State.QUESTION: [MessageHandler(TEXT, take_question), stay(State.QUESTION)],
+            State.EXTENSION: [MessageHandler(TEXT, take_extension), stay(State.EXTENSION)],
         },
         fallbacks=[CommandHandler("cancel", cancel)],
         name=CONVERSATION,

@@ -20,10 +20,11 @@ from telegram.ext import (
 
 from bot import callbacks as cb
 from bot.conversation import conversation
-from bot.render import esc, local_time, public_event_line, state_label
-from bot.turn import Turn, turn_handler
+from bot.render import RATING_LABELS, esc, local_time, public_event_line, state_label
+from bot.turn import Keyboard, Turn, turn_handler
+from db.case_rules import Actor, Rating, RefusalReason, Refused
 from db.categories import category_name
-from db.models import Category, Department, Report
+from db.models import Category, Department, Report, ReportState
 from db.receipts import normalize_receipt, record_failure, record_success, throttle_wait
 from db.reports import (
     add_reporter_info,
@@ -34,6 +35,8 @@ from db.reports import (
     reports_of_account,
 )
 from db.validation import check_length, clean_text
+from handlers import reporter
+from handlers.casekit import refusal
 
 PRIVATE = filters.ChatType.PRIVATE
 TEXT = filters.TEXT & ~filters.COMMAND & PRIVATE
@@ -44,6 +47,12 @@ class ReceiptState(IntEnum):
     CODE = 1
     MENU = 2
     ADD_INFO = 3
+    ANSWER = 4
+    COMMENT = 5
+
+
+RATE_ACTION = "rate_"
+"""Receipt menu actions `rate_<Rating value>`: the fully anonymous reporter's rating buttons."""
 
 
 async def say_my_reports(turn: Turn) -> None:
@@ -161,14 +170,40 @@ async def _open_with_code(turn: Turn, text: str) -> ReceiptState | int:
     chat = turn.update.effective_chat
     assert chat is not None
     turn.services.receipt_sessions[chat.id] = report.id
-    turn.say(
-        await report_details(turn, report),
-        [
-            [(_("Add information"), cb.RECEIPT.pack("add"))],
-            [(_("Close"), cb.RECEIPT.pack("close"))],
-        ],
-    )
+    turn.say(await report_details(turn, report), receipt_keyboard(turn, report))
     return ReceiptState.MENU
+
+
+def receipt_keyboard(turn: Turn, report: Report) -> Keyboard:
+    """What the holder of the receipt can do now: answer a question, rate an answer, add."""
+    _ = turn._
+    rows: Keyboard = []
+    if report.state is ReportState.info_requested:
+        rows.append([(_("Answer the question"), cb.RECEIPT.pack("answer"))])
+    if report.state is ReportState.replied:
+        rows.append(
+            [
+                (_(label), cb.RECEIPT.pack(RATE_ACTION + r.value))
+                for r, label in RATING_LABELS.items()
+            ]
+        )
+    rows.append([(_("Add information"), cb.RECEIPT.pack("add"))])
+    rows.append([(_("Close"), cb.RECEIPT.pack("close"))])
+    return rows
+
+
+def _receipt_actor(turn: Turn, report: Report) -> Actor:
+    """Whoever holds the receipt speaks for the reporter; a fully anonymous report stays
+    unlinked, so the event records no account."""
+    linked = report.reporter_account_id == turn.account.id
+    return Actor(account_id=turn.account.id if linked else None, is_reporter=True)
+
+
+async def _receipt_report(turn: Turn) -> Report | None:
+    chat = turn.update.effective_chat
+    assert chat is not None
+    report_id = turn.services.receipt_sessions.get(chat.id)
+    return await turn.session.get(Report, report_id) if report_id else None
 
 
 @turn_handler
@@ -197,13 +232,36 @@ async def receipt_menu(turn: Turn) -> ReceiptState | int:
     if chat.id not in turn.services.receipt_sessions:
         turn.toast = turn._("This button is no longer valid.")
         return END
-    if fields is not None and fields["action"] == "add":
+    action = fields["action"] if fields is not None else "close"
+    if action == "add":
         turn.say(
             turn._("Type the information to add (up to {max} characters).").format(
                 max=turn.services.settings.report.description_max_chars
             )
         )
         return ReceiptState.ADD_INFO
+    report = await _receipt_report(turn)
+    if action == "answer" and report is not None:
+        if report.state is not ReportState.info_requested:
+            turn.say(await refusal(turn, report, Refused(RefusalReason.wrong_state)))
+            return END
+        turn.say(
+            turn._(
+                "Type your answer for report {number} (up to {max} characters). Or /cancel."
+            ).format(number=report.number, max=reporter.ANSWER_MAX)
+        )
+        return ReceiptState.ANSWER
+    rating = action.removeprefix(RATE_ACTION)
+    if action.startswith(RATE_ACTION) and rating in set(Rating) and report is not None:
+        if report.state is not ReportState.replied:
+            turn.say(await refusal(turn, report, Refused(RefusalReason.wrong_state)))
+            return END
+        turn.services.receipt_ratings[chat.id] = rating
+        text, _keyboard = reporter.rating_prompt(turn, report, Rating(rating))
+        turn.say(text, [[(turn._("Rate without a comment"), cb.RECEIPT.pack("nocomment"))]])
+        return ReceiptState.COMMENT
+    if action == "nocomment" and report is not None:
+        return await _rate_from_receipt(turn, report, None)
     turn.services.receipt_sessions.pop(chat.id, None)
     turn.say(turn._("Closed. Send /receipt with your code to open it again."))
     return END
@@ -233,6 +291,60 @@ async def receipt_add_info(turn: Turn) -> ReceiptState | int:
     return END
 
 
+async def _rate_from_receipt(turn: Turn, report: Report, comment: str | None) -> int:
+    chat = turn.update.effective_chat
+    assert chat is not None
+    rating = turn.services.receipt_ratings.pop(chat.id, None)
+    if rating is None:
+        turn.say(turn._("Please open the report again with /receipt and your code."))
+        return END
+    turn.say(
+        await reporter.rate(turn, report, Rating(rating), comment, _receipt_actor(turn, report))
+    )
+    turn.services.receipt_sessions.pop(chat.id, None)
+    return END
+
+
+@turn_handler
+async def receipt_answer(turn: Turn) -> ReceiptState | int:
+    """Relay the typed answer to the unit's question."""
+    report = await _receipt_report(turn)
+    if report is None:
+        turn.say(turn._("Please open the report again with /receipt and your code."))
+        return END
+    text = clean_text(turn.text)
+    if check_length(text, 1, reporter.ANSWER_MAX) is not None:
+        turn.say(
+            turn._("Please type between 1 and {max} characters, or /cancel.").format(
+                max=reporter.ANSWER_MAX
+            )
+        )
+        return ReceiptState.ANSWER
+    turn.say(await reporter.answer_question(turn, report, text, _receipt_actor(turn, report)))
+    chat = turn.update.effective_chat
+    assert chat is not None
+    turn.services.receipt_sessions.pop(chat.id, None)
+    return END
+
+
+@turn_handler
+async def receipt_comment(turn: Turn) -> ReceiptState | int:
+    """The optional comment of a rating given through the receipt."""
+    report = await _receipt_report(turn)
+    if report is None:
+        turn.say(turn._("Please open the report again with /receipt and your code."))
+        return END
+    text = clean_text(turn.text)
+    if check_length(text, 1, reporter.COMMENT_MAX) is not None:
+        turn.say(
+            turn._("Please type between 1 and {max} characters, or /cancel.").format(
+                max=reporter.COMMENT_MAX
+            )
+        )
+        return ReceiptState.COMMENT
+    return await _rate_from_receipt(turn, report, text)
+
+
 @turn_handler
 async def receipt_wrong_input(turn: Turn) -> ReceiptState | int:
     """Answer anything else inside the receipt flow."""
@@ -249,6 +361,7 @@ async def receipt_cancel(turn: Turn) -> int:
     chat = turn.update.effective_chat
     if chat is not None:
         turn.services.receipt_sessions.pop(chat.id, None)
+        turn.services.receipt_ratings.pop(chat.id, None)
     turn.say(turn._("Closed. Nothing was added."))
     return END
 
@@ -268,6 +381,15 @@ def build_handlers() -> list[BaseHandler[object, object, object]]:
             ],
             ReceiptState.ADD_INFO: [
                 MessageHandler(TEXT, receipt_add_info),
+                MessageHandler(other, receipt_wrong_input),
+            ],
+            ReceiptState.ANSWER: [
+                MessageHandler(TEXT, receipt_answer),
+                MessageHandler(other, receipt_wrong_input),
+            ],
+            ReceiptState.COMMENT: [
+                MessageHandler(TEXT, receipt_comment),
+                CallbackQueryHandler(receipt_menu, pattern=cb.RECEIPT.pattern),
                 MessageHandler(other, receipt_wrong_input),
             ],
         },
