@@ -22,7 +22,18 @@ from bot.services import SERVICES_KEY, BotContext, Services, services_of, system
 from bot.settings import Settings
 from bot.updates import PerChatUpdateProcessor
 from db.engine import create_engine, session_factory
-from handlers import casework, errors, extension, followup, inbox, report, reporter, roles, start
+from handlers import (
+    case_view,
+    casework,
+    errors,
+    extension,
+    followup,
+    inbox,
+    report,
+    reporter,
+    roles,
+    start,
+)
 from handlers.start import bot_commands
 from scheduler.draft_timeout import sweep_idle_drafts
 from scheduler.unrated import close_unrated_reports
@@ -115,6 +126,7 @@ def build_application(
     application.add_handler(inbox.build_handler())
     application.add_handler(casework.build_handler())
     application.add_handlers(extension.build_handlers())
+    application.add_handlers(case_view.build_handlers())
     application.add_handlers(followup.build_handlers()[1:])
     # Roles before start: "/start TOKEN" from an invite link must be claimed by its own handler,
     # since the plain /start handler would otherwise answer it with the welcome.

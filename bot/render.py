@@ -16,6 +16,24 @@ def esc(text: object) -> str:
     return html.escape(str(text), quote=False)
 
 
+MESSAGE_MAX = 3900
+"""Below Telegram's 4096 characters per message, with room for a cut marker."""
+TIMELINE_BODY_MAX = 600
+
+
+def cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def fit_message(head: list[str], timeline: list[str]) -> str:
+    """Head and timeline in one message, dropping the oldest timeline lines when it would be
+    too long for Telegram (each line is short by construction: long bodies are cut)."""
+    shown = list(timeline)
+    while shown and len("\n".join([*head, "…", *shown])) > MESSAGE_MAX:
+        shown.pop(0)
+    return "\n".join([*head, *(["…"] if len(shown) < len(timeline) else []), *shown])
+
+
 def local_time(moment: datetime, tz: ZoneInfo) -> str:
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
@@ -73,7 +91,7 @@ PUBLIC_EVENT_LABELS: dict[EventKind, str] = {
     EventKind.rated: N_("{date} you rated the answer"),
     EventKind.reopened: N_("{date} reopened for renewed handling"),
     EventKind.escalated: N_("{date} referred to the campaign office"),
-    EventKind.closed: N_("{date} closed"),
+    EventKind.closed: N_("{date} closed by the campaign office: {text}"),
     EventKind.closed_unrated: N_("{date} closed without a rating"),
 }
 
@@ -83,4 +101,4 @@ def public_event_line(kind: EventKind | str, when: str, body: str | None, _: Tra
     label = PUBLIC_EVENT_LABELS.get(EventKind(kind))
     if label is None:
         return ""
-    return _(label).format(date=when, text=esc(body or ""))
+    return _(label).format(date=when, text=esc(cut(body or "", TIMELINE_BODY_MAX)))

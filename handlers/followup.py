@@ -20,7 +20,14 @@ from telegram.ext import (
 
 from bot import callbacks as cb
 from bot.conversation import conversation
-from bot.render import RATING_LABELS, esc, local_time, public_event_line, state_label
+from bot.render import (
+    RATING_LABELS,
+    esc,
+    fit_message,
+    local_time,
+    public_event_line,
+    state_label,
+)
 from bot.turn import Keyboard, Turn, turn_handler
 from db.case_rules import Actor, Rating, RefusalReason, Refused
 from db.categories import category_name
@@ -102,11 +109,30 @@ async def report_details(turn: Turn, report: Report) -> str:
         "",
         _("<b>Timeline</b>"),
     ]
-    for event in await public_timeline(turn.session, report.id):
-        line = public_event_line(event.kind, local_time(event.created_at, tz), event.body, _)
+    timeline = await _timeline_lines(turn, report.id)
+    merged = (
+        await turn.session.get(Report, report.merged_into_id) if report.merged_into_id else None
+    )
+    if merged is not None and merged.id is not None:
+        # 并单: the reporter follows the earlier report, so its public steps are theirs too.
+        timeline += [
+            "",
+            _("<b>Handled together with {number}</b> (now: {state})").format(
+                number=merged.number, state=state_label(merged.state, _)
+            ),
+        ]
+        timeline += await _timeline_lines(turn, merged.id)
+    return fit_message(lines, timeline)
+
+
+async def _timeline_lines(turn: Turn, report_id: int) -> list[str]:
+    tz = turn.services.settings.tz
+    lines = []
+    for event in await public_timeline(turn.session, report_id):
+        line = public_event_line(event.kind, local_time(event.created_at, tz), event.body, turn._)
         if line:
             lines.append(line)
-    return "\n".join(lines)
+    return lines
 
 
 @turn_handler

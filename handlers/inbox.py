@@ -1,4 +1,4 @@
-"""/inbox for admins: triage new, returned and escalated reports (assign, reject, merge).
+"""/inbox for admins: triage new, returned and escalated reports (assign, reject, merge, close).
 
 Buttons only say what was pressed: every press looks the report up again and checks that the
 presser is an admin now and that the command still applies (`db.case_rules` decides). The report
@@ -22,10 +22,12 @@ from telegram.ext import (
 
 from bot import callbacks as cb
 from bot.conversation import conversation
+from bot.i18n import Translator
 from bot.render import esc, local_time, state_label
 from bot.turn import Keyboard, Turn, turn_handler
 from db.case_rules import (
     Accept,
+    CloseByAdmin,
     Command,
     Merge,
     Reassign,
@@ -48,6 +50,7 @@ from handlers.casekit import (
     TEXT,
     apply_as,
     no_longer_valid,
+    notify_reporter,
     refusal,
     set_target,
     target,
@@ -63,12 +66,14 @@ BUTTON_LABEL_MAX = 30
 
 ASSIGNABLE = frozenset({ReportState.received, ReportState.returned, ReportState.escalated})
 REJECTABLE = frozenset({ReportState.received, ReportState.returned})
+CLOSABLE = frozenset({ReportState.escalated})
 
 
 class State(IntEnum):
     UNIT = 1
     REASON = 2
     MERGE = 3
+    CLOSE = 4
 
 
 def _not_admin(turn: Turn) -> str:
@@ -145,6 +150,8 @@ async def _card(turn: Turn, report: Report) -> tuple[str, Keyboard]:
                 (_("Merge"), cb.INBOX_ACTION.pack("merge", report.id)),
             ]
         )
+    if report.state in CLOSABLE:
+        rows.append([(_("Close with a final note"), cb.INBOX_ACTION.pack("close", report.id))])
     return "\n".join(lines), rows
 
 
@@ -216,6 +223,17 @@ async def assign(turn: Turn) -> int:
         turn.say(message)
         return END
     turn.notify(await casework.notify_assignment(turn, report))
+
+    def for_reporter(_: Translator) -> tuple[str, Keyboard | None]:
+        return (
+            _(
+                "Your report {number} was accepted and passed to the responsible unit. You will "
+                "be told when it answers."
+            ).format(number=report.number),
+            None,
+        )
+
+    await notify_reporter(turn, report, for_reporter)
     due = (
         local_time(outcome.case.due_at, turn.services.settings.tz)
         if outcome.case.due_at is not None
@@ -255,12 +273,13 @@ async def action(turn: Turn) -> int:
     _ = turn._
     await set_target(turn, TARGETS, None)
     fields = cb.INBOX_ACTION.unpack(turn.callback_data)
-    kind = fields["action"] if fields else None
-    if kind not in ("other", "reject", "merge"):
+    kind = fields["action"] if fields else ""
+    allowed = {"other": ASSIGNABLE, "reject": REJECTABLE, "merge": REJECTABLE, "close": CLOSABLE}
+    if kind not in allowed:
         turn.toast = no_longer_valid(turn)
         turn.clear_keyboard = True
         return END
-    report = await _pressed_report(turn, ASSIGNABLE if kind == "other" else REJECTABLE)
+    report = await _pressed_report(turn, allowed[kind])
     if report is None:
         return END
     await set_target(turn, TARGETS, report.id)
@@ -279,6 +298,14 @@ async def action(turn: Turn) -> int:
             ).format(number=report.number, max=REASON_MAX)
         )
         return State.REASON
+    if kind == "close":
+        turn.say(
+            _(
+                "Report {number}: type the office's final note (1 to {max} characters); the "
+                "reporter will see it and the report is closed. Or /cancel."
+            ).format(number=report.number, max=REASON_MAX)
+        )
+        return State.CLOSE
     turn.say(
         _(
             "Report {number}: type the number of the earlier report to merge it into, "
@@ -352,6 +379,48 @@ async def take_reason(turn: Turn) -> int:
             number=report.number
         )
     )
+
+    def for_reporter(_: Translator) -> tuple[str, Keyboard | None]:
+        return (
+            _("Your report {number} was not accepted. Reason: {reason}").format(
+                number=report.number, reason=esc(reason)
+            ),
+            None,
+        )
+
+    await notify_reporter(turn, report, for_reporter)
+    return END
+
+
+@turn_handler
+async def take_close_note(turn: Turn) -> int:
+    """Close an escalated report with the office's final note, shown to the reporter."""
+    _ = turn._
+    report = await _typed_target(turn)
+    if report is None:
+        return END
+    note = clean_text(turn.text)
+    if check_length(note, 1, REASON_MAX) is not None:
+        turn.say(
+            _("Please type between 1 and {max} characters, or /cancel.").format(max=REASON_MAX)
+        )
+        return State.CLOSE
+    outcome = await apply_as(turn, report, CloseByAdmin(note))
+    await set_target(turn, TARGETS, None)
+    if isinstance(outcome, Refused):
+        turn.say(await refusal(turn, report, outcome))
+        return END
+    turn.say(_("Report {number} was closed with your note.").format(number=report.number))
+
+    def for_reporter(_: Translator) -> tuple[str, Keyboard | None]:
+        return (
+            _("Your report {number} was closed by the campaign office:\n\n{note}").format(
+                number=report.number, note=esc(note)
+            ),
+            None,
+        )
+
+    await notify_reporter(turn, report, for_reporter)
     return END
 
 
@@ -383,6 +452,18 @@ async def take_merge(turn: Turn) -> int:
             number=report.number, target=target.number
         )
     )
+    into = target.number
+
+    def for_reporter(_: Translator) -> tuple[str, Keyboard | None]:
+        return (
+            _(
+                "Your report {number} concerns the same matter as report {target}: the two are "
+                "handled together, and /status {number} shows the progress."
+            ).format(number=report.number, target=into),
+            None,
+        )
+
+    await notify_reporter(turn, report, for_reporter)
     return END
 
 
@@ -413,6 +494,7 @@ def build_handler() -> ConversationHandler[object]:
             State.UNIT: [MessageHandler(TEXT, search_unit), stay(State.UNIT)],
             State.REASON: [MessageHandler(TEXT, take_reason), stay(State.REASON)],
             State.MERGE: [MessageHandler(TEXT, take_merge), stay(State.MERGE)],
+            State.CLOSE: [MessageHandler(TEXT, take_close_note), stay(State.CLOSE)],
         },
         fallbacks=[CommandHandler("cancel", cancel)],
         name=CONVERSATION,

@@ -21,6 +21,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("receipt", N_("Open a report with its receipt code")),
     ("lang", N_("Language / 语言")),
     ("whoami", N_("My roles")),
+    ("case", N_("One report's timeline, as your role sees it: /case ZF2026-000123")),
     ("inbox", N_("Triage inbox (admins)")),
     ("help", N_("Help")),
     ("cancel", N_("Leave the current step")),

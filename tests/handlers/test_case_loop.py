@@ -257,3 +257,77 @@ async def test_unrated_answers_close_after_the_rating_time(case_bot: Harness) ->
     # The rating buttons of the answer are stale now.
     await bot.press(CITIZEN, ZH("Satisfied"))
     assert await state_of(bot) is ReportState.closed
+
+
+async def test_case_shows_each_role_its_own_view(case_bot: Harness) -> None:
+    bot = case_bot
+    await join_leader(bot)
+    await signed_report(bot)
+    await bot.press(LIAISON, ZH("Request extension"))
+    await bot.say(LIAISON, "5 需要调取监控录像")
+
+    office = texts(await bot.say(ADMIN, f"/case {NUMBER.lower()}"))
+    assert "需要调取监控录像" in office
+    assert f"ID {LIAISON.id}" in office and EN("the reporter") in office
+    assert EN("Anonymous") in office
+
+    unit = await bot.say(LIAISON, f"/case {NUMBER}")
+    assert "需要调取监控录像" in texts(unit) and "ID " not in texts(unit)
+    assert ZH("Reply") in labels(bot.api, unit[-1])
+    leader = await bot.say(LEADER, f"/case {NUMBER}")
+    assert ZH("extension requested") in texts(leader)
+    assert labels(bot.api, leader[-1]) == [], "leaders watch, they do not handle"
+
+    public = texts(await bot.say(CITIZEN, f"/case {NUMBER}"))
+    assert NUMBER in public and "需要调取监控录像" not in public
+
+    stranger = FakeUser(904, "Stranger", language_code="en")
+    for asked in (NUMBER, "ZF2026-000999"):
+        answer = texts(await bot.say(stranger, f"/case {asked}"))
+        assert answer == EN("No report {number} that you may see.").format(number=asked)
+    assert "/case" in texts(await bot.say(stranger, "/case nonsense"))
+
+    for official in (ADMIN, LIAISON, LEADER):
+        sent = html_sent(bot.api, official.id)
+        for secret in SECRETS:
+            assert secret not in sent, (official.id, secret)
+
+
+async def test_reporter_hears_acceptance_and_rejection(case_bot: Harness) -> None:
+    bot = case_bot
+    await join_liaison(bot)
+    await file_report(bot)
+    await assign(bot, NUMBER)
+    assert (
+        ZH(
+            "Your report {number} was accepted and passed to the responsible unit. "
+            "You will be told when it answers."
+        ).format(number=NUMBER)
+        in bot.api.last_message(CITIZEN.id)["text"]
+    )
+
+    await file_report(bot)
+    await bot.say(ADMIN, "/inbox")
+    await bot.press(ADMIN, EN("Reject"))
+    await bot.say(ADMIN, "不属于作风问题，请拨打12345")
+    rejected = bot.api.last_message(CITIZEN.id)["text"]
+    assert "ZF2026-000002" in rejected and "不属于作风问题，请拨打12345" in rejected
+
+
+async def test_the_office_closes_an_escalated_report_with_a_note(case_bot: Harness) -> None:
+    bot = case_bot
+    await signed_report(bot)
+    for answer in ("第一次答复", "第二次答复"):
+        await bot.press(LIAISON, ZH("Reply"))
+        await bot.say(LIAISON, answer)
+        await bot.press(CITIZEN, ZH("Unsatisfied"))
+        await bot.press(CITIZEN, ZH("Rate without a comment"))
+    assert await state_of(bot) is ReportState.escalated
+
+    await bot.say(ADMIN, "/inbox")
+    await bot.press(ADMIN, EN("Close with a final note"))
+    await bot.say(ADMIN, "经作风办复核，处理结果适当，予以办结。")
+    assert await state_of(bot) is ReportState.closed
+    assert "予以办结" in bot.api.last_message(CITIZEN.id)["text"]
+    status = texts(await bot.say(CITIZEN, f"/status {NUMBER}"))
+    assert "予以办结" in status
