@@ -40,6 +40,8 @@ class Draft:
     identity_mode: IdentityMode | None = None
     reporter_name: str | None = None
     reporter_phone: str | None = None
+    leader_involved: bool = False
+    """涉及单位负责人: the report must not be handled by the named unit itself."""
     rev: int = 0
     """Bumped on every change, so a confirm button from an older summary is recognised."""
 

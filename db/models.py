@@ -189,6 +189,8 @@ class Report(SQLModel, table=True):
     extension_requested_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     reopen_count: int = Field(default=0)
     conflict_department_id: int | None = Field(default=None, foreign_key="department.id")
+    leader_involved: bool = Field(default=False)
+    """The reporter marked it 涉及单位负责人 (see `conflict_department_id`)."""
     rating: str | None = Field(default=None, max_length=20)
     rating_comment: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
     merged_into_id: int | None = Field(default=None, foreign_key="report.id")

@@ -104,6 +104,7 @@ async def submit_draft(
             draft.reporter_phone if draft.identity_mode is IdentityMode.real_name else None
         ),
         receipt_hash=receipt_hash,
+        leader_involved=draft.leader_involved,
         language=language,
         created_at=now,
         updated_at=now,

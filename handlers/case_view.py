@@ -125,6 +125,8 @@ async def _header(turn: Turn, report: Report, *, office: bool) -> list[str]:
         )
     if office:
         lines.append(_("Identity: {mode}").format(mode=identity_label(report.identity_mode, _)))
+        if report.leader_involved and report.conflict_department_id is None:
+            lines.append(_("Marked by the reporter: concerns a unit's leadership"))
         if report.conflict_department_id is not None:
             conflict = await turn.session.get(Department, report.conflict_department_id)
             lines.append(

@@ -132,8 +132,16 @@ async def _card(turn: Turn, report: Report) -> tuple[str, Keyboard]:
                 name=esc(report.reporter_name or "—"), phone=esc(report.reporter_phone or "—")
             )
         )
+    if report.leader_involved:
+        lines.append(
+            _(
+                "⚠ Marked by the reporter: concerns the unit's leadership. Do not assign it to "
+                "that unit."
+            )
+        )
     rows: Keyboard = []
-    if department is not None and department.active:
+    conflict = report.conflict_department_id
+    if department is not None and department.active and department.id != conflict:
         rows.append(
             [
                 (

@@ -195,8 +195,14 @@ async def ask(turn: Turn, draft: Draft, state: State) -> State:
 
 def summary_keyboard(turn: Turn, draft: Draft) -> Keyboard:
     _ = turn._
+    mark = (
+        _("Remove the mark: concerns the unit's leadership")
+        if draft.leader_involved
+        else _("Mark: concerns the unit's leadership")
+    )
     return [
         [(_("Submit"), cb.SUMMARY.pack("confirm", draft.rev))],
+        [(mark, cb.SUMMARY.pack("leader", draft.rev))],
         [
             (_("Edit"), cb.SUMMARY.pack("edit", draft.rev)),
             (_("Cancel"), cb.SUMMARY.pack("cancel", draft.rev)),
@@ -231,9 +237,15 @@ async def summary_text(turn: Turn, draft: Draft) -> str:
         ),
         _("Evidence: {count} file(s)").format(count=len(draft.attachments)),
         _("Identity: {value}").format(value=identity),
-        "",
-        _("Submit this report?"),
     ]
+    if draft.leader_involved:
+        lines.append(
+            _(
+                "Marked: concerns the unit's leadership. The unit will not handle it itself; "
+                "the campaign office keeps it."
+            )
+        )
+    lines += ["", _("Submit this report?")]
     return "\n".join(lines)
 
 
@@ -587,6 +599,9 @@ async def summary_action(turn: Turn, draft: Draft) -> State | int:
     action = fields["action"]
     if action == "edit":
         return await ask(turn, draft, State.EDIT)
+    if action == "leader":
+        draft.leader_involved = not draft.leader_involved
+        return await ask(turn, draft, State.SUMMARY)
     if action == "cancel":
         await _discard(turn)
         turn.say(_("Cancelled. Nothing was kept: the report and its files were discarded."))
@@ -618,6 +633,7 @@ async def summary_action(turn: Turn, draft: Draft) -> State | int:
         ),
         settings.tz,
         auto_assign=settings.routing.auto_assign,
+        conflict_department_id=draft.department_id if draft.leader_involved else None,
     )
     await delete_draft(turn.session, _account_id(turn))
     received = _("Your report has been received. Its number is <b>{number}</b>.").format(

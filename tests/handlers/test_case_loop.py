@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 from bot import callbacks as cb
-from bot.fakeapi import FakeUser
+from bot.fakeapi import FakeBotApi, FakeUser
 from bot.i18n import gettext_for
+from bot.settings import RoutingSettings
 from db.models import EventKind, ReportState
 from scheduler.unrated import close_unrated_reports
 from tests.handlers.test_casework import ADMIN, LIAISON, assign, case_bot, join_liaison
 from tests.handlers.test_inbox import stored
 from tests.handlers.test_report_flow import fill_until_identity
 from tests.handlers.test_roles_flow import LINK
-from tests.harness import Harness, html_sent, labels, texts
+from tests.harness import Harness, html_sent, labels, make_settings, prepare_database, texts
 
 __all__ = ["case_bot"]
 
@@ -331,3 +333,37 @@ async def test_the_office_closes_an_escalated_report_with_a_note(case_bot: Harne
     assert "予以办结" in bot.api.last_message(CITIZEN.id)["text"]
     status = texts(await bot.say(CITIZEN, f"/status {NUMBER}"))
     assert "予以办结" in status
+
+
+async def test_a_report_about_the_units_leadership_stays_with_the_office(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path, admin_ids=[ADMIN.id], routing=RoutingSettings(auto_assign=True)
+    )
+    await prepare_database(settings.database.url)
+    bot = Harness(api=FakeBotApi(), settings=settings)
+    await bot.start()
+    await join_liaison(bot)
+    await fill_until_identity(bot, CITIZEN)
+    await bot.press(CITIZEN, ZH("Anonymous"))
+    marked = await bot.press(CITIZEN, ZH("Mark: concerns the unit's leadership"))
+    assert "涉及单位负责人" in texts(marked)
+    assert ZH("Remove the mark: concerns the unit's leadership") in labels(bot.api, marked[-1])
+    await bot.press(CITIZEN, ZH("Submit"))
+
+    reports, units, _e = await stored(bot)
+    report = reports[NUMBER]
+    assert report.leader_involved and units[report.conflict_department_id or 0] == "市公安局"
+    assert report.state is ReportState.received, "auto_assign must not send it to the unit"
+    assert all(NUMBER not in m.get("text", "") for m in bot.api.sent_messages(LIAISON.id))
+
+    await bot.say(ADMIN, "/inbox")
+    card = bot.api.last_message(ADMIN.id)
+    assert "⚠" in card["text"]
+    assert EN("Assign to {unit}").format(unit="市公安局") not in labels(bot.api, card)
+    await bot.press_data(
+        ADMIN, cb.INBOX_ASSIGN.pack(report.id or 0, report.department_id or 0), card
+    )
+    assert "leadership" in bot.last_answer()["text"]
+    assert await state_of(bot) is ReportState.received
+    await bot.stop()
+    assert bot.api.violations == []
