@@ -23,6 +23,7 @@ from bot.settings import Settings
 from bot.updates import PerChatUpdateProcessor
 from db.engine import create_engine, session_factory
 from handlers import (
+    calendar,
     case_view,
     casework,
     errors,
@@ -127,6 +128,7 @@ def build_application(
     application.add_handler(casework.build_handler())
     application.add_handlers(extension.build_handlers())
     application.add_handlers(case_view.build_handlers())
+    application.add_handlers(calendar.build_handlers())
     application.add_handlers(followup.build_handlers()[1:])
     # Roles before start: "/start TOKEN" from an invite link must be claimed by its own handler,
     # since the plain /start handler would otherwise answer it with the welcome.

@@ -298,6 +298,17 @@ class ConversationState(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
+class CalendarYear(SQLModel, table=True):
+    """A year the office declared complete: its holidays and 调休 are entered as overrides, so
+    its remaining days follow Monday–Friday without a "guessed deadline" warning."""
+
+    __tablename__ = "calendar_year"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    confirmed_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    confirmed_by_account_id: int | None = Field(default=None, foreign_key="account.id")
+
+
 class CalendarOverride(SQLModel, table=True):
     """An admin's word on one day, beating the packaged Chinese calendar.
 

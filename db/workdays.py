@@ -40,7 +40,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from db.models import CalendarOverride, utcnow
+from db.models import CalendarOverride, CalendarYear, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -259,9 +259,19 @@ def deadline_is_guessed(
 async def load_calendar(
     session: AsyncSession, *, confirmed_years: Iterable[int] = ()
 ) -> WorkCalendar:
-    """Every override in one query; the table holds a few dozen rows per year."""
+    """Every override and confirmed year in two queries; a few dozen rows per year."""
     rows = await session.exec(select(CalendarOverride.day, CalendarOverride.working))
-    return WorkCalendar({day: working for day, working in rows.all()}, confirmed_years)
+    years = await session.exec(select(CalendarYear.year))
+    return WorkCalendar(
+        {day: working for day, working in rows.all()}, {*confirmed_years, *years.all()}
+    )
+
+
+async def confirm_year(session: AsyncSession, year: int, account_id: int | None) -> None:
+    """Declare a year complete (no commit); confirming it again keeps the first confirmation."""
+    if await session.get(CalendarYear, year) is None:
+        session.add(CalendarYear(year=year, confirmed_by_account_id=account_id))
+        await session.flush()
 
 
 def _clean_note(note: str | None) -> str | None:

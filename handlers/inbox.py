@@ -42,6 +42,7 @@ from db.models import Category, Department, IdentityMode, Report, ReportState
 from db.reports import parse_number
 from db.roles import is_admin
 from db.validation import check_length, clean_text
+from db.workdays import deadline_is_guessed, load_calendar
 from handlers import casework
 from handlers.casekit import (
     END,
@@ -250,6 +251,16 @@ async def assign(turn: Turn) -> int:
     turn.pressed_becomes = _(
         "Report {number} was assigned to {unit}; it must be signed for by {due}."
     ).format(number=report.number, unit=esc(department.name), due=due)
+    if outcome.case.due_at is not None:
+        calendar = await load_calendar(turn.session)
+        tz = turn.services.settings.tz
+        if deadline_is_guessed(turn.now, outcome.case.due_at, calendar, tz):
+            turn.say(
+                _(
+                    "⚠ This deadline falls in a year whose holidays the calendar does not know "
+                    "yet; it assumes Monday–Friday. Enter the official holidays with /calendar."
+                )
+            )
     return END
 
 

@@ -23,6 +23,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("whoami", N_("My roles")),
     ("case", N_("One report's timeline, as your role sees it: /case ZF2026-000123")),
     ("inbox", N_("Triage inbox (admins)")),
+    ("calendar", N_("Working-day calendar and holidays (admins)")),
     ("help", N_("Help")),
     ("cancel", N_("Leave the current step")),
 ]
