@@ -73,3 +73,7 @@ RATE = CallbackSpec("rg", ("rating", "report"))
 """Reporter: rate the answer (a `db.case_rules.Rating` value); asks for an optional comment."""
 RATE_NO_COMMENT = CallbackSpec("rn", ("report",))
 """Reporter: submit the chosen rating without a comment."""
+INVITE_REVOKE = CallbackSpec("iv", ("invite",))
+"""Admin: withdraw an unused invite link."""
+GRANT_REVOKE = CallbackSpec("gr", ("grant",))
+"""Admin: end a person's role grant."""

@@ -1,4 +1,4 @@
-"""Roles: /invite for admins, /start TOKEN to accept an invite, /whoami for everyone.
+"""Roles: /invite and /revoke for admins, /start TOKEN to accept an invite, /whoami for everyone.
 
 Authority is always checked here, on the server, against the database and the config; nothing a
 client sends (a command argument, a button) is trusted to say who someone is.
@@ -10,12 +10,13 @@ from datetime import timedelta
 
 from sqlalchemy import func
 from sqlmodel import col, select
-from telegram.ext import BaseHandler, CommandHandler, filters
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
+from bot import callbacks as cb
 from bot.i18n import N_, Translator
 from bot.render import esc, local_time
-from bot.turn import Turn, turn_handler
-from db.models import Department, Role, RoleGrant
+from bot.turn import Keyboard, Turn, turn_handler
+from db.models import Account, Department, Role, RoleGrant
 from db.roles import (
     DEPARTMENT_ROLES,
     InviteProblem,
@@ -23,6 +24,8 @@ from db.roles import (
     create_invite,
     is_admin,
     redeem_invite,
+    revoke_invite,
+    revoke_role,
 )
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -145,8 +148,96 @@ async def invite(turn: Turn) -> None:
                 ),
                 esc(link),
             ]
-        )
+        ),
+        [[(_("Withdraw this link"), cb.INVITE_REVOKE.pack(created.id or 0))]],
     )
+
+
+async def _admin_or_refuse(turn: Turn) -> bool:
+    if await is_admin(turn.session, turn.account, turn.services.settings.admin_ids):
+        return True
+    message = turn._("Sorry, only the campaign office (admins) can do this. Nothing was changed.")
+    if turn.update.callback_query is not None:
+        turn.toast = message
+    else:
+        turn.say(message)
+    return False
+
+
+@turn_handler
+async def withdraw_invite(turn: Turn) -> None:
+    """The button under a new invite link: the link stops working at once."""
+    if not await _admin_or_refuse(turn):
+        return
+    fields = cb.INVITE_REVOKE.unpack(turn.callback_data)
+    invite_id = cb.as_int(fields["invite"]) if fields else None
+    turn.clear_keyboard = True
+    if invite_id is not None and await revoke_invite(turn.session, invite_id, turn.now):
+        turn.say(turn._("The invite link was withdrawn; it no longer works."))
+    else:
+        turn.say(turn._("That invite link was already used, withdrawn or never existed."))
+
+
+@turn_handler
+async def revoke(turn: Turn) -> None:
+    """/revoke TELEGRAM_ID or /revoke DEPARTMENT_CODE: list active roles with revoke buttons."""
+    _ = turn._
+    if not await _admin_or_refuse(turn):
+        return
+    args = turn.context.args or []
+    if len(args) != 1:
+        turn.say(
+            _(
+                "Usage: /revoke DEPARTMENT_CODE (e.g. /revoke D011) or /revoke TELEGRAM_ID: lists "
+                "the roles with a button to end each."
+            )
+        )
+        return
+    statement = (
+        select(RoleGrant, Account)
+        .join(Account, col(Account.id) == col(RoleGrant.account_id))
+        .where(col(RoleGrant.revoked_at).is_(None))
+        .order_by(col(RoleGrant.id))
+    )
+    word = args[0].strip()
+    if word.isdigit():
+        statement = statement.where(col(Account.telegram_id) == int(word))
+    else:
+        department = await _department_by_code(turn, word)
+        if department is None:
+            turn.say(
+                _("No active department has the code {code}. Please check the code.").format(
+                    code=esc(word)
+                )
+            )
+            return
+        statement = statement.where(col(RoleGrant.department_id) == department.id)
+    rows = (await turn.session.exec(statement)).all()
+    if not rows:
+        turn.say(_("No active roles found for {who}.").format(who=esc(word)))
+        return
+    keyboard: Keyboard = []
+    for grant, account in rows:
+        label = _("End: {grant} (ID {id})").format(
+            grant=await _grant_sentence(turn, grant), id=account.telegram_id
+        )
+        keyboard.append([(label[:60], cb.GRANT_REVOKE.pack(grant.id or 0))])
+    turn.say(_("Active roles of {who}: press one to end it.").format(who=esc(word)), keyboard)
+
+
+@turn_handler
+async def end_grant(turn: Turn) -> None:
+    """End one role grant; the person loses the role's rights at their next press."""
+    if not await _admin_or_refuse(turn):
+        return
+    fields = cb.GRANT_REVOKE.unpack(turn.callback_data)
+    grant_id = cb.as_int(fields["grant"]) if fields else None
+    grant = await turn.session.get(RoleGrant, grant_id) if grant_id else None
+    turn.clear_keyboard = True
+    if grant is None or not await revoke_role(turn.session, grant.id or 0, turn.now):
+        turn.say(turn._("That role was already ended or never existed."))
+        return
+    turn.say(turn._("Ended: {grant}.").format(grant=await _grant_sentence(turn, grant)))
 
 
 @turn_handler
@@ -200,4 +291,7 @@ def build_handlers() -> list[BaseHandler[object, object, object]]:
         CommandHandler("start", accept_invite, filters=PRIVATE & START_WITH_TOKEN),
         CommandHandler("invite", invite, filters=PRIVATE),
         CommandHandler("whoami", whoami, filters=PRIVATE),
+        CommandHandler("revoke", revoke, filters=PRIVATE),
+        CallbackQueryHandler(withdraw_invite, pattern=cb.INVITE_REVOKE.pattern),
+        CallbackQueryHandler(end_grant, pattern=cb.GRANT_REVOKE.pattern),
     ]

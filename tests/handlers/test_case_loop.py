@@ -11,6 +11,8 @@ from bot.fakeapi import FakeBotApi, FakeUser
 from bot.i18n import gettext_for
 from bot.settings import RoutingSettings
 from db.models import EventKind, ReportState
+from db.roles import InviteProblem
+from handlers.roles import PROBLEM_MESSAGES
 from scheduler.unrated import close_unrated_reports
 from tests.handlers.test_casework import ADMIN, LIAISON, assign, case_bot, join_liaison
 from tests.handlers.test_inbox import stored
@@ -367,3 +369,30 @@ async def test_a_report_about_the_units_leadership_stays_with_the_office(tmp_pat
     assert await state_of(bot) is ReportState.received
     await bot.stop()
     assert bot.api.violations == []
+
+
+async def test_withdrawn_links_and_ended_roles_grant_nothing(case_bot: Harness) -> None:
+    bot = case_bot
+    made = texts(await bot.say(ADMIN, "/invite leader D011"))
+    token = LINK.search(made)
+    assert token is not None
+    await bot.press(ADMIN, EN("Withdraw this link"))
+    refused = texts(await bot.say(LEADER, f"/start {token.group(1)}"))
+    assert refused == ZH(PROBLEM_MESSAGES[InviteProblem.revoked])
+    assert "负责人" not in texts(await bot.say(LEADER, "/whoami"))
+
+    await join_liaison(bot)
+    await file_report(bot)
+    await assign(bot, NUMBER)
+    outsider = FakeUser(906, "Outsider", language_code="en")
+    assert "only the campaign office" in texts(await bot.say(outsider, "/revoke D011"))
+    listed = await bot.say(ADMIN, "/revoke d011")
+    assert any(str(LIAISON.id) in label for label in labels(bot.api, listed[-1]))
+    await bot.press(ADMIN, labels(bot.api, listed[-1])[0])
+    assert "联络员" not in texts(await bot.say(LIAISON, "/whoami"))
+
+    # The former liaison's buttons are refused on the server; nothing changes.
+    await bot.press(LIAISON, ZH("Sign"))
+    assert await state_of(bot) is ReportState.assigned
+    again = await bot.say(ADMIN, "/revoke D011")
+    assert EN("No active roles found for {who}.").format(who="D011") in texts(again)
