@@ -51,12 +51,24 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class OutgoingFile:
+    """A photo or document Telegram already has, resent by its file id (a copy, not a forward:
+    nothing of the original sender travels with it)."""
+
+    kind: str
+    """`photo` or `document`."""
+    file_id: str
+
+
+@dataclass(frozen=True)
 class Outgoing:
     """A message to somebody else than the person of this update (a liaison, a reporter)."""
 
     chat_id: int
     text: str
     keyboard: Keyboard | None = None
+    files: tuple[OutgoingFile, ...] = ()
+    """Sent before the text, so the text's buttons stay at the bottom of the chat."""
 
 
 @dataclass
@@ -193,6 +205,11 @@ async def send_notices(context: BotContext, messages: list[Outgoing]) -> None:
     """Send each notice; a blocked bot marks that account unreachable. Never raises."""
     for message in messages:
         try:
+            for file in message.files:
+                if file.kind == "photo":
+                    await context.bot.send_photo(message.chat_id, file.file_id)
+                else:
+                    await context.bot.send_document(message.chat_id, file.file_id)
             await context.bot.send_message(
                 message.chat_id,
                 message.text,

@@ -198,3 +198,42 @@ async def add_reporter_info(
     session.add(report)
     await session.flush()
     return event
+
+
+async def attach_to_latest(
+    session: AsyncSession,
+    report_id: int,
+    event_kind: EventKind,
+    *,
+    kind: str,
+    mime_type: str,
+    size: int,
+    sha256: str,
+    path: str,
+    file_name: str | None = None,
+) -> Attachment:
+    """Keep a file with the newest event of `event_kind` (e.g. the answer just recorded), so the
+    timeline knows which step brought it."""
+    event = (
+        await session.exec(
+            select(ReportEvent)
+            .where(col(ReportEvent.report_id) == report_id, col(ReportEvent.kind) == event_kind)
+            .order_by(col(ReportEvent.id).desc())
+            .limit(1)
+        )
+    ).first()
+    if event is None:
+        raise ValueError(f"report {report_id} has no {event_kind} event to attach to")
+    attachment = Attachment(
+        report_id=report_id,
+        event_id=event.id,
+        kind=kind,
+        file_name=file_name,
+        mime_type=mime_type,
+        size=size,
+        sha256=sha256,
+        path=path,
+    )
+    session.add(attachment)
+    await session.flush()
+    return attachment

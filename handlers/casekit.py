@@ -14,7 +14,7 @@ from telegram.ext import ConversationHandler, filters
 
 from bot.i18n import N_, Translator, gettext_for
 from bot.render import esc, state_label
-from bot.turn import Keyboard, Outgoing, Turn
+from bot.turn import Keyboard, Outgoing, OutgoingFile, Turn
 from db.case_rules import Actor, Applied, Command, RefusalReason, Refused
 from db.cases import apply_command, limits_for
 from db.conversations import load_states, store_state
@@ -24,6 +24,7 @@ from db.workdays import load_calendar
 
 PRIVATE = filters.ChatType.PRIVATE
 TEXT = filters.TEXT & ~filters.COMMAND & PRIVATE
+MEDIA = (filters.PHOTO | filters.Document.ALL) & PRIVATE
 OTHER = ~filters.TEXT & ~filters.COMMAND & PRIVATE
 END = ConversationHandler.END
 
@@ -115,11 +116,13 @@ Build = Callable[[Translator], tuple[str, Keyboard | None]]
 """Renders one notice in the recipient's language: text and optional buttons."""
 
 
-def notices(recipients: list[Recipient], build: Build) -> list[Outgoing]:
+def notices(
+    recipients: list[Recipient], build: Build, files: tuple[OutgoingFile, ...] = ()
+) -> list[Outgoing]:
     messages = []
     for recipient in recipients:
         text, keyboard = build(gettext_for(recipient.language))
-        messages.append(Outgoing(recipient.telegram_id, text, keyboard))
+        messages.append(Outgoing(recipient.telegram_id, text, keyboard, files))
     return messages
 
 
@@ -137,7 +140,9 @@ async def notify_admins(turn: Turn, build: Build) -> None:
     turn.notify(notices(recipients, build))
 
 
-async def notify_reporter(turn: Turn, report: Report, build: Build) -> bool:
+async def notify_reporter(
+    turn: Turn, report: Report, build: Build, files: tuple[OutgoingFile, ...] = ()
+) -> bool:
     """Tell the reporter in the report's language; False when nobody can be told by message
     (fully anonymous, or the account blocked the bot): they see it on /receipt or /status."""
     if report.reporter_account_id is None:
@@ -145,5 +150,5 @@ async def notify_reporter(turn: Turn, report: Report, build: Build) -> bool:
     reporter = await turn.session.get(Account, report.reporter_account_id)
     if reporter is None or reporter.unreachable:
         return False
-    turn.notify(notices([Recipient(reporter.telegram_id, report.language)], build))
+    turn.notify(notices([Recipient(reporter.telegram_id, report.language)], build, files))
     return True

@@ -25,7 +25,7 @@ from bot import callbacks as cb
 from bot.conversation import conversation
 from bot.i18n import N_, Translator, gettext_for
 from bot.render import RATING_LABELS, esc, local_time
-from bot.turn import Keyboard, Outgoing, Turn, turn_handler
+from bot.turn import Keyboard, Outgoing, OutgoingFile, Turn, turn_handler
 from db.case_rules import (
     Actor,
     Command,
@@ -38,11 +38,14 @@ from db.case_rules import (
     Sign,
 )
 from db.categories import category_name
-from db.models import Category, Department, IdentityMode, Report, ReportState, Role
+from db.files import remove_if_unreferenced
+from db.models import Category, Department, EventKind, IdentityMode, Report, ReportState, Role
+from db.reports import attach_to_latest
 from db.roles import active_roles, department_recipients
 from db.validation import check_length, clean_text
 from handlers.casekit import (
     END,
+    MEDIA,
     OTHER,
     TEXT,
     apply_as,
@@ -53,6 +56,7 @@ from handlers.casekit import (
     set_target,
     target,
 )
+from handlers.uploads import incoming_file, keep, refusal_of
 
 CONVERSATION = "casework"
 TARGETS = "casework.target"
@@ -273,8 +277,10 @@ async def _apply_typed(
     maximum: int,
     allowed: frozenset[ReportState],
     command: Callable[[str], Command | None],
+    typed: str | None = None,
 ) -> tuple[Report, str] | int:
-    """Apply the command made from the typed text to the target report.
+    """Apply the command made from the typed text (or `typed`, a file's caption) to the target
+    report.
 
     `command` returns None when the text cannot make one (the person is asked again). Returns
     the report and the text when applied; otherwise the next state, having said why.
@@ -283,7 +289,7 @@ async def _apply_typed(
     if report is None:
         turn.say(turn._("That step is no longer open. Nothing was changed."))
         return END
-    text = clean_text(turn.text)
+    text = clean_text(turn.text if typed is None else typed)
     made = command(text) if check_length(text, 1, maximum) is None else None
     if made is None:
         turn.say(
@@ -316,14 +322,51 @@ async def take_reason(turn: Turn) -> int:
 
 @turn_handler
 async def take_answer(turn: Turn) -> int:
-    """Answer the report with the typed text; the reporter gets it with the rating buttons."""
-    done = await _apply_typed(turn, State.ANSWER, ANSWER_MAX, REPLYABLE, Reply)
+    """Answer the report with the typed text, or a photo or file with the answer as its caption;
+    the reporter gets it with the rating buttons."""
+    message = turn.update.effective_message
+    incoming = incoming_file(message) if message is not None else None
+    kept = None
+    if incoming is not None:
+        problem = refusal_of(turn, incoming)
+        if problem is None and not clean_text((message.caption if message else None) or ""):
+            problem = turn._(
+                "Please send the file again with the answer as its caption, or type the answer "
+                "as text. Or /cancel."
+            )
+        if problem is not None:
+            turn.say(problem)
+            return State.ANSWER
+        kept = await keep(turn, incoming)
+        if kept is None:
+            turn.say(turn._("This file is larger than allowed. Please send a smaller one."))
+            return State.ANSWER
+    caption = message.caption if message is not None and incoming is not None else None
+    done = await _apply_typed(turn, State.ANSWER, ANSWER_MAX, REPLYABLE, Reply, caption)
     if isinstance(done, int):
+        if kept is not None:
+            await remove_if_unreferenced(
+                turn.session, turn.services.settings.attachments_dir, [kept.path]
+            )
         return done
     report, answer = done
-    turn.say(turn._("Report {number} was answered.").format(number=report.number))
     assert report.id is not None
     report_id = report.id
+    files: tuple[OutgoingFile, ...] = ()
+    if kept is not None:
+        await attach_to_latest(
+            turn.session,
+            report_id,
+            EventKind.replied,
+            kind=kept.incoming.kind,
+            mime_type=kept.incoming.mime_type,
+            size=kept.size,
+            sha256=kept.sha256,
+            path=kept.path,
+            file_name=kept.incoming.file_name,
+        )
+        files = (OutgoingFile(kept.incoming.kind, kept.incoming.file_id),)
+    turn.say(turn._("Report {number} was answered.").format(number=report.number))
 
     def build(_: Translator) -> tuple[str, Keyboard]:
         text = _(
@@ -332,7 +375,7 @@ async def take_answer(turn: Turn) -> int:
         ).format(number=report.number, answer=esc(answer))
         return text, rating_keyboard(_, report_id)
 
-    await notify_reporter(turn, report, build)
+    await notify_reporter(turn, report, build, files)
     return END
 
 
@@ -463,7 +506,7 @@ def build_handler() -> ConversationHandler[object]:
         ],
         states={
             State.REASON: [MessageHandler(TEXT, take_reason), stay(State.REASON)],
-            State.ANSWER: [MessageHandler(TEXT, take_answer), stay(State.ANSWER)],
+            State.ANSWER: [MessageHandler(TEXT | MEDIA, take_answer), stay(State.ANSWER)],
             State.QUESTION: [MessageHandler(TEXT, take_question), stay(State.QUESTION)],
             State.EXTENSION: [MessageHandler(TEXT, take_extension), stay(State.EXTENSION)],
         },

@@ -24,11 +24,9 @@ and ends, which is how the idle timeout holds across restarts.
 
 from __future__ import annotations
 
-import mimetypes
 from collections.abc import Awaitable, Callable
 from enum import IntEnum
 
-from telegram import Message
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -48,11 +46,12 @@ from db.categories import active_categories, active_category, category_name
 from db.conversations import store_state
 from db.departments import search_departments
 from db.drafts import Draft, DraftFile, delete_draft, load_draft, save_draft
-from db.files import remove_if_unreferenced, store_bytes
+from db.files import remove_if_unreferenced
 from db.models import Category, Department, IdentityMode
 from db.reports import submit_draft
 from db.validation import TextProblem, check_length, clean_text, parse_phone
 from db.workdays import load_calendar
+from handlers.uploads import incoming_file, keep, refusal_of
 
 
 class State(IntEnum):
@@ -454,37 +453,23 @@ async def take_evidence(turn: Turn, draft: Draft) -> State:
             done,
         )
         return State.EVIDENCE
-    candidate = _evidence_of(message)
-    if candidate.mime_type not in limits.allowed_document_types:
-        turn.say(
-            _(
-                "Files of this type ({type}) cannot be accepted. Please send a photo, PDF, "
-                "Word, Excel or text file."
-            ).format(type=esc(candidate.mime_type)),
-            done,
-        )
+    candidate = incoming_file(message)
+    assert candidate is not None  # the handler's filter lets only photos and documents in
+    problem = refusal_of(turn, candidate)
+    if problem is not None:
+        turn.say(problem, done)
         return State.EVIDENCE
-    if candidate.size > limits.max_attachment_bytes:
-        turn.say(
-            _(
-                "This file is {size:.1f} MB; the limit is {max} MB. Please send a smaller one."
-            ).format(size=candidate.size / 2**20, max=limits.max_attachment_bytes // 2**20),
-            done,
-        )
-        return State.EVIDENCE
-    telegram_file = await turn.context.bot.get_file(candidate.file_id)
-    content = bytes(await telegram_file.download_as_bytearray())
-    if len(content) > limits.max_attachment_bytes:
+    kept = await keep(turn, candidate)
+    if kept is None:
         turn.say(_("This file is larger than allowed. Please send a smaller one."), done)
         return State.EVIDENCE
-    sha, path = store_bytes(turn.services.settings.attachments_dir, content)
     draft.attachments.append(
         DraftFile(
             kind=candidate.kind,
             mime_type=candidate.mime_type,
-            size=len(content),
-            sha256=sha,
-            path=path,
+            size=kept.size,
+            sha256=kept.sha256,
+            path=kept.path,
             file_name=candidate.file_name,
         )
     )
@@ -502,27 +487,6 @@ def _evidence_keyboard(turn: Turn, draft: Draft) -> Keyboard:
     if draft.attachments:
         rows.append([(turn._("Remove all evidence"), cb.EVIDENCE.pack("clear"))])
     return rows
-
-
-class _Candidate:
-    def __init__(
-        self, kind: str, file_id: str, size: int, mime_type: str, file_name: str | None
-    ) -> None:
-        self.kind, self.file_id, self.size = kind, file_id, size
-        self.mime_type, self.file_name = mime_type, file_name
-
-
-def _evidence_of(message: Message) -> _Candidate:
-    if message.photo:
-        photo = message.photo[-1]
-        return _Candidate("photo", photo.file_id, photo.file_size or 0, "image/jpeg", None)
-    document = message.document
-    assert document is not None
-    mime = document.mime_type or (
-        mimetypes.guess_type(document.file_name or "")[0] or "application/octet-stream"
-    )
-    name = (document.file_name or "")[:255] or None
-    return _Candidate("document", document.file_id, document.file_size or 0, mime, name)
 
 
 @step

@@ -6,11 +6,14 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
+from sqlmodel import col, select
+
 from bot import callbacks as cb
 from bot.fakeapi import FakeBotApi, FakeUser
 from bot.i18n import gettext_for
 from bot.settings import RoutingSettings
-from db.models import EventKind, ReportState
+from db.engine import create_engine, session_factory
+from db.models import Attachment, EventKind, ReportState
 from db.roles import InviteProblem
 from handlers.roles import PROBLEM_MESSAGES
 from scheduler.unrated import close_unrated_reports
@@ -396,3 +399,40 @@ async def test_withdrawn_links_and_ended_roles_grant_nothing(case_bot: Harness) 
     assert await state_of(bot) is ReportState.assigned
     again = await bot.say(ADMIN, "/revoke D011")
     assert EN("No active roles found for {who}.").format(who="D011") in texts(again)
+
+
+async def test_an_answer_can_carry_a_file(case_bot: Harness) -> None:
+    bot = case_bot
+    await signed_report(bot)
+    await bot.press(LIAISON, ZH("Reply"))
+    wrong = await bot.feed(
+        bot.api.document_update(LIAISON, b"MZ\x90\x00", "tool.exe", "application/x-msdownload"),
+        LIAISON,
+    )
+    assert "application/x-msdownload" in texts(wrong)
+    bare = await bot.feed(bot.api.photo_update(LIAISON, b"scan-of-the-decision"), LIAISON)
+    assert ZH(
+        "Please send the file again with the answer as its caption, or type the answer as "
+        "text. Or /cancel."
+    ) in texts(bare)
+    assert await state_of(bot) is ReportState.signed
+
+    await bot.feed(
+        bot.api.photo_update(LIAISON, b"scan-of-the-decision", caption="处理决定书见附件。"),
+        LIAISON,
+    )
+    reports, _u, events = await stored(bot)
+    assert reports[NUMBER].state is ReportState.replied
+    sent = [c for c in bot.api.calls if c.params.get("chat_id") == CITIZEN.id]
+    methods = [c.method for c in sent]
+    assert methods[-2:] == ["sendPhoto", "sendMessage"]
+    assert "处理决定书见附件。" in sent[-1].params["text"]
+    engine = create_engine(bot.settings.database.url)
+    async with session_factory(engine)() as session:
+        [attachment] = (
+            await session.exec(select(Attachment).where(col(Attachment.event_id).is_not(None)))
+        ).all()
+    await engine.dispose()
+    replied = [e for e in events if e.kind is EventKind.replied]
+    assert attachment.event_id == replied[-1].id and attachment.kind == "photo"
+    assert (bot.settings.attachments_dir / attachment.path).read_bytes() == b"scan-of-the-decision"
