@@ -37,6 +37,7 @@ from handlers import (
 )
 from handlers.start import bot_commands
 from scheduler.draft_timeout import sweep_idle_drafts
+from scheduler.sender import OutboxSender
 from scheduler.unrated import close_unrated_reports
 
 log = logging.getLogger(__name__)
@@ -67,11 +68,19 @@ async def _post_init(application: BotApplication) -> None:
         first=5,
         name="close_unrated_reports",
     )
+    services.sender = OutboxSender(
+        application.bot, services.sessions, services.settings, services.clock
+    )
+    await services.sender.start()
     log.info("bot started as @%s", application.bot.username)
 
 
 async def _post_shutdown(application: BotApplication) -> None:
-    await services_of(application).engine.dispose()
+    services = services_of(application)
+    if services.sender is not None:
+        await services.sender.stop()
+        services.sender = None
+    await services.engine.dispose()
 
 
 def build_application(

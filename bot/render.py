@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.i18n import N_, Translator
 from db.case_rules import Rating
-from db.models import EventKind, IdentityMode, ReportState
+from db.models import EventKind, IdentityMode, ReportState, Role
 
 
 def esc(text: object) -> str:
@@ -64,6 +64,18 @@ RATING_LABELS: dict[Rating, str] = {
     Rating.basically_satisfied: N_("Basically satisfied"),
     Rating.unsatisfied: N_("Unsatisfied"),
 }
+
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.admin: N_("admin"),
+    Role.liaison: N_("liaison"),
+    Role.leader: N_("leader"),
+    Role.evaluator: N_("evaluator"),
+}
+
+
+def role_label(role: Role | str, _: Translator) -> str:
+    return _(ROLE_LABELS[Role(role)])
 
 
 def state_label(state: ReportState | str, _: Translator) -> str:

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.settings import Settings
 from db.engine import SessionFactory
+
+if TYPE_CHECKING:
+    from scheduler.sender import OutboxSender
 
 
 def system_clock() -> datetime:
@@ -27,6 +30,8 @@ class Services:
     receipt_sessions: dict[int, int] = field(default_factory=dict)
     """chat id → report id of an opened receipt. Deliberately memory-only: a stored link between
     a Telegram account and a fully anonymous report is exactly what anonymity forbids."""
+    sender: OutboxSender | None = None
+    """Drains the outbox; set when the application starts (`bot.app`)."""
     receipt_ratings: dict[int, str] = field(default_factory=dict)
     """chat id → the rating chosen in an opened receipt, while the comment is typed; memory-only
     for the same reason."""

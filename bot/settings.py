@@ -7,6 +7,7 @@ token, which never belongs in a file) from the environment of one process.
 from __future__ import annotations
 
 from contextvars import ContextVar
+from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -110,6 +111,22 @@ class DeadlineSettings(BaseModel):
         )
 
 
+class DeliverySettings(BaseModel):
+    """How the outbox is drained (see `scheduler.sender`)."""
+
+    window_start: time = time(8, 30)
+    window_end: time = time(18, 0)
+    """Non-urgent messages (reminders, escalations, digests) go out only in this local window on
+    working days; a reporter's notices go at once."""
+    overall_per_second: float = Field(default=29.0, gt=0, le=30)
+    chat_interval_seconds: float = Field(default=1.0, ge=0)
+    concurrency: int = Field(default=8, ge=1, le=64)
+    poll_seconds: float = Field(default=5.0, gt=0)
+    max_attempts: int = Field(default=12, ge=1)
+    grace_seconds: int = Field(default=30, ge=0)
+    """A handler sends its own notices at once; the loop takes them over after this delay."""
+
+
 class RateLimitSettings(BaseModel):
     overall_max_rate: float = 30
     group_max_rate: float = 20
@@ -132,6 +149,7 @@ class Settings(BaseSettings):
     report: ReportSettings = ReportSettings()
     conversation: ConversationSettings = ConversationSettings()
     receipt: ReceiptSettings = ReceiptSettings()
+    delivery: DeliverySettings = DeliverySettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
     routing: RoutingSettings = RoutingSettings()
     deadlines: DeadlineSettings = DeadlineSettings()

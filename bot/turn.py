@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -27,6 +28,7 @@ from bot.i18n import Translator, gettext_for, normalize_language
 from bot.services import BotContext, Services
 from db.accounts import get_or_create_account, mark_unreachable
 from db.models import Account
+from db.outbox import Attachment, enqueue
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 Keyboard = list[list[tuple[str, str]]]
@@ -69,6 +71,9 @@ class Outgoing:
     keyboard: Keyboard | None = None
     files: tuple[OutgoingFile, ...] = ()
     """Sent before the text, so the text's buttons stay at the bottom of the chat."""
+    urgent: bool = False
+    """Goes out even in quiet hours (a reporter's notices); officials' notices wait for the
+    send window."""
 
 
 @dataclass
@@ -79,7 +84,7 @@ class Turn:
     account: Account
     replies: list[Reply] = field(default_factory=list)
     notices: list[Outgoing] = field(default_factory=list)
-    """Sent after the commit and the replies; the scheduler issue moves them onto the outbox."""
+    """Written to the outbox in the handler's transaction, sent right after the replies."""
     toast: str | None = None
     clear_keyboard: bool = False
     """Remove the buttons of the pressed message, so it cannot be pressed again."""
@@ -175,52 +180,55 @@ async def open_turn(update: Update, context: BotContext, session: AsyncSession) 
 def turn_handler(
     fn: Callable[[Turn], Awaitable[T]],
 ) -> Callable[[Update, BotContext], Awaitable[T]]:
-    """Wrap a handler step: open a session and account, run, commit, then reply."""
+    """Wrap a handler step: open a session and account, run, queue notices, commit, reply, and
+    send the notices."""
 
     @functools.wraps(fn)
     async def wrapper(update: Update, context: BotContext) -> T:
-        async with context.services.sessions() as session:
+        services = context.services
+        async with services.sessions() as session:
             turn = await open_turn(update, context, session)
             result = await fn(turn)
+            keys = await queue_notices(session, turn.notices, turn.now, services)
             await session.commit()
         try:
             await turn.flush()
         except Forbidden:
             # Blocked mid-flow: what they typed is committed and the flow position must still
             # advance with it; remember not to write to them until they come back.
-            async with context.services.sessions() as session:
+            async with services.sessions() as session:
                 await mark_unreachable(session, turn.account.telegram_id)
                 await session.commit()
             log.info("reply not delivered: the person blocked the bot")
         except TelegramError:
             # The answer is saved; the person can ask for the current question with /report.
             log.warning("reply not delivered", exc_info=True)
-        await send_notices(context, turn.notices)
+        if keys and services.sender is not None:
+            await services.sender.send_now(keys)
         return result
 
     return wrapper
 
 
-async def send_notices(context: BotContext, messages: list[Outgoing]) -> None:
-    """Send each notice; a blocked bot marks that account unreachable. Never raises."""
-    for message in messages:
-        try:
-            for file in message.files:
-                if file.kind == "photo":
-                    await context.bot.send_photo(message.chat_id, file.file_id)
-                else:
-                    await context.bot.send_document(message.chat_id, file.file_id)
-            await context.bot.send_message(
-                message.chat_id,
-                message.text,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup(message.keyboard),
-                link_preview_options=NO_PREVIEW,
-            )
-        except Forbidden:
-            async with context.services.sessions() as session:
-                await mark_unreachable(session, message.chat_id)
-                await session.commit()
-            log.info("notice not delivered: the recipient blocked the bot")
-        except TelegramError:
-            log.warning("notice not delivered", exc_info=True)
+async def queue_notices(
+    session: AsyncSession, notices: list[Outgoing], now: datetime, services: Services
+) -> list[str]:
+    """Put the notices in the outbox, in the handler's transaction: they exist exactly when what
+    they announce was committed. Returns their keys, for sending at once after the commit."""
+    keys = []
+    grace = timedelta(seconds=services.settings.delivery.grace_seconds)
+    for notice in notices:
+        key = f"notice:{uuid.uuid4().hex}"
+        await enqueue(
+            session,
+            key=key,
+            chat_id=notice.chat_id,
+            text=notice.text,
+            keyboard=notice.keyboard,
+            files=[Attachment(kind=f.kind, file_id=f.file_id) for f in notice.files],
+            urgent=notice.urgent,
+            now=now,
+            not_before=now + grace,
+        )
+        keys.append(key)
+    return keys

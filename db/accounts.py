@@ -32,10 +32,13 @@ async def set_language(session: AsyncSession, account: Account, language: str) -
     session.add(account)
 
 
-async def mark_unreachable(session: AsyncSession, telegram_id: int) -> None:
+async def mark_unreachable(session: AsyncSession, telegram_id: int) -> bool:
+    """Note that the person blocked the bot; True when this is news (they were reachable)."""
     account = (
         await session.exec(select(Account).where(Account.telegram_id == telegram_id))
     ).first()
-    if account is not None and not account.unreachable:
-        account.unreachable = True
-        session.add(account)
+    if account is None or account.unreachable:
+        return False
+    account.unreachable = True
+    session.add(account)
+    return True

@@ -75,6 +75,8 @@ class Department(SQLModel, table=True):
     kind: DepartmentKind = Field(sa_column=_enum(DepartmentKind))
     dept_class: str | None = Field(default=None, max_length=20)
     active: bool = Field(default=True)
+    wecom_url: str | None = Field(default=None, max_length=300)
+    """企业微信群机器人 webhook; its key is a secret: never logged, only ever shown masked."""
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
@@ -349,3 +351,44 @@ class Invite(SQLModel, table=True):
     used_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     used_by_account_id: int | None = Field(default=None, foreign_key="account.id")
     revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class Channel(StrEnum):
+    telegram = "telegram"
+    wecom = "wecom"
+
+
+class OutboxMessage(SQLModel, table=True):
+    """Everything the bot sends on its own, written in the transaction that decided to send it.
+
+    `dedupe_key` makes producers idempotent (a scan may run twice; the second insert is ignored).
+    Delivery records the attempt (`claimed_at`) and commits before calling Telegram, so after a
+    crash an attempt without `sent_at` is known to be in doubt: it is sent again once
+    (`in_doubt` counts how often), the only way a message can reach someone twice.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "sent_at", "failed_at", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=200, unique=True)
+    channel: Channel = Field(sa_column=_enum(Channel))
+    chat_id: int | None = Field(default=None, sa_column=Column(BigInteger(), nullable=True))
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    """For `wecom`: the robot URL is read from the department at sending time, never copied."""
+    text: str = Field(sa_column=Column(Text(), nullable=False))
+    keyboard: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    """JSON rows of [label, callback data]."""
+    files: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    """JSON list of {kind, file_id} or {kind, path, name} (path under the data dir)."""
+    urgent: bool = Field(default=False)
+    """Urgent messages ignore quiet hours (a reporter's notices)."""
+    next_attempt_at: datetime = Field(sa_column=_ts())
+    attempts: int = Field(default=0)
+    in_doubt: int = Field(default=0)
+    claimed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    failed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    """Given up for good (the recipient blocked the bot, or Telegram refused the message)."""
+    last_error: str | None = Field(default=None, max_length=300)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

@@ -117,12 +117,16 @@ Build = Callable[[Translator], tuple[str, Keyboard | None]]
 
 
 def notices(
-    recipients: list[Recipient], build: Build, files: tuple[OutgoingFile, ...] = ()
+    recipients: list[Recipient],
+    build: Build,
+    files: tuple[OutgoingFile, ...] = (),
+    *,
+    urgent: bool = False,
 ) -> list[Outgoing]:
     messages = []
     for recipient in recipients:
         text, keyboard = build(gettext_for(recipient.language))
-        messages.append(Outgoing(recipient.telegram_id, text, keyboard, files))
+        messages.append(Outgoing(recipient.telegram_id, text, keyboard, files, urgent))
     return messages
 
 
@@ -150,5 +154,6 @@ async def notify_reporter(
     reporter = await turn.session.get(Account, report.reporter_account_id)
     if reporter is None or reporter.unreachable:
         return False
-    turn.notify(notices([Recipient(reporter.telegram_id, report.language)], build, files))
+    recipient = Recipient(reporter.telegram_id, report.language)
+    turn.notify(notices([recipient], build, files, urgent=True))
     return True

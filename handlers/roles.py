@@ -14,7 +14,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 
 from bot import callbacks as cb
 from bot.i18n import N_, Translator
-from bot.render import esc, local_time
+from bot.render import esc, local_time, role_label
 from bot.turn import Keyboard, Turn, turn_handler
 from db.models import Account, Department, Role, RoleGrant
 from db.roles import (
@@ -41,13 +41,6 @@ ROLE_WORDS: dict[str, Role] = {
     "管理员": Role.admin,
 }
 
-ROLE_LABELS: dict[Role, str] = {
-    Role.admin: N_("admin"),
-    Role.liaison: N_("liaison"),
-    Role.leader: N_("leader"),
-    Role.evaluator: N_("evaluator"),
-}
-
 PROBLEM_MESSAGES: dict[InviteProblem, str] = {
     InviteProblem.unknown: N_(
         "This invite link is not valid. Please check that you opened the whole link, or ask "
@@ -64,10 +57,6 @@ PROBLEM_MESSAGES: dict[InviteProblem, str] = {
         "This invite link was withdrawn by the campaign office. Please ask them for a new one."
     ),
 }
-
-
-def role_label(role: Role, _: Translator) -> str:
-    return _(ROLE_LABELS[role])
 
 
 async def _department_by_code(turn: Turn, code: str) -> Department | None:

@@ -13,7 +13,7 @@ from telegram import Update
 from bot.app import BotApplication, build_application
 from bot.fakeapi import FakeBotApi, FakeRequest, FakeUser
 from bot.services import BotContext
-from bot.settings import DatabaseSettings, Settings, TelegramSettings
+from bot.settings import DatabaseSettings, DeliverySettings, Settings, TelegramSettings
 from db.departments import import_departments, parse_departments_csv, sample_csv_path
 from db.engine import create_engine, session_factory
 from db.migrate import upgrade_engine
@@ -42,6 +42,9 @@ async def prepare_database(url: str) -> None:
 
 
 def make_settings(tmp: Path, **overrides: Any) -> Settings:
+    # Telegram's one-message-per-second per chat would make every flow test wait in real time;
+    # the pace itself is tested on its own (tests/scheduler).
+    overrides.setdefault("delivery", DeliverySettings(chat_interval_seconds=0))
     return Settings(
         telegram=TelegramSettings(
             token=SecretStr(FakeBotApi().token),
@@ -87,7 +90,10 @@ class Harness:
         assert self.app is not None
         assert self.app.job_queue is not None
         self.app.job_queue.scheduler.shutdown(wait=False)
-        await self.app.bot_data["services"].engine.dispose()
+        services = self.app.bot_data["services"]
+        if services.sender is not None and services.sender._task is not None:
+            services.sender._task.cancel()
+        await services.engine.dispose()
         self.app = None
 
     @property

@@ -1,0 +1,387 @@
+"""Drains the outbox: every row delivered once, within Telegram's and WeCom's limits.
+
+The rules of the outbox are in `db.outbox` (claim, commit, send, mark; after a crash an
+unconfirmed attempt is sent again once). Here: the pace (`scheduler.limits`), quiet hours, and
+what each kind of failure means:
+
+* 429 (`RetryAfter`): the row goes back with Telegram's wait, and the whole sender pauses for it;
+* 5xx, timeouts, network errors: back in the queue with a growing delay; given up after
+  `max_attempts`;
+* 403 (`Forbidden`, the person blocked the bot): the account is marked unreachable, what still
+  waits for that chat is dropped, and, when the person holds a role, the admins are told once;
+* 400 (`BadRequest`): Telegram will never accept this message; given up at once.
+
+A handler's own notices are sent right after its commit by `send_now` (the person is waiting);
+the loop picks up everything else: scans' reminders, rows that failed, rows left by a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlmodel import col, select
+from telegram import Bot
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from bot.i18n import gettext_for
+from bot.render import role_label
+from bot.settings import Settings
+from bot.turn import NO_PREVIEW, markup
+from db.accounts import mark_unreachable
+from db.engine import SessionFactory
+from db.models import Account, Channel, Department, OutboxMessage, RoleGrant
+from db.outbox import (
+    claim,
+    due_messages,
+    enqueue,
+    fail_pending_for_chat,
+    files_of,
+    keyboard_of,
+    mark_failed,
+    mark_sent,
+    pending_by_keys,
+    recover_in_doubt,
+    release,
+)
+from db.roles import admin_recipients
+from db.workdays import WorkCalendar, load_calendar
+from scheduler.limits import SendLimits
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE = 5.0
+BACKOFF_MAX = 3600.0
+WECOM_RATE_LIMITED = 45009
+
+
+def backoff(attempts: int) -> timedelta:
+    """5 s, 10 s, 20 s … at most an hour: a brief Telegram outage costs seconds, a long one
+    does not turn into a retry storm."""
+    return timedelta(seconds=min(BACKOFF_MAX, BACKOFF_BASE * 2 ** max(0, attempts - 1)))
+
+
+def is_quiet(now: datetime, settings: Settings, calendar: WorkCalendar) -> bool:
+    """Outside the send window (default 08:30–18:00 on working days) non-urgent rows wait."""
+    local = now.astimezone(settings.tz)
+    window = settings.delivery
+    if not calendar.is_working_day(local.date()):
+        return True
+    return not (window.window_start <= local.time() < window.window_end)
+
+
+_BOLD = re.compile(r"</?b>")
+_CODE = re.compile(r"</?code>")
+_TAG = re.compile(r"<[^>]+>")
+
+
+def wecom_markdown(text: str) -> str:
+    """Telegram HTML → WeCom markdown: bold and code survive, other tags go, entities decode."""
+    text = _BOLD.sub("**", text)
+    text = _CODE.sub("`", text)
+    return html.unescape(_TAG.sub("", text))
+
+
+def mask_url(url: str) -> str:
+    """A robot URL for display: the key is a secret, so only its last 4 characters show."""
+    base, _, key = url.partition("key=")
+    if not key:
+        return url[:30] + "…"
+    return f"{base}key=…{key[-4:]}"
+
+
+@dataclass
+class DrainResult:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+class OutboxSender:
+    """One per bot process; `start` recovers a crash's attempts, then the loop runs."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        sessions: SessionFactory,
+        settings: Settings,
+        clock: Callable[[], datetime],
+        *,
+        limits: SendLimits | None = None,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.bot, self.sessions, self.settings, self.clock = bot, sessions, settings, clock
+        delivery = settings.delivery
+        self.limits = limits or SendLimits(
+            overall_per_second=delivery.overall_per_second,
+            chat_interval=delivery.chat_interval_seconds,
+            group_per_minute=int(settings.rate_limit.group_max_rate),
+        )
+        self.http = http
+        self.wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._paused_until = 0.0
+        self._in_flight: set[tuple[str, int]] = set()
+        self.recovered = 0
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def recover(self) -> int:
+        async with self.sessions() as session:
+            self.recovered = await recover_in_doubt(session)
+            await session.commit()
+        if self.recovered:
+            log.warning(
+                "%d outbox messages were being sent when the bot stopped; each is sent again "
+                "(its recipient may get it twice)",
+                self.recovered,
+            )
+        return self.recovered
+
+    async def start(self) -> None:
+        await self.recover()
+        self._task = asyncio.create_task(self._run(), name="outbox-sender")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self.http is not None:
+            await self.http.aclose()
+            self.http = None
+
+    async def _run(self) -> None:
+        poll = self.settings.delivery.poll_seconds
+        while True:
+            try:
+                result = await self.drain_once()
+            except Exception:
+                log.exception("outbox drain failed; trying again")
+                result = DrainResult()
+            if result.sent or result.retried:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=poll)
+            self.wake.clear()
+
+    # --- draining --------------------------------------------------------------------------
+
+    async def drain_once(self, keys: Sequence[str] | None = None) -> DrainResult:
+        """Deliver what is due now (or the pending rows among `keys`), within the limits."""
+        now = self.clock()
+        async with self.sessions() as session:
+            calendar = await load_calendar(session)
+            quiet = is_quiet(now, self.settings, calendar)
+            if keys is None:
+                rows = await due_messages(session, now, quiet=quiet)
+            else:
+                rows = [r for r in await pending_by_keys(session, keys) if r.urgent or not quiet]
+        result = DrainResult()
+        tasks: list[asyncio.Task[str]] = []
+        concurrency = asyncio.Semaphore(self.settings.delivery.concurrency)
+        for row in rows:
+            recipient = _recipient(row)
+            if recipient in self._in_flight:
+                continue
+            wait = self.limits.recipient_wait(recipient)
+            if wait > 0 and keys is None:
+                continue  # another round; the row keeps its place
+            await asyncio.sleep(max(wait, self.limits.overall_wait(), self._pause_left()))
+            await concurrency.acquire()
+            self.limits.take_overall()
+            self.limits.record(recipient)
+            self._in_flight.add(recipient)
+
+            async def one(row: OutboxMessage = row, recipient: tuple[str, int] = recipient) -> str:
+                try:
+                    return await self.deliver(row)
+                finally:
+                    self._in_flight.discard(recipient)
+                    concurrency.release()
+
+            tasks.append(asyncio.create_task(one()))
+        for outcome in await asyncio.gather(*tasks):
+            if outcome == "sent":
+                result.sent += 1
+            elif outcome == "retry":
+                result.retried += 1
+            elif outcome == "failed":
+                result.failed += 1
+        return result
+
+    async def send_now(self, keys: Sequence[str]) -> DrainResult:
+        """A handler's notices, right after its commit; whatever cannot go now stays queued."""
+        if not keys:
+            return DrainResult()
+        try:
+            return await self.drain_once(keys)
+        finally:
+            self.wake.set()
+
+    def _pause_left(self) -> float:
+        return max(0.0, self._paused_until - self.limits.clock())
+
+    async def deliver(self, row: OutboxMessage) -> str:
+        """Claim, send, mark; returns sent, retry, failed or skipped (claimed elsewhere)."""
+        assert row.id is not None
+        async with self.sessions() as session:
+            claimed = await claim(session, row.id, self.clock())
+            await session.commit()
+        if not claimed:
+            return "skipped"
+        attempts = row.attempts + 1
+        try:
+            if row.channel is Channel.wecom:
+                await self._send_wecom(row)
+            else:
+                await self._send_telegram(row)
+        except RetryAfter as error:
+            wait = error.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            self._paused_until = self.limits.clock() + seconds
+            return await self._retry(row, timedelta(seconds=seconds), f"429: {error}")
+        except Forbidden as error:
+            await self._blocked(row, str(error))
+            return "failed"
+        except BadRequest as error:
+            await self._fail(row, f"400: {error}")
+            log.warning("outbox %s refused by Telegram: %s", row.dedupe_key, error)
+            return "failed"
+        except (NetworkError, TelegramError, httpx.HTTPError, _WecomError) as error:
+            if attempts >= self.settings.delivery.max_attempts:
+                await self._fail(row, f"gave up after {attempts} attempts: {error}")
+                log.error("outbox %s: giving up after %d attempts", row.dedupe_key, attempts)
+                return "failed"
+            return await self._retry(row, backoff(attempts), str(error))
+        async with self.sessions() as session:
+            await mark_sent(session, row.id, self.clock())
+            await session.commit()
+        return "sent"
+
+    async def _retry(self, row: OutboxMessage, delay: timedelta, error: str) -> str:
+        assert row.id is not None
+        async with self.sessions() as session:
+            await release(session, row.id, self.clock() + delay, error)
+            await session.commit()
+        return "retry"
+
+    async def _fail(self, row: OutboxMessage, error: str) -> None:
+        assert row.id is not None
+        async with self.sessions() as session:
+            await mark_failed(session, row.id, self.clock(), error)
+            await session.commit()
+
+    # --- the two channels ------------------------------------------------------------------
+
+    async def _send_telegram(self, row: OutboxMessage) -> None:
+        assert row.chat_id is not None
+        for file in files_of(row):
+            content: Any = file.file_id
+            if file.path is not None:
+                content = (self.settings.data_dir / file.path).read_bytes()
+            if file.kind == "photo":
+                await self.bot.send_photo(row.chat_id, content)
+            else:
+                await self.bot.send_document(row.chat_id, content, filename=file.name)
+        await self.bot.send_message(
+            row.chat_id,
+            row.text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup(keyboard_of(row)),
+            link_preview_options=NO_PREVIEW,
+        )
+
+    async def _send_wecom(self, row: OutboxMessage) -> None:
+        async with self.sessions() as session:
+            department = (
+                await session.get(Department, row.department_id) if row.department_id else None
+            )
+        url = department.wecom_url if department is not None else None
+        if url is None:
+            raise BadRequest("no WeCom robot configured")
+        if self.http is None:
+            self.http = httpx.AsyncClient(timeout=10.0)
+        response = await self.http.post(
+            url, json={"msgtype": "markdown", "markdown": {"content": wecom_markdown(row.text)}}
+        )
+        response.raise_for_status()
+        body = response.json()
+        code = int(body.get("errcode", 0))
+        if code == WECOM_RATE_LIMITED:
+            raise RetryAfter(60)
+        if code != 0:
+            # The URL holds the robot's key: report the code, never the URL.
+            raise _WecomError(f"WeCom errcode {code} for robot {mask_url(url)}")
+
+    # --- a recipient who blocked the bot ---------------------------------------------------
+
+    async def _blocked(self, row: OutboxMessage, error: str) -> None:
+        assert row.id is not None and row.chat_id is not None
+        now = self.clock()
+        async with self.sessions() as session:
+            await mark_failed(session, row.id, now, f"403: {error}")
+            dropped = await fail_pending_for_chat(session, row.chat_id, now, "403: blocked")
+            newly = await mark_unreachable(session, row.chat_id)
+            if newly:
+                await self._tell_admins_of_blocked(session, row.chat_id, now)
+            await session.commit()
+        log.info("recipient blocked the bot; %d waiting messages dropped", dropped)
+
+    async def _tell_admins_of_blocked(self, session: Any, chat_id: int, now: datetime) -> None:
+        """Only officials are named: a citizen's Telegram id is never shown to anyone."""
+        grants = (
+            await session.exec(
+                select(RoleGrant, Department)
+                .join(Account, col(Account.id) == col(RoleGrant.account_id))
+                .join(Department, col(Department.id) == col(RoleGrant.department_id), isouter=True)
+                .where(col(Account.telegram_id) == chat_id, col(RoleGrant.revoked_at).is_(None))
+            )
+        ).all()
+        if not grants:
+            return
+        admins = await admin_recipients(
+            session, self.settings.admin_ids, self.settings.default_language
+        )
+        for admin in admins:
+            if admin.telegram_id == chat_id:
+                continue
+            _ = gettext_for(admin.language)
+            roles = ", ".join(
+                _("{role} of {unit}").format(role=role_label(g.role, _), unit=html.escape(d.name))
+                if d is not None
+                else role_label(g.role, _)
+                for g, d in grants
+            )
+            text = _(
+                "Messages to {roles} (Telegram ID {id}) cannot be delivered: the person blocked "
+                "the bot. Please reach them another way or hand the role to someone else."
+            ).format(roles=roles, id=chat_id)
+            await enqueue(
+                session,
+                key=f"unreachable:{chat_id}:{now.date().isoformat()}:{admin.telegram_id}",
+                chat_id=admin.telegram_id,
+                text=text,
+                now=now,
+            )
+        self.wake.set()
+
+
+class _WecomError(Exception):
+    pass
+
+
+def _recipient(row: OutboxMessage) -> tuple[str, int]:
+    if row.channel is Channel.wecom:
+        return ("wecom", row.department_id or 0)
+    return ("telegram", row.chat_id or 0)
