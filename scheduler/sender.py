@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import html
 import logging
 import re
@@ -130,7 +131,7 @@ class OutboxSender:
         self.wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._paused_until = 0.0
-        self._in_flight: set[tuple[str, int]] = set()
+        self._in_flight: dict[tuple[str, int], asyncio.Task[str]] = {}
         self.recovered = 0
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -192,8 +193,10 @@ class OutboxSender:
         concurrency = asyncio.Semaphore(self.settings.delivery.concurrency)
         for row in rows:
             recipient = _recipient(row)
-            if recipient in self._in_flight:
-                continue
+            earlier = self._in_flight.get(recipient)
+            if earlier is not None:
+                # One message at a time per chat, in order: wait for the one on its way.
+                await asyncio.wait([earlier])
             wait = self.limits.recipient_wait(recipient)
             if wait > 0 and keys is None:
                 continue  # another round; the row keeps its place
@@ -201,16 +204,17 @@ class OutboxSender:
             await concurrency.acquire()
             self.limits.take_overall()
             self.limits.record(recipient)
-            self._in_flight.add(recipient)
 
-            async def one(row: OutboxMessage = row, recipient: tuple[str, int] = recipient) -> str:
+            async def one(row: OutboxMessage = row) -> str:
                 try:
                     return await self.deliver(row)
                 finally:
-                    self._in_flight.discard(recipient)
                     concurrency.release()
 
-            tasks.append(asyncio.create_task(one()))
+            task = asyncio.create_task(one())
+            self._in_flight[recipient] = task
+            task.add_done_callback(functools.partial(self._forget, recipient))
+            tasks.append(task)
         for outcome in await asyncio.gather(*tasks):
             if outcome == "sent":
                 result.sent += 1
@@ -228,6 +232,10 @@ class OutboxSender:
             return await self.drain_once(keys)
         finally:
             self.wake.set()
+
+    def _forget(self, recipient: tuple[str, int], task: asyncio.Task[str]) -> None:
+        if self._in_flight.get(recipient) is task:
+            del self._in_flight[recipient]
 
     def _pause_left(self) -> float:
         return max(0.0, self._paused_until - self.limits.clock())
@@ -263,7 +271,7 @@ class OutboxSender:
                 await self._fail(row, f"gave up after {attempts} attempts: {error}")
                 log.error("outbox %s: giving up after %d attempts", row.dedupe_key, attempts)
                 return "failed"
-            return await self._retry(row, backoff(attempts), str(error))
+            return await self._retry(row, backoff(attempts), f"{type(error).__name__}: {error}")
         async with self.sessions() as session:
             await mark_sent(session, row.id, self.clock())
             await session.commit()
