@@ -37,6 +37,7 @@ from handlers import (
 )
 from handlers.start import bot_commands
 from scheduler.draft_timeout import sweep_idle_drafts
+from scheduler.reminder_job import run_deadline_scan
 from scheduler.sender import OutboxSender
 from scheduler.unrated import close_unrated_reports
 
@@ -67,6 +68,12 @@ async def _post_init(application: BotApplication) -> None:
         interval=services.settings.deadlines.close_unrated_interval_seconds,
         first=5,
         name="close_unrated_reports",
+    )
+    application.job_queue.run_repeating(
+        run_deadline_scan,
+        interval=services.settings.reminders.scan_interval_seconds,
+        first=10,
+        name="deadline_scan",
     )
     services.sender = OutboxSender(
         application.bot, services.sessions, services.settings, services.clock

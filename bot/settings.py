@@ -127,6 +127,15 @@ class DeliverySettings(BaseModel):
     """A handler sends its own notices at once; the loop takes them over after this delay."""
 
 
+class ReminderSettings(BaseModel):
+    """The ladder of every deadline (see `db.reminders`): working days, local time of day."""
+
+    remind_before_days: list[int] = [1, 0]
+    at: time = time(9, 0)
+    supervise_after_days: int = Field(default=3, ge=2)
+    scan_interval_seconds: int = Field(default=300, ge=10)
+
+
 class RateLimitSettings(BaseModel):
     overall_max_rate: float = 30
     group_max_rate: float = 20
@@ -150,6 +159,7 @@ class Settings(BaseSettings):
     conversation: ConversationSettings = ConversationSettings()
     receipt: ReceiptSettings = ReceiptSettings()
     delivery: DeliverySettings = DeliverySettings()
+    reminders: ReminderSettings = ReminderSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
     routing: RoutingSettings = RoutingSettings()
     deadlines: DeadlineSettings = DeadlineSettings()
