@@ -63,6 +63,7 @@ log = logging.getLogger(__name__)
 BACKOFF_BASE = 5.0
 BACKOFF_MAX = 3600.0
 WECOM_RATE_LIMITED = 45009
+STOP_TIMEOUT = 10.0
 
 
 def backoff(attempts: int) -> timedelta:
@@ -155,8 +156,8 @@ class OutboxSender:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Bounded: a shutdown must never hang on the sender.
+            await asyncio.wait([self._task], timeout=STOP_TIMEOUT)
             self._task = None
         if self.http is not None:
             await self.http.aclose()
@@ -172,8 +173,12 @@ class OutboxSender:
                 result = DrainResult()
             if result.sent or result.retried:
                 continue
+            # asyncio.timeout, not wait_for: 3.11's wait_for wraps the wait in a task of its own
+            # and can lose a cancellation that arrives as the timeout fires (the bot would then
+            # hang at shutdown).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=poll)
+                async with asyncio.timeout(poll):
+                    await self.wake.wait()
             self.wake.clear()
 
     # --- draining --------------------------------------------------------------------------
