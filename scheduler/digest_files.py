@@ -95,7 +95,7 @@ def render_chart(digest: Digest, _: Translator) -> bytes:
         board = [(f, "#c0392b") for f in digest.top[:CHART_BARS]]
         board += [(f, "#34495e") for f in reversed(digest.bottom[:CHART_BARS])]
         board_axes.set_title(_("Top five (red) and bottom five (black): score"))
-        board_axes.set_xlim(0, 105)
+        board_axes.set_xlim(0, 115)  # room for the score label beside a full bar
         if board:
             names = [f"{f.rank}. {cut(f.name, NAME_MAX // 2)}" for f, _color in board]
             scores = [f.score or 0.0 for f, _color in board]
