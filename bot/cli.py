@@ -1,12 +1,14 @@
-"""The `zhengfeng` command line: run the bot, migrate, import departments."""
+"""The `zhengfeng` command line: run the bot, migrate, import departments, write a digest."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sys
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -25,6 +27,9 @@ from db.departments import (
 )
 from db.engine import create_engine, session_factory
 from db.models import Department
+
+if TYPE_CHECKING:
+    from scheduler.digest_bundle import DigestBundle
 
 app = typer.Typer(
     help="正风 Zhengfeng: the work-style campaign bot.",
@@ -147,6 +152,77 @@ def import_departments_command(
     typer.echo(
         _("Departments imported: {created} new, {updated} updated, {unchanged} unchanged.").format(
             created=result.created, updated=result.updated, unchanged=result.unchanged
+        )
+    )
+
+
+async def _digest(settings: Settings, month: date, now: datetime) -> DigestBundle:
+    from db.workdays import load_calendar
+    from scheduler.digest_bundle import build_digest_bundle
+
+    engine = create_engine(settings.database.url)
+    try:
+        async with session_factory(engine)() as session:
+            return await build_digest_bundle(
+                session,
+                month,
+                now,
+                calendar=await load_calendar(session),
+                tz=settings.tz,
+                limits=settings.deadlines.base_limits(),
+                weights=settings.digest.weights.score_weights(),
+                overdue_limit=settings.digest.overdue_numbers_max,
+                language=settings.default_language,
+            )
+    finally:
+        await engine.dispose()
+
+
+def _safe_file_part(text: str) -> str:
+    """A department code as part of a file name: no path separators or odd characters."""
+    return re.sub(r"[^0-9A-Za-z_.-]", "_", text) or "_"
+
+
+@app.command()
+def digest(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the files into.")],
+    month: Annotated[
+        str | None,
+        typer.Option("--month", help="YYYY-MM (default: last month in the campaign time zone)."),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write a month's digest (情况通报): chart, workbook and messages, as the bot sends them."""
+    from db.digest import parse_month, previous_month
+
+    settings = _settings(config)
+    _ = gettext_for(settings.default_language)
+    now = datetime.now(UTC)
+    if month is None:
+        first = previous_month(now, settings.tz)
+    else:
+        try:
+            first = parse_month(month)
+        except ValueError:
+            message = _("bad month “{month}”: use YYYY-MM, e.g. 2026-03").format(month=month)
+            raise _fail(message) from None
+        if first > now.astimezone(settings.tz).date():
+            raise _fail(_("month {month} has not started yet").format(month=month))
+    migrate.upgrade(settings.database.url)
+    bundle = asyncio.run(_digest(settings, first, now))
+    stem = f"digest-{first:%Y-%m}"
+    departments = out / f"{stem}-departments"
+    departments.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.png").write_bytes(bundle.chart_png)
+    (out / f"{stem}.xlsx").write_bytes(bundle.workbook_xlsx)
+    (out / f"{stem}-office.html").write_text(bundle.office_text + "\n", encoding="utf-8")
+    for figures in bundle.digest.departments:
+        text = bundle.department_texts[figures.department_id]
+        name = f"{_safe_file_part(figures.code)}.html"
+        (departments / name).write_text(text + "\n", encoding="utf-8")
+    typer.echo(
+        _("Digest {month} written to {out}: {count} departments.").format(
+            month=f"{first:%Y-%m}", out=out, count=len(bundle.digest.departments)
         )
     )
 

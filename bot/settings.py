@@ -11,7 +11,7 @@ from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from db.case_rules import Limits
+from db.digest import ScoreWeights
 
 DEFAULT_CONFIG_FILE = Path("config.toml")
 
@@ -136,6 +137,44 @@ class ReminderSettings(BaseModel):
     scan_interval_seconds: int = Field(default=300, ge=10)
 
 
+class DigestWeightSettings(BaseModel):
+    """Weights of the rates in the monthly ranking score (see `db.digest`); relative, so they
+    need not add up to 1. Set one to 0 to leave that rate out of the ranking."""
+
+    signed_on_time: float = Field(default=0.2, ge=0)
+    answered_on_time: float = Field(default=0.3, ge=0)
+    satisfaction: float = Field(default=0.3, ge=0)
+    returned: float = Field(default=0.05, ge=0)
+    reopened: float = Field(default=0.05, ge=0)
+    overdue: float = Field(default=0.1, ge=0)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> DigestWeightSettings:
+        self.score_weights()  # one rule for "valid weights", the one the digest enforces
+        return self
+
+    def score_weights(self) -> ScoreWeights:
+        return ScoreWeights(
+            signed_on_time=self.signed_on_time,
+            answered_on_time=self.answered_on_time,
+            satisfaction=self.satisfaction,
+            returned=self.returned,
+            reopened=self.reopened,
+            overdue=self.overdue,
+        )
+
+
+class DigestSettings(BaseModel):
+    """The monthly digest (情况通报)."""
+
+    weights: DigestWeightSettings = DigestWeightSettings()
+    send_at: time = time(9, 0)
+    """Local time (campaign zone) on the first working day of a month when last month's digest
+    goes out."""
+    overdue_numbers_max: int = Field(default=20, ge=0, le=100)
+    """Overdue report numbers listed in a department's message; the count is always shown."""
+
+
 class RateLimitSettings(BaseModel):
     overall_max_rate: float = 30
     group_max_rate: float = 20
@@ -164,6 +203,7 @@ class Settings(BaseSettings):
     routing: RoutingSettings = RoutingSettings()
     deadlines: DeadlineSettings = DeadlineSettings()
     invites: InviteSettings = InviteSettings()
+    digest: DigestSettings = DigestSettings()
     log_level: str = "INFO"
 
     @field_validator("timezone")

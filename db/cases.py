@@ -154,6 +154,7 @@ def _event(
     spec = applied.event
     return ReportEvent(
         report_id=report_id,
+        department_id=applied.case.department_id,
         kind=spec.kind,
         actor_account_id=actor.account_id,
         actor_role=spec.actor_role.value,

@@ -149,7 +149,22 @@ class ReportState(StrEnum):
 
 
 class Report(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("year", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("year", "seq"),
+        # The monthly digest (`db.metrics`) reads a month of assignments and the open backlog
+        # from these alone (covering indexes): a million-report table is never scanned.
+        Index(
+            "ix_report_assigned_at_department", "assigned_at", "handling_department_id", "signed_at"
+        ),
+        Index(
+            "ix_report_due_kind_due_at",
+            "due_kind",
+            "due_at",
+            "handling_department_id",
+            "state",
+            "number",
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=20, unique=True, index=True)
@@ -239,9 +254,17 @@ class ReportEvent(SQLModel, table=True):
     """The timeline: every state change and every message about a report, with actor and time."""
 
     __tablename__ = "report_event"
+    __table_args__ = (
+        # The digest's event figures: a month of a few kinds, covering, without touching report.
+        Index("ix_report_event_kind_created_at", "kind", "created_at", "department_id", "due_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     report_id: int = Field(foreign_key="report.id", index=True)
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    """The department handling the report when the event happened; the digest counts an event
+    (a reply, a return, a rating) for it. Events before revision 0009 got the report's handling
+    department at the time of that migration."""
     kind: EventKind = Field(sa_column=_enum(EventKind))
     actor_account_id: int | None = Field(default=None, foreign_key="account.id")
     actor_role: str | None = Field(default=None, max_length=20)

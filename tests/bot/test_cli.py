@@ -4,6 +4,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from bot.cli import app
@@ -59,3 +60,28 @@ def test_bad_csv_imports_nothing_and_lists_problems(workdir: Path) -> None:
 def test_unknown_subcommand_and_arguments(workdir: Path) -> None:
     assert runner.invoke(app, ["frobnicate"]).exit_code == 2
     assert runner.invoke(app, ["import-departments"]).exit_code == 2
+
+
+def test_digest_writes_chart_workbook_and_messages(workdir: Path) -> None:
+    assert runner.invoke(app, ["import-departments", "--sample"]).exit_code == 0
+    out = workdir / "out"
+    result = runner.invoke(app, ["digest", "--month", "2026-03", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "141" in result.output
+    assert (out / "digest-2026-03.png").read_bytes().startswith(b"\x89PNG")
+    book = load_workbook(out / "digest-2026-03.xlsx", read_only=True)
+    assert book.sheetnames[0] == "汇总" and book.sheetnames[-1] == "全部件"
+    assert len(book.sheetnames) == 141 + 2
+    office = (out / "digest-2026-03-office.html").read_text(encoding="utf-8")
+    assert "2026年03月正风行动情况通报" in office and "全市合计" in office
+    departments = sorted((out / "digest-2026-03-departments").iterdir())
+    assert len(departments) == 141
+    assert "本月无受理件" in departments[0].read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("month", ["2026-13", "March", "2026/03", "9999-01"])
+def test_digest_refuses_a_bad_month(workdir: Path, month: str) -> None:
+    result = runner.invoke(app, ["digest", "--month", month, "--out", str(workdir / "out")])
+    assert result.exit_code == 2
+    assert month in result.output
+    assert not (workdir / "out").exists()

@@ -32,7 +32,13 @@ from db.case_rules import (
 )
 from db.cases import apply_command, open_case
 from db.engine import session_factory
-from db.metrics import DepartmentMetrics, department_metrics, overall_metrics, overdue_numbers
+from db.metrics import (
+    DepartmentMetrics,
+    department_metrics,
+    overall_metrics,
+    overdue_numbers,
+    overdue_numbers_by_department,
+)
 from db.models import Account, Department, DepartmentKind
 from db.workdays import WorkCalendar
 from tests.factories import file_report
@@ -199,6 +205,7 @@ async def test_figures_equal_the_hand_computed_month(any_engine: AsyncEngine) ->
                 reopened=1,
                 satisfied=2,
                 ratings=3,
+                open_now=1,
                 overdue_now=1,
             ),
             b: DepartmentMetrics(
@@ -211,6 +218,7 @@ async def test_figures_equal_the_hand_computed_month(any_engine: AsyncEngine) ->
                 reopened=1,
                 satisfied=0,
                 ratings=2,
+                open_now=2,  # r5 (reply due in April) and r7.
                 overdue_now=1,
             ),
             # r9 answered on time, r13 late.
@@ -221,6 +229,7 @@ async def test_figures_equal_the_hand_computed_month(any_engine: AsyncEngine) ->
                 signed_on_time=1,
                 answered=2,
                 answered_on_time=1,
+                open_now=3,  # r8, and r10 and r11 waiting to be signed.
                 overdue_now=1,
             ),
             d: DepartmentMetrics(d),
@@ -235,6 +244,9 @@ async def test_figures_equal_the_hand_computed_month(any_engine: AsyncEngine) ->
         assert rows[c].answered_on_time_rate == 0.5
         assert rows[d].answered_on_time_rate is None
         assert rows[d].signed_on_time_rate is None
+        assert rows[b].overdue_rate == 0.5
+        assert rows[c].overdue_rate == 1 / 3
+        assert rows[d].overdue_rate is None
 
         total = await overall_metrics(session, START, END, NOW, calendar=CALENDAR, tz=TZ)
         assert total == DepartmentMetrics(
@@ -248,6 +260,7 @@ async def test_figures_equal_the_hand_computed_month(any_engine: AsyncEngine) ->
             reopened=2,
             satisfied=2,
             ratings=5,
+            open_now=6,
             overdue_now=3,
         )
 
@@ -255,6 +268,11 @@ async def test_figures_equal_the_hand_computed_month(any_engine: AsyncEngine) ->
         assert await overdue_numbers(session, b, NOW) == [numbers["r7"]]
         assert await overdue_numbers(session, c, NOW) == [numbers["r8"]]
         assert await overdue_numbers(session, d, NOW) == []
+        assert await overdue_numbers_by_department(session, NOW) == {
+            a: [numbers["r4"]],
+            b: [numbers["r7"]],
+            c: [numbers["r8"]],
+        }
         # Before r4's sign due (end of 17 March local) nothing of A is overdue.
         assert await overdue_numbers(session, a, datetime(2026, 3, 17, 15, tzinfo=UTC)) == []
 
@@ -293,3 +311,21 @@ async def test_statement_count_does_not_grow_with_reports(any_engine: AsyncEngin
         after = await run()
 
     assert before == after == 3 + 3 + 1
+
+
+async def test_overdue_numbers_by_department_keeps_the_most_overdue_first(
+    any_engine: AsyncEngine,
+) -> None:
+    async with session_factory(any_engine)() as session:
+        world = await _world(session)
+        a, b = world.departments[0], world.departments[1]
+        # Never signed: each is overdue from the end of its sign day, the earliest most overdue.
+        days = [datetime(2026, 3, day, 2, tzinfo=UTC) for day in (10, 2, 5)]
+        filed = {day: (await _report(session, world, a, day))[1] for day in days}
+        await _report(session, world, b, days[0])
+        await session.commit()
+
+        by_department = await overdue_numbers_by_department(session, NOW, limit=2)
+        assert by_department[a] == [filed[days[1]], filed[days[2]]]
+        assert len(by_department[b]) == 1
+        assert by_department[a] == await overdue_numbers(session, a, NOW, limit=2)
