@@ -9,12 +9,16 @@ the answer, the callback answer), so the transport is the bot's largest single c
 It implements everything `BaseRequest` asks for: form-encoded calls, multipart uploads (files
 and file handles), GET downloads, the four timeouts (aiohttp has no separate write timeout, so a
 total deadline of connect + write + read stands in for it) and optional proxies. Like httpx, it
-honours the usual proxy environment variables.
+honours the usual proxy environment variables (HTTPS_PROXY, ALL_PROXY, NO_PROXY ...), but reads
+them once per server instead of on every call: aiohttp's `trust_env` looks up proxies and netrc
+in a worker thread per request, which cost more than the request itself.
 """
 
 from __future__ import annotations
 
+import urllib.request
 from typing import IO
+from urllib.parse import SplitResult, urlsplit
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
@@ -47,6 +51,8 @@ class AiohttpRequest(BaseRequest):
         self._pool_timeout = pool_timeout
         self._media_write_timeout = media_write_timeout
         self._proxy = proxy
+        self._env_proxies: dict[str, str | None] = {}
+        """scheme://host:port → the proxy the environment names for it, looked up once."""
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -61,7 +67,6 @@ class AiohttpRequest(BaseRequest):
                 # The Bot API sets no cookies; a dummy jar skips cookie bookkeeping per call.
                 cookie_jar=aiohttp.DummyCookieJar(),
                 headers={"User-Agent": self.USER_AGENT},
-                trust_env=self._proxy is None,
             )
 
     async def shutdown(self) -> None:
@@ -98,13 +103,31 @@ class AiohttpRequest(BaseRequest):
             data = _form(fields, files) if files else fields
         try:
             async with self._session.request(
-                method, url, data=data, timeout=timeout, proxy=self._proxy
+                method, url, data=data, timeout=timeout, proxy=self._proxy_for(url)
             ) as response:
                 return response.status, await response.read()
         except (TimeoutError, aiohttp.ServerTimeoutError) as err:
             raise TimedOut from err
         except aiohttp.ClientError as err:
             raise NetworkError(f"aiohttp.{err.__class__.__name__}: {err}") from err
+
+    def _proxy_for(self, url: str) -> str | None:
+        if self._proxy is not None:
+            return self._proxy
+        parsed = urlsplit(url)
+        origin = f"{parsed.scheme}://{parsed.netloc}"
+        if origin not in self._env_proxies:
+            self._env_proxies[origin] = _environment_proxy(parsed)
+        return self._env_proxies[origin]
+
+
+def _environment_proxy(url: SplitResult) -> str | None:
+    """The proxy the standard environment variables name for `url`, as httpx would use it."""
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(url.scheme) or proxies.get("all")
+    if proxy is None or urllib.request.proxy_bypass_environment(url.hostname or "", proxies):
+        return None
+    return proxy
 
 
 def _timeout(

@@ -118,3 +118,17 @@ async def test_no_server_is_a_network_error() -> None:
 async def test_not_initialized_is_refused() -> None:
     with pytest.raises(RuntimeError, match="not initialized"):
         await AiohttpRequest().do_request("http://127.0.0.1:1/botX/getMe", "POST")
+
+
+def test_proxies_come_from_the_environment_once_per_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    request = AiohttpRequest()
+    assert request._proxy_for("https://api.telegram.org/botX/getMe") == "http://proxy.example:3128"
+    assert request._proxy_for("http://127.0.0.1:8081/botX/getMe") is None
+    monkeypatch.delenv("HTTPS_PROXY")
+    # Looked up once: the process environment does not change under a running bot.
+    assert request._proxy_for("https://api.telegram.org/botX/sendMessage") is not None
+    assert AiohttpRequest(proxy="http://own:1")._proxy_for("https://x.org/") == "http://own:1"
