@@ -74,6 +74,12 @@ class Draft:
 _DRAFT = ReportDraft.__table__  # type: ignore[attr-defined]
 _STORED = "drafts"
 """session.info key: account id → the JSON stored for it in this session (None: no row)."""
+# Built once and run with parameters: building a statement costs more than executing it.
+_BY_ACCOUNT = _DRAFT.c.account_id == sa.bindparam("account_id")
+_SELECT = sa.select(_DRAFT.c.data, _DRAFT.c.updated_at).where(_BY_ACCOUNT)
+_INSERT = sa.insert(_DRAFT)
+_UPDATE = sa.update(_DRAFT).where(_DRAFT.c.account_id == sa.bindparam("draft_account_id"))
+_DELETE = sa.delete(_DRAFT).where(_BY_ACCOUNT)
 
 
 def _stored(session: AsyncSession) -> dict[int, str | None]:
@@ -82,9 +88,7 @@ def _stored(session: AsyncSession) -> dict[int, str | None]:
 
 
 async def _select(session: AsyncSession, account_id: int) -> tuple[str, datetime] | None:
-    result = await session.exec(
-        sa.select(_DRAFT.c.data, _DRAFT.c.updated_at).where(_DRAFT.c.account_id == account_id)
-    )
+    result = await session.exec(_SELECT, params={"account_id": account_id})
     row = result.first()
     _stored(session)[account_id] = row.data if row is not None else None
     return (row.data, row.updated_at) if row is not None else None
@@ -109,18 +113,14 @@ async def save_draft(session: AsyncSession, account_id: int, draft: Draft, now: 
     stored = known[account_id]
     data = draft.to_json()
     if stored is None:
-        await session.exec(
-            sa.insert(_DRAFT).values(account_id=account_id, data=data, updated_at=now)
-        )
+        values = {"account_id": account_id, "data": data, "updated_at": now}
+        await session.exec(_INSERT, params=values)  # type: ignore[call-overload]
     else:
         if stored != data:
             draft.rev += 1
             data = draft.to_json()
-        await session.exec(
-            sa.update(_DRAFT)
-            .where(_DRAFT.c.account_id == account_id)
-            .values(data=data, updated_at=now)
-        )
+        values = {"draft_account_id": account_id, "data": data, "updated_at": now}
+        await session.exec(_UPDATE, params=values)  # type: ignore[call-overload]
     known[account_id] = data
 
 
@@ -131,7 +131,7 @@ async def delete_draft(session: AsyncSession, account_id: int) -> Draft | None:
     stored = known[account_id]
     if stored is None:
         return None
-    await session.exec(sa.delete(_DRAFT).where(_DRAFT.c.account_id == account_id))
+    await session.exec(_DELETE, params={"account_id": account_id})  # type: ignore[call-overload]
     known[account_id] = None
     return Draft.from_json(stored)
 
