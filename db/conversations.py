@@ -6,12 +6,13 @@ disagree after a crash; python-telegram-bot's own persistence reads and writes t
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Hashable, Sequence
 
-from sqlalchemy import delete
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.models import ConversationState, utcnow
@@ -32,25 +33,32 @@ async def load_states(session: AsyncSession, name: str) -> dict[Key, object]:
     return {decode_key(row.key): json.loads(row.state) for row in rows.all()}
 
 
+_STATE = ConversationState.__table__  # type: ignore[attr-defined]
+# Built once: the report flow stores its position on every step, and building an upsert (with
+# its `excluded` alias) cost more Python time than executing it. Core on the table, not the ORM.
+_DELETE = sa.delete(_STATE).where(
+    _STATE.c.name == sa.bindparam("name"), _STATE.c.key == sa.bindparam("key")
+)
+
+
+@functools.cache
+def _upsert(dialect: str) -> sa.Insert:
+    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert_fn(_STATE)
+    return statement.on_conflict_do_update(
+        index_elements=["name", "key"],
+        set_={"state": statement.excluded.state, "updated_at": statement.excluded.updated_at},
+    )
+
+
 async def store_state(
     session: AsyncSession, name: str, key: Sequence[Hashable], state: object | None
 ) -> None:
     """Record the position in one statement; None (the conversation ended) removes it."""
     encoded = encode_key(key)
     if state is None:
-        await session.exec(
-            delete(ConversationState).where(  # type: ignore[call-overload]
-                col(ConversationState.name) == name, col(ConversationState.key) == encoded
-            )
-        )
+        await session.exec(_DELETE, params={"name": name, "key": encoded})  # type: ignore[call-overload]
         return
-    dialect = session.get_bind().dialect.name
-    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
     values = {"name": name, "key": encoded, "state": json.dumps(state), "updated_at": utcnow()}
-    statement = insert_fn(ConversationState).values(**values)
-    await session.exec(
-        statement.on_conflict_do_update(  # type: ignore[call-overload]
-            index_elements=["name", "key"],
-            set_={"state": statement.excluded.state, "updated_at": statement.excluded.updated_at},
-        )
-    )
+    statement = _upsert(session.get_bind().dialect.name)
+    await session.exec(statement, params=values)  # type: ignore[call-overload]

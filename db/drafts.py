@@ -10,6 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -70,34 +71,71 @@ class Draft:
         return True
 
 
+# Core statements on the table, not the ORM: a draft is written at every step of every report,
+# and the unit of work (identity map, change tracking, flush) cost more than the SQL itself.
+_DRAFT = ReportDraft.__table__  # type: ignore[attr-defined]
+_STORED = "drafts"
+"""session.info key: account id → the JSON stored for it in this session (None: no row)."""
+# Built once and run with parameters: building a statement costs more than executing it.
+_BY_ACCOUNT = _DRAFT.c.account_id == sa.bindparam("account_id")
+_SELECT = sa.select(_DRAFT.c.data, _DRAFT.c.updated_at).where(_BY_ACCOUNT)
+_INSERT = sa.insert(_DRAFT)
+_UPDATE = sa.update(_DRAFT).where(_DRAFT.c.account_id == sa.bindparam("draft_account_id"))
+_DELETE = sa.delete(_DRAFT).where(_BY_ACCOUNT)
+
+
+def _stored(session: AsyncSession) -> dict[int, str | None]:
+    known: dict[int, str | None] = session.info.setdefault(_STORED, {})
+    return known
+
+
+async def _select(session: AsyncSession, account_id: int) -> tuple[str, datetime] | None:
+    result = await session.exec(_SELECT, params={"account_id": account_id})
+    row = result.first()
+    _stored(session)[account_id] = row.data if row is not None else None
+    return (row.data, row.updated_at) if row is not None else None
+
+
 async def load_draft(session: AsyncSession, account_id: int) -> tuple[Draft, datetime] | None:
-    row = await session.get(ReportDraft, account_id)
+    row = await _select(session, account_id)
     if row is None:
         return None
-    # The identity map holds rows weakly; keeping this one lets `save_draft` skip a SELECT.
-    session.info.setdefault("drafts", {})[account_id] = row
-    return Draft.from_json(row.data), row.updated_at
+    data, updated_at = row
+    return Draft.from_json(data), updated_at
 
 
 async def save_draft(session: AsyncSession, account_id: int, draft: Draft, now: datetime) -> None:
-    """Store the draft and count the activity; the revision moves only when the content did."""
-    row = await session.get(ReportDraft, account_id)
-    if row is None:
-        row = ReportDraft(account_id=account_id, data=draft.to_json(), updated_at=now)
-    elif row.data != draft.to_json():
-        draft.rev += 1
-        row.data = draft.to_json()
-    row.updated_at = now
-    session.add(row)
+    """Store the draft and count the activity; the revision moves only when the content did.
+
+    Written at once, not at the next flush: the caller's commit is what makes it durable.
+    """
+    known = _stored(session)
+    if account_id not in known:
+        await _select(session, account_id)
+    stored = known[account_id]
+    data = draft.to_json()
+    if stored is None:
+        values = {"account_id": account_id, "data": data, "updated_at": now}
+        await session.exec(_INSERT, params=values)  # type: ignore[call-overload]
+    else:
+        if stored != data:
+            draft.rev += 1
+            data = draft.to_json()
+        values = {"draft_account_id": account_id, "data": data, "updated_at": now}
+        await session.exec(_UPDATE, params=values)  # type: ignore[call-overload]
+    known[account_id] = data
 
 
 async def delete_draft(session: AsyncSession, account_id: int) -> Draft | None:
-    row = await session.get(ReportDraft, account_id)
-    if row is None:
+    known = _stored(session)
+    if account_id not in known:
+        await _select(session, account_id)
+    stored = known[account_id]
+    if stored is None:
         return None
-    draft = Draft.from_json(row.data)
-    await session.delete(row)
-    return draft
+    await session.exec(_DELETE, params={"account_id": account_id})  # type: ignore[call-overload]
+    known[account_id] = None
+    return Draft.from_json(stored)
 
 
 async def expired_drafts(

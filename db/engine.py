@@ -1,7 +1,12 @@
-"""One engine and one session factory per process; SQLite gets WAL and foreign keys on connect."""
+"""One engine and one session factory per process; SQLite gets WAL and foreign keys on connect.
+
+SQLite goes through `db.sqlite_inline`: statements run on the event loop's thread and write
+transactions queue on an asyncio lock, which is what makes many people typing at once cheap.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +15,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from db import sqlite_inline
+
 SessionFactory = async_sessionmaker[AsyncSession]
+BUSY_TIMEOUT_SECONDS = 10.0
+"""How long a statement waits for another process's lock before "database is locked"."""
 
 
 def is_sqlite(url: str) -> bool:
@@ -26,30 +35,41 @@ def ensure_sqlite_dir(url: str) -> None:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the bot read while a long write (an import, a backup) runs; foreign keys are off by
-    # default in SQLite and we rely on them; busy_timeout turns brief lock contention into waiting.
+    # default in SQLite and we rely on them. busy_timeout is 0 because SQLite's busy handler
+    # would sleep on the event loop's thread: `sqlite_inline` waits for locks in asyncio instead.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA busy_timeout=0")
     cursor.close()
 
 
 def _pool_options(url: str) -> dict[str, Any]:
-    if not is_sqlite(url):
-        return {}
-    # Sessions always end their own transaction before giving the connection back, so the
-    # pool's extra ROLLBACK on return is a wasted round trip to SQLite's worker thread.
-    return {"pool_reset_on_return": None}
+    if not is_sqlite(url) or make_url(url).database in (None, "", ":memory:"):
+        return {}  # in-memory SQLite shares one connection (StaticPool): nothing to size
+    # Up to 64 updates are handled at once (bot.updates) and each holds a session while it waits
+    # for the write lock. With SQLAlchemy's default of 5 + 10 overflow, connections were opened
+    # and closed all the time (a thread, four PRAGMAs each); an idle inline connection is cheap.
+    # The pool's ROLLBACK on return stays: it is free inline, and a connection must never go
+    # back to the pool holding the write lock.
+    return {"pool_size": 32, "max_overflow": 32}
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    if not is_sqlite(url):
+        return create_async_engine(url, echo=echo, pool_pre_ping=True)
     ensure_sqlite_dir(url)
-    engine = create_async_engine(
-        url, echo=echo, pool_pre_ping=not is_sqlite(url), **_pool_options(url)
-    )
-    if is_sqlite(url):
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    # One write lock per engine: its connections take turns at writing in asyncio.
+    write_lock = asyncio.Lock()
+
+    async def connect() -> sqlite_inline.InlineConnection:
+        # The dialect still reads the URL (file name, uri=true, ...); only the driver differs.
+        args, kwargs = engine.dialect.create_connect_args(engine.url)
+        return await sqlite_inline.connect(args, kwargs, write_lock, BUSY_TIMEOUT_SECONDS)
+
+    engine = create_async_engine(url, echo=echo, async_creator=connect, **_pool_options(url))
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
 
 

@@ -3,8 +3,7 @@
 The in-process :class:`~bot.fakeapi.request.FakeRequest` skips python-telegram-bot's
 HTTP layer; serving the fake over a socket covers that too (httpx, form encoding,
 multipart uploads, timeouts) and lets a developer run the whole bot against it by
-pointing ``base_url`` here.  aiohttp is only a development dependency, so nothing
-outside this module imports it.
+pointing ``base_url`` here.
 
 Run ``python -m bot.fakeapi.http --port 8081`` for a console: it prints a line per
 call and turns each typed line ``USER_ID: text`` into a message from that user.

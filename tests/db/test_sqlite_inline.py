@@ -1,0 +1,142 @@
+"""Inline SQLite: writers take turns in asyncio, readers never wait, other processes are awaited."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from db.engine import create_engine
+from db.sqlite_inline import InlineConnection, connect, is_read_only
+
+
+@pytest.fixture
+def db_file(tmp_path: Path) -> Path:
+    path = tmp_path / "inline.db"
+    with sqlite3.connect(path) as setup:
+        setup.execute("PRAGMA journal_mode=WAL")
+        setup.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    return path
+
+
+@pytest.fixture
+async def lock() -> asyncio.Lock:
+    return asyncio.Lock()
+
+
+async def _open(path: Path, lock: asyncio.Lock, busy_timeout: float = 2.0) -> InlineConnection:
+    connection = await connect([str(path)], {}, lock, busy_timeout)
+    await connection.execute("PRAGMA busy_timeout=0")
+    return connection
+
+
+@pytest.fixture
+async def pair(db_file: Path, lock: asyncio.Lock) -> AsyncIterator[tuple[InlineConnection, ...]]:
+    first, second = await _open(db_file, lock), await _open(db_file, lock)
+    yield first, second
+    await first.close()
+    await second.close()
+
+
+def test_only_selects_count_as_reads() -> None:
+    assert is_read_only("  select 1")
+    assert not is_read_only("INSERT INTO t VALUES (1, 'a')")
+    assert not is_read_only("PRAGMA journal_mode=WAL")
+
+
+async def test_a_second_writer_waits_for_the_first_commit(
+    pair: tuple[InlineConnection, InlineConnection], lock: asyncio.Lock
+) -> None:
+    first, second = pair
+    await first.execute("INSERT INTO t (v) VALUES ('first')")
+    assert lock.locked()
+    waiting = asyncio.create_task(second.execute("INSERT INTO t (v) VALUES ('second')"))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    # A reader is not held up by the open write transaction.
+    async with second.execute("SELECT count(*) FROM t") as cursor:
+        assert await cursor.fetchone() == (0,)
+    await first.commit()
+    await waiting
+    await second.commit()
+    assert not lock.locked()
+    async with first.execute("SELECT v FROM t ORDER BY id") as cursor:
+        assert await cursor.fetchall() == [("first",), ("second",)]
+
+
+async def test_rollback_and_stop_release_the_lock(
+    pair: tuple[InlineConnection, InlineConnection], lock: asyncio.Lock
+) -> None:
+    first, second = pair
+    await first.execute("INSERT INTO t (v) VALUES ('x')")
+    await first.rollback()
+    assert not lock.locked()
+    await second.execute("INSERT INTO t (v) VALUES ('y')")
+    assert lock.locked()
+    future = second.stop()
+    assert not lock.locked()
+    if future is not None:
+        await future
+
+
+async def test_another_process_holding_the_lock_is_waited_for(
+    db_file: Path, lock: asyncio.Lock
+) -> None:
+    outsider = sqlite3.connect(db_file, isolation_level=None)
+    outsider.execute("BEGIN IMMEDIATE")
+    connection = await _open(db_file, lock)
+    try:
+        asyncio.get_running_loop().call_later(0.1, outsider.execute, "COMMIT")
+        await connection.execute("INSERT INTO t (v) VALUES ('after')")
+        await connection.commit()
+    finally:
+        await connection.close()
+        outsider.close()
+
+
+async def test_a_lock_held_too_long_fails_like_sqlite(db_file: Path, lock: asyncio.Lock) -> None:
+    outsider = sqlite3.connect(db_file, isolation_level=None)
+    outsider.execute("BEGIN IMMEDIATE")
+    connection = await _open(db_file, lock, busy_timeout=0.1)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            await connection.execute("INSERT INTO t (v) VALUES ('never')")
+        await connection.rollback()
+        assert not lock.locked()
+    finally:
+        await connection.close()
+        outsider.execute("ROLLBACK")
+        outsider.close()
+
+
+async def test_many_sessions_write_at_once_without_lock_errors(engine: AsyncEngine) -> None:
+    async def write(i: int) -> None:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("INSERT INTO report_counter (year, last_seq) VALUES (:y, 0)"), {"y": i}
+            )
+            await asyncio.sleep(0)
+            await connection.execute(
+                text("UPDATE report_counter SET last_seq = last_seq + 1 WHERE year = :y"),
+                {"y": i},
+            )
+
+    await asyncio.gather(*(write(i) for i in range(40)))
+    async with engine.connect() as connection:
+        total = await connection.scalar(text("SELECT sum(last_seq) FROM report_counter"))
+    assert total == 40
+
+
+async def test_engine_keeps_wal_and_foreign_keys(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/pragmas.db")
+    try:
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("PRAGMA journal_mode")) == "wal"
+            assert await connection.scalar(text("PRAGMA foreign_keys")) == 1
+    finally:
+        await engine.dispose()
