@@ -27,6 +27,7 @@ from handlers import (
     calendar,
     case_view,
     casework,
+    digest,
     errors,
     extension,
     followup,
@@ -37,6 +38,7 @@ from handlers import (
     start,
 )
 from handlers.start import bot_commands
+from scheduler.digest_job import run_digest_job
 from scheduler.draft_timeout import sweep_idle_drafts
 from scheduler.reminder_job import run_deadline_scan
 from scheduler.sender import OutboxSender
@@ -76,6 +78,10 @@ async def _post_init(application: BotApplication) -> None:
         first=10,
         name="deadline_scan",
     )
+    send_at = services.settings.digest.send_at.replace(tzinfo=services.settings.tz)
+    application.job_queue.run_daily(run_digest_job, time=send_at, name="monthly_digest")
+    # And once after start-up: a bot that was down on the digest morning catches up.
+    application.job_queue.run_once(run_digest_job, when=60, name="monthly_digest_catch_up")
     services.sender = OutboxSender(
         application.bot, services.sessions, services.settings, services.clock
     )
@@ -148,6 +154,7 @@ def build_application(
     application.add_handlers(extension.build_handlers())
     application.add_handlers(case_view.build_handlers())
     application.add_handlers(calendar.build_handlers())
+    application.add_handlers(digest.build_handlers())
     application.add_handlers(followup.build_handlers()[1:])
     # Roles before start: "/start TOKEN" from an invite link must be claimed by its own handler,
     # since the plain /start handler would otherwise answer it with the welcome.

@@ -54,12 +54,15 @@ class Reply:
 
 @dataclass(frozen=True)
 class OutgoingFile:
-    """A photo or document Telegram already has, resent by its file id (a copy, not a forward:
-    nothing of the original sender travels with it)."""
+    """A photo or document: one Telegram already has, resent by its file id (a copy, not a
+    forward: nothing of the original sender travels with it), or a file under the data dir."""
 
     kind: str
     """`photo` or `document`."""
-    file_id: str
+    file_id: str | None = None
+    path: str | None = None
+    """Relative to the data dir."""
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -225,7 +228,10 @@ async def queue_notices(
             chat_id=notice.chat_id,
             text=notice.text,
             keyboard=notice.keyboard,
-            files=[Attachment(kind=f.kind, file_id=f.file_id) for f in notice.files],
+            files=[
+                Attachment(kind=f.kind, file_id=f.file_id, path=f.path, name=f.name)
+                for f in notice.files
+            ],
             urgent=notice.urgent,
             now=now,
             not_before=now + grace,

@@ -24,6 +24,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("case", N_("One report's timeline, as your role sees it: /case ZF2026-000123")),
     ("inbox", N_("Triage inbox (admins)")),
     ("calendar", N_("Working-day calendar and holidays (admins)")),
+    ("digest", N_("Monthly digest with chart and workbook (admins): /digest 2026-03")),
     ("invite", N_("Invite link for a role (admins): /invite liaison D011")),
     ("revoke", N_("End someone's role (admins): /revoke D011")),
     ("help", N_("Help")),
