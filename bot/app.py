@@ -36,6 +36,7 @@ from handlers import (
     reporter,
     roles,
     start,
+    wecom,
 )
 from handlers.start import bot_commands
 from scheduler.digest_job import run_digest_job
@@ -155,6 +156,7 @@ def build_application(
     application.add_handlers(case_view.build_handlers())
     application.add_handlers(calendar.build_handlers())
     application.add_handlers(digest.build_handlers())
+    application.add_handlers(wecom.build_handlers())
     application.add_handlers(followup.build_handlers()[1:])
     # Roles before start: "/start TOKEN" from an invite link must be claimed by its own handler,
     # since the plain /start handler would otherwise answer it with the welcome.

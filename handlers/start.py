@@ -25,6 +25,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("inbox", N_("Triage inbox (admins)")),
     ("calendar", N_("Working-day calendar and holidays (admins)")),
     ("digest", N_("Monthly digest with chart and workbook (admins): /digest 2026-03")),
+    ("wecom", N_("A unit's WeCom group robot (admins): /wecom D011 URL")),
     ("invite", N_("Invite link for a role (admins): /invite liaison D011")),
     ("revoke", N_("End someone's role (admins): /revoke D011")),
     ("help", N_("Help")),

@@ -264,6 +264,8 @@ class OutboxSender:
             seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
             self._paused_until = self.limits.clock() + seconds
             return await self._retry(row, timedelta(seconds=seconds), f"429: {error}")
+        except _WecomLimited as error:
+            return await self._retry(row, timedelta(seconds=60), str(error))
         except Forbidden as error:
             await self._blocked(row, str(error))
             return "failed"
@@ -332,7 +334,7 @@ class OutboxSender:
         body = response.json()
         code = int(body.get("errcode", 0))
         if code == WECOM_RATE_LIMITED:
-            raise RetryAfter(60)
+            raise _WecomLimited(f"WeCom robot {mask_url(url)} is over its 20 messages a minute")
         if code != 0:
             # The URL holds the robot's key: report the code, never the URL.
             raise _WecomError(f"WeCom errcode {code} for robot {mask_url(url)}")
@@ -392,6 +394,10 @@ class OutboxSender:
 
 class _WecomError(Exception):
     pass
+
+
+class _WecomLimited(Exception):
+    """One robot's limit: only its own messages wait, Telegram's keep going."""
 
 
 def _recipient(row: OutboxMessage) -> tuple[str, int]:

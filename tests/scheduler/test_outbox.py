@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlmodel import select
 
 from bot.fakeapi import FakeBotApi, FakeUser
 from bot.settings import RateLimitSettings
 from db.engine import create_engine, session_factory
-from db.models import Account, OutboxMessage
+from db.models import Account, Department, OutboxMessage
 from db.outbox import claim, counts, enqueue
 from scheduler.limits import SendLimits
 from scheduler.sender import OutboxSender, backoff, is_quiet, mask_url, wecom_markdown
 from tests.handlers.test_casework import ADMIN, LIAISON, join_liaison
-from tests.harness import Harness, make_settings, prepare_database
+from tests.harness import Harness, make_settings, prepare_database, texts
 
 CITIZEN = FakeUser(7001, "Citizen", language_code="zh-CN")
 WORKDAY_MORNING = datetime(2026, 3, 16, 2, 30, tzinfo=UTC)  # Monday 10:30 in Shanghai
@@ -226,3 +228,41 @@ def test_wecom_text_and_masked_url() -> None:
         "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"
     )
     assert mask_url(url).endswith("key=…5aaa") and "693a91f6" not in mask_url(url)
+
+
+async def test_a_units_wecom_robot_gets_markdown_within_its_limit(office: Harness) -> None:
+    bot = office
+    key = "693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"
+    url = f"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={key}"
+    assert "not a robot" in texts(await bot.say(ADMIN, "/wecom D011 https://example.com/x"))
+    answer = texts(await bot.say(ADMIN, f"/wecom D011 {url}"))
+    assert "…5aaa" in answer and key not in answer
+    assert key not in texts(await bot.say(ADMIN, "/wecom D011"))
+
+    posted: list[dict[str, object]] = []
+    answers = iter([{"errcode": 45009, "errmsg": "api freq out of limit"}])
+
+    def robot(request: httpx.Request) -> httpx.Response:
+        posted.append(json.loads(request.content))
+        return httpx.Response(200, json=next(answers, {"errcode": 0, "errmsg": "ok"}))
+
+    sender = sender_of(bot)
+    sender.http = httpx.AsyncClient(transport=httpx.MockTransport(robot))
+    engine = create_engine(bot.settings.database.url)
+    async with session_factory(engine)() as session:
+        unit = (await session.exec(select(Department).where(Department.code == "D011"))).one()
+        await enqueue(
+            session,
+            key="robot-1",
+            department_id=unit.id,
+            text="<b>催办</b> &lt;x&gt;",
+            now=bot.clock.now,
+        )
+        await session.commit()
+    await engine.dispose()
+    assert (await sender.drain_once()).retried == 1, "45009: the robot's limit, try later"
+    bot.clock.advance(seconds=61)
+    assert (await sender.drain_once()).sent == 1
+    assert posted[-1] == {"msgtype": "markdown", "markdown": {"content": "**催办** <x>"}}
+    found = await rows(bot)
+    assert key not in (found["robot-1"].last_error or "")
