@@ -12,6 +12,7 @@ import json
 from urllib.parse import unquote, urlsplit
 
 from telegram._utils.types import ODVInput
+from telegram.error import NetworkError
 from telegram.request import BaseRequest, RequestData
 
 from bot.fakeapi.server import FakeBotApi
@@ -64,6 +65,8 @@ class FakeRequest(BaseRequest):
             if content is None:
                 return 404, _body({"ok": False, "error_code": 404, "description": "Not Found"})
             return 200, content
+        if self._api.take_drop(target):
+            raise NetworkError("connection dropped by the Bot API double")
         params = dict(request_data.parameters) if request_data else {}
         files = {
             name: UploadedFile(

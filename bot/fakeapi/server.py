@@ -263,6 +263,7 @@ class FakeBotApi:
         self._blocked: set[int] = set()
         self._failures: list[_Failure] = []
         self._rate: float | None = None
+        self.dropped: dict[str, int] = {}
         self._sent_at: deque[float] = deque()
         self._handlers: dict[str, _Handler] = {
             "getMe": self._get_me,
@@ -418,6 +419,19 @@ class FakeBotApi:
         ``retry_after``; it is sent in ``parameters`` like Telegram does.
         """
         self._failures.append(_Failure(method, status, description, retry_after, count))
+
+    def drop_next(self, method: str, count: int = 1) -> None:
+        """Drop the connection of the next ``count`` calls of ``method``: the caller gets no
+        answer at all (a network error), and the call has no effect."""
+        self.dropped[method] = self.dropped.get(method, 0) + count
+
+    def take_drop(self, method: str) -> bool:
+        """Whether this call's connection is dropped (used by the transports)."""
+        left = self.dropped.get(method, 0)
+        if left <= 0:
+            return False
+        self.dropped[method] = left - 1
+        return True
 
     def rate_limit(self, per_second: float | None) -> None:
         """Refuse sends and edits beyond ``per_second`` (sliding window) with 429; None = off."""

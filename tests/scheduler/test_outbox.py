@@ -109,9 +109,13 @@ async def test_server_errors_and_rate_limits_are_retried_until_delivered(office:
     bot.api.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
     assert (await sender.drain_once()).retried == 1
     bot.clock.advance(seconds=2)
+    bot.api.drop_next("sendMessage")
+    assert (await sender.drain_once()).retried == 1
+    assert "dropped" in ((await rows(bot))["k1"].last_error or "")
+    bot.clock.advance(seconds=backoff(3).total_seconds())
     assert (await sender.drain_once()).sent == 1
     assert delivered(bot, CITIZEN.id, "k1") == 1
-    assert (await rows(bot))["k1"].attempts == 3
+    assert (await rows(bot))["k1"].attempts == 4
 
 
 async def test_a_crash_between_sending_and_marking_resends_once(office: Harness) -> None:
