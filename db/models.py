@@ -415,3 +415,23 @@ class OutboxMessage(SQLModel, table=True):
     """Given up for good (the recipient blocked the bot, or Telegram refused the message)."""
     last_error: str | None = Field(default=None, max_length=300)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what to what, when, with the state before and after: every admin action.
+
+    `subject` names the object in words an admin can type back into `/audit` (a report number,
+    a department code, `account:<telegram id>`); before/after are JSON of the changed fields only.
+    """
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_subject", "subject", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    actor_account_id: int | None = Field(default=None, foreign_key="account.id", index=True)
+    """None for the command line and the scheduler."""
+    action: str = Field(max_length=50)
+    subject: str = Field(max_length=100)
+    before: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    after: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))

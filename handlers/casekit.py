@@ -15,6 +15,7 @@ from telegram.ext import ConversationHandler, filters
 from bot.i18n import N_, Translator, gettext_for
 from bot.render import esc, state_label
 from bot.turn import Keyboard, Outgoing, OutgoingFile, Turn
+from db.audit import record
 from db.case_rules import Actor, Applied, Command, RefusalReason, Refused
 from db.cases import apply_command, limits_for
 from db.conversations import load_states, store_state
@@ -92,7 +93,8 @@ async def apply_as(
     )
     if actor is None:
         actor = Actor(account_id=turn.account.id, is_admin=True)
-    return await apply_command(
+    before = report.state
+    outcome = await apply_command(
         turn.session,
         report.id,
         command,
@@ -102,6 +104,17 @@ async def apply_as(
         limits,
         settings.tz,
     )
+    if actor.is_admin and isinstance(outcome, Applied):
+        await record(
+            turn.session,
+            actor_account_id=actor.account_id,
+            action=f"case.{outcome.event.kind.value}",
+            subject=report.number,
+            now=turn.now,
+            before={"state": before.value},
+            after={"state": outcome.case.state.value, "department_id": outcome.case.department_id},
+        )
+    return outcome
 
 
 async def refusal(turn: Turn, report: Report, refused: Refused) -> str:

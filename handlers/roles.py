@@ -16,6 +16,7 @@ from bot import callbacks as cb
 from bot.i18n import N_, Translator
 from bot.render import esc, local_time, role_label
 from bot.turn import Keyboard, Turn, turn_handler
+from db.audit import record
 from db.models import Account, Department, Role, RoleGrant
 from db.roles import (
     DEPARTMENT_ROLES,
@@ -120,6 +121,14 @@ async def invite(turn: Turn) -> None:
         now=turn.now,
         ttl=timedelta(days=settings.invites.ttl_days),
     )
+    await record(
+        turn.session,
+        actor_account_id=turn.account.id,
+        action="invite.create",
+        subject=f"invite:{created.id}",
+        now=turn.now,
+        after={"role": role.value, "department": department.code if department else None},
+    )
     link = f"https://t.me/{turn.context.bot.username}?start={token}"
     expires = local_time(created.expires_at, settings.tz)
     if department is not None:
@@ -162,6 +171,13 @@ async def withdraw_invite(turn: Turn) -> None:
     invite_id = cb.as_int(fields["invite"]) if fields else None
     turn.clear_keyboard = True
     if invite_id is not None and await revoke_invite(turn.session, invite_id, turn.now):
+        await record(
+            turn.session,
+            actor_account_id=turn.account.id,
+            action="invite.withdraw",
+            subject=f"invite:{invite_id}",
+            now=turn.now,
+        )
         turn.say(turn._("The invite link was withdrawn; it no longer works."))
     else:
         turn.say(turn._("That invite link was already used, withdrawn or never existed."))
@@ -226,6 +242,15 @@ async def end_grant(turn: Turn) -> None:
     if grant is None or not await revoke_role(turn.session, grant.id or 0, turn.now):
         turn.say(turn._("That role was already ended or never existed."))
         return
+    holder = await turn.session.get(Account, grant.account_id)
+    await record(
+        turn.session,
+        actor_account_id=turn.account.id,
+        action="role.revoke",
+        subject=f"account:{holder.telegram_id if holder else grant.account_id}",
+        now=turn.now,
+        before={"role": grant.role.value, "department_id": grant.department_id},
+    )
     turn.say(turn._("Ended: {grant}.").format(grant=await _grant_sentence(turn, grant)))
 
 

@@ -13,6 +13,7 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.render import esc
 from bot.turn import Turn, turn_handler
+from db.audit import record
 from db.models import Department
 from db.roles import is_admin
 from scheduler.sender import mask_url
@@ -28,6 +29,19 @@ def robot_url_ok(url: str) -> bool:
         and parts.scheme in ("https", "http")
         and bool(parts.netloc)
         and bool(parse_qs(parts.query).get("key"))
+    )
+
+
+async def _audit(turn: Turn, unit: Department, new_url: str | None) -> None:
+    """The URL's key is a secret: the trail keeps only the masked form."""
+    await record(
+        turn.session,
+        actor_account_id=turn.account.id,
+        action="department.wecom",
+        subject=unit.code,
+        now=turn.now,
+        before={"wecom_url": mask_url(unit.wecom_url) if unit.wecom_url else None},
+        after={"wecom_url": mask_url(new_url) if new_url else None},
     )
 
 
@@ -69,6 +83,7 @@ async def wecom(turn: Turn) -> None:
         return
     value = args[1].strip()
     if value.lower() == "off":
+        await _audit(turn, unit, None)
         unit.wecom_url = None
         turn.session.add(unit)
         turn.say(_("{unit}: WeCom robot removed.").format(unit=esc(unit.name)))
@@ -81,6 +96,7 @@ async def wecom(turn: Turn) -> None:
             )
         )
         return
+    await _audit(turn, unit, value)
     unit.wecom_url = value
     turn.session.add(unit)
     turn.say(
