@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import html
 import logging
 import re
@@ -132,7 +131,10 @@ class OutboxSender:
         self.wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._paused_until = 0.0
-        self._in_flight: dict[tuple[str, int], asyncio.Task[str]] = {}
+        self._pace_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[str]] = set()
+        self._recipient_locks: dict[tuple[str, int], asyncio.Lock] = {}
+        self._concurrency = asyncio.Semaphore(settings.delivery.concurrency)
         self.recovered = 0
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -193,41 +195,33 @@ class OutboxSender:
                 rows = await due_messages(session, now, quiet=quiet)
             else:
                 rows = [r for r in await pending_by_keys(session, keys) if r.urgent or not quiet]
-        result = DrainResult()
-        tasks: list[asyncio.Task[str]] = []
-        concurrency = asyncio.Semaphore(self.settings.delivery.concurrency)
-        for row in rows:
-            recipient = _recipient(row)
-            earlier = self._in_flight.get(recipient)
-            if earlier is not None:
-                # One message at a time per chat, in order: wait for the one on its way.
-                await asyncio.wait([earlier])
-            wait = self.limits.recipient_wait(recipient)
-            if wait > 0 and keys is None:
-                continue  # another round; the row keeps its place
-            await asyncio.sleep(max(wait, self.limits.overall_wait(), self._pause_left()))
-            await concurrency.acquire()
-            self.limits.take_overall()
-            self.limits.record(recipient)
+        if not self._tasks:
+            self._recipient_locks.clear()  # nobody holds or waits for one: start afresh
+        tasks = [asyncio.create_task(self._in_turn(row)) for row in rows]
+        for task in tasks:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        outcomes = await asyncio.gather(*tasks)
+        # Also wait for sends another drain started (the loop and a handler's `send_now` run
+        # side by side): when this returns, nothing this process took on is still in the air.
+        others = self._tasks.difference(tasks)
+        if others:
+            await asyncio.wait(others)
+        return DrainResult(
+            sent=outcomes.count("sent"),
+            retried=outcomes.count("retry"),
+            failed=outcomes.count("failed"),
+        )
 
-            async def one(row: OutboxMessage = row) -> str:
-                try:
-                    return await self.deliver(row)
-                finally:
-                    concurrency.release()
-
-            task = asyncio.create_task(one())
-            self._in_flight[recipient] = task
-            task.add_done_callback(functools.partial(self._forget, recipient))
-            tasks.append(task)
-        for outcome in await asyncio.gather(*tasks):
-            if outcome == "sent":
-                result.sent += 1
-            elif outcome == "retry":
-                result.retried += 1
-            elif outcome == "failed":
-                result.failed += 1
-        return result
+    async def _in_turn(self, row: OutboxMessage) -> str:
+        """One message at a time per chat, in order and at its pace; a bounded number in all."""
+        recipient = _recipient(row)
+        lock = self._recipient_locks.setdefault(recipient, asyncio.Lock())
+        async with lock:
+            await asyncio.sleep(self.limits.recipient_wait(recipient))
+            async with self._concurrency:
+                self.limits.record(recipient)
+                return await self.deliver(row)
 
     async def send_now(self, keys: Sequence[str]) -> DrainResult:
         """A handler's notices, right after its commit; whatever cannot go now stays queued."""
@@ -238,9 +232,15 @@ class OutboxSender:
         finally:
             self.wake.set()
 
-    def _forget(self, recipient: tuple[str, int], task: asyncio.Task[str]) -> None:
-        if self._in_flight.get(recipient) is task:
-            del self._in_flight[recipient]
+    async def _pace(self) -> None:
+        """Wait for the next overall slot, right before a Bot API call goes out.
+
+        Booking slots when a send is scheduled is not enough: sends held up together (by a
+        slow commit, say) would then leave in a bunch, and Telegram counts what arrives.
+        """
+        async with self._pace_lock:
+            await asyncio.sleep(max(self.limits.overall_wait(), self._pause_left()))
+            self.limits.take_overall()
 
     def _pause_left(self) -> float:
         return max(0.0, self._paused_until - self.limits.clock())
@@ -305,10 +305,12 @@ class OutboxSender:
             content: Any = file.file_id
             if file.path is not None:
                 content = (self.settings.data_dir / file.path).read_bytes()
+            await self._pace()
             if file.kind == "photo":
                 await self.bot.send_photo(row.chat_id, content)
             else:
                 await self.bot.send_document(row.chat_id, content, filename=file.name)
+        await self._pace()
         await self.bot.send_message(
             row.chat_id,
             row.text,
