@@ -598,6 +598,49 @@ def purge(
     )
 
 
+@app.command()
+def chat(
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database",
+            help="Database URL to use (default: a throwaway SQLite file in a temporary folder).",
+        ),
+    ] = None,
+    persona: Annotated[
+        str, typer.Option("--as", help="Start as citizen, liaison or admin.")
+    ] = "citizen",
+    language: Annotated[
+        str, typer.Option("--lang", help="zh_CN or en: the personas' Telegram language.")
+    ] = "zh_CN",
+    config: ConfigOption = None,
+) -> None:
+    """Try the real bot in the terminal: no Telegram, no token; switch persona with :as."""
+    import tempfile
+
+    from bot.chat import console_settings, personas, run_chat
+
+    settings = _settings(config)
+    _ = gettext_for(settings.default_language)
+    if language not in ("zh_CN", "en"):
+        raise _fail(_("unknown language {language}: use zh_CN or en").format(language=language))
+    if persona not in personas(language):
+        raise _fail(_("unknown persona {name}: use citizen, liaison or admin").format(name=persona))
+    with tempfile.TemporaryDirectory(prefix="zhengfeng-chat-") as tmp:
+        url = database or f"sqlite+aiosqlite:///{tmp}/chat.db"
+        data_dir = settings.data_dir if database else Path(tmp) / "data"
+        asyncio.run(
+            run_chat(
+                console_settings(settings, url, data_dir),
+                sys.stdin,
+                sys.stdout,
+                language=language,
+                persona=persona,
+                echo=not sys.stdin.isatty(),
+            )
+        )
+
+
 def main() -> None:
     app(prog_name="zhengfeng")
 
