@@ -42,6 +42,7 @@ from handlers.start import bot_commands
 from scheduler.digest_job import run_digest_job
 from scheduler.draft_timeout import sweep_idle_drafts
 from scheduler.reminder_job import run_deadline_scan
+from scheduler.retention_job import run_retention_job
 from scheduler.sender import OutboxSender
 from scheduler.unrated import close_unrated_reports
 
@@ -83,6 +84,10 @@ async def _post_init(application: BotApplication) -> None:
     application.job_queue.run_daily(run_digest_job, time=send_at, name="monthly_digest")
     # And once after start-up: a bot that was down on the digest morning catches up.
     application.job_queue.run_once(run_digest_job, when=60, name="monthly_digest_catch_up")
+    # Weekly is enough: a report a few days past the retention period harms nobody, and the
+    # purge is idempotent, so a Sunday missed while the bot was down is caught up a week later.
+    purge_at = services.settings.retention.run_at.replace(tzinfo=services.settings.tz)
+    application.job_queue.run_daily(run_retention_job, time=purge_at, days=(0,), name="retention")
     services.sender = OutboxSender(
         application.bot, services.sessions, services.settings, services.clock
     )

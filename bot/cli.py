@@ -1,4 +1,8 @@
-"""The `zhengfeng` command line: run the bot, migrate, import departments, write a digest."""
+"""The `zhengfeng` command line: run the bot, migrate, departments, people, exports, backup, purge.
+
+Commands are thin: they parse, call the plain functions in `db/` (or `scheduler/`), and print.
+Bad arguments end with a one-line message on stderr and exit code 2 (`_fail`).
+"""
 
 from __future__ import annotations
 
@@ -6,29 +10,41 @@ import asyncio
 import logging
 import re
 import sys
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlmodel import select
 from telegram import Update
 
 from bot.i18n import gettext_for
+from bot.render import role_label
 from bot.settings import ConfigFileMissing, Settings, load_settings
 from db import migrate
+from db.accounts import get_or_create_account
+from db.audit import record
 from db.departments import (
     DepartmentCsvError,
     ImportResult,
+    department_by_code,
+    export_departments,
     import_departments,
     parse_departments_csv,
     sample_csv_path,
 )
 from db.engine import create_engine, session_factory
-from db.models import Department
+from db.models import Department, Role
+from db.roles import DEPARTMENT_ROLES, create_invite, grant_role
+from handlers.roles import ROLE_WORDS as INVITE_ROLE_WORDS
 
 if TYPE_CHECKING:
+    from db.retention import PurgeCandidate, Purged
     from scheduler.digest_bundle import DigestBundle
 
 app = typer.Typer(
@@ -43,6 +59,22 @@ ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="TOML settings file (default: ./config.toml if present)."),
 ]
+
+
+@contextmanager
+def _progress(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on stderr (stdout stays clean for pipes); yields `advance(n)`."""
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task(description, total=total)
+        yield lambda n=1: progress.advance(task, n)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -178,6 +210,21 @@ async def _digest(settings: Settings, month: date, now: datetime) -> DigestBundl
         await engine.dispose()
 
 
+def _month(settings: Settings, text: str, now: datetime) -> date:
+    """A `--month` value as its first day; exit 2 for a malformed or future month."""
+    from db.digest import parse_month
+
+    _ = gettext_for(settings.default_language)
+    try:
+        first = parse_month(text)
+    except ValueError:
+        message = _("bad month “{month}”: use YYYY-MM, e.g. 2026-03").format(month=text)
+        raise _fail(message) from None
+    if first > now.astimezone(settings.tz).date():
+        raise _fail(_("month {month} has not started yet").format(month=text))
+    return first
+
+
 def _safe_file_part(text: str) -> str:
     """A department code as part of a file name: no path separators or odd characters."""
     return re.sub(r"[^0-9A-Za-z_.-]", "_", text) or "_"
@@ -193,21 +240,12 @@ def digest(
     config: ConfigOption = None,
 ) -> None:
     """Write a month's digest (情况通报): chart, workbook and messages, as the bot sends them."""
-    from db.digest import parse_month, previous_month
+    from db.digest import previous_month
 
     settings = _settings(config)
     _ = gettext_for(settings.default_language)
     now = datetime.now(UTC)
-    if month is None:
-        first = previous_month(now, settings.tz)
-    else:
-        try:
-            first = parse_month(month)
-        except ValueError:
-            message = _("bad month “{month}”: use YYYY-MM, e.g. 2026-03").format(month=month)
-            raise _fail(message) from None
-        if first > now.astimezone(settings.tz).date():
-            raise _fail(_("month {month} has not started yet").format(month=month))
+    first = previous_month(now, settings.tz) if month is None else _month(settings, month, now)
     migrate.upgrade(settings.database.url)
     bundle = asyncio.run(_digest(settings, first, now))
     stem = f"digest-{first:%Y-%m}"
@@ -225,6 +263,382 @@ def digest(
             month=f"{first:%Y-%m}", out=out, count=len(bundle.digest.departments)
         )
     )
+
+
+async def _export_departments(settings: Settings) -> bytes:
+    engine = create_engine(settings.database.url)
+    try:
+        async with session_factory(engine)() as session:
+            return await export_departments(session)
+    finally:
+        await engine.dispose()
+
+
+@app.command("export-departments")
+def export_departments_command(
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="CSV file to write (default: standard output)."),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write every department as CSV in the format import-departments reads (UTF-8 with BOM)."""
+    settings = _settings(config)
+    _ = gettext_for(settings.default_language)
+    migrate.upgrade(settings.database.url)
+    data = asyncio.run(_export_departments(settings))
+    if out is None:
+        typer.echo(data.decode("utf-8-sig"), nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    count = max(0, data.count(b"\r\n") - 1)
+    typer.echo(_("{count} departments written to {out}.").format(count=count, out=out), err=True)
+
+
+async def _make_admin(settings: Settings, telegram_id: int) -> bool:
+    engine = create_engine(settings.database.url)
+    try:
+        async with session_factory(engine)() as session:
+            now = datetime.now(UTC)
+            account, _new = await get_or_create_account(
+                session, telegram_id, settings.default_language
+            )
+            assert account.id is not None
+            _grant, created = await grant_role(session, account.id, Role.admin, None, now)
+            if created:
+                await record(
+                    session,
+                    actor_account_id=None,
+                    action="role.grant",
+                    subject=f"account:{telegram_id}",
+                    now=now,
+                    after={"role": Role.admin.value},
+                )
+            await session.commit()
+            return created
+    finally:
+        await engine.dispose()
+
+
+@app.command("make-admin")
+def make_admin(
+    telegram_id: Annotated[int, typer.Argument(help="The person's numeric Telegram user id.")],
+    config: ConfigOption = None,
+) -> None:
+    """Make a Telegram account an admin (作风办), without an invite link."""
+    settings = _settings(config)
+    _ = gettext_for(settings.default_language)
+    if telegram_id <= 0:
+        raise _fail(
+            _("a Telegram user id is a positive number, not {value}").format(value=telegram_id)
+        )
+    migrate.upgrade(settings.database.url)
+    if asyncio.run(_make_admin(settings, telegram_id)):
+        typer.echo(_("Account {id} is now an admin.").format(id=telegram_id))
+    else:
+        typer.echo(_("Account {id} is already an admin; nothing changed.").format(id=telegram_id))
+
+
+async def _bot_username(settings: Settings) -> str:
+    """Ask Telegram who the bot is (getMe), as the chat's /invite does with its own bot."""
+    from telegram import Bot
+
+    token = settings.telegram.token.get_secret_value() if settings.telegram.token else ""
+    async with Bot(
+        token,
+        base_url=settings.telegram.api_base_url,
+        base_file_url=settings.telegram.file_base_url,
+    ) as bot:
+        return str(bot.username)
+
+
+async def _invite(
+    settings: Settings, role: Role, code: str | None, bot_username: str
+) -> tuple[str, datetime, str | None] | None:
+    """The link, its expiry and the department's name; None when no active department has
+    the code."""
+    engine = create_engine(settings.database.url)
+    try:
+        async with session_factory(engine)() as session:
+            now = datetime.now(UTC)
+            department = None
+            if code is not None:
+                department = await department_by_code(session, code)
+                if department is None or not department.active:
+                    return None
+            invite, token = await create_invite(
+                session,
+                role=role,
+                department_id=department.id if department else None,
+                created_by=None,
+                now=now,
+                ttl=timedelta(days=settings.invites.ttl_days),
+            )
+            await record(
+                session,
+                actor_account_id=None,
+                action="invite.create",
+                subject=f"invite:{invite.id}",
+                now=now,
+                after={"role": role.value, "department": department.code if department else None},
+            )
+            await session.commit()
+            link = f"https://t.me/{bot_username}?start={token}"
+            return link, invite.expires_at, department.name if department else None
+    finally:
+        await engine.dispose()
+
+
+@app.command()
+def invite(
+    role: Annotated[
+        str, typer.Argument(help="liaison (联络员), leader (负责人) or admin (管理员).")
+    ],
+    department: Annotated[
+        str | None, typer.Argument(help="Department code (liaison and leader only), e.g. D011.")
+    ] = None,
+    bot_username: Annotated[
+        str | None,
+        typer.Option(
+            "--bot-username", help="The bot's @username; without it, asked from Telegram (getMe)."
+        ),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Print a single-use invite link (https://t.me/<bot>?start=<token>) that grants a role."""
+    from bot.render import local_time
+
+    settings = _settings(config)
+    _ = gettext_for(settings.default_language)
+    chosen = INVITE_ROLE_WORDS.get(role.strip().lower())
+    if chosen is None:
+        raise _fail(_("unknown role “{role}”: use liaison, leader or admin").format(role=role))
+    if chosen in DEPARTMENT_ROLES and department is None:
+        raise _fail(_("a {role} invite needs a department code, e.g. D011").format(role=role))
+    if chosen not in DEPARTMENT_ROLES and department is not None:
+        raise _fail(_("an admin invite is for the whole campaign: leave out the department"))
+    if bot_username is None:
+        if settings.telegram.token is None:
+            raise _fail(_("give --bot-username, or set ZHENGFENG_TELEGRAM__TOKEN to ask Telegram"))
+        try:
+            bot_username = asyncio.run(_bot_username(settings))
+        except Exception as exc:  # any Telegram or network failure: say it in one line
+            raise _fail(
+                _(
+                    "could not ask Telegram for the bot's name ({error}); give --bot-username"
+                ).format(error=type(exc).__name__),
+                code=1,
+            ) from None
+    migrate.upgrade(settings.database.url)
+    made = asyncio.run(_invite(settings, chosen, department, bot_username.lstrip("@")))
+    if made is None:
+        raise _fail(_("no active department has the code {code}").format(code=department))
+    link, expires, name = made
+    typer.echo(link)
+    where = f" · {name}" if name else ""
+    typer.echo(
+        _("Single-use link for the role {role}{where}, valid until {expires}.").format(
+            role=role_label(chosen, _), where=where, expires=local_time(expires, settings.tz)
+        ),
+        err=True,
+    )
+
+
+async def _export(settings: Settings, first: date, now: datetime) -> bytes:
+    from db.digest import build_digest, month_report_count, month_report_rows
+    from db.workdays import load_calendar
+    from scheduler.report_export import render_reports_workbook
+
+    _ = gettext_for(settings.default_language)
+    engine = create_engine(settings.database.url)
+    try:
+        async with session_factory(engine)() as session:
+            calendar = await load_calendar(session)
+            limits = settings.deadlines.base_limits()
+            digest = await build_digest(
+                session,
+                first,
+                now,
+                calendar=calendar,
+                tz=settings.tz,
+                limits=limits,
+                weights=settings.digest.weights.score_weights(),
+            )
+            total = await month_report_count(session, digest)
+            rows = month_report_rows(
+                session,
+                digest,
+                calendar=calendar,
+                tz=settings.tz,
+                limits=limits,
+                language=settings.default_language,
+            )
+            with _progress(_("Exporting reports"), total) as advance:
+                return await render_reports_workbook(
+                    rows, f"{first:%Y-%m}", _, settings.tz, on_row=advance
+                )
+    finally:
+        await engine.dispose()
+
+
+@app.command()
+def export(
+    month: Annotated[str, typer.Option("--month", help="YYYY-MM, in the campaign time zone.")],
+    out: Annotated[Path, typer.Option("--out", help="XLSX file to write.")],
+    config: ConfigOption = None,
+) -> None:
+    """Write the reports filed in a month as an XLSX workbook (names only for real-name reports)."""
+    settings = _settings(config)
+    _ = gettext_for(settings.default_language)
+    now = datetime.now(UTC)
+    first = _month(settings, month, now)
+    if out.suffix.lower() != ".xlsx":
+        raise _fail(_("the export is a workbook: name the file *.xlsx, not {out}").format(out=out))
+    migrate.upgrade(settings.database.url)
+    data = asyncio.run(_export(settings, first, now))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    typer.echo(_("Reports of {month} written to {out}.").format(month=f"{first:%Y-%m}", out=out))
+
+
+@app.command()
+def backup(
+    out: Annotated[Path, typer.Option("--out", help="File to write the copy to (must not exist).")],
+    config: ConfigOption = None,
+) -> None:
+    """Copy the SQLite database consistently while the bot runs (PostgreSQL: use pg_dump)."""
+    from bot.backup import NotSqlite, backup_sqlite, sqlite_path
+
+    settings = _settings(config)
+    _ = gettext_for(settings.default_language)
+    try:
+        source = sqlite_path(settings.database.url)
+    except NotSqlite:
+        raise _fail(
+            _(
+                "the database is not SQLite: back up PostgreSQL with pg_dump "
+                "(e.g. pg_dump -Fc -f zhengfeng.dump DBNAME)"
+            )
+        ) from None
+    if not source.is_file():
+        raise _fail(_("database file not found: {path}").format(path=source))
+    if out.exists():
+        raise _fail(_("{out} already exists; choose a new file name").format(out=out))
+    done = 0
+    with _progress(_("Backing up"), None) as advance:
+
+        def step(copied: int, total: int) -> None:
+            nonlocal done
+            advance(copied - done)
+            done = copied
+
+        backup_sqlite(source, out, step)
+    typer.echo(
+        _("Backup written to {out}. Copy {attachments} as well.").format(
+            out=out, attachments=settings.attachments_dir
+        )
+    )
+
+
+def _purge_line(candidate: PurgeCandidate, settings: Settings) -> str:
+    from bot.render import local_time
+
+    fields = ", ".join(candidate.personal_fields) or "—"
+    return (
+        f"{candidate.number}  {candidate.state.value:<8}  "
+        f"{local_time(candidate.closed_at, settings.tz)}  {fields}  "
+        f"attachments={candidate.attachments}"
+    )
+
+
+async def _purge(settings: Settings, dry_run: bool) -> tuple[list[PurgeCandidate], list[Purged]]:
+    from scheduler.retention_job import due_for_purge, purge
+
+    _ = gettext_for(settings.default_language)
+    engine = create_engine(settings.database.url)
+    try:
+        sessions = session_factory(engine)
+        now = datetime.now(UTC)
+        candidates = await due_for_purge(sessions, settings, now)
+        if dry_run or not candidates:
+            return candidates, []
+        with _progress(_("Purging"), len(candidates)) as advance:
+            done = await purge(sessions, settings, now, candidates, lambda _c: advance(1))
+        return candidates, done
+    finally:
+        await engine.dispose()
+
+
+@app.command()
+def purge(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only list the reports that would be purged.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Remove reporters' personal data and attachments from closed reports past retention.days."""
+    settings = _settings(config)
+    _ = gettext_for(settings.default_language)
+    migrate.upgrade(settings.database.url)
+    candidates, done = asyncio.run(_purge(settings, dry_run))
+    if dry_run:
+        for candidate in candidates:
+            typer.echo(_purge_line(candidate, settings))
+        typer.echo(
+            _("{count} closed reports older than {days} days would be purged.").format(
+                count=len(candidates), days=settings.retention.days
+            )
+        )
+        return
+    typer.echo(
+        _("{count} reports purged; {files} attachment files removed.").format(
+            count=len(done), files=sum(p.files_removed for p in done)
+        )
+    )
+
+
+@app.command()
+def chat(
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database",
+            help="Database URL to use (default: a throwaway SQLite file in a temporary folder).",
+        ),
+    ] = None,
+    persona: Annotated[
+        str, typer.Option("--as", help="Start as citizen, liaison or admin.")
+    ] = "citizen",
+    language: Annotated[
+        str, typer.Option("--lang", help="zh_CN or en: the personas' Telegram language.")
+    ] = "zh_CN",
+    config: ConfigOption = None,
+) -> None:
+    """Try the real bot in the terminal: no Telegram, no token; switch persona with :as."""
+    import tempfile
+
+    from bot.chat import console_settings, personas, run_chat
+
+    settings = _settings(config)
+    _ = gettext_for(settings.default_language)
+    if language not in ("zh_CN", "en"):
+        raise _fail(_("unknown language {language}: use zh_CN or en").format(language=language))
+    if persona not in personas(language):
+        raise _fail(_("unknown persona {name}: use citizen, liaison or admin").format(name=persona))
+    with tempfile.TemporaryDirectory(prefix="zhengfeng-chat-") as tmp:
+        url = database or f"sqlite+aiosqlite:///{tmp}/chat.db"
+        data_dir = settings.data_dir if database else Path(tmp) / "data"
+        asyncio.run(
+            run_chat(
+                console_settings(settings, url, data_dir),
+                sys.stdin,
+                sys.stdout,
+                language=language,
+                persona=persona,
+                echo=not sys.stdin.isatty(),
+            )
+        )
 
 
 def main() -> None:

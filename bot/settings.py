@@ -175,6 +175,16 @@ class DigestSettings(BaseModel):
     """Overdue report numbers listed in a department's message; the count is always shown."""
 
 
+class RetentionSettings(BaseModel):
+    """How long a closed report keeps its reporter's personal data (see `db.retention`)."""
+
+    days: int = Field(default=365, ge=1)
+    """Closed, rejected or merged reports unchanged for this many days lose the reporter's name,
+    phone, account link, receipt and attachments; content and figures stay for statistics."""
+    run_at: time = time(3, 0)
+    """Local time (campaign zone) of the weekly purge, on Sundays."""
+
+
 class RateLimitSettings(BaseModel):
     overall_max_rate: float = 30
     group_max_rate: float = 20
@@ -204,6 +214,7 @@ class Settings(BaseSettings):
     deadlines: DeadlineSettings = DeadlineSettings()
     invites: InviteSettings = InviteSettings()
     digest: DigestSettings = DigestSettings()
+    retention: RetentionSettings = RetentionSettings()
     log_level: str = "INFO"
 
     @field_validator("timezone")

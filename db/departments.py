@@ -300,6 +300,12 @@ async def import_departments(session: AsyncSession, rows: list[DepartmentRow]) -
     return result
 
 
+async def department_by_code(session: AsyncSession, code: str) -> Department | None:
+    """Case-insensitive, because admins type codes from a printed list (d011 means D011)."""
+    statement = select(Department).where(func.upper(col(Department.code)) == code.strip().upper())
+    return (await session.exec(statement)).first()
+
+
 _ASCII_UPPER_TO_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 

@@ -248,6 +248,8 @@ class EventKind(StrEnum):
     closed = "closed"
     """Closed by the office after an escalation."""
     closed_unrated = "closed_unrated"
+    purged = "purged"
+    """Retention removed the reporter's personal data and the attachments (`db.retention`)."""
 
 
 class ReportEvent(SQLModel, table=True):

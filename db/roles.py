@@ -139,6 +139,30 @@ async def redeem_invite(
     return grant
 
 
+async def grant_role(
+    session: AsyncSession,
+    account_id: int,
+    role: Role,
+    department_id: int | None,
+    now: datetime,
+) -> tuple[RoleGrant, bool]:
+    """Grant a role directly (the command line's `make-admin`, the console's personas); returns
+    the grant and whether it is new. An existing active grant is returned unchanged, so granting
+    twice never makes two rows."""
+    if (role in DEPARTMENT_ROLES) != (department_id is not None):
+        raise ValueError(
+            f"a {role} grant {'needs' if role in DEPARTMENT_ROLES else 'must not name'}"
+            " a department"
+        )
+    existing = await _active_grant(session, account_id, role, department_id)
+    if existing is not None:
+        return existing, False
+    grant = RoleGrant(account_id=account_id, role=role, department_id=department_id, granted_at=now)
+    session.add(grant)
+    await session.flush()
+    return grant, True
+
+
 async def revoke_invite(session: AsyncSession, invite_id: int, now: datetime) -> bool:
     """Withdraw an unused invite; False when it does not exist or was already used or revoked."""
     invite = await session.get(Invite, invite_id)

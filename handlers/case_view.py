@@ -47,6 +47,7 @@ EVENT_LABELS: dict[EventKind, str] = {
     EventKind.escalated: N_("not satisfied again: referred to the office"),
     EventKind.closed: N_("closed by the office"),
     EventKind.closed_unrated: N_("closed without a rating"),
+    EventKind.purged: N_("personal data and attachments removed after the retention period"),
 }
 
 HIDDEN_FROM_UNITS = frozenset({EventKind.rejected, EventKind.merged, EventKind.returned})

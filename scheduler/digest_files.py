@@ -179,7 +179,7 @@ _RATE_COLUMNS = frozenset({3, 6, 8, 10, 13, 16})
 """Positions in `_metric_values` that are rates, shown as percentages."""
 
 
-def _report_headers(_: Translator) -> list[str]:
+def report_headers(_: Translator) -> list[str]:
     return [
         _("Number"),
         _("Filed"),
@@ -205,7 +205,7 @@ def _yes_no(value: bool | None, _: Translator) -> str | None:
     return None if value is None else (_("Yes") if value else _("No"))
 
 
-def _report_values(row: ReportRow, tz: ZoneInfo, _: Translator) -> list[object]:
+def report_values(row: ReportRow, tz: ZoneInfo, _: Translator) -> list[object]:
     rating = _(RATING_LABELS[Rating(row.rating)]) if row.rating else None
     return [
         row.number,
@@ -269,12 +269,12 @@ async def render_workbook(digest: Digest, rows: RowSource, _: Translator, tz: Zo
         sheets[figures.department_id] = sheet
     async for row in rows([f.department_id for f in digest.departments]):
         if row.department_id is not None:
-            sheets[row.department_id].append(_report_values(row, tz, _))
+            sheets[row.department_id].append(report_values(row, tz, _))
 
     everything = workbook.create_sheet(everything_title)
-    everything.append(_report_headers(_))
+    everything.append(report_headers(_))
     async for row in rows(None):
-        everything.append(_report_values(row, tz, _))
+        everything.append(report_values(row, tz, _))
 
     buffer = BytesIO()
     workbook.save(buffer)
@@ -295,4 +295,4 @@ def _department_head(sheet: Any, figures: DepartmentFigures, _: Translator) -> N
         sheet.append([label, cell])
     sheet.append([_("Overdue reports"), ", ".join(figures.overdue_numbers)])
     sheet.append([])
-    sheet.append(_report_headers(_))
+    sheet.append(report_headers(_))

@@ -1,0 +1,39 @@
+"""A month of reports as an XLSX workbook: the command line's `zhengfeng export`.
+
+The same rows and columns as the digest's "all reports" sheet (`db.digest.month_report_rows`,
+`scheduler.digest_files.report_values`), so the export and the digest never disagree on what a
+report looks like, and neither ever carries a Telegram id; a reporter's name and phone appear
+only for real-name reports. A month without reports is a workbook with the header row only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Callable
+from io import BytesIO
+from zoneinfo import ZoneInfo
+
+from bot.i18n import Translator
+from db.digest import ReportRow
+from scheduler.digest_files import report_headers, report_values, sheet_name
+
+
+async def render_reports_workbook(
+    rows: AsyncIterable[ReportRow],
+    title: str,
+    _: Translator,
+    tz: ZoneInfo,
+    on_row: Callable[[], None] | None = None,
+) -> bytes:
+    """One sheet named `title`: the header and a row per report, streamed (write-only mode)."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(sheet_name(title, set()))
+    sheet.append(report_headers(_))
+    async for row in rows:
+        sheet.append(report_values(row, tz, _))
+        if on_row is not None:
+            on_row()
+    buffer = BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
