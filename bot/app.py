@@ -24,21 +24,26 @@ from bot.settings import Settings
 from bot.updates import PerChatUpdateProcessor
 from db.engine import create_engine, session_factory
 from handlers import (
+    admin_menu,
+    audit_view,
     calendar,
     case_view,
     casework,
+    categories_admin,
     digest,
     errors,
     extension,
     followup,
     inbox,
+    people,
     report,
     reporter,
     roles,
     start,
+    units,
     wecom,
 )
-from handlers.start import bot_commands
+from handlers.start import bot_commands, set_config_admin_menus
 from scheduler.digest_job import run_digest_job
 from scheduler.draft_timeout import sweep_idle_drafts
 from scheduler.reminder_job import run_deadline_scan
@@ -58,11 +63,14 @@ class TokenMissing(RuntimeError):
 async def _post_init(application: BotApplication) -> None:
     services = services_of(application)
     # Chinese is the default menu; English users get theirs by language code.
+    # Everyone gets the citizen's menu; a role holder's own chat gets theirs when the role is
+    # granted (see handlers.start.refresh_command_menu), config admins' here.
     await application.bot.set_my_commands(bot_commands("zh_CN"))
     for language in LANGUAGES:
         await application.bot.set_my_commands(
             bot_commands(language), language_code=language.split("_")[0]
         )
+    await set_config_admin_menus(application.bot, services.sessions, services.settings)
     interval = services.settings.conversation.sweep_interval_seconds
     assert application.job_queue is not None
     application.job_queue.run_repeating(
@@ -162,6 +170,12 @@ def build_application(
     application.add_handlers(calendar.build_handlers())
     application.add_handlers(digest.build_handlers())
     application.add_handlers(wecom.build_handlers())
+    # The admin console: commands only admins may use, each checking that on every update.
+    application.add_handlers(admin_menu.build_handlers())
+    application.add_handlers(units.build_handlers())
+    application.add_handlers(categories_admin.build_handlers())
+    application.add_handlers(people.build_handlers())
+    application.add_handlers(audit_view.build_handlers())
     application.add_handlers(followup.build_handlers()[1:])
     # Roles before start: "/start TOKEN" from an invite link must be claimed by its own handler,
     # since the plain /start handler would otherwise answer it with the welcome.

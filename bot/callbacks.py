@@ -77,3 +77,11 @@ INVITE_REVOKE = CallbackSpec("iv", ("invite",))
 """Admin: withdraw an unused invite link."""
 GRANT_REVOKE = CallbackSpec("gr", ("grant",))
 """Admin: end a person's role grant."""
+UNITS_PAGE = CallbackSpec("ul", ("page", "text"))
+"""Admin: another page of /units; `text` is "q" + the search text (cut to fit)."""
+ADMIN_MENU = CallbackSpec("am", ("task",))
+"""Admin: a task of the /admin menu."""
+HANDOVER_FROM = CallbackSpec("hf", ("grant", "target"))
+"""Admin: the liaison grant a /handover ends, and the account named to take over (0: none)."""
+HANDOVER_TO = CallbackSpec("ht", ("grant", "how", "target"))
+"""Admin: how the department is handed over (see `handlers.people`)."""

@@ -40,7 +40,7 @@ from db.departments import (
 )
 from db.engine import create_engine, session_factory
 from db.models import Department, Role
-from db.roles import DEPARTMENT_ROLES, create_invite, grant_role
+from db.roles import DEPARTMENT_ROLES, create_invite, ensure_role
 from handlers.roles import ROLE_WORDS as INVITE_ROLE_WORDS
 
 if TYPE_CHECKING:
@@ -305,7 +305,7 @@ async def _make_admin(settings: Settings, telegram_id: int) -> bool:
                 session, telegram_id, settings.default_language
             )
             assert account.id is not None
-            _grant, created = await grant_role(session, account.id, Role.admin, None, now)
+            _grant, created = await ensure_role(session, account.id, Role.admin, None, now)
             if created:
                 await record(
                     session,

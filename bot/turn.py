@@ -93,6 +93,9 @@ class Turn:
     """Remove the buttons of the pressed message, so it cannot be pressed again."""
     pressed_becomes: str | None = None
     """Replace the pressed question by the answer given, buttons removed, in one call."""
+    after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Bot API calls that must only happen once the change behind them is committed (a
+    person's command menu after a role change); each must log its own failures."""
 
     @property
     def services(self) -> Services:
@@ -206,6 +209,8 @@ def turn_handler(
         except TelegramError:
             # The answer is saved; the person can ask for the current question with /report.
             log.warning("reply not delivered", exc_info=True)
+        for call in turn.after_commit:
+            await call()
         if keys and services.sender is not None:
             await services.sender.send_now(keys)
         return result

@@ -119,10 +119,16 @@ def limits_for(
     category: Category, base: Limits, *, consultation_reply_days: int = CONSULTATION_REPLY_DAYS
 ) -> Limits:
     """The limits for a report of this category: `base` (configured, complaint reply days) for a
-    complaint, and the shorter consultation reply time for a consultation."""
+    complaint, the shorter consultation reply time for a consultation, and over both the days an
+    admin set on the category itself (`/category_limits`), which are the office's latest word."""
+    limits = base
     if category.kind is CategoryKind.consultation:
-        return replace(base, reply_days=consultation_reply_days)
-    return base
+        limits = replace(limits, reply_days=consultation_reply_days)
+    if category.sign_days is not None:
+        limits = replace(limits, sign_days=category.sign_days)
+    if category.reply_days is not None:
+        limits = replace(limits, reply_days=category.reply_days)
+    return limits
 
 
 async def _load(session: AsyncSession, report_id: int) -> Report | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,3 +23,33 @@ async def active_category(session: AsyncSession, category_id: int) -> Category |
 
 def category_name(category: Category, language: str) -> str:
     return category.name_en if language == "en" else category.name_zh
+
+
+NAME_MAX = 100
+LIMIT_DAYS_MAX = 60
+"""Longer than any time limit in the seeds; a typo like 150 is refused rather than obeyed."""
+
+
+async def all_categories(session: AsyncSession) -> list[Category]:
+    """Retired ones too, in menu order: the admin's list."""
+    result = await session.exec(select(Category).order_by(col(Category.sort_order)))
+    return list(result.all())
+
+
+async def category_by_code(session: AsyncSession, code: str) -> Category | None:
+    """Case-insensitive, like department codes."""
+    statement = select(Category).where(func.upper(col(Category.code)) == code.strip().upper())
+    return (await session.exec(statement)).first()
+
+
+async def add_category(
+    session: AsyncSession, code: str, name_zh: str, name_en: str
+) -> Category | None:
+    """A new category at the end of the menu; None when the code is taken."""
+    if await category_by_code(session, code) is not None:
+        return None
+    last = await session.scalar(select(func.max(col(Category.sort_order))))
+    category = Category(code=code, name_zh=name_zh, name_en=name_en, sort_order=(last or 0) + 10)
+    session.add(category)
+    await session.flush()
+    return category

@@ -15,6 +15,7 @@ import re
 import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -22,7 +23,8 @@ from sqlalchemy import case, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from db.models import Department, DepartmentKind
+from db.case_rules import TERMINAL_STATES
+from db.models import Department, DepartmentKind, Report
 
 # The five classes seed 003 sorts units into; a unit may also have no class at all.
 DEPARTMENT_CLASSES: tuple[str, ...] = ("党政综合", "经济管理", "执法监督", "管理服务", "其他")
@@ -389,3 +391,84 @@ async def export_departments(session: AsyncSession, *, bom: bool = True) -> byte
         key=lambda r: (_KIND_ORDER[r.kind], r.code),
     )
     return departments_to_csv(rows, bom=bom)
+
+
+class UnitProblem(StrEnum):
+    """Why an admin's new or changed unit was refused; each has its own message."""
+
+    bad_code = "bad_code"
+    duplicate_code = "duplicate_code"
+    bad_name = "bad_name"
+    bad_kind = "bad_kind"
+    bad_class = "bad_class"
+
+
+def parse_kind(word: str) -> DepartmentKind | None:
+    """A kind as admins type it: the English value or the Chinese word of the CSV."""
+    return _KIND_ALIASES.get(word.strip().lower())
+
+
+def valid_code(code: str) -> bool:
+    """Codes are typed back into commands and buttons: ASCII letters, digits, _ and - only."""
+    return len(code) <= MAX_CODE_LENGTH and bool(_CODE_RE.fullmatch(code))
+
+
+async def add_department(
+    session: AsyncSession, code: str, name: str, kind_word: str, class_word: str | None
+) -> Department | UnitProblem:
+    """Create one unit from an admin's words, with the same rules as the CSV import."""
+    name = _normalize_name(name)
+    kind = parse_kind(kind_word)
+    if not valid_code(code):
+        return UnitProblem.bad_code
+    if not name or len(name) > MAX_NAME_LENGTH:
+        return UnitProblem.bad_name
+    if kind is None:
+        return UnitProblem.bad_kind
+    if class_word is not None and class_word not in DEPARTMENT_CLASSES:
+        return UnitProblem.bad_class
+    if await department_by_code(session, code) is not None:
+        return UnitProblem.duplicate_code
+    unit = Department(code=code, name=name, kind=kind, dept_class=class_word)
+    session.add(unit)
+    await session.flush()
+    return unit
+
+
+async def open_report_numbers(session: AsyncSession, department_id: int) -> list[str]:
+    """The reports a unit still owes something on (handling or owning, not finished), by number.
+
+    A unit with any of these cannot be deactivated: nobody would sign for or answer them.
+    """
+    statement = (
+        select(Report.number)
+        .where(
+            or_(
+                col(Report.handling_department_id) == department_id,
+                col(Report.owner_department_id) == department_id,
+            ),
+            col(Report.state).not_in(list(TERMINAL_STATES)),
+        )
+        .order_by(col(Report.number))
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def list_departments(
+    session: AsyncSession, text: str, *, offset: int, limit: int
+) -> tuple[list[Department], int]:
+    """One page of every unit (inactive ones too) whose code or name contains `text`, by code,
+    with the number of all matches for the pager."""
+    needle = _ascii_lower(text.strip())
+    statement = select(Department)
+    if needle:
+        pattern = f"%{_escape_like(needle)}%"
+        statement = statement.where(
+            or_(
+                func.lower(col(Department.name)).like(pattern, escape="\\"),
+                func.lower(col(Department.code)).like(pattern, escape="\\"),
+            )
+        )
+    total = await session.scalar(select(func.count()).select_from(statement.subquery()))
+    page = await session.exec(statement.order_by(col(Department.code)).offset(offset).limit(limit))
+    return list(page.all()), int(total or 0)

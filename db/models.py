@@ -95,6 +95,11 @@ class Category(SQLModel, table=True):
     kind: CategoryKind = Field(default=CategoryKind.complaint, sa_column=_enum(CategoryKind))
     sort_order: int = Field(default=0)
     active: bool = Field(default=True)
+    """A retired category is offered to nobody; reports filed under it keep it."""
+    sign_days: int | None = Field(default=None)
+    """Working days to sign for a report of this category; None: `[deadlines] sign_days`."""
+    reply_days: int | None = Field(default=None)
+    """Working days to answer; None: the configured days for the category's kind."""
 
 
 class Account(SQLModel, table=True):
@@ -376,6 +381,9 @@ class Invite(SQLModel, table=True):
     used_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     used_by_account_id: int | None = Field(default=None, foreign_key="account.id")
     revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    replaces_grant_id: int | None = Field(default=None, foreign_key="role_grant.id")
+    """A handover (交接): the grant that ends when this invite is redeemed, so a department is
+    never without a liaison while the new one has not opened the link yet."""
 
 
 class Channel(StrEnum):

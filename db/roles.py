@@ -58,6 +58,7 @@ async def create_invite(
     created_by: int | None,
     now: datetime,
     ttl: timedelta,
+    replaces_grant_id: int | None = None,
 ) -> tuple[Invite, str]:
     """Store a new invite and return it with the raw token, which exists only in this answer.
 
@@ -78,6 +79,7 @@ async def create_invite(
         created_by_account_id=created_by,
         created_at=now,
         expires_at=now + ttl,
+        replaces_grant_id=replaces_grant_id,
     )
     session.add(invite)
     await session.flush()
@@ -128,18 +130,29 @@ async def redeem_invite(
     if claimed.rowcount != 1:
         return InviteProblem.used
     await session.refresh(invite)
-    existing = await _active_grant(session, account_id, invite.role, invite.department_id)
-    if existing is not None:
-        return existing
-    grant = RoleGrant(
-        account_id=account_id, role=invite.role, department_id=invite.department_id, granted_at=now
-    )
-    session.add(grant)
-    await session.flush()
+    grant = await grant_role(session, account_id, invite.role, invite.department_id, now)
+    if invite.replaces_grant_id is not None and invite.replaces_grant_id != grant.id:
+        # A handover: the new liaison is in place, so the old one's grant ends now.
+        await revoke_role(session, invite.replaces_grant_id, now)
     return grant
 
 
+async def invite_for_token(session: AsyncSession, token: str) -> Invite | None:
+    """The invite a token names (whatever its state), e.g. to see whether it hands a role over."""
+    return (
+        await session.exec(select(Invite).where(Invite.token_hash == hash_token(token)))
+    ).first()
+
+
 async def grant_role(
+    session: AsyncSession, account_id: int, role: Role, department_id: int | None, now: datetime
+) -> RoleGrant:
+    """Give an account a role, or return the same active grant it already holds (never two)."""
+    grant, _new = await ensure_role(session, account_id, role, department_id, now)
+    return grant
+
+
+async def ensure_role(
     session: AsyncSession,
     account_id: int,
     role: Role,
@@ -211,6 +224,69 @@ async def is_admin(session: AsyncSession, account: Account, admin_ids: list[int]
         )
     )
     return bool(count)
+
+
+async def account_roles(
+    session: AsyncSession, account: Account, admin_ids: list[int]
+) -> frozenset[Role]:
+    """Every role the account holds now, config admin included: what its command menu shows."""
+    roles: set[Role] = set()
+    if account.id is not None:
+        roles.update(grant.role for grant in await active_roles(session, account.id))
+    if account.telegram_id in admin_ids:
+        roles.add(Role.admin)
+    return frozenset(roles)
+
+
+async def leaves_no_admin(session: AsyncSession, grant: RoleGrant, admin_ids: list[int]) -> bool:
+    """Whether ending this grant would leave the campaign without any admin.
+
+    Config admins always count (they cannot be revoked from the chat), so with any configured
+    the answer is no; otherwise another account must keep an active admin grant. Without an admin
+    nobody could invite, triage or undo the mistake from the chat.
+    """
+    if grant.role is not Role.admin or grant.revoked_at is not None or admin_ids:
+        return False
+    others = await session.scalar(
+        select(func.count())
+        .select_from(RoleGrant)
+        .where(
+            RoleGrant.role == Role.admin,
+            col(RoleGrant.revoked_at).is_(None),
+            RoleGrant.account_id != grant.account_id,
+        )
+    )
+    return not others
+
+
+@dataclass(frozen=True)
+class Holder:
+    """One active grant with its holder, as `/people` and `/handover` list them."""
+
+    grant: RoleGrant
+    account: Account
+
+
+async def department_holders(session: AsyncSession, department_id: int) -> list[Holder]:
+    """The active liaison and leader grants of a department, oldest first."""
+    statement = (
+        select(RoleGrant, Account)
+        .join(Account, col(Account.id) == col(RoleGrant.account_id))
+        .where(col(RoleGrant.department_id) == department_id, col(RoleGrant.revoked_at).is_(None))
+        .order_by(col(RoleGrant.id))
+    )
+    return [Holder(grant, account) for grant, account in (await session.exec(statement)).all()]
+
+
+async def all_holders(session: AsyncSession) -> list[Holder]:
+    """Every active grant in the campaign with its holder, oldest first."""
+    statement = (
+        select(RoleGrant, Account)
+        .join(Account, col(Account.id) == col(RoleGrant.account_id))
+        .where(col(RoleGrant.revoked_at).is_(None))
+        .order_by(col(RoleGrant.id))
+    )
+    return [Holder(grant, account) for grant, account in (await session.exec(statement)).all()]
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,14 @@ from db.roles import (
     InviteProblem,
     active_roles,
     create_invite,
+    invite_for_token,
     is_admin,
+    leaves_no_admin,
     redeem_invite,
     revoke_invite,
     revoke_role,
 )
+from handlers.start import refresh_command_menu
 
 PRIVATE = filters.ChatType.PRIVATE
 START_WITH_TOKEN = filters.Regex(r"^/start(@\w+)?\s+\S+")
@@ -239,10 +242,22 @@ async def end_grant(turn: Turn) -> None:
     grant_id = cb.as_int(fields["grant"]) if fields else None
     grant = await turn.session.get(RoleGrant, grant_id) if grant_id else None
     turn.clear_keyboard = True
+    if grant is not None and await leaves_no_admin(
+        turn.session, grant, turn.services.settings.admin_ids
+    ):
+        turn.say(
+            turn._(
+                "This is the last admin: without one nobody could invite, triage or undo this. "
+                "Invite another admin first (/invite admin). Nothing was changed."
+            )
+        )
+        return
     if grant is None or not await revoke_role(turn.session, grant.id or 0, turn.now):
         turn.say(turn._("That role was already ended or never existed."))
         return
     holder = await turn.session.get(Account, grant.account_id)
+    if holder is not None:
+        await refresh_command_menu(turn, holder)
     await record(
         turn.session,
         actor_account_id=turn.account.id,
@@ -260,11 +275,35 @@ async def accept_invite(turn: Turn) -> None:
     _ = turn._
     args = turn.context.args or []
     assert turn.account.id is not None
-    result = await redeem_invite(turn.session, args[0] if args else "", turn.account.id, turn.now)
+    token = args[0] if args else ""
+    invite = await invite_for_token(turn.session, token)
+    result = await redeem_invite(turn.session, token, turn.account.id, turn.now)
     if isinstance(result, InviteProblem):
         turn.say(_(PROBLEM_MESSAGES[result]))
         return
+    await refresh_command_menu(turn, turn.account)
+    if invite is not None and invite.replaces_grant_id is not None:
+        await _finish_handover(turn, invite.replaces_grant_id)
     turn.say(await _grant_sentence(turn, result, welcome=True))
+
+
+async def _finish_handover(turn: Turn, old_grant_id: int) -> None:
+    """The new liaison is in: record that the old grant ended with it and fix the old menu."""
+    old = await turn.session.get(RoleGrant, old_grant_id)
+    if old is None or old.revoked_at != turn.now:
+        return  # ended earlier, by an admin or an earlier link: nothing happened now
+    holder = await turn.session.get(Account, old.account_id)
+    await record(
+        turn.session,
+        actor_account_id=turn.account.id,
+        action="role.handover_complete",
+        subject=f"account:{holder.telegram_id if holder else old.account_id}",
+        now=turn.now,
+        before={"role": old.role.value, "department_id": old.department_id},
+        after={"successor": f"account:{turn.account.telegram_id}"},
+    )
+    if holder is not None:
+        await refresh_command_menu(turn, holder)
 
 
 async def _grant_sentence(turn: Turn, grant: RoleGrant, *, welcome: bool = False) -> str:

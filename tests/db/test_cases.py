@@ -252,6 +252,19 @@ def test_limits_for_category_kind() -> None:
     assert limits_for(consultation, base, consultation_reply_days=3).reply_days == 3
 
 
+def test_limits_for_category_days_override_the_defaults() -> None:
+    """An admin's days on the category beat the configured ones, for either kind."""
+    base = Limits(reply_days=15, sign_days=2)
+    own = Category(code="C", name_zh="投诉", name_en="c", sign_days=1, reply_days=10)
+    assert limits_for(own, base) == replace(base, sign_days=1, reply_days=10)
+    consultation = Category(
+        code="Q", name_zh="咨询", name_en="q", kind=CategoryKind.consultation, reply_days=8
+    )
+    assert limits_for(consultation, base) == replace(base, reply_days=8)
+    only_sign = Category(code="S", name_zh="签", name_en="s", sign_days=3)
+    assert limits_for(only_sign, base) == replace(base, sign_days=3)
+
+
 async def test_open_case_with_auto_assign_goes_to_the_department(session: AsyncSession) -> None:
     world = await _world(session)
     report = await _report(session, world, department_id=world.department_id)

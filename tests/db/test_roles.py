@@ -14,8 +14,10 @@ from db.roles import (
     InviteProblem,
     active_roles,
     create_invite,
+    grant_role,
     hash_token,
     is_admin,
+    leaves_no_admin,
     new_invite_token,
     redeem_invite,
     revoke_invite,
@@ -167,3 +169,33 @@ async def test_admins_come_from_config_or_an_admin_grant(session: AsyncSession) 
     assert grant.id is not None
     await revoke_role(session, grant.id, NOW)
     assert not await is_admin(session, person, admin_ids=[900])
+
+
+async def test_the_last_admin_cannot_be_left_without_a_successor(session: AsyncSession) -> None:
+    """Config admins count as admins; without any, the last admin grant must stay."""
+    _department, admin, person = await _setup(session)
+    assert admin.id is not None and person.id is not None
+    first = await grant_role(session, admin.id, Role.admin, None, NOW)
+    assert await leaves_no_admin(session, first, admin_ids=[])
+    assert not await leaves_no_admin(session, first, admin_ids=[12345])
+    await grant_role(session, person.id, Role.admin, None, NOW)
+    assert not await leaves_no_admin(session, first, admin_ids=[])
+
+
+async def test_a_handover_invite_ends_the_old_grant_when_redeemed(session: AsyncSession) -> None:
+    department, admin, person = await _setup(session)
+    assert admin.id is not None and person.id is not None
+    old = await grant_role(session, admin.id, Role.liaison, department.id, NOW)
+    _invite, token = await create_invite(
+        session,
+        role=Role.liaison,
+        department_id=department.id,
+        created_by=admin.id,
+        now=NOW,
+        ttl=WEEK,
+        replaces_grant_id=old.id,
+    )
+    assert old.revoked_at is None
+    new = await redeem_invite(session, token, person.id, NOW + timedelta(hours=1))
+    assert not isinstance(new, InviteProblem) and new.account_id == person.id
+    assert old.revoked_at == NOW + timedelta(hours=1)

@@ -1,0 +1,48 @@
+"""What the admin commands share: the admin check, unit and category look-ups, their answers.
+
+Every admin command and button calls `require_admin` first, on every update: a command menu or
+an old button is no proof of a role, since a role can end between two presses.
+"""
+
+from __future__ import annotations
+
+from bot.render import esc
+from bot.turn import Turn
+from db.categories import category_by_code
+from db.departments import department_by_code
+from db.models import Category, Department
+from db.roles import is_admin
+
+
+async def require_admin(turn: Turn) -> bool:
+    """True for an admin; anyone else is told so (a toast for a button) and nothing changes."""
+    if await is_admin(turn.session, turn.account, turn.services.settings.admin_ids):
+        return True
+    message = turn._("Sorry, only the campaign office (admins) can do this. Nothing was changed.")
+    if turn.update.callback_query is not None:
+        turn.toast = message
+    else:
+        turn.say(message)
+    return False
+
+
+async def unit_or_say(turn: Turn, code: str) -> Department | None:
+    """The unit with this code (active or not), or None after telling the admin."""
+    unit = await department_by_code(turn.session, code)
+    if unit is None:
+        turn.say(
+            turn._("No department has the code {code}. /units lists them.").format(code=esc(code))
+        )
+    return unit
+
+
+async def category_or_say(turn: Turn, code: str) -> Category | None:
+    """The category with this code (retired or not), or None after telling the admin."""
+    category = await category_by_code(turn.session, code)
+    if category is None:
+        turn.say(
+            turn._("No category has the code {code}. /categories lists them.").format(
+                code=esc(code)
+            )
+        )
+    return category
