@@ -24,11 +24,14 @@ from bot.settings import Settings
 from bot.updates import PerChatUpdateProcessor
 from db.engine import create_engine, session_factory
 from handlers import (
+    broadcast,
     calendar,
+    case_search,
     case_view,
     casework,
     digest,
     errors,
+    export,
     extension,
     followup,
     inbox,
@@ -39,6 +42,8 @@ from handlers import (
     wecom,
 )
 from handlers.start import bot_commands
+from scheduler.broadcast_report import INTERVAL_SECONDS as BROADCAST_REPORT_INTERVAL
+from scheduler.broadcast_report import run_broadcast_reports
 from scheduler.digest_job import run_digest_job
 from scheduler.draft_timeout import sweep_idle_drafts
 from scheduler.reminder_job import run_deadline_scan
@@ -83,6 +88,12 @@ async def _post_init(application: BotApplication) -> None:
     application.job_queue.run_daily(run_digest_job, time=send_at, name="monthly_digest")
     # And once after start-up: a bot that was down on the digest morning catches up.
     application.job_queue.run_once(run_digest_job, when=60, name="monthly_digest_catch_up")
+    application.job_queue.run_repeating(
+        run_broadcast_reports,
+        interval=BROADCAST_REPORT_INTERVAL,
+        first=BROADCAST_REPORT_INTERVAL,
+        name="broadcast_reports",
+    )
     services.sender = OutboxSender(
         application.bot, services.sessions, services.settings, services.clock
     )
@@ -152,11 +163,16 @@ def build_application(
     # Triage after the report flow: an admin in the middle of a report finishes that first.
     application.add_handler(inbox.build_handler())
     application.add_handler(casework.build_handler())
+    # The office's broadcast after the case flows: an admin typing a reason for a report
+    # finishes that first.
+    application.add_handler(broadcast.build_handler())
     application.add_handlers(extension.build_handlers())
     application.add_handlers(case_view.build_handlers())
     application.add_handlers(calendar.build_handlers())
     application.add_handlers(digest.build_handlers())
     application.add_handlers(wecom.build_handlers())
+    application.add_handlers(case_search.build_handlers())
+    application.add_handlers(export.build_handlers())
     application.add_handlers(followup.build_handlers()[1:])
     # Roles before start: "/start TOKEN" from an invite link must be claimed by its own handler,
     # since the plain /start handler would otherwise answer it with the welcome.

@@ -77,3 +77,12 @@ INVITE_REVOKE = CallbackSpec("iv", ("invite",))
 """Admin: withdraw an unused invite link."""
 GRANT_REVOKE = CallbackSpec("gr", ("grant",))
 """Admin: end a person's role grant."""
+BROADCAST_AUDIENCE = CallbackSpec("bca", ("kind", "value"))
+"""Admin: the audience of a broadcast (`db.broadcasts.AudienceKind`; value `-` for all, the
+class name, or `-` for "one department", which asks for the code)."""
+BROADCAST_SEND = CallbackSpec("bcx", ("action", "draft"))
+"""Admin: `send` or `cancel` the previewed broadcast draft (its nonce: a newer draft or a sent
+one makes the button stale)."""
+CASES_PAGE = CallbackSpec("csp", ("page", "state", "unit", "cat", "overdue", "month"))
+"""Admin: a page of /cases; the filters travel in the button (`-` for none, ids not codes) and
+are checked again on every press."""

@@ -281,6 +281,24 @@ async def render_workbook(digest: Digest, rows: RowSource, _: Translator, tz: Zo
     return buffer.getvalue()
 
 
+async def render_reports_workbook(
+    digest: Digest, rows: AsyncIterable[ReportRow], _: Translator, tz: ZoneInfo
+) -> bytes:
+    """Only the month's reports (the export): the digest's report columns, one sheet; a month
+    without reports gives the headers alone."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    title = _("Reports {month}").format(month=f"{digest.month:%Y-%m}")
+    sheet = workbook.create_sheet(sheet_name(title, set()))
+    sheet.append(_report_headers(_))
+    async for row in rows:
+        sheet.append(_report_values(row, tz, _))
+    buffer = BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
 def _department_head(sheet: Any, figures: DepartmentFigures, _: Translator) -> None:
     from openpyxl.cell import WriteOnlyCell
 
