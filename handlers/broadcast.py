@@ -107,7 +107,12 @@ async def _audience_keyboard(turn: Turn) -> Keyboard:
     _ = turn._
     rows: Keyboard = [[(_("All liaisons"), cb.BROADCAST_AUDIENCE.pack("all", NONE))]]
     for name in await department_classes(turn.session):
-        rows.append([(name, cb.BROADCAST_AUDIENCE.pack("class", name))])
+        try:
+            data = cb.BROADCAST_AUDIENCE.pack("class", name)
+        except ValueError:
+            # Over Telegram's 64 bytes (or with a ':'): `/broadcast class NAME` still works.
+            continue
+        rows.append([(name, data)])
     rows.append([(_("One department (type its code)"), cb.BROADCAST_AUDIENCE.pack("dept", NONE))])
     return rows
 

@@ -11,7 +11,7 @@ from bot.fakeapi import FakeUser
 from bot.i18n import gettext_for
 from db.broadcasts import TEXT_MAX
 from db.engine import create_engine, session_factory
-from db.models import AuditEvent, Broadcast, OutboxMessage
+from db.models import AuditEvent, Broadcast, Department, DepartmentKind, OutboxMessage
 from scheduler.broadcast_report import report_broadcasts
 from tests.handlers.test_casework import ADMIN
 from tests.handlers.test_roles_flow import LINK
@@ -192,3 +192,22 @@ async def test_bad_audiences_cancel_and_a_newer_draft(office: Harness) -> None:
     await bot.press_data(ADMIN, cb.BROADCAST_SEND.pack("send", "zzzz"))
     assert (await stored(bot))[0] == []
     assert await report_broadcasts(bot.context.services, bot.clock.now) == 0
+
+
+async def test_a_class_too_long_for_a_button_is_left_to_the_command(office: Harness) -> None:
+    bot = office
+    long_class = "综合执法与市场监督管理服务保障类单位名称"  # 20 characters, 60 bytes in UTF-8
+    engine = create_engine(bot.settings.database.url)
+    async with session_factory(engine)() as session:
+        session.add(
+            Department(
+                code="L1", name="长类单位", kind=DepartmentKind.department, dept_class=long_class
+            )
+        )
+        await session.commit()
+    await engine.dispose()
+    asked = await bot.say(ADMIN, "/broadcast")
+    assert long_class not in labels(bot.api, asked[-1])
+    assert "执法监督" in labels(bot.api, asked[-1])
+    answer = texts(await bot.say(ADMIN, f"/broadcast class {long_class}"))
+    assert "There is no liaison among" in answer
