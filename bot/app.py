@@ -26,12 +26,15 @@ from db.engine import create_engine, session_factory
 from handlers import (
     admin_menu,
     audit_view,
+    broadcast,
     calendar,
+    case_search,
     case_view,
     casework,
     categories_admin,
     digest,
     errors,
+    export,
     extension,
     followup,
     inbox,
@@ -44,6 +47,8 @@ from handlers import (
     wecom,
 )
 from handlers.start import bot_commands, set_config_admin_menus
+from scheduler.broadcast_report import INTERVAL_SECONDS as BROADCAST_REPORT_INTERVAL
+from scheduler.broadcast_report import run_broadcast_reports
 from scheduler.digest_job import run_digest_job
 from scheduler.draft_timeout import sweep_idle_drafts
 from scheduler.reminder_job import run_deadline_scan
@@ -96,6 +101,12 @@ async def _post_init(application: BotApplication) -> None:
     # purge is idempotent, so a Sunday missed while the bot was down is caught up a week later.
     purge_at = services.settings.retention.run_at.replace(tzinfo=services.settings.tz)
     application.job_queue.run_daily(run_retention_job, time=purge_at, days=(0,), name="retention")
+    application.job_queue.run_repeating(
+        run_broadcast_reports,
+        interval=BROADCAST_REPORT_INTERVAL,
+        first=BROADCAST_REPORT_INTERVAL,
+        name="broadcast_reports",
+    )
     services.sender = OutboxSender(
         application.bot, services.sessions, services.settings, services.clock
     )
@@ -165,6 +176,9 @@ def build_application(
     # Triage after the report flow: an admin in the middle of a report finishes that first.
     application.add_handler(inbox.build_handler())
     application.add_handler(casework.build_handler())
+    # The office's broadcast after the case flows: an admin typing a reason for a report
+    # finishes that first.
+    application.add_handler(broadcast.build_handler())
     application.add_handlers(extension.build_handlers())
     application.add_handlers(case_view.build_handlers())
     application.add_handlers(calendar.build_handlers())
@@ -176,6 +190,8 @@ def build_application(
     application.add_handlers(categories_admin.build_handlers())
     application.add_handlers(people.build_handlers())
     application.add_handlers(audit_view.build_handlers())
+    application.add_handlers(case_search.build_handlers())
+    application.add_handlers(export.build_handlers())
     application.add_handlers(followup.build_handlers()[1:])
     # Roles before start: "/start TOKEN" from an invite link must be claimed by its own handler,
     # since the plain /start handler would otherwise answer it with the welcome.

@@ -85,3 +85,12 @@ HANDOVER_FROM = CallbackSpec("hf", ("grant", "target"))
 """Admin: the liaison grant a /handover ends, and the account named to take over (0: none)."""
 HANDOVER_TO = CallbackSpec("ht", ("grant", "how", "target"))
 """Admin: how the department is handed over (see `handlers.people`)."""
+BROADCAST_AUDIENCE = CallbackSpec("bca", ("kind", "value"))
+"""Admin: the audience of a broadcast (`db.broadcasts.AudienceKind`; value `-` for all, the
+class name, or `-` for "one department", which asks for the code)."""
+BROADCAST_SEND = CallbackSpec("bcx", ("action", "draft"))
+"""Admin: `send` or `cancel` the previewed broadcast draft (its nonce: a newer draft or a sent
+one makes the button stale)."""
+CASES_PAGE = CallbackSpec("csp", ("page", "state", "unit", "cat", "overdue", "month"))
+"""Admin: a page of /cases; the filters travel in the button (`-` for none, ids not codes) and
+are checked again on every press."""

@@ -445,3 +445,25 @@ class AuditEvent(SQLModel, table=True):
     before: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
     after: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
+
+
+class Broadcast(SQLModel, table=True):
+    """A notice the office sent to liaisons; its messages are outbox rows keyed
+    `broadcast:<id>:<telegram id>`, so delivery and the final report need no other memory.
+
+    `audience` is `all`, `class:<dept_class>` or `dept:<code>`. `reported_at` is set when the
+    author was sent the delivery report, in the same transaction that queued it: a restart
+    neither loses nor repeats the report.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    author_account_id: int | None = Field(default=None, foreign_key="account.id")
+    audience: str = Field(max_length=60)
+    text: str = Field(sa_column=Column(Text(), nullable=False))
+    recipients: int = Field(default=0)
+    """Messages queued (the reachable liaisons of the audience at sending time)."""
+    unreachable: int = Field(default=0)
+    """Liaisons of the audience already known to have blocked the bot: not sent to, but
+    counted as unreachable in the report."""
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    reported_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True, index=True))

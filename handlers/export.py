@@ -1,0 +1,109 @@
+"""/export [YYYY-MM] for admins: the month's reports as an XLSX workbook, sent as a document.
+
+The rows are the digest's (`db.digest.month_report_rows`): a reporter's name and phone only for
+real-name reports, never an account or a Telegram id. A month without reports gives the headers
+alone. Each export is an audit event, in the transaction that queues the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from telegram.ext import BaseHandler, CommandHandler, filters
+
+from bot.i18n import gettext_for
+from bot.render import esc
+from bot.turn import Outgoing, OutgoingFile, Turn, turn_handler
+from db.audit import record
+from db.digest import ReportRow, build_digest, month_report_rows, parse_month, previous_month
+from db.roles import is_admin
+from db.workdays import load_calendar
+from scheduler.report_export import render_reports_workbook
+
+EXPORT_DIR = "exports"
+"""Under the data dir; the outbox sends the file from there by path."""
+
+
+@turn_handler
+async def export(turn: Turn) -> None:
+    """Write the month's workbook (default: last month) and send it to the admin."""
+    _ = turn._
+    settings = turn.services.settings
+    if not await is_admin(turn.session, turn.account, settings.admin_ids):
+        turn.say(_("Sorry, only the campaign office (admins) can do this. Nothing was changed."))
+        return
+    args = turn.context.args or []
+    month = previous_month(turn.now, settings.tz)
+    if args:
+        try:
+            if len(args) > 1:
+                raise ValueError("one month only")
+            month = parse_month(args[0])
+        except ValueError:
+            turn.say(
+                _("Please give the month as YYYY-MM, e.g. /export {example}.").format(
+                    example=f"{month:%Y-%m}"
+                )
+            )
+            return
+    if month > turn.now.astimezone(settings.tz).date():
+        turn.say(_("Month {month} has not started yet.").format(month=esc(args[0])))
+        return
+    calendar = await load_calendar(turn.session)
+    limits = settings.deadlines.base_limits()
+    digest = await build_digest(
+        turn.session,
+        month,
+        turn.now,
+        calendar=calendar,
+        tz=settings.tz,
+        limits=limits,
+        weights=settings.digest.weights.score_weights(),
+    )
+    count = 0
+
+    async def rows() -> AsyncIterator[ReportRow]:
+        nonlocal count
+        async for row in month_report_rows(
+            turn.session,
+            digest,
+            calendar=calendar,
+            tz=settings.tz,
+            limits=limits,
+            language=turn.language,
+        ):
+            count += 1
+            yield row
+
+    _ = gettext_for(turn.language)
+    title = _("Reports {month}").format(month=f"{month:%Y-%m}")
+    workbook = await render_reports_workbook(rows(), title, _, settings.tz)
+    name = f"reports-{month:%Y-%m}.xlsx"
+    path = f"{EXPORT_DIR}/reports-{month:%Y-%m}-{turn.now:%Y%m%dT%H%M%S}-{turn.account.id}.xlsx"
+    folder = settings.data_dir / EXPORT_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / path).write_bytes(workbook)
+    await record(
+        turn.session,
+        actor_account_id=turn.account.id,
+        action="export.reports",
+        subject=f"export:{month:%Y-%m}",
+        now=turn.now,
+        after={"reports": count, "file": name},
+    )
+    chat = turn.update.effective_chat
+    assert chat is not None
+    turn.notify(
+        [
+            Outgoing(
+                chat.id,
+                _("Reports filed in {month}: {count}.").format(month=f"{month:%Y-%m}", count=count),
+                files=(OutgoingFile(kind="document", path=path, name=name),),
+                urgent=True,
+            )
+        ]
+    )
+
+
+def build_handlers() -> list[BaseHandler[object, object, object]]:
+    return [CommandHandler("export", export, filters=filters.ChatType.PRIVATE)]
