@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from telegram import Bot
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -107,9 +108,19 @@ async def _post_init(application: BotApplication) -> None:
         first=BROADCAST_REPORT_INTERVAL,
         name="broadcast_reports",
     )
-    services.sender = OutboxSender(
-        application.bot, services.sessions, services.settings, services.clock
+    # The outbox paces itself and waits out a 429 itself, so its calls bypass
+    # python-telegram-bot's rate limiter: that limiter pauses every request on a 429 and then
+    # lets them all go at once, and such a burst earns the next 429.
+    telegram = services.settings.telegram
+    outbox_bot = Bot(
+        token=application.bot.token,
+        base_url=telegram.api_base_url,
+        base_file_url=telegram.file_base_url,
+        request=application.bot.request,
+        get_updates_request=application.bot.request,
+        local_mode=telegram.local_mode,
     )
+    services.sender = OutboxSender(outbox_bot, services.sessions, services.settings, services.clock)
     await services.sender.start()
     log.info("bot started as @%s", application.bot.username)
 
