@@ -119,7 +119,7 @@ class DeliverySettings(BaseModel):
     window_end: time = time(18, 0)
     """Non-urgent messages (reminders, escalations, digests) go out only in this local window on
     working days; a reporter's notices go at once."""
-    overall_per_second: float = Field(default=28.0, gt=0, le=30)
+    overall_per_second: float = Field(default=29.0, gt=0, le=30)
     """Under Telegram's 30: room for the replies to people, which are paced separately, and for
     jitter between the bot's clock and Telegram's count."""
     chat_interval_seconds: float = Field(default=1.0, ge=0)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 @dataclass
 class SendLimits:
-    overall_per_second: float = 28.0
+    overall_per_second: float = 29.0
     """Under Telegram's 30, so clock jitter between bot and server never makes 31."""
     chat_interval: float = 1.0
     group_per_minute: int = 20
