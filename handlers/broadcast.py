@@ -24,7 +24,6 @@ from enum import IntEnum
 from typing import Any
 
 from telegram.ext import (
-    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -50,7 +49,7 @@ from db.broadcasts import (
 from db.conversations import load_states, store_state
 from db.roles import is_admin
 from db.validation import clean_text
-from handlers.casekit import END, OTHER, PRIVATE, TEXT
+from handlers.casekit import END, PRIVATE, TEXT, stay_in
 
 CONVERSATION = "broadcast"
 DRAFTS = "broadcast.draft"
@@ -340,14 +339,6 @@ async def cancel(turn: Turn) -> int:
 
 
 def build_handler() -> ConversationHandler[object]:
-    def stay(state: State) -> BaseHandler[object, object, object]:
-        async def reask(turn: Turn) -> State:
-            turn.say(turn._("Please answer with text, or /cancel."))
-            return state
-
-        reask.__name__ = f"reask_{state.name.lower()}"
-        return MessageHandler(OTHER, turn_handler(reask))
-
     return conversation(
         entry_points=[
             CommandHandler("broadcast", broadcast, filters=PRIVATE),
@@ -358,9 +349,9 @@ def build_handler() -> ConversationHandler[object]:
             State.AUDIENCE: [
                 MessageHandler(TEXT, type_code),
                 CallbackQueryHandler(choose_audience, pattern=cb.BROADCAST_AUDIENCE.pattern),
-                stay(State.AUDIENCE),
+                stay_in(State.AUDIENCE),
             ],
-            State.TEXT: [MessageHandler(TEXT, take_text), stay(State.TEXT)],
+            State.TEXT: [MessageHandler(TEXT, take_text), stay_in(State.TEXT)],
         },
         fallbacks=[
             CommandHandler("cancel", cancel),

@@ -7,14 +7,15 @@ and remember across a restart which report a person is typing a reason or an ans
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import IntEnum
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram.ext import ConversationHandler, filters
+from telegram.ext import BaseHandler, ConversationHandler, MessageHandler, filters
 
 from bot.i18n import N_, Translator, gettext_for
 from bot.render import esc, state_label
-from bot.turn import Keyboard, Outgoing, OutgoingFile, Turn
+from bot.turn import Keyboard, Outgoing, OutgoingFile, Turn, turn_handler
 from db.audit import record
 from db.case_rules import Actor, Applied, Command, RefusalReason, Refused
 from db.cases import apply_command, limits_for
@@ -170,3 +171,14 @@ async def notify_reporter(
     recipient = Recipient(reporter.telegram_id, report.language)
     turn.notify(notices([recipient], build, files, urgent=True))
     return True
+
+
+def stay_in(state: IntEnum) -> BaseHandler[object, object, object]:
+    """Anything but text while a typed step is open: ask for text again, stay in `state`."""
+
+    async def reask(turn: Turn) -> IntEnum:
+        turn.say(turn._("Please answer with text, or /cancel."))
+        return state
+
+    reask.__name__ = f"reask_{state.name.lower()}"
+    return MessageHandler(OTHER, turn_handler(reask))

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from enum import IntEnum
 
 from telegram.ext import (
-    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -46,7 +45,6 @@ from db.validation import check_length, clean_text
 from handlers.casekit import (
     END,
     MEDIA,
-    OTHER,
     TEXT,
     apply_as,
     no_longer_valid,
@@ -54,6 +52,7 @@ from handlers.casekit import (
     notify_reporter,
     refusal,
     set_target,
+    stay_in,
     target,
 )
 from handlers.uploads import incoming_file, keep, refusal_of
@@ -491,24 +490,16 @@ async def cancel(turn: Turn) -> int:
 
 
 def build_handler() -> ConversationHandler[object]:
-    def stay(state: State) -> BaseHandler[object, object, object]:
-        async def reask(turn: Turn) -> State:
-            turn.say(turn._("Please answer with text, or /cancel."))
-            return state
-
-        reask.__name__ = f"reask_{state.name.lower()}"
-        return MessageHandler(OTHER, turn_handler(reask))
-
     return conversation(
         entry_points=[
             CallbackQueryHandler(sign, pattern=cb.CASE_SIGN.pattern),
             CallbackQueryHandler(action, pattern=cb.CASE_ACTION.pattern),
         ],
         states={
-            State.REASON: [MessageHandler(TEXT, take_reason), stay(State.REASON)],
-            State.ANSWER: [MessageHandler(TEXT | MEDIA, take_answer), stay(State.ANSWER)],
-            State.QUESTION: [MessageHandler(TEXT, take_question), stay(State.QUESTION)],
-            State.EXTENSION: [MessageHandler(TEXT, take_extension), stay(State.EXTENSION)],
+            State.REASON: [MessageHandler(TEXT, take_reason), stay_in(State.REASON)],
+            State.ANSWER: [MessageHandler(TEXT | MEDIA, take_answer), stay_in(State.ANSWER)],
+            State.QUESTION: [MessageHandler(TEXT, take_question), stay_in(State.QUESTION)],
+            State.EXTENSION: [MessageHandler(TEXT, take_extension), stay_in(State.EXTENSION)],
         },
         fallbacks=[CommandHandler("cancel", cancel)],
         name=CONVERSATION,

@@ -13,7 +13,6 @@ from enum import IntEnum
 from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from telegram.ext import (
-    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -46,7 +45,6 @@ from db.workdays import deadline_is_guessed, load_calendar
 from handlers import casework
 from handlers.casekit import (
     END,
-    OTHER,
     PRIVATE,
     TEXT,
     apply_as,
@@ -54,6 +52,7 @@ from handlers.casekit import (
     notify_reporter,
     refusal,
     set_target,
+    stay_in,
     target,
 )
 
@@ -495,14 +494,6 @@ async def cancel(turn: Turn) -> int:
 
 
 def build_handler() -> ConversationHandler[object]:
-    def stay(state: State) -> BaseHandler[object, object, object]:
-        async def reask(turn: Turn) -> State:
-            turn.say(turn._("Please answer with text, or /cancel."))
-            return state
-
-        reask.__name__ = f"reask_{state.name.lower()}"
-        return MessageHandler(OTHER, turn_handler(reask))
-
     return conversation(
         entry_points=[
             CommandHandler("inbox", inbox, filters=PRIVATE),
@@ -510,10 +501,10 @@ def build_handler() -> ConversationHandler[object]:
             CallbackQueryHandler(action, pattern=cb.INBOX_ACTION.pattern),
         ],
         states={
-            State.UNIT: [MessageHandler(TEXT, search_unit), stay(State.UNIT)],
-            State.REASON: [MessageHandler(TEXT, take_reason), stay(State.REASON)],
-            State.MERGE: [MessageHandler(TEXT, take_merge), stay(State.MERGE)],
-            State.CLOSE: [MessageHandler(TEXT, take_close_note), stay(State.CLOSE)],
+            State.UNIT: [MessageHandler(TEXT, search_unit), stay_in(State.UNIT)],
+            State.REASON: [MessageHandler(TEXT, take_reason), stay_in(State.REASON)],
+            State.MERGE: [MessageHandler(TEXT, take_merge), stay_in(State.MERGE)],
+            State.CLOSE: [MessageHandler(TEXT, take_close_note), stay_in(State.CLOSE)],
         },
         fallbacks=[CommandHandler("cancel", cancel)],
         name=CONVERSATION,
