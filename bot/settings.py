@@ -29,6 +29,12 @@ DEFAULT_CONFIG_FILE = Path("config.toml")
 _config_file: ContextVar[Path | None] = ContextVar("zhengfeng_config_file", default=None)
 
 
+class WecomSettings(BaseModel):
+    office_url: SecretStr | None = None
+    """The campaign office's own WeCom group robot: escalations (督办) and the city-wide digest
+    also go there. Its key is a secret: set it from the environment."""
+
+
 class TelegramSettings(BaseModel):
     token: SecretStr | None = None
     api_base_url: str = "https://api.telegram.org/bot"
@@ -210,6 +216,7 @@ class Settings(BaseSettings):
     conversation: ConversationSettings = ConversationSettings()
     receipt: ReceiptSettings = ReceiptSettings()
     delivery: DeliverySettings = DeliverySettings()
+    wecom: WecomSettings = WecomSettings()
     reminders: ReminderSettings = ReminderSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
     routing: RoutingSettings = RoutingSettings()

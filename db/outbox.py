@@ -75,14 +75,15 @@ async def enqueue(
     files: Sequence[Attachment] = (),
     urgent: bool = False,
     not_before: datetime | None = None,
+    office_robot: bool = False,
 ) -> bool:
     """Insert unless a row with this key exists; True when inserted. Flushes, never commits.
 
-    One row is one message to one recipient: a Telegram chat (`chat_id`) or a department's
-    WeCom robot (`department_id`).
+    One row is one message to one recipient: a Telegram chat (`chat_id`), a department's WeCom
+    robot (`department_id`) or the office's own robot (`office_robot`, from the config).
     """
-    if (chat_id is None) == (department_id is None):
-        raise ValueError("give exactly one of chat_id (Telegram) and department_id (WeCom)")
+    if sum((chat_id is not None, department_id is not None, office_robot)) != 1:
+        raise ValueError("give exactly one of chat_id, department_id and office_robot")
     values = {
         "dedupe_key": key,
         "channel": Channel.telegram if chat_id is not None else Channel.wecom,

@@ -74,6 +74,8 @@ class ScanContext:
     ladder: Ladder
     admin_ids: list[int]
     default_language: str
+    office_robot: bool = False
+    """The office has its own WeCom robot (`[wecom] office_url`)."""
 
 
 async def _audience(
@@ -127,6 +129,15 @@ async def scan_deadlines(
                         key=f"{key}:{recipient.telegram_id}",
                         chat_id=recipient.telegram_id,
                         text=source.text(notice, gettext_for(recipient.language)),
+                        now=scan.now,
+                    )
+                to_office = deadline.department_id is None or step.rung is Rung.supervise
+                if to_office and scan.office_robot:
+                    added += await enqueue(
+                        session,
+                        key=f"{key}:wecom-office",
+                        office_robot=True,
+                        text=source.text(notice, gettext_for(scan.default_language)),
                         now=scan.now,
                     )
                 if unit is not None and unit.wecom_url:

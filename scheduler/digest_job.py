@@ -114,6 +114,14 @@ async def publish_digest(services: Services, now: datetime, *, force: bool = Fal
                 files=files,
                 now=now,
             )
+        if settings.wecom.office_url is not None:
+            added += await enqueue(
+                session,
+                key=f"{key}:office:wecom",
+                office_robot=True,
+                text=default.office_text,
+                now=now,
+            )
         units = {d.id: d for d in (await session.exec(select(Department))).all()}
         roles = frozenset({Role.liaison, Role.leader})
         for figures in default.digest.departments:

@@ -32,6 +32,7 @@ async def run_deadline_scan(context: BotContext) -> int:
             ),
             admin_ids=settings.admin_ids,
             default_language=settings.default_language,
+            office_robot=settings.wecom.office_url is not None,
         )
         added = await scan_deadlines(session, SOURCES, scan)
         await session.commit()

@@ -324,7 +324,11 @@ class OutboxSender:
             department = (
                 await session.get(Department, row.department_id) if row.department_id else None
             )
-        url = department.wecom_url if department is not None else None
+        if row.department_id is None:
+            office = self.settings.wecom.office_url
+            url = office.get_secret_value() if office is not None else None
+        else:
+            url = department.wecom_url if department is not None else None
         if url is None:
             raise BadRequest("no WeCom robot configured")
         if self.http is None:

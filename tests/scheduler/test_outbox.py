@@ -25,6 +25,7 @@ CITIZEN = FakeUser(7001, "Citizen", language_code="zh-CN")
 WORKDAY_MORNING = datetime(2026, 3, 16, 2, 30, tzinfo=UTC)  # Monday 10:30 in Shanghai
 EVENING = datetime(2026, 3, 16, 12, 30, tzinfo=UTC)  # Monday 20:30
 SATURDAY = datetime(2026, 3, 21, 2, 30, tzinfo=UTC)
+NOW_ANY = WORKDAY_MORNING
 
 
 @pytest.fixture
@@ -270,3 +271,30 @@ async def test_a_units_wecom_robot_gets_markdown_within_its_limit(office: Harnes
     assert posted[-1] == {"msgtype": "markdown", "markdown": {"content": "**催办** <x>"}}
     found = await rows(bot)
     assert key not in (found["robot-1"].last_error or "")
+
+
+async def test_the_offices_own_robot_gets_escalations(office: Harness) -> None:
+    from pydantic import SecretStr
+
+    from bot.settings import WecomSettings
+
+    bot = office
+    url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=office-secret-key"
+    bot.settings.wecom = WecomSettings(office_url=SecretStr(url))
+    posted: list[str] = []
+
+    def robot(request: httpx.Request) -> httpx.Response:
+        posted.append(str(request.url))
+        return httpx.Response(200, json={"errcode": 0, "errmsg": "ok"})
+
+    sender = sender_of(bot)
+    sender.http = httpx.AsyncClient(transport=httpx.MockTransport(robot))
+    engine = create_engine(bot.settings.database.url)
+    async with session_factory(engine)() as session:
+        with pytest.raises(ValueError):
+            await enqueue(session, key="x", chat_id=1, office_robot=True, text="x", now=NOW_ANY)
+        await enqueue(session, key="office-1", office_robot=True, text="督办", now=bot.clock.now)
+        await session.commit()
+    await engine.dispose()
+    assert (await sender.drain_once()).sent == 1
+    assert posted == [url]

@@ -85,3 +85,27 @@ async def test_an_answered_report_is_not_chased(office: Harness) -> None:
     bot.clock.now = at[(Rung.supervise, 3)] + timedelta(minutes=1)
     await scan_and_send(bot)
     assert count(bot, LIAISON.id, "催办") == 0 and count(bot, LIAISON.id, "⏰") == 0
+
+
+async def test_the_office_robot_hears_the_supervision(office: Harness) -> None:
+    from pydantic import SecretStr
+    from sqlmodel import select
+
+    from bot.settings import WecomSettings
+    from db.engine import create_engine, session_factory
+    from db.models import OutboxMessage
+
+    bot = office
+    bot.settings.wecom = WecomSettings(office_url=SecretStr("https://example.invalid/?key=k"))
+    await signed_report(bot)
+    at = await rungs(bot)
+    bot.clock.now = at[(Rung.supervise, 3)] + timedelta(minutes=1)
+    await run_deadline_scan(bot.context)
+    engine = create_engine(bot.settings.database.url)
+    async with session_factory(engine)() as session:
+        keys = [r.dedupe_key for r in (await session.exec(select(OutboxMessage))).all()]
+    await engine.dispose()
+    assert [k for k in keys if k.endswith(":wecom-office")] == [
+        k for k in keys if k.startswith("supervise:") and k.endswith(":wecom-office")
+    ]
+    assert any(k.startswith("supervise:") and k.endswith(":wecom-office") for k in keys)
