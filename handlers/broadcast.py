@@ -88,7 +88,7 @@ async def _set_draft(turn: Turn, draft: dict[str, str] | None) -> None:
 def render_notice(language: str, text: str) -> str:
     """The notice as a liaison reads it, heading in their language."""
     _ = gettext_for(language)
-    return _("<b>Notice from the campaign office</b>") + "\n\n" + esc(text)
+    return _("<b>Notice from the campaign office</b>\n\n{text}").format(text=esc(text))
 
 
 async def _describe(turn: Turn, audience: Audience) -> str:

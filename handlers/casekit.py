@@ -22,6 +22,7 @@ from db.cases import apply_command, limits_for
 from db.conversations import load_states, store_state
 from db.models import Account, Category, Report
 from db.roles import Recipient, admin_recipients, department_recipients
+from db.validation import check_length, clean_text
 from db.workdays import load_calendar
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -182,3 +183,12 @@ def stay_in(state: IntEnum) -> BaseHandler[object, object, object]:
 
     reask.__name__ = f"reask_{state.name.lower()}"
     return MessageHandler(OTHER, turn_handler(reask))
+
+
+def typed_text(turn: Turn, maximum: int) -> str | None:
+    """The person's text, cleaned; None, having asked again, when it is empty or too long."""
+    text = clean_text(turn.text)
+    if check_length(text, 1, maximum) is None:
+        return text
+    turn.say(turn._("Please type between 1 and {max} characters, or /cancel.").format(max=maximum))
+    return None

@@ -41,9 +41,8 @@ from db.reports import (
     report_of_account,
     reports_of_account,
 )
-from db.validation import check_length, clean_text
 from handlers import reporter
-from handlers.casekit import refusal
+from handlers.casekit import refusal, typed_text
 
 PRIVATE = filters.ChatType.PRIVATE
 TEXT = filters.TEXT & ~filters.COMMAND & PRIVATE
@@ -304,10 +303,8 @@ async def receipt_add_info(turn: Turn) -> ReceiptState | int:
     if report is None:
         turn.say(_("Please open the report again with /receipt and your code."))
         return END
-    text = clean_text(turn.text)
-    high = turn.services.settings.report.description_max_chars
-    if check_length(text, 1, high) is not None:
-        turn.say(_("Please type between 1 and {max} characters, or /cancel.").format(max=high))
+    text = typed_text(turn, turn.services.settings.report.description_max_chars)
+    if text is None:
         return ReceiptState.ADD_INFO
     # Fully anonymous reports stay unlinked: the event records no account.
     actor = report.reporter_account_id if report.reporter_account_id == turn.account.id else None
@@ -338,13 +335,8 @@ async def receipt_answer(turn: Turn) -> ReceiptState | int:
     if report is None:
         turn.say(turn._("Please open the report again with /receipt and your code."))
         return END
-    text = clean_text(turn.text)
-    if check_length(text, 1, reporter.ANSWER_MAX) is not None:
-        turn.say(
-            turn._("Please type between 1 and {max} characters, or /cancel.").format(
-                max=reporter.ANSWER_MAX
-            )
-        )
+    text = typed_text(turn, reporter.ANSWER_MAX)
+    if text is None:
         return ReceiptState.ANSWER
     turn.say(await reporter.answer_question(turn, report, text, _receipt_actor(turn, report)))
     chat = turn.update.effective_chat
@@ -360,13 +352,8 @@ async def receipt_comment(turn: Turn) -> ReceiptState | int:
     if report is None:
         turn.say(turn._("Please open the report again with /receipt and your code."))
         return END
-    text = clean_text(turn.text)
-    if check_length(text, 1, reporter.COMMENT_MAX) is not None:
-        turn.say(
-            turn._("Please type between 1 and {max} characters, or /cancel.").format(
-                max=reporter.COMMENT_MAX
-            )
-        )
+    text = typed_text(turn, reporter.COMMENT_MAX)
+    if text is None:
         return ReceiptState.COMMENT
     return await _rate_from_receipt(turn, report, text)
 

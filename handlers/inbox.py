@@ -8,6 +8,7 @@ position, so both survive a restart together.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import IntEnum
 
 from sqlalchemy import and_, or_
@@ -21,7 +22,7 @@ from telegram.ext import (
 
 from bot import callbacks as cb
 from bot.conversation import conversation
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 from bot.render import esc, local_time, state_label
 from bot.turn import Keyboard, Turn, turn_handler
 from db.case_rules import (
@@ -40,7 +41,7 @@ from db.departments import search_departments
 from db.models import Category, Department, IdentityMode, Report, ReportState
 from db.reports import parse_number
 from db.roles import is_admin
-from db.validation import check_length, clean_text
+from db.validation import clean_text
 from db.workdays import deadline_is_guessed, load_calendar
 from handlers import casework
 from handlers.casekit import (
@@ -54,6 +55,7 @@ from handlers.casekit import (
     set_target,
     stay_in,
     target,
+    typed_text,
 )
 
 CONVERSATION = "inbox"
@@ -374,72 +376,57 @@ async def search_unit(turn: Turn) -> int:
     return State.UNIT
 
 
-@turn_handler
-async def take_reason(turn: Turn) -> int:
-    """Reject the report with the typed reason."""
-    _ = turn._
+async def _decide_with_text(
+    turn: Turn,
+    state: State,
+    command: Callable[[str], Command],
+    done: str,
+    for_reporter: str,
+) -> int:
+    """Apply a decision whose text the reporter reads (a rejection's reason, a closing note),
+    then tell the admin (`done`) and the reporter (`for_reporter`, with {number} and {text})."""
     report = await _typed_target(turn)
     if report is None:
         return END
-    reason = clean_text(turn.text)
-    if check_length(reason, 1, REASON_MAX) is not None:
-        turn.say(
-            _("Please type between 1 and {max} characters, or /cancel.").format(max=REASON_MAX)
-        )
-        return State.REASON
-    outcome = await apply_as(turn, report, Reject(reason))
+    text = typed_text(turn, REASON_MAX)
+    if text is None:
+        return state
+    outcome = await apply_as(turn, report, command(text))
     await set_target(turn, TARGETS, None)
     if isinstance(outcome, Refused):
         turn.say(await refusal(turn, report, outcome))
         return END
-    turn.say(
-        _("Report {number} was not accepted. The reporter will see the reason.").format(
-            number=report.number
-        )
-    )
+    turn.say(turn._(done).format(number=report.number))
 
-    def for_reporter(_: Translator) -> tuple[str, Keyboard | None]:
-        return (
-            _("Your report {number} was not accepted. Reason: {reason}").format(
-                number=report.number, reason=esc(reason)
-            ),
-            None,
-        )
+    def build(_: Translator) -> tuple[str, Keyboard | None]:
+        return _(for_reporter).format(number=report.number, text=esc(text)), None
 
-    await notify_reporter(turn, report, for_reporter)
+    await notify_reporter(turn, report, build)
     return END
+
+
+@turn_handler
+async def take_reason(turn: Turn) -> int:
+    """Reject the report with the typed reason."""
+    return await _decide_with_text(
+        turn,
+        State.REASON,
+        Reject,
+        N_("Report {number} was not accepted. The reporter will see the reason."),
+        N_("Your report {number} was not accepted. Reason: {text}"),
+    )
 
 
 @turn_handler
 async def take_close_note(turn: Turn) -> int:
     """Close an escalated report with the office's final note, shown to the reporter."""
-    _ = turn._
-    report = await _typed_target(turn)
-    if report is None:
-        return END
-    note = clean_text(turn.text)
-    if check_length(note, 1, REASON_MAX) is not None:
-        turn.say(
-            _("Please type between 1 and {max} characters, or /cancel.").format(max=REASON_MAX)
-        )
-        return State.CLOSE
-    outcome = await apply_as(turn, report, CloseByAdmin(note))
-    await set_target(turn, TARGETS, None)
-    if isinstance(outcome, Refused):
-        turn.say(await refusal(turn, report, outcome))
-        return END
-    turn.say(_("Report {number} was closed with your note.").format(number=report.number))
-
-    def for_reporter(_: Translator) -> tuple[str, Keyboard | None]:
-        return (
-            _("Your report {number} was closed by the campaign office:\n\n{note}").format(
-                number=report.number, note=esc(note)
-            ),
-            None,
-        )
-
-    await notify_reporter(turn, report, for_reporter)
-    return END
+    return await _decide_with_text(
+        turn,
+        State.CLOSE,
+        CloseByAdmin,
+        N_("Report {number} was closed with your note."),
+        N_("Your report {number} was closed by the campaign office:\n\n{text}"),
+    )
 
 
 @turn_handler

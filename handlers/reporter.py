@@ -20,7 +20,6 @@ from bot.turn import Keyboard, Turn, turn_handler
 from db.case_rules import Actor, AnswerInfo, Applied, Rate, Rating, RefusalReason, Refused
 from db.conversations import store_state
 from db.models import EventKind, Report, ReportState
-from db.validation import check_length, clean_text
 from handlers.casekit import (
     END,
     OTHER,
@@ -31,6 +30,7 @@ from handlers.casekit import (
     notify_liaisons,
     refusal,
     target_value,
+    typed_text,
 )
 from handlers.casework import action_keyboard
 
@@ -207,11 +207,8 @@ async def take_answer(turn: Turn) -> int:
     if report is None:
         turn.say(turn._("That step is no longer open. Nothing was changed."))
         return END
-    text = clean_text(turn.text)
-    if check_length(text, 1, ANSWER_MAX) is not None:
-        turn.say(
-            turn._("Please type between 1 and {max} characters, or /cancel.").format(max=ANSWER_MAX)
-        )
+    text = typed_text(turn, ANSWER_MAX)
+    if text is None:
         return State.ANSWER
     await store_state(turn.session, TARGETS, _key(turn), None)
     turn.say(await answer_question(turn, report, text, _reporter(turn)))
@@ -254,13 +251,8 @@ async def _finish_rating(turn: Turn, comment: str | None) -> int:
 
 @turn_handler
 async def take_comment(turn: Turn) -> int:
-    text = clean_text(turn.text)
-    if check_length(text, 1, COMMENT_MAX) is not None:
-        turn.say(
-            turn._("Please type between 1 and {max} characters, or /cancel.").format(
-                max=COMMENT_MAX
-            )
-        )
+    text = typed_text(turn, COMMENT_MAX)
+    if text is None:
         return State.COMMENT
     return await _finish_rating(turn, text)
 

@@ -123,7 +123,10 @@ async def test_preview_confirm_deliver_and_report(office: Harness) -> None:
     assert got_notice(bot, POLICE) == 1 and got_notice(bot, CITY) == 1
     assert got_notice(bot, PLANNING) == 0
     assert (
-        ZH("<b>Notice from the campaign office</b>").replace("<b>", "").replace("</b>", "")
+        ZH("<b>Notice from the campaign office</b>\n\n{text}")
+        .split("\n")[0]
+        .replace("<b>", "")
+        .replace("</b>", "")
         in bot.api.last_message(POLICE.id)["text"]
     )
 
