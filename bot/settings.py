@@ -193,6 +193,17 @@ class RetentionSettings(BaseModel):
     """Local time (campaign zone) of the weekly purge, on Sundays."""
 
 
+class DutySettings(BaseModel):
+    """Self-checks, periodic reports and the rectification ledger (see `db.duties`)."""
+
+    resubmit_days: int = Field(default=5, ge=1, le=30)
+    """Working days a unit has to file again after the office returned its submission."""
+    max_files: int = Field(default=10, ge=0, le=20)
+    """Attachments per submission round or ledger update."""
+    max_text_chars: int = Field(default=3000, ge=100, le=3500)
+    """Longest answer to one question, finding or note."""
+
+
 class RateLimitSettings(BaseModel):
     overall_max_rate: float = 30
     group_max_rate: float = 20
@@ -224,6 +235,7 @@ class Settings(BaseSettings):
     invites: InviteSettings = InviteSettings()
     digest: DigestSettings = DigestSettings()
     retention: RetentionSettings = RetentionSettings()
+    duties: DutySettings = DutySettings()
     log_level: str = "INFO"
 
     @field_validator("timezone")

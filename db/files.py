@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from db.models import Attachment, ReportDraft
+from db.models import Attachment, DutyDraft, DutyFile, ReportDraft
 
 
 def relative_path(sha256: str) -> str:
@@ -34,7 +34,8 @@ def store_bytes(root: Path, content: bytes) -> tuple[str, str]:
 
 
 async def remove_if_unreferenced(session: AsyncSession, root: Path, paths: list[str]) -> int:
-    """Delete files that neither a report nor any draft points at (drafts must be saved first).
+    """Delete files that no report, submission, ledger update or draft points at (drafts must be
+    saved first).
 
     Identical bytes share one file, so another person's draft may hold the same path.
     """
@@ -52,7 +53,17 @@ async def remove_if_unreferenced(session: AsyncSession, root: Path, paths: list[
                 .where(col(ReportDraft.data).contains(rel))
             )
         ).one()
-        if in_reports == 0 and in_drafts == 0:
+        in_duties = (
+            await session.exec(
+                select(func.count()).select_from(DutyFile).where(DutyFile.path == rel)
+            )
+        ).one()
+        in_duty_drafts = (
+            await session.exec(
+                select(func.count()).select_from(DutyDraft).where(col(DutyDraft.data).contains(rel))
+            )
+        ).one()
+        if in_reports == 0 and in_drafts == 0 and in_duties == 0 and in_duty_drafts == 0:
             target = root / rel
             if target.is_file():
                 target.unlink()

@@ -42,7 +42,9 @@ def _ts(*, nullable: bool = False, index: bool = False) -> Column[datetime]:
     return Column(UTCDateTime(), nullable=nullable, index=index)
 
 
-def _enum(enum_cls: type[StrEnum], *, index: bool = False) -> Column[str]:
+def _enum(
+    enum_cls: type[StrEnum], *, index: bool = False, nullable: bool = False
+) -> Column[str]:
     # Stored as plain VARCHAR without a CHECK constraint: adding a state later needs no
     # migration, and PostgreSQL's native ENUM types would need ALTER TYPE for every new value.
     return Column(
@@ -53,7 +55,7 @@ def _enum(enum_cls: type[StrEnum], *, index: bool = False) -> Column[str]:
             length=20,
             values_callable=lambda members: [m.value for m in members],
         ),
-        nullable=False,
+        nullable=nullable,
         index=index,
     )
 
@@ -467,3 +469,258 @@ class Broadcast(SQLModel, table=True):
     counted as unreachable in the report."""
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     reported_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True, index=True))
+
+
+# --- Issue 6: campaigns, duties, submissions and the rectification ledger ---------------------
+
+
+class Campaign(SQLModel, table=True):
+    """A campaign (活动) such as 政风建设年 2026; its phases tell officials which season it is."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    year: int
+    template: str | None = Field(default=None, max_length=50)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class CampaignPhase(SQLModel, table=True):
+    """A phase (阶段) with inclusive local dates, e.g. 集中整治 1 March – 30 September."""
+
+    __tablename__ = "campaign_phase"
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    position: int
+    name: str = Field(max_length=100)
+    starts_on: date
+    ends_on: date
+
+
+class ObligationKind(StrEnum):
+    self_check = "self_check"
+    """自查自纠: answered category by category; each problem found becomes a ledger item."""
+    plan = "plan"
+    """工作方案"""
+    quarterly = "quarterly"
+    """季度报送"""
+    summary = "summary"
+    """总结"""
+    other = "other"
+
+
+class DuePeriod(StrEnum):
+    """How often a duty falls due: once on a fixed date, or N working days after each period."""
+
+    once = "once"
+    month = "month"
+    quarter = "quarter"
+    half_year = "half_year"
+
+
+class DutyScope(StrEnum):
+    all = "all"
+    dept_class = "dept_class"
+    """Every active unit of one class (seed 003's 党政综合, 经济管理, 执法监督, 管理服务, 其他)."""
+    listed = "listed"
+    """The units in `obligation_unit`."""
+
+
+class Obligation(SQLModel, table=True):
+    """A duty every unit in its scope owes once per period (a plan, a quarterly report …).
+
+    Each (duty, period, unit) yields one `Submission`, created when the period opens; the
+    submission keeps the due time and questions it was created with, so an edited duty changes
+    later periods only once anything was submitted (see `db.duties.edit_obligation`).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id")
+    kind: ObligationKind = Field(sa_column=_enum(ObligationKind))
+    title: str = Field(max_length=200)
+    scope: DutyScope = Field(sa_column=_enum(DutyScope))
+    scope_class: str | None = Field(default=None, max_length=20)
+    period: DuePeriod = Field(sa_column=_enum(DuePeriod))
+    due_on: date | None = Field(default=None)
+    """The fixed due day of a `once` duty (local date; due at its end)."""
+    days_after: int = Field(default=0)
+    """Working days after the end of each period (seed 004: 5 after each quarter)."""
+    starts_on: date
+    """Periods whose due day falls before this day are not owed (a duty created in November
+    does not ask for the third quarter's report)."""
+    ends_on: date | None = Field(default=None)
+    """Periods starting after this day are not owed."""
+    questions: str = Field(default="[]", sa_column=Column(Text(), nullable=False))
+    """JSON list of the questions a submission must answer."""
+    active: bool = Field(default=True)
+    created_by: int | None = Field(default=None, foreign_key="account.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class ObligationUnit(SQLModel, table=True):
+    """The units of a `listed` duty."""
+
+    __tablename__ = "obligation_unit"
+
+    obligation_id: int = Field(foreign_key="obligation.id", primary_key=True)
+    department_id: int = Field(foreign_key="department.id", primary_key=True)
+
+
+class SubmissionState(StrEnum):
+    due = "due"
+    """Owed and not yet filed (overdue is `due` past `due_at`, computed, not stored)."""
+    submitted = "submitted"
+    """Filed, waiting for the office's review."""
+    returned = "returned"
+    """The office sent it back with comments; another round is owed by `resubmit_due_at`."""
+    accepted = "accepted"
+
+
+class Submission(SQLModel, table=True):
+    """What one unit owes for one duty and period, and where it stands."""
+
+    __table_args__ = (
+        UniqueConstraint("obligation_id", "department_id", "period"),
+        Index("ix_submission_state_due", "state", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    obligation_id: int = Field(foreign_key="obligation.id", index=True)
+    department_id: int = Field(foreign_key="department.id", index=True)
+    period: str = Field(max_length=16)
+    """`once`, `2026-11`, `2026-Q4` or `2026-H2` (see `db.duty_rules.Period`)."""
+    due_at: datetime = Field(sa_column=_ts())
+    questions: str = Field(default="[]", sa_column=Column(Text(), nullable=False))
+    state: SubmissionState = Field(
+        default=SubmissionState.due, sa_column=_enum(SubmissionState, index=True)
+    )
+    rounds: int = Field(default=0)
+    first_submitted_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    """Judges on-time: the first filing counts, a later round after a return does not."""
+    submitted_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    resubmit_due_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    accepted_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    version: int = Field(default=1)
+    """Bumped by every transition; a stale review button finds a different version."""
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class ReviewDecision(StrEnum):
+    accepted = "accepted"
+    returned = "returned"
+
+
+class SubmissionRound(SQLModel, table=True):
+    """One filing and its review; every round stays visible (seed 003 ran three)."""
+
+    __tablename__ = "submission_round"
+    __table_args__ = (UniqueConstraint("submission_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    number: int
+    answers: str = Field(default="[]", sa_column=Column(Text(), nullable=False))
+    """JSON: the answers to the questions, or the self-check's findings per category."""
+    body: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    submitted_by: int | None = Field(default=None, foreign_key="account.id")
+    submitted_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    decision: ReviewDecision | None = Field(
+        default=None, sa_column=_enum(ReviewDecision, nullable=True)
+    )
+    comment: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    reviewed_by: int | None = Field(default=None, foreign_key="account.id")
+    reviewed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class LedgerSource(StrEnum):
+    self_check = "self_check"
+    inspection = "inspection"
+    """明察暗访: a finding the office recorded against the unit."""
+    report = "report"
+    """A report whose answer promised a fix."""
+
+
+class LedgerState(StrEnum):
+    open = "open"
+    done = "done"
+    """The unit says it is fixed; the office has not confirmed yet."""
+    confirmed = "confirmed"
+
+
+class RectificationItem(SQLModel, table=True):
+    """One line of a unit's 整改台账, tracked to completion with evidence."""
+
+    __tablename__ = "rectification_item"
+    __table_args__ = (Index("ix_rectification_item_state_due", "state", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    department_id: int = Field(foreign_key="department.id", index=True)
+    source: LedgerSource = Field(sa_column=_enum(LedgerSource))
+    submission_id: int | None = Field(default=None, foreign_key="submission.id", index=True)
+    report_id: int | None = Field(default=None, foreign_key="report.id")
+    category_id: int | None = Field(default=None, foreign_key="category.id")
+    description: str = Field(sa_column=Column(Text(), nullable=False))
+    measure: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    owner_name: str | None = Field(default=None, max_length=50)
+    """责任人 as the unit named them (free text; not an account)."""
+    due_at: datetime = Field(sa_column=_ts())
+    state: LedgerState = Field(default=LedgerState.open, sa_column=_enum(LedgerState))
+    reopen_count: int = Field(default=0)
+    created_by: int | None = Field(default=None, foreign_key="account.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    done_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    confirmed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    version: int = Field(default=1)
+
+
+class LedgerUpdateKind(StrEnum):
+    created = "created"
+    progress = "progress"
+    done = "done"
+    confirmed = "confirmed"
+    reopened = "reopened"
+
+
+class LedgerUpdate(SQLModel, table=True):
+    """The item's history: progress notes, done, confirmed, reopened, each with actor and time."""
+
+    __tablename__ = "ledger_update"
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="rectification_item.id", index=True)
+    kind: LedgerUpdateKind = Field(sa_column=_enum(LedgerUpdateKind))
+    note: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    account_id: int | None = Field(default=None, foreign_key="account.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class DutyFile(SQLModel, table=True):
+    """A file filed with a submission round or a ledger update, content-addressed like report
+    evidence (`db.files`), so retention only deletes bytes nothing points at."""
+
+    __tablename__ = "duty_file"
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int | None = Field(default=None, foreign_key="submission_round.id", index=True)
+    update_id: int | None = Field(default=None, foreign_key="ledger_update.id", index=True)
+    kind: str = Field(max_length=20)
+    file_name: str | None = Field(default=None, max_length=255)
+    mime_type: str = Field(max_length=100)
+    size: int
+    sha256: str = Field(max_length=64, index=True)
+    path: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class DutyDraft(SQLModel, table=True):
+    """A submission or ledger update being typed, saved at every step like a report draft."""
+
+    __tablename__ = "duty_draft"
+
+    account_id: int = Field(foreign_key="account.id", primary_key=True)
+    subject: str = Field(primary_key=True, max_length=40)
+    """`submission:<id>` or `item:<id>`."""
+    data: str = Field(sa_column=Column(Text(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))

@@ -1,0 +1,430 @@
+"""Duties and submissions in the database: creating and editing a duty, opening the submissions
+each period owes, filing a round and reviewing it.
+
+The rules live in `db.duty_rules`; this module loads rows, applies a rule and writes the result
+in the caller's transaction (flush, never commit), so a handler's notices go out with it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from db.duty_rules import (
+    DueRule,
+    SubmissionProblem,
+    SubmissionStatus,
+    due_day,
+    due_time,
+    file_round,
+    owed_periods,
+    parse_period,
+    period_key,
+    review,
+)
+from db.models import (
+    Department,
+    DepartmentKind,
+    DuePeriod,
+    DutyScope,
+    Obligation,
+    ObligationKind,
+    ObligationUnit,
+    ReviewDecision,
+    Submission,
+    SubmissionRound,
+    SubmissionState,
+)
+from db.workdays import WorkCalendar, add_working_days, local_date
+
+UNIT_KINDS = (DepartmentKind.department, DepartmentKind.district)
+"""Who owes a duty scoped to "all": the organisations themselves. Windows, key positions and
+projects belong to a department, which files for them."""
+
+MAX_QUESTIONS = 20
+MAX_QUESTION_LENGTH = 300
+
+
+class DutyProblem(StrEnum):
+    no_units = "no_units"
+    """The scope names no active unit."""
+    past_due = "past_due"
+    """A fixed due day that has already passed."""
+    bad_rule = "bad_rule"
+    bad_questions = "bad_questions"
+    unknown = "unknown"
+
+
+@dataclass(frozen=True)
+class DutySpec:
+    """Everything an admin decides about a duty."""
+
+    kind: ObligationKind
+    title: str
+    scope: DutyScope
+    rule: DueRule
+    scope_class: str | None = None
+    unit_ids: tuple[int, ...] = ()
+    questions: tuple[str, ...] = ()
+    campaign_id: int | None = None
+
+
+def rule_of(obligation: Obligation) -> DueRule:
+    return DueRule(
+        period=DuePeriod(obligation.period),
+        due_on=obligation.due_on,
+        days_after=obligation.days_after,
+        starts_on=obligation.starts_on,
+        ends_on=obligation.ends_on,
+    )
+
+
+def questions_of(row: Obligation | Submission) -> list[str]:
+    return [str(q) for q in json.loads(row.questions or "[]")]
+
+
+async def scope_unit_ids(
+    session: AsyncSession,
+    scope: DutyScope,
+    scope_class: str | None,
+    unit_ids: Sequence[int],
+) -> list[int]:
+    """The active units a scope covers, by id."""
+    statement = select(Department.id).where(col(Department.active))
+    if scope is DutyScope.all:
+        statement = statement.where(col(Department.kind).in_(UNIT_KINDS))
+    elif scope is DutyScope.dept_class:
+        statement = statement.where(Department.dept_class == scope_class)
+    else:
+        statement = statement.where(col(Department.id).in_(list(unit_ids)))
+    return [i for i in (await session.exec(statement.order_by(col(Department.id)))).all() if i]
+
+
+async def obligation_unit_ids(session: AsyncSession, obligation: Obligation) -> list[int]:
+    listed: list[int] = []
+    if obligation.scope is DutyScope.listed:
+        listed = list(
+            (
+                await session.exec(
+                    select(ObligationUnit.department_id).where(
+                        ObligationUnit.obligation_id == obligation.id
+                    )
+                )
+            ).all()
+        )
+    return await scope_unit_ids(
+        session, DutyScope(obligation.scope), obligation.scope_class, listed
+    )
+
+
+def _clean_questions(questions: Sequence[str]) -> list[str] | None:
+    cleaned = [q.strip() for q in questions if q.strip()]
+    if len(cleaned) > MAX_QUESTIONS or any(len(q) > MAX_QUESTION_LENGTH for q in cleaned):
+        return None
+    return cleaned
+
+
+async def _check(session: AsyncSession, spec: DutySpec, today: date) -> DutyProblem | None:
+    if spec.rule.problem() is not None or not spec.title.strip():
+        return DutyProblem.bad_rule
+    if spec.rule.period is DuePeriod.once and spec.rule.due_on and spec.rule.due_on < today:
+        return DutyProblem.past_due
+    if _clean_questions(spec.questions) is None:
+        return DutyProblem.bad_questions
+    units = await scope_unit_ids(session, spec.scope, spec.scope_class, spec.unit_ids)
+    if not units:
+        return DutyProblem.no_units
+    return None
+
+
+async def create_obligation(
+    session: AsyncSession,
+    spec: DutySpec,
+    *,
+    actor_account_id: int | None,
+    now: datetime,
+    tz: ZoneInfo,
+) -> Obligation | DutyProblem:
+    today = local_date(now, tz)
+    problem = await _check(session, spec, today)
+    if problem is not None:
+        return problem
+    obligation = Obligation(
+        campaign_id=spec.campaign_id,
+        kind=spec.kind,
+        title=spec.title.strip()[:200],
+        scope=spec.scope,
+        scope_class=spec.scope_class if spec.scope is DutyScope.dept_class else None,
+        period=spec.rule.period,
+        due_on=spec.rule.due_on,
+        days_after=spec.rule.days_after,
+        starts_on=spec.rule.starts_on or today,
+        ends_on=spec.rule.ends_on,
+        questions=json.dumps(_clean_questions(spec.questions), ensure_ascii=False),
+        created_by=actor_account_id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(obligation)
+    await session.flush()
+    if spec.scope is DutyScope.listed:
+        for unit_id in dict.fromkeys(spec.unit_ids):
+            session.add(ObligationUnit(obligation_id=obligation.id, department_id=unit_id))
+        await session.flush()
+    return obligation
+
+
+async def has_filings(session: AsyncSession, obligation_id: int) -> bool:
+    statement = (
+        select(Submission.id)
+        .where(Submission.obligation_id == obligation_id, col(Submission.rounds) > 0)
+        .limit(1)
+    )
+    return (await session.exec(statement)).first() is not None
+
+
+@dataclass(frozen=True)
+class EditResult:
+    obligation: Obligation
+    future_only: bool
+    """Something was already filed: submissions already opened keep their due time, questions
+    and units; the change applies to periods still to come (the admin is told so)."""
+
+
+async def edit_obligation(
+    session: AsyncSession,
+    obligation_id: int,
+    spec: DutySpec,
+    *,
+    now: datetime,
+    calendar: WorkCalendar,
+    tz: ZoneInfo,
+) -> EditResult | DutyProblem:
+    obligation = await session.get(Obligation, obligation_id)
+    if obligation is None:
+        return DutyProblem.unknown
+    today = local_date(now, tz)
+    problem = await _check(session, spec, today)
+    if problem is not None:
+        return problem
+    future_only = await has_filings(session, obligation_id)
+    obligation.kind = spec.kind
+    obligation.title = spec.title.strip()[:200]
+    obligation.scope = spec.scope
+    obligation.scope_class = spec.scope_class if spec.scope is DutyScope.dept_class else None
+    obligation.period = spec.rule.period
+    obligation.due_on = spec.rule.due_on
+    obligation.days_after = spec.rule.days_after
+    obligation.ends_on = spec.rule.ends_on
+    obligation.questions = json.dumps(_clean_questions(spec.questions), ensure_ascii=False)
+    obligation.updated_at = now
+    if future_only:
+        # Periods opened so far stay as they were; the next materialisation opens new ones
+        # from today's rule only.
+        obligation.starts_on = max(obligation.starts_on, today + timedelta(days=1))
+    for link in (
+        await session.exec(
+            select(ObligationUnit).where(ObligationUnit.obligation_id == obligation_id)
+        )
+    ).all():
+        await session.delete(link)
+    await session.flush()
+    if spec.scope is DutyScope.listed:
+        for unit_id in dict.fromkeys(spec.unit_ids):
+            session.add(ObligationUnit(obligation_id=obligation_id, department_id=unit_id))
+    if not future_only:
+        # Nothing filed yet: every opened submission follows the new duty.
+        units = set(await scope_unit_ids(session, spec.scope, spec.scope_class, spec.unit_ids))
+        rule = rule_of(obligation)
+        for submission in (
+            await session.exec(select(Submission).where(Submission.obligation_id == obligation_id))
+        ).all():
+            if submission.department_id not in units:
+                await session.delete(submission)
+                continue
+            submission.questions = obligation.questions
+            submission.due_at = _due_for(rule, submission.period, calendar, tz)
+            submission.version += 1
+    await session.flush()
+    return EditResult(obligation, future_only)
+
+
+def _due_for(rule: DueRule, key: str, calendar: WorkCalendar, tz: ZoneInfo) -> datetime:
+    return due_time(due_day(rule, parse_period(key), calendar), tz)
+
+
+async def open_submissions(
+    session: AsyncSession, now: datetime, calendar: WorkCalendar, tz: ZoneInfo
+) -> int:
+    """Create the submission every unit owes for every opened period of every active duty.
+
+    Idempotent (existing rows are looked up first, and the table's unique key guards the rest);
+    the deadline scan calls it before reading due times, so a new quarter's report shows up in
+    `/duties` and gets its reminders without anybody starting it.
+    """
+    today = local_date(now, tz)
+    added = 0
+    obligations = (await session.exec(select(Obligation).where(col(Obligation.active)))).all()
+    for obligation in obligations:
+        assert obligation.id is not None
+        rule = rule_of(obligation)
+        periods = owed_periods(rule, today, calendar)
+        if not periods:
+            continue
+        units = await obligation_unit_ids(session, obligation)
+        existing = {
+            (department_id, key)
+            for department_id, key in (
+                await session.exec(
+                    select(Submission.department_id, Submission.period).where(
+                        Submission.obligation_id == obligation.id
+                    )
+                )
+            ).all()
+        }
+        for period in periods:
+            key = period_key(period)
+            due_at = due_time(due_day(rule, period, calendar), tz)
+            for unit_id in units:
+                if (unit_id, key) in existing:
+                    continue
+                session.add(
+                    Submission(
+                        obligation_id=obligation.id,
+                        department_id=unit_id,
+                        period=key,
+                        due_at=due_at,
+                        questions=obligation.questions,
+                        created_at=now,
+                    )
+                )
+                added += 1
+    await session.flush()
+    return added
+
+
+def status_of(submission: Submission) -> SubmissionStatus:
+    return SubmissionStatus(
+        state=SubmissionState(submission.state),
+        due_at=submission.due_at,
+        rounds=submission.rounds,
+        first_submitted_at=submission.first_submitted_at,
+        submitted_at=submission.submitted_at,
+        resubmit_due_at=submission.resubmit_due_at,
+        accepted_at=submission.accepted_at,
+        version=submission.version,
+    )
+
+
+def _store(submission: Submission, status: SubmissionStatus) -> None:
+    submission.state = status.state
+    submission.rounds = status.rounds
+    submission.first_submitted_at = status.first_submitted_at
+    submission.submitted_at = status.submitted_at
+    submission.resubmit_due_at = status.resubmit_due_at
+    submission.accepted_at = status.accepted_at
+    submission.version = status.version
+
+
+class AccessProblem(StrEnum):
+    unknown = "unknown"
+    not_yours = "not_yours"
+    """A liaison of another unit: answered like an unknown submission, never with its content."""
+
+
+async def file_submission(
+    session: AsyncSession,
+    submission_id: int,
+    *,
+    department_ids: Sequence[int],
+    answers: object,
+    body: str | None,
+    actor_account_id: int | None,
+    now: datetime,
+) -> SubmissionRound | SubmissionProblem | AccessProblem:
+    """Record one round for a unit the actor is a liaison of; the caller adds its files
+    (`DutyFile.round_id`) in the same transaction."""
+    submission = await session.get(Submission, submission_id, with_for_update=True)
+    if submission is None:
+        return AccessProblem.unknown
+    if submission.department_id not in department_ids:
+        return AccessProblem.not_yours
+    status = file_round(status_of(submission), now)
+    if isinstance(status, SubmissionProblem):
+        return status
+    _store(submission, status)
+    filed = SubmissionRound(
+        submission_id=submission_id,
+        number=status.rounds,
+        answers=json.dumps(answers, ensure_ascii=False, default=str),
+        body=body,
+        submitted_by=actor_account_id,
+        submitted_at=now,
+    )
+    session.add(filed)
+    await session.flush()
+    return filed
+
+
+async def review_submission(
+    session: AsyncSession,
+    submission_id: int,
+    decision: ReviewDecision,
+    comment: str | None,
+    *,
+    version: int,
+    reviewer_account_id: int | None,
+    now: datetime,
+    resubmit_days: int,
+    calendar: WorkCalendar,
+    tz: ZoneInfo,
+) -> Submission | SubmissionProblem | AccessProblem:
+    """Accept or return the last round; a return owes another round `resubmit_days` working
+    days later. The round keeps the decision and comment, so every round stays visible."""
+    submission = await session.get(Submission, submission_id, with_for_update=True)
+    if submission is None:
+        return AccessProblem.unknown
+    status = review(
+        status_of(submission),
+        decision,
+        comment,
+        now,
+        version=version,
+        resubmit_due_at=add_working_days(now, resubmit_days, calendar, tz),
+    )
+    if isinstance(status, SubmissionProblem):
+        return status
+    _store(submission, status)
+    last = (
+        await session.exec(
+            select(SubmissionRound)
+            .where(SubmissionRound.submission_id == submission_id)
+            .order_by(col(SubmissionRound.number).desc())
+            .limit(1)
+        )
+    ).one()
+    last.decision = decision
+    last.comment = (comment or "").strip() or None
+    last.reviewed_by = reviewer_account_id
+    last.reviewed_at = now
+    await session.flush()
+    return submission
+
+
+async def rounds_of(session: AsyncSession, submission_id: int) -> list[SubmissionRound]:
+    return list(
+        (
+            await session.exec(
+                select(SubmissionRound)
+                .where(SubmissionRound.submission_id == submission_id)
+                .order_by(col(SubmissionRound.number))
+            )
+        ).all()
+    )
