@@ -94,3 +94,13 @@ one makes the button stale)."""
 CASES_PAGE = CallbackSpec("csp", ("page", "state", "unit", "cat", "overdue", "month"))
 """Admin: a page of /cases; the filters travel in the button (`-` for none, ids not codes) and
 are checked again on every press."""
+DUTY_OPEN = CallbackSpec("do", ("submission",))
+"""Liaison: open a submission the unit owes (`/duties`) and file it, or file it again after a
+return; the flow depends on the duty's kind (self-check or periodic report)."""
+DUTY_REVIEW = CallbackSpec("dr", ("decision", "submission", "version"))
+"""Admin: `accepted` or `returned` (asks for the comments) on a submission's latest round."""
+DUTY_REMIND = CallbackSpec("dm", ("obligation", "period"))
+"""Admin, from the `/duties status` matrix: remind every unit still missing that period now."""
+LEDGER_ITEM = CallbackSpec("li", ("action", "item", "version"))
+"""Ledger: a liaison's `progress` or `done` (asks for a note and evidence); an admin's
+`confirm` or `reopen` (a `db.duty_rules.LedgerAction` value)."""
