@@ -47,6 +47,11 @@ class Deadline:
     """When this due time was set; rungs already past then are not sent."""
     department_id: int | None
     """The owning unit; None when the office owns it."""
+    title: str = ""
+    """What the message names besides the subject (a duty's title, a ledger item's description):
+    user text, so the source cuts and escapes it when wording the message."""
+    period: str = ""
+    """The period a duty is owed for (`Submission.period`, e.g. 2026-Q4); empty otherwise."""
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 
 from bot.services import BotContext
+from db.duties import open_submissions
 from db.reminders import Ladder
 from db.workdays import load_calendar
 from scheduler.deadline_scan import DeadlineSource, ScanContext, scan_deadlines
+from scheduler.duty_deadlines import LedgerDeadlines, SubmissionDeadlines
 from scheduler.report_deadlines import ReportDeadlines
 
 log = logging.getLogger(__name__)
 
-SOURCES: tuple[DeadlineSource, ...] = (ReportDeadlines(),)
-"""Every kind of deadline the campaign has; later issues add self-checks and reports here."""
+SOURCES: tuple[DeadlineSource, ...] = (ReportDeadlines(), SubmissionDeadlines(), LedgerDeadlines())
+"""Every kind of deadline the campaign has: reports, the duties' submissions, ledger items."""
 
 
 async def run_deadline_scan(context: BotContext) -> int:
@@ -34,8 +36,13 @@ async def run_deadline_scan(context: BotContext) -> int:
             default_language=settings.default_language,
             office_robot=settings.wecom.office_url is not None,
         )
+        # A period that began since the last scan owes its submissions now, before due times are
+        # read, so they are chased without anybody opening them.
+        opened = await open_submissions(session, scan.now, scan.calendar, scan.tz)
         added = await scan_deadlines(session, SOURCES, scan)
         await session.commit()
+    if opened:
+        log.info("deadline scan opened %d submissions", opened)
     if added:
         log.info("deadline scan queued %d messages", added)
         if services.sender is not None:
