@@ -155,6 +155,10 @@ class DigestWeightSettings(BaseModel):
     returned: float = Field(default=0.05, ge=0)
     reopened: float = Field(default=0.05, ge=0)
     overdue: float = Field(default=0.1, ge=0)
+    submissions_on_time: float = Field(default=0.1, ge=0)
+    """按时报送率: the unit's submissions due in the month, first filed by their due time."""
+    ledger_completion: float = Field(default=0.1, ge=0)
+    """整改完成率: the unit's ledger items due by the month's end, done or confirmed by then."""
 
     @model_validator(mode="after")
     def _some_weight(self) -> DigestWeightSettings:
@@ -169,6 +173,8 @@ class DigestWeightSettings(BaseModel):
             returned=self.returned,
             reopened=self.reopened,
             overdue=self.overdue,
+            submissions_on_time=self.submissions_on_time,
+            ledger_completion=self.ledger_completion,
         )
 
 

@@ -5,18 +5,20 @@ however many reports there are); this module only adds the month's local boundar
 the overdue numbers and the ranking, so the digest costs a few statements and a few hundred
 Python objects (one per department), never one per report.
 
-Score (排名得分), 0–100, higher is better. Each of six rates of `DepartmentMetrics` becomes a
-"goodness" g in [0, 1]:
+Score (排名得分), 0–100, higher is better. Each of six rates of `DepartmentMetrics` and two of
+`db.duty_metrics.DutyMetrics` becomes a "goodness" g in [0, 1]:
 
-* g = rate for 及时签收率 (`signed_on_time_rate`), 按时办结率 (`answered_on_time_rate`) and 满意率
-  (`satisfaction_rate`);
+* g = rate for 及时签收率 (`signed_on_time_rate`), 按时办结率 (`answered_on_time_rate`), 满意率
+  (`satisfaction_rate`), 按时报送率 (`submission_on_time_rate`) and 整改完成率
+  (`ledger_completion_rate`);
 * g = 1 − rate for the penalties 回退率 (`returned_rate`), 重办率 (`reopened_rate`) and 超期率
   (`overdue_rate`, the share of the department's open reports that is overdue now).
 
 score = 100 × Σ wₖ·gₖ / Σ wₖ, summed over the rates that are defined (not None) and whose weight
 is positive. A rate without a denominator (no ratings, say) neither helps nor hurts: it leaves
-both sums. A rate above 1 (a reopening in the month of a reply given the month before) counts
-as 1. The weights (`ScoreWeights`, from the ``[digest]`` settings) need not add up to 1.
+both sums; so does a duty rate of a unit that owed nothing in the month. A rate above 1 (a
+reopening in the month of a reply given the month before) counts as 1. The weights
+(`ScoreWeights`, from the ``[digest]`` settings) need not add up to 1.
 
 Ranking: only departments that received at least one report in the month are ranked, and only
 if some weighted rate is defined; the others are listed after them, unranked. Order is by score
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -40,6 +42,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.case_rules import Limits
+from db.duty_metrics import DutyMetrics, duty_metrics
 from db.metrics import (
     DepartmentMetrics,
     department_metrics,
@@ -64,7 +67,7 @@ _SCORE_DIGITS = 6
 
 @dataclass(frozen=True)
 class ScoreWeights:
-    """Weights of the six rates in the score (see the module notes); none may be negative."""
+    """Weights of the eight rates in the score (see the module notes); none may be negative."""
 
     signed_on_time: float = 0.2
     answered_on_time: float = 0.3
@@ -72,18 +75,24 @@ class ScoreWeights:
     returned: float = 0.05
     reopened: float = 0.05
     overdue: float = 0.1
+    submissions_on_time: float = 0.1
+    ledger_completion: float = 0.1
 
     def __post_init__(self) -> None:
         values = [self.signed_on_time, self.answered_on_time, self.satisfaction]
         values += [self.returned, self.reopened, self.overdue]
+        values += [self.submissions_on_time, self.ledger_completion]
         if any(value < 0 for value in values):
             raise ValueError("digest weights must not be negative")
         if sum(values) <= 0:
             raise ValueError("at least one digest weight must be positive")
 
 
-def score(metrics: DepartmentMetrics, weights: ScoreWeights) -> float | None:
+def score(
+    metrics: DepartmentMetrics, weights: ScoreWeights, duties: DutyMetrics | None = None
+) -> float | None:
     """The 0–100 score of the module notes; None when no weighted rate is defined."""
+    duties = duties or DutyMetrics()
     parts = [
         (weights.signed_on_time, metrics.signed_on_time_rate, False),
         (weights.answered_on_time, metrics.answered_on_time_rate, False),
@@ -91,6 +100,8 @@ def score(metrics: DepartmentMetrics, weights: ScoreWeights) -> float | None:
         (weights.returned, metrics.returned_rate, True),
         (weights.reopened, metrics.reopened_rate, True),
         (weights.overdue, metrics.overdue_rate, True),
+        (weights.submissions_on_time, duties.submission_on_time_rate, False),
+        (weights.ledger_completion, duties.ledger_completion_rate, False),
     ]
     total = weighted = 0.0
     for weight, rate, penalty in parts:
@@ -116,6 +127,8 @@ class DepartmentFigures:
     score: float | None
     rank: int | None
     """None for a department that is not ranked (no report received in the month)."""
+    duties: DutyMetrics = field(default_factory=DutyMetrics)
+    """Its submissions and ledger items (`db.duty_metrics`); all zero when it owed nothing."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +144,8 @@ class Digest:
     """Ranked departments in rank order, then the unranked ones by code."""
     totals: DepartmentMetrics
     weights: ScoreWeights
+    duty_totals: DutyMetrics = field(default_factory=DutyMetrics)
+    """City-wide duty counts: every unit that owed something, listed or not."""
 
     @property
     def ranked(self) -> tuple[DepartmentFigures, ...]:
@@ -211,14 +226,16 @@ async def build_digest(
 ) -> Digest:
     """The digest of `month` (its first day, local) as judged at `now`.
 
-    Three statements of `department_metrics`, one for every department's overdue numbers and
-    one for the departments' names: five in all, whatever the size of the month.
+    Three statements of `department_metrics`, one for every department's overdue numbers, one
+    for the departments' names and two of `duty_metrics`: seven in all, whatever the size of
+    the month.
     """
     start, end = month_bounds(month, tz)
     rows = await department_metrics(
         session, start, end, now, calendar=calendar, tz=tz, limits=limits
     )
     overdue = await overdue_numbers_by_department(session, now, limit=overdue_limit)
+    duties = await duty_metrics(session, start, end, now)
     ids = [row.department_id for row in rows if row.department_id is not None]
     result = await session.exec(select(Department).where(col(Department.id).in_(ids)))
     departments = {d.id: d for d in result.scalars().all()}
@@ -227,7 +244,8 @@ async def build_digest(
     unranked: list[tuple[DepartmentMetrics, float | None, Department]] = []
     for row in rows:
         department = departments[row.department_id]
-        value = score(row, weights) if row.received else None
+        duty = duties.get(row.department_id) if row.department_id is not None else None
+        value = score(row, weights, duty) if row.received else None
         if value is None:
             unranked.append((row, value, department))
         else:
@@ -241,8 +259,8 @@ async def build_digest(
     for position, (row, value, department) in enumerate(ranked, start=1):
         if value != previous:
             rank, previous = position, value
-        figures.append(_figures(row, department, overdue, value, rank))
-    figures += [_figures(row, d, overdue, None, None) for row, _value, d in unranked]
+        figures.append(_figures(row, department, overdue, value, rank, duties))
+    figures += [_figures(row, d, overdue, None, None, duties) for row, _value, d in unranked]
     return Digest(
         month=month,
         start=start,
@@ -251,6 +269,7 @@ async def build_digest(
         departments=tuple(figures),
         totals=sum(rows, DepartmentMetrics(department_id=None)),
         weights=weights,
+        duty_totals=sum(duties.values(), DutyMetrics()),
     )
 
 
@@ -260,6 +279,7 @@ def _figures(
     overdue: dict[int, list[str]],
     value: float | None,
     rank: int | None,
+    duties: dict[int, DutyMetrics],
 ) -> DepartmentFigures:
     assert department.id is not None
     return DepartmentFigures(
@@ -270,6 +290,7 @@ def _figures(
         overdue_numbers=tuple(overdue.get(department.id, ())),
         score=value,
         rank=rank,
+        duties=duties.get(department.id, DutyMetrics()),
     )
 
 

@@ -27,6 +27,7 @@ from bot.i18n import Translator
 from bot.render import RATING_LABELS, cut, identity_label, state_label
 from db.case_rules import Rating
 from db.digest import DepartmentFigures, Digest, ReportRow
+from db.duty_metrics import DutyMetrics
 from db.metrics import DepartmentMetrics
 from scheduler.digest_text import NAME_MAX, month_title
 
@@ -56,7 +57,9 @@ def cjk_font_family() -> str:
     return _matplotlib()
 
 
-def _rate_bars(metrics: DepartmentMetrics, _: Translator) -> list[tuple[str, float]]:
+def _rate_bars(
+    metrics: DepartmentMetrics, duties: DutyMetrics, _: Translator
+) -> list[tuple[str, float]]:
     rates = [
         (_("Signed on time rate"), metrics.signed_on_time_rate),
         (_("Answered on time rate"), metrics.answered_on_time_rate),
@@ -64,6 +67,8 @@ def _rate_bars(metrics: DepartmentMetrics, _: Translator) -> list[tuple[str, flo
         (_("Returned rate"), metrics.returned_rate),
         (_("Reopened rate"), metrics.reopened_rate),
         (_("Overdue rate"), metrics.overdue_rate),
+        (_("Submission on-time rate"), duties.submission_on_time_rate),
+        (_("Ledger completion rate"), duties.ledger_completion_rate),
     ]
     return [(label, 100 * rate) for label, rate in rates if rate is not None]
 
@@ -81,7 +86,7 @@ def render_chart(digest: Digest, _: Translator) -> bytes:
         rates_axes, board_axes = figure.subplots(1, 2, width_ratios=(1, 1.3))
         figure.suptitle(month_title(digest, _), fontsize=15)
 
-        rates = _rate_bars(digest.totals, _)
+        rates = _rate_bars(digest.totals, digest.duty_totals, _)
         rates_axes.set_title(_("City-wide rates (%)"))
         rates_axes.set_ylim(0, 105)
         if rates:
@@ -175,8 +180,30 @@ def _metric_values(m: DepartmentMetrics) -> list[object]:
     ]
 
 
-_RATE_COLUMNS = frozenset({3, 6, 8, 10, 13, 16})
-"""Positions in `_metric_values` that are rates, shown as percentages."""
+def _duty_headers(_: Translator) -> list[str]:
+    return [
+        _("Submissions due"),
+        _("Submissions on time"),
+        _("Submission on-time rate"),
+        _("Ledger items due"),
+        _("Ledger items completed"),
+        _("Ledger completion rate"),
+    ]
+
+
+def _duty_values(d: DutyMetrics) -> list[object]:
+    return [
+        d.submissions_due,
+        d.submissions_on_time,
+        d.submission_on_time_rate,
+        d.items_due,
+        d.items_completed,
+        d.ledger_completion_rate,
+    ]
+
+
+_RATE_COLUMNS = frozenset({3, 6, 8, 10, 13, 16, 19, 22})
+"""Positions in `_metric_values` + `_duty_values` that are rates, shown as percentages."""
 
 
 def report_headers(_: Translator) -> list[str]:
@@ -252,12 +279,15 @@ async def render_workbook(digest: Digest, rows: RowSource, _: Translator, tz: Zo
     summary.append([month_title(digest, _)])
     summary.append([_("Judged at"), _local(digest.now, tz)])
     summary.append([])
-    summary.append([_("Rank"), _("Code"), _("Department"), _("Score"), *_metric_headers(_)])
+    headers = [*_metric_headers(_), *_duty_headers(_)]
+    summary.append([_("Rank"), _("Code"), _("Department"), _("Score"), *headers])
     shift = frozenset(i + 4 for i in _RATE_COLUMNS)
     for figures in digest.departments:
         head: list[object] = [figures.rank, figures.code, figures.name, figures.score]
-        summary.append(cells(summary, head + _metric_values(figures.metrics), shift))
+        values = _metric_values(figures.metrics) + _duty_values(figures.duties)
+        summary.append(cells(summary, head + values, shift))
     total_row: list[object] = [None, None, _("Total"), None, *_metric_values(digest.totals)]
+    total_row += _duty_values(digest.duty_totals)
     summary.append(cells(summary, total_row, shift))
 
     # Each write-only sheet streams to a file of its own, so the department sheets can all be
@@ -287,8 +317,9 @@ def _department_head(sheet: Any, figures: DepartmentFigures, _: Translator) -> N
     sheet.append([figures.name, figures.code])
     rank = figures.rank if figures.rank is not None else _("Not ranked")
     sheet.append([_("Rank"), rank, _("Score"), figures.score])
-    values = _metric_values(figures.metrics)
-    for index, (label, value) in enumerate(zip(_metric_headers(_), values, strict=True)):
+    values = _metric_values(figures.metrics) + _duty_values(figures.duties)
+    labels = _metric_headers(_) + _duty_headers(_)
+    for index, (label, value) in enumerate(zip(labels, values, strict=True)):
         cell = WriteOnlyCell(sheet, value=value)
         if index in _RATE_COLUMNS:
             cell.number_format = "0.0%"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from bot.i18n import Translator
 from bot.render import MESSAGE_MAX, cut, esc
 from db.digest import DepartmentFigures, Digest
+from db.duty_metrics import DutyMetrics
 from db.metrics import DepartmentMetrics
 
 NAME_MAX = 40
@@ -57,11 +58,28 @@ def _figure_lines(metrics: DepartmentMetrics, _: Translator) -> list[str]:
     ]
 
 
+def _duty_lines(duties: DutyMetrics, _: Translator) -> list[str]:
+    """按时报送率 and 整改完成率 (see `db.duty_metrics` for what each counts)."""
+    return [
+        _("Submissions on time: {rate} ({count} of {due} due)").format(
+            rate=percent(duties.submission_on_time_rate),
+            count=duties.submissions_on_time,
+            due=duties.submissions_due,
+        ),
+        _("Ledger completed: {rate} ({count} of {due} items due)").format(
+            rate=percent(duties.ledger_completion_rate),
+            count=duties.items_completed,
+            due=duties.items_due,
+        ),
+    ]
+
+
 def department_message(digest: Digest, department_id: int, _: Translator) -> str:
     """What a department's liaisons and leader get: its own figures and overdue numbers."""
     figures = digest.department(department_id)
     lines = [_bold(month_title(digest, _)), _bold(figures.name), ""]
     lines += _figure_lines(figures.metrics, _)
+    lines += _duty_lines(figures.duties, _)
     if figures.overdue_numbers:
         lines += ["", _("Overdue reports:")]
         lines += [f"• <code>{esc(number)}</code>" for number in figures.overdue_numbers]
@@ -88,6 +106,7 @@ def office_message(digest: Digest, _: Translator) -> str:
     """What the office (作风办) gets: city totals, the ranking's top and bottom five."""
     lines = [_bold(month_title(digest, _)), _("City-wide totals"), ""]
     lines += _figure_lines(digest.totals, _)
+    lines += _duty_lines(digest.duty_totals, _)
     lines += [
         "",
         _("Departments ranked: {ranked}; not ranked (no reports): {unranked}").format(

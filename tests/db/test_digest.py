@@ -107,7 +107,7 @@ def test_score_weights_and_undefined_rates() -> None:
     only_satisfaction = ScoreWeights(0, 0, 1, 0, 0, 0)
     assert score(metrics, only_satisfaction) is None  # nothing weighted is defined
     with pytest.raises(ValueError):
-        ScoreWeights(0, 0, 0, 0, 0, 0)
+        ScoreWeights(0, 0, 0, 0, 0, 0, 0, 0)
     with pytest.raises(ValueError):
         ScoreWeights(signed_on_time=-1)
 
