@@ -29,11 +29,16 @@ from handlers import (
     audit_view,
     broadcast,
     calendar,
+    campaign,
     case_search,
     case_view,
     casework,
     categories_admin,
     digest,
+    duty_admin,
+    duty_export,
+    duty_review,
+    duty_status,
     errors,
     export,
     extension,
@@ -190,6 +195,8 @@ def build_application(
     # The office's broadcast after the case flows: an admin typing a reason for a report
     # finishes that first.
     application.add_handler(broadcast.build_handler())
+    # The office's review of duty submissions: a return asks for the comments as text.
+    application.add_handlers(duty_review.build_handlers())
     application.add_handlers(extension.build_handlers())
     application.add_handlers(case_view.build_handlers())
     application.add_handlers(calendar.build_handlers())
@@ -202,6 +209,12 @@ def build_application(
     application.add_handlers(people.build_handlers())
     application.add_handlers(audit_view.build_handlers())
     application.add_handlers(case_search.build_handlers())
+    # Duties: `/duties status` and `/export duties …` take only their own first word, so the
+    # liaisons' `/duties` and the reports' `/export` answer everything else.
+    application.add_handlers(campaign.build_handlers())
+    application.add_handlers(duty_admin.build_handlers())
+    application.add_handlers(duty_status.build_handlers())
+    application.add_handlers(duty_export.build_handlers())
     application.add_handlers(export.build_handlers())
     application.add_handlers(followup.build_handlers()[1:])
     # Roles before start: "/start TOKEN" from an invite link must be claimed by its own handler,

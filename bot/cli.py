@@ -54,6 +54,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+campaign_app = typer.Typer(help="Campaigns (活动) and their phases.", no_args_is_help=True)
+app.add_typer(campaign_app, name="campaign")
 
 ConfigOption = Annotated[
     Path | None,
@@ -500,6 +502,142 @@ def export(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
     typer.echo(_("Reports of {month} written to {out}.").format(month=f"{first:%Y-%m}", out=out))
+
+
+async def _campaign_init(
+    settings: Settings, template: str, year: int, name: str | None
+) -> list[str] | None:
+    """The phase lines of the (new or existing) campaign; None for an unknown template."""
+    from db.campaigns import init_campaign, phases_of
+
+    engine = create_engine(settings.database.url)
+    try:
+        async with session_factory(engine)() as session:
+            campaign = await init_campaign(session, template, year, name)
+            if campaign is None or campaign.id is None:
+                return None
+            lines = [f"{campaign.name} ({campaign.year})"]
+            lines += [
+                f"{p.position}. {p.name}  {p.starts_on:%Y-%m-%d} – {p.ends_on:%Y-%m-%d}"
+                for p in await phases_of(session, campaign.id)
+            ]
+            await session.commit()
+            return lines
+    finally:
+        await engine.dispose()
+
+
+@campaign_app.command("init")
+def campaign_init(
+    template: Annotated[
+        str, typer.Option("--template", help="Template name, e.g. zhengfeng-2011 (seed 001).")
+    ],
+    year: Annotated[
+        int | None, typer.Option("--year", help="Campaign year (default: this year).")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Campaign name (default: from the template).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Load a campaign's phases from a template; running it again changes nothing."""
+    from db.campaigns import TEMPLATES
+
+    settings = _settings(config)
+    _ = gettext_for(settings.default_language)
+    if template not in TEMPLATES:
+        raise _fail(
+            _("unknown template “{template}”: use {known}").format(
+                template=template, known=", ".join(TEMPLATES)
+            )
+        )
+    chosen = year or datetime.now(settings.tz).year
+    if not 2000 <= chosen <= 2100:
+        raise _fail(_("year {year} is out of range (2000–2100)").format(year=chosen))
+    migrate.upgrade(settings.database.url)
+    lines = asyncio.run(_campaign_init(settings, template, chosen, name))
+    assert lines is not None
+    for line in lines:
+        typer.echo(line)
+
+
+async def _campaign_show(settings: Settings) -> list[str]:
+    from db.campaign_edit import active_campaign
+    from db.campaigns import phases_of
+    from db.workdays import local_date
+
+    engine = create_engine(settings.database.url)
+    try:
+        async with session_factory(engine)() as session:
+            campaign = await active_campaign(session)
+            if campaign is None or campaign.id is None:
+                return []
+            today = local_date(datetime.now(UTC), settings.tz)
+            lines = [f"{campaign.name} ({campaign.year})"]
+            for p in await phases_of(session, campaign.id):
+                mark = "  ◀" if p.starts_on <= today <= p.ends_on else ""
+                lines.append(
+                    f"{p.position}. {p.name}  {p.starts_on:%Y-%m-%d} – {p.ends_on:%Y-%m-%d}{mark}"
+                )
+            return lines
+    finally:
+        await engine.dispose()
+
+
+@campaign_app.command("show")
+def campaign_show(config: ConfigOption = None) -> None:
+    """Print the active campaign and its phases (◀ marks today's)."""
+    settings = _settings(config)
+    _ = gettext_for(settings.default_language)
+    migrate.upgrade(settings.database.url)
+    lines = asyncio.run(_campaign_show(settings))
+    if not lines:
+        raise _fail(_("no active campaign: load one with campaign init --template zhengfeng-2011"))
+    for line in lines:
+        typer.echo(line)
+
+
+async def _export_duties(settings: Settings, first: date, last: date) -> tuple[bytes, int, int]:
+    from scheduler.duty_workbook import duties_workbook
+
+    _ = gettext_for(settings.default_language)
+    engine = create_engine(settings.database.url)
+    try:
+        async with session_factory(engine)() as session:
+            return await duties_workbook(
+                session, first, last, _, settings.default_language, settings.tz
+            )
+    finally:
+        await engine.dispose()
+
+
+@app.command("export-duties")
+def export_duties(
+    first: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD (local).")],
+    last: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD (local).")],
+    out: Annotated[Path, typer.Option("--out", help="XLSX file to write.")],
+    config: ConfigOption = None,
+) -> None:
+    """Write the submissions due and the ledger items of a period as an XLSX workbook."""
+    settings = _settings(config)
+    _ = gettext_for(settings.default_language)
+    try:
+        first_day, last_day = date.fromisoformat(first), date.fromisoformat(last)
+    except ValueError:
+        raise _fail(_("dates are YYYY-MM-DD, e.g. --from 2026-10-01 --to 2026-12-31")) from None
+    if last_day < first_day:
+        raise _fail(_("--to {last} is before --from {first}").format(last=last, first=first))
+    if out.suffix.lower() != ".xlsx":
+        raise _fail(_("the export is a workbook: name the file *.xlsx, not {out}").format(out=out))
+    migrate.upgrade(settings.database.url)
+    data, filed, items = asyncio.run(_export_duties(settings, first_day, last_day))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    typer.echo(
+        _("{filed} submissions and {items} ledger items written to {out}.").format(
+            filed=filed, items=items, out=out
+        )
+    )
 
 
 @app.command()

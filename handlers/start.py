@@ -11,12 +11,15 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 
 from bot import callbacks as cb
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_, gettext_for
+from bot.render import esc
 from bot.settings import Settings
 from bot.turn import Keyboard, Turn, turn_handler
 from db.accounts import set_language
+from db.campaigns import current_phase
 from db.engine import SessionFactory
 from db.models import Account, Role
 from db.roles import account_roles
+from db.workdays import local_date
 from handlers import followup
 
 log = logging.getLogger(__name__)
@@ -68,9 +71,14 @@ ROLE_COMMANDS: dict[Role, CommandList] = {
         ("audit", N_("Audit trail (admins): /audit [NUMBER|CODE|@ID]")),
         ("calendar", N_("Working-day calendar and holidays (admins)")),
         ("digest", N_("Monthly digest with chart and workbook (admins): /digest 2026-03")),
+        ("campaign", N_("The campaign's phases (admins): /campaign phase 2 2026-03-01 2026-09-30")),
+        ("duty", N_("Create, list, edit or switch off duties (admins): /duty list")),
+        ("duties", N_("Who filed a duty on time, late or not at all (admins): /duties status")),
+        ("submission", N_("One submission with all its rounds: /submission 12")),
     ],
 }
 """Added to the citizen's menu for each role a person holds (`BotCommandScopeChat`)."""
+OFFICIAL_ROLES = frozenset({Role.liaison, Role.leader, Role.admin})
 
 
 def bot_commands(language: str, roles: frozenset[Role] = frozenset()) -> list[BotCommand]:
@@ -137,18 +145,34 @@ def help_text(turn: Turn) -> str:
     )
 
 
+async def phase_line(turn: Turn) -> str | None:
+    """For officials only: which phase of the campaign it is (citizens need not care)."""
+    roles = await account_roles(turn.session, turn.account, turn.services.settings.admin_ids)
+    if not roles & OFFICIAL_ROLES:
+        return None
+    today = local_date(turn.now, turn.services.settings.tz)
+    found = await current_phase(turn.session, today)
+    if found is None:
+        return None
+    return turn._("Campaign {campaign}: now in phase {phase} ({start} – {end}).").format(
+        campaign=esc(found.campaign.name),
+        phase=esc(found.phase.name),
+        start=f"{found.phase.starts_on:%Y-%m-%d}",
+        end=f"{found.phase.ends_on:%Y-%m-%d}",
+    )
+
+
 @turn_handler
 async def start(turn: Turn) -> None:
     """Greet and show the main menu."""
     _ = turn._
-    turn.say(
-        _(
-            "<b>Welcome to Zhengfeng (正风)</b>, the reporting channel of the work-style "
-            "campaign. Report officials or service windows that do not act, act slowly or "
-            "act wrongly; every report gets a number and an answer."
-        ),
-        main_menu(turn),
+    welcome = _(
+        "<b>Welcome to Zhengfeng (正风)</b>, the reporting channel of the work-style "
+        "campaign. Report officials or service windows that do not act, act slowly or "
+        "act wrongly; every report gets a number and an answer."
     )
+    phase = await phase_line(turn)
+    turn.say("\n\n".join([welcome, phase]) if phase else welcome, main_menu(turn))
 
 
 @turn_handler
