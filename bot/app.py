@@ -44,6 +44,7 @@ from handlers import (
     reporter,
     roles,
     start,
+    unit_duties,
     units,
     wecom,
 )
@@ -190,6 +191,10 @@ def build_application(
     # The office's broadcast after the case flows: an admin typing a reason for a report
     # finishes that first.
     application.add_handler(broadcast.build_handler())
+    # A liaison's duty filing after the case flows: a reason or an answer typed for a report
+    # finishes first, and a filing left half-done never swallows it.
+    application.add_handler(unit_duties.build_handler())
+    application.add_handlers(unit_duties.build_handlers())
     application.add_handlers(extension.build_handlers())
     application.add_handlers(case_view.build_handlers())
     application.add_handlers(calendar.build_handlers())
