@@ -278,6 +278,17 @@ async def cancel(turn: Turn) -> int:
     return END
 
 
+TIMING = {True: N_("on time"), False: N_("late")}
+FILED = N_(
+    "Filed: “{title}” ({period}), round {round}, {timing}. The campaign office will review it."
+)
+FILED_BY_COLLEAGUE = N_(
+    "Another liaison of {unit} filed “{title}” ({period}), round {round}, {timing}."
+)
+FILED_FOR_OFFICE = N_("{unit} filed “{title}” ({period}), round {round}, {timing}.")
+ACCEPT = N_("Accept")
+RETURN = N_("Return for changes")
+
 Content = Callable[[Translator, str], list[str]]
 """The filed content as lines in the reader's language (translator, language code)."""
 
@@ -304,64 +315,35 @@ async def announce(
     await discard(turn, filing.submission_id)
     await set_target(turn, None)
     submission, obligation, unit = filing.submission, filing.obligation, filing.unit
-    number, version = filed.round.number, submission.version
-    sid = filing.submission_id
+    sid, version = filing.submission_id, submission.version
 
-    def timing(t: Translator) -> str:
-        return t("on time") if filed.on_time else t("late")
-
-    turn.say(
-        _(
-            "Filed: “{title}” ({period}), round {round}, {timing}. The campaign office will "
-            "review it."
-        ).format(
+    def say(template: str, t: Translator) -> str:
+        return t(template).format(
+            unit=esc(unit.name),
             title=esc(obligation.title),
-            period=period_label(submission.period, _),
-            round=number,
-            timing=timing(_),
+            period=period_label(submission.period, t),
+            round=filed.round.number,
+            timing=t(TIMING[filed.on_time]),
         )
-    )
+
+    turn.say(say(FILED, _))
     notices: list[Outgoing] = []
-    colleagues = await department_recipients(turn.session, submission.department_id)
-    for r in colleagues:
-        if r.telegram_id == turn.account.telegram_id:
-            continue
-        t = gettext_for(r.language)
-        notices.append(
-            Outgoing(
-                r.telegram_id,
-                t(
-                    "Another liaison of {unit} filed “{title}” ({period}), round {round}, {timing}."
-                ).format(
-                    unit=esc(unit.name),
-                    title=esc(obligation.title),
-                    period=period_label(submission.period, t),
-                    round=number,
-                    timing=timing(t),
-                ),
+    for r in await department_recipients(turn.session, submission.department_id):
+        if r.telegram_id != turn.account.telegram_id:
+            notices.append(
+                Outgoing(r.telegram_id, say(FILED_BY_COLLEAGUE, gettext_for(r.language)))
             )
-        )
     settings = turn.services.settings
     for r in await admin_recipients(turn.session, settings.admin_ids, settings.default_language):
         t = gettext_for(r.language)
-        head = [
-            t("{unit} filed “{title}” ({period}), round {round}, {timing}.").format(
-                unit=esc(unit.name),
-                title=esc(obligation.title),
-                period=period_label(submission.period, t),
-                round=number,
-                timing=timing(t),
-            )
-        ]
         keyboard: Keyboard = [
             [
-                (t("Accept"), cb.DUTY_REVIEW.pack("accepted", sid, version)),
-                (t("Return for changes"), cb.DUTY_REVIEW.pack("returned", sid, version)),
+                (t(ACCEPT), cb.DUTY_REVIEW.pack("accepted", sid, version)),
+                (t(RETURN), cb.DUTY_REVIEW.pack("returned", sid, version)),
             ]
         ]
-        notices.append(
-            Outgoing(r.telegram_id, fit_lines(head, content(t, r.language)), keyboard, files)
-        )
+        text = fit_lines([say(FILED_FOR_OFFICE, t)], content(t, r.language))
+        notices.append(Outgoing(r.telegram_id, text, keyboard, files))
     turn.notify(notices)
     return END
 

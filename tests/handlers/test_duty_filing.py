@@ -14,7 +14,7 @@ from bot import callbacks as cb
 from bot.fakeapi import FakeUser
 from bot.i18n import gettext_for
 from db.categories import active_categories
-from db.duties import DutySpec, create_obligation, open_submissions
+from db.duties import DutySpec, create_obligation, open_submissions, review_submission
 from db.duty_rules import DueRule
 from db.engine import create_engine, session_factory
 from db.models import (
@@ -26,12 +26,13 @@ from db.models import (
     LedgerSource,
     ObligationKind,
     RectificationItem,
+    ReviewDecision,
     Submission,
     SubmissionRound,
     SubmissionState,
 )
 from db.workdays import WorkCalendar, end_of_day
-from handlers.dutykit import cut_label
+from handlers.dutykit import FILED, cut_label
 from tests.handlers.test_casework import ADMIN, LIAISON, OTHER, case_bot, join_liaison
 from tests.handlers.test_roles_flow import LINK
 from tests.harness import Harness, html_sent, labels, texts
@@ -331,3 +332,52 @@ async def test_an_old_summary_cannot_file_a_changed_draft(case_bot: Harness) -> 
     await bot.press(LIAISON, ZH("File"))
     [filed] = await stored(bot, SubmissionRound)
     assert filed.body == "方案正文第二稿"
+
+
+async def test_a_returned_report_shows_the_comment_and_is_filed_again(case_bot: Harness) -> None:
+    bot = case_bot
+    await join_liaison(bot)
+    once = DueRule(DuePeriod.once, due_on=date(2026, 4, 20))
+    ids = await add_duty(bot, ObligationKind.plan, "实施方案", once)
+    await bot.press_data(LIAISON, cb.DUTY_OPEN.pack(ids["D011"]))
+    await bot.say(LIAISON, "方案第一稿")
+    await bot.press(LIAISON, ZH("Done"))
+    await bot.press(LIAISON, ZH("File"))
+    engine, sessions = await _db(bot)
+    async with sessions() as session:
+        submission = await session.get(Submission, ids["D011"])
+        assert submission is not None
+        await review_submission(
+            session,
+            ids["D011"],
+            ReviewDecision.returned,
+            "请补充<时间表>",
+            version=submission.version,
+            reviewer_account_id=None,
+            now=bot.clock.now,
+            resubmit_days=5,
+            calendar=WorkCalendar({}),
+            tz=bot.settings.tz,
+        )
+        await session.commit()
+    await engine.dispose()
+
+    listed = await bot.say(LIAISON, "/duties")
+    assert "2026-03-23 23:59" in texts(listed)  # five working days after the return
+    bot.clock.advance(hours=1)
+    opened = await bot.press_data(LIAISON, cb.DUTY_OPEN.pack(ids["D011"]))
+    assert "请补充&lt;时间表&gt;" in html_sent(bot.api, LIAISON.id) and opened
+
+    # Left alone for longer than the idle timeout, a message is not taken as the answer.
+    bot.clock.advance(minutes=bot.settings.conversation.idle_timeout_minutes + 1)
+    aside = await bot.say(LIAISON, "随口一句")
+    assert ZH("Continue filing") in labels(bot.api, aside[-1])
+    await bot.press(LIAISON, ZH("Continue filing"))
+    await bot.say(LIAISON, "方案第二稿，附时间表")
+    await bot.press(LIAISON, ZH("Done"))
+    done = await bot.press(LIAISON, ZH("File"))
+    assert ZH(FILED).format(
+        title="实施方案", period=ZH("single filing"), round=2, timing=ZH("on time")
+    ) in texts(done)
+    rounds = sorted(await stored(bot, SubmissionRound), key=lambda r: r.number)
+    assert [r.body for r in rounds] == ["方案第一稿", "方案第二稿，附时间表"]
