@@ -49,6 +49,7 @@ from handlers import (
     reporter,
     roles,
     start,
+    unit_duties,
     units,
     wecom,
 )
@@ -197,6 +198,10 @@ def build_application(
     application.add_handler(broadcast.build_handler())
     # The office's review of duty submissions: a return asks for the comments as text.
     application.add_handlers(duty_review.build_handlers())
+    # A liaison's duty filing after the case flows: a reason or an answer typed for a report
+    # finishes first, and a filing left half-done never swallows it.
+    application.add_handler(unit_duties.build_handler())
+    application.add_handlers(unit_duties.build_handlers())
     application.add_handlers(extension.build_handlers())
     application.add_handlers(case_view.build_handlers())
     application.add_handlers(calendar.build_handlers())

@@ -104,3 +104,9 @@ DUTY_REMIND = CallbackSpec("dm", ("obligation", "period"))
 LEDGER_ITEM = CallbackSpec("li", ("action", "item", "version"))
 """Ledger: a liaison's `progress` or `done` (asks for a note and evidence); an admin's
 `confirm` or `reopen` (a `db.duty_rules.LedgerAction` value)."""
+DUTY_STEP = CallbackSpec("ds", ("action",))
+"""Filing a duty: a step's button (`skip`, `done`, `clear`, `found`, `clean`, or what to edit:
+`q<N>`, `body`, `files`, `back`); the flow's state says which step it belongs to."""
+DUTY_CONFIRM = CallbackSpec("dc", ("action", "rev"))
+"""Filing a duty: `confirm`, `edit`, `restart` or `cancel` from the summary of draft revision
+`rev` (an older summary's button is refused)."""

@@ -42,9 +42,10 @@ CITIZEN_COMMANDS: CommandList = [
 """Everyone's menu, and the bot-wide default."""
 
 CASE_COMMAND = ("case", N_("One report's timeline, as your role sees it: /case ZF2026-000123"))
+DUTIES_COMMAND = ("duties", N_("What your department owes: reports and self-checks"))
 ROLE_COMMANDS: dict[Role, CommandList] = {
-    Role.liaison: [CASE_COMMAND],
-    Role.leader: [CASE_COMMAND],
+    Role.liaison: [CASE_COMMAND, DUTIES_COMMAND],
+    Role.leader: [CASE_COMMAND, DUTIES_COMMAND],
     Role.admin: [
         ("admin", N_("Admin menu (admins)")),
         CASE_COMMAND,
