@@ -104,3 +104,9 @@ DUTY_REMIND = CallbackSpec("dm", ("obligation", "period"))
 LEDGER_ITEM = CallbackSpec("li", ("action", "item", "version"))
 """Ledger: a liaison's `progress` or `done` (asks for a note and evidence); an admin's
 `confirm` or `reopen` (a `db.duty_rules.LedgerAction` value)."""
+LEDGER_STEP = CallbackSpec("lu", ("action", "item"))
+"""Liaison, in a ledger update: `files` (no more evidence), `submit` or `cancel` the draft of
+that item."""
+INSPECT = CallbackSpec("ins", ("action", "value"))
+"""Admin, recording an inspection: `unit` or `category` (an id), `files` (no more evidence),
+`submit` (the draft's revision) or `cancel`."""
