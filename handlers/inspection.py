@@ -125,6 +125,8 @@ async def ask(turn: Turn, draft: InspectionDraft) -> State:
     elif state is State.DUE:
         turn.say(_("By when must it be rectified? For example 2026-12-31 or 12月31日."))
     else:
+        # Each summary gets a new revision: only the newest one's submit button matches it.
+        draft.rev += 1
         turn.say(
             await _summary(turn, draft),
             [
@@ -156,7 +158,6 @@ async def _summary(turn: Turn, draft: InspectionDraft) -> str:
 
 
 async def _save(turn: Turn, draft: InspectionDraft, state: int) -> None:
-    draft.rev += 1
     await ledger_drafts.save(turn.session, _account_id(turn), INSPECTION, draft, turn.now)
     await remember(turn, CONVERSATION, state)
 
