@@ -44,6 +44,10 @@ from handlers import (
     extension,
     followup,
     inbox,
+    inspection,
+    ledger_review,
+    ledger_update,
+    ledger_view,
     people,
     report,
     reporter,
@@ -202,8 +206,13 @@ def build_application(
     # finishes first, and a filing left half-done never swallows it.
     application.add_handler(unit_duties.build_handler())
     application.add_handlers(unit_duties.build_handlers())
+    # The ledger's typed steps (a liaison's note, an admin's reopen reason, an inspection).
+    application.add_handler(ledger_update.build_handler())
+    application.add_handler(ledger_review.build_handler())
+    application.add_handler(inspection.build_handler())
     application.add_handlers(extension.build_handlers())
     application.add_handlers(case_view.build_handlers())
+    application.add_handlers(ledger_view.build_handlers())
     application.add_handlers(calendar.build_handlers())
     application.add_handlers(digest.build_handlers())
     application.add_handlers(wecom.build_handlers())

@@ -110,3 +110,9 @@ DUTY_STEP = CallbackSpec("ds", ("action",))
 DUTY_CONFIRM = CallbackSpec("dc", ("action", "rev"))
 """Filing a duty: `confirm`, `edit`, `restart` or `cancel` from the summary of draft revision
 `rev` (an older summary's button is refused)."""
+LEDGER_STEP = CallbackSpec("lu", ("action", "item"))
+"""Liaison, in a ledger update: `files` (no more evidence), `submit` or `cancel` the draft of
+that item."""
+INSPECT = CallbackSpec("ins", ("action", "value"))
+"""Admin, recording an inspection: `unit` or `category` (an id), `files` (no more evidence),
+`submit` (the draft's revision) or `cancel`."""

@@ -43,12 +43,15 @@ CITIZEN_COMMANDS: CommandList = [
 
 CASE_COMMAND = ("case", N_("One report's timeline, as your role sees it: /case ZF2026-000123"))
 DUTIES_COMMAND = ("duties", N_("What your department owes: reports and self-checks"))
+LEDGER_COMMAND = ("ledger", N_("Rectification ledger (整改台账): /ledger [ID]"))
 ROLE_COMMANDS: dict[Role, CommandList] = {
-    Role.liaison: [CASE_COMMAND, DUTIES_COMMAND],
-    Role.leader: [CASE_COMMAND, DUTIES_COMMAND],
+    Role.liaison: [CASE_COMMAND, DUTIES_COMMAND, LEDGER_COMMAND],
+    Role.leader: [CASE_COMMAND, DUTIES_COMMAND, LEDGER_COMMAND],
     Role.admin: [
         ("admin", N_("Admin menu (admins)")),
         CASE_COMMAND,
+        ("ledger", N_("Rectification ledger (admins): /ledger all, /ledger D011, /ledger 12")),
+        ("inspect", N_("Record an inspection finding (明察暗访) (admins)")),
         ("inbox", N_("Triage inbox (admins)")),
         ("cases", N_("Find reports (admins): /cases state=signed unit=D011 overdue")),
         ("export", N_("The month's reports as a workbook (admins): /export 2026-03")),

@@ -1,0 +1,107 @@
+"""Ledger updates and inspections being typed, kept in `duty_draft` at every step.
+
+The chat conversation only says which question comes next; the draft holds what was typed and
+the evidence already downloaded, so a restart between two messages loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from db.drafts import DraftFile
+from db.models import DutyDraft
+
+INSPECTION = "inspection"
+"""Subject of the admin's inspection draft (one at a time per admin)."""
+
+
+def item_subject(item_id: int) -> str:
+    return f"item:{item_id}"
+
+
+@dataclass
+class UpdateDraft:
+    """A liaison's progress note or "done" for one item, with its evidence."""
+
+    item_id: int
+    action: str
+    """`progress` or `done` (a `db.duty_rules.LedgerAction` value)."""
+    version: int
+    """The item's version when the button was pressed."""
+    note: str | None = None
+    files: list[DraftFile] = field(default_factory=list)
+    files_done: bool = False
+
+
+@dataclass
+class InspectionDraft:
+    """An admin's 明察暗访 finding on its way to becoming a ledger item."""
+
+    department_id: int | None = None
+    category_id: int | None = None
+    description: str | None = None
+    files: list[DraftFile] = field(default_factory=list)
+    files_done: bool = False
+    due_on: str | None = None
+    """ISO date."""
+    rev: int = 0
+    """Bumped on every change, so a confirm button from an older summary is recognised."""
+
+
+def _files(raw: dict[str, Any]) -> list[DraftFile]:
+    return [DraftFile(**item) for item in raw.pop("files", [])]
+
+
+def update_from_json(text: str) -> UpdateDraft:
+    raw = json.loads(text)
+    files = _files(raw)
+    known = {k: v for k, v in raw.items() if k in UpdateDraft.__dataclass_fields__}
+    return UpdateDraft(files=files, **known)
+
+
+def inspection_from_json(text: str) -> InspectionDraft:
+    raw = json.loads(text)
+    files = _files(raw)
+    known = {k: v for k, v in raw.items() if k in InspectionDraft.__dataclass_fields__}
+    return InspectionDraft(files=files, **known)
+
+
+async def load(session: AsyncSession, account_id: int, subject: str) -> str | None:
+    row = await session.get(DutyDraft, (account_id, subject))
+    return row.data if row is not None else None
+
+
+async def save(
+    session: AsyncSession,
+    account_id: int,
+    subject: str,
+    draft: UpdateDraft | InspectionDraft,
+    now: datetime,
+) -> None:
+    """Store the draft in the caller's transaction (its commit makes it durable)."""
+    data = json.dumps(asdict(draft), ensure_ascii=False)
+    row = await session.get(DutyDraft, (account_id, subject))
+    if row is None:
+        session.add(DutyDraft(account_id=account_id, subject=subject, data=data, updated_at=now))
+    else:
+        row.data = data
+        row.updated_at = now
+        session.add(row)
+    await session.flush()
+
+
+async def discard(session: AsyncSession, account_id: int, subject: str) -> list[str]:
+    """Delete the draft; returns the paths of its files, for removal once nothing else uses them
+    (the caller flushes first: `db.files.remove_if_unreferenced` looks at stored drafts)."""
+    row = await session.get(DutyDraft, (account_id, subject))
+    if row is None:
+        return []
+    paths = [f["path"] for f in json.loads(row.data).get("files", [])]
+    await session.delete(row)
+    await session.flush()
+    return paths
