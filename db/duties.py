@@ -45,8 +45,9 @@ from db.models import (
 from db.workdays import WorkCalendar, add_working_days, local_date
 
 UNIT_KINDS = (DepartmentKind.department, DepartmentKind.district)
-"""Who owes a duty scoped to "all": the organisations themselves. Windows, key positions and
-projects belong to a department, which files for them."""
+"""Who owes a duty scoped to "all" or to a class: the organisations themselves. Windows, key
+positions and projects belong to a department, which files for them; a duty that must reach one
+of them names it in a list."""
 
 MAX_QUESTIONS = 20
 MAX_QUESTION_LENGTH = 300
@@ -101,7 +102,9 @@ async def scope_unit_ids(
     if scope is DutyScope.all:
         statement = statement.where(col(Department.kind).in_(UNIT_KINDS))
     elif scope is DutyScope.dept_class:
-        statement = statement.where(Department.dept_class == scope_class)
+        statement = statement.where(
+            Department.dept_class == scope_class, col(Department.kind).in_(UNIT_KINDS)
+        )
     else:
         statement = statement.where(col(Department.id).in_(list(unit_ids)))
     return [i for i in (await session.exec(statement.order_by(col(Department.id)))).all() if i]

@@ -22,6 +22,7 @@ from db.duties import (
     open_submissions,
     review_submission,
     rounds_of,
+    scope_unit_ids,
 )
 from db.duty_rules import DueRule, LedgerAction, LedgerProblem, SubmissionProblem
 from db.engine import session_factory
@@ -353,3 +354,22 @@ async def test_campaign_template_and_current_phase(any_engine: AsyncEngine) -> N
         now = await current_phase(session, date(2026, 11, 22))
         assert now is not None and now.phase.name == "总结验收"
         assert await current_phase(session, date(2027, 1, 5)) is None
+
+
+async def test_a_class_scope_reaches_the_organisations_of_that_class(
+    any_engine: AsyncEngine,
+) -> None:
+    async with session_factory(any_engine)() as session:
+        police, _tax, window, _gone = await _units(session)
+        session.add(
+            Department(
+                code="K001",
+                name="市公安局出入境窗口",
+                kind=DepartmentKind.key_position,
+                dept_class="执法监督",
+            )
+        )
+        await session.flush()
+        assert await scope_unit_ids(session, DutyScope.dept_class, "执法监督", []) == [police]
+        # A list may name any unit, a window included.
+        assert await scope_unit_ids(session, DutyScope.listed, None, [window]) == [window]
