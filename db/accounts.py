@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.models import Account
+
+# Built once and run with a parameter: every update looks its account up, and building the
+# statement (operators, coercion, cache key) cost more Python time than loading the row.
+_BY_TELEGRAM_ID = select(Account).where(Account.telegram_id == sa.bindparam("telegram_id"))
+
+
+async def _by_telegram_id(session: AsyncSession, telegram_id: int) -> Account | None:
+    result = await session.exec(_BY_TELEGRAM_ID, params={"telegram_id": telegram_id})
+    return result.first()
 
 
 async def get_or_create_account(
     session: AsyncSession, telegram_id: int, language: str
 ) -> tuple[Account, bool]:
     """Return the account and whether it is new; a new account takes the given language."""
-    account = (
-        await session.exec(select(Account).where(Account.telegram_id == telegram_id))
-    ).first()
+    account = await _by_telegram_id(session, telegram_id)
     if account is not None:
         if account.unreachable:
             # The person wrote to us, so they unblocked the bot.
@@ -34,9 +42,7 @@ async def set_language(session: AsyncSession, account: Account, language: str) -
 
 async def mark_unreachable(session: AsyncSession, telegram_id: int) -> bool:
     """Note that the person blocked the bot; True when this is news (they were reachable)."""
-    account = (
-        await session.exec(select(Account).where(Account.telegram_id == telegram_id))
-    ).first()
+    account = await _by_telegram_id(session, telegram_id)
     if account is None or account.unreachable:
         return False
     account.unreachable = True

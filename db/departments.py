@@ -19,7 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import case, func, or_
+from sqlalchemy import Integer, Select, String, bindparam, case, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -333,30 +333,46 @@ async def search_departments(session: AsyncSession, text: str, limit: int = 8) -
     needle = _ascii_lower(raw)
     if not needle or limit <= 0:
         return []
+    params = {
+        "needle": needle,
+        "prefix": f"{_escape_like(needle)}%",
+        "contains": f"%{_escape_like(needle)}%",
+        "contains_raw": f"%{_escape_like(raw)}%",
+        "limit": limit,
+    }
+    result = await session.exec(_SEARCH, params=params)  # type: ignore[call-overload]
+    return list(result.all())
+
+
+def _search_statement() -> Select[tuple[Department]]:
+    """The search of `search_departments`, built once: building it (a CASE, four LIKEs) cost
+    several times more than running it. Every typed value is a bound parameter."""
     name = col(Department.name)
     name_lower = func.lower(name)
     code_lower = func.lower(col(Department.code))
-    contains = f"%{_escape_like(needle)}%"
+    needle = bindparam("needle", type_=String)
     rank = case(
         (name_lower == needle, 0),
         (code_lower == needle, 0),
-        (name_lower.like(f"{_escape_like(needle)}%", escape="\\"), 1),
+        (name_lower.like(bindparam("prefix", type_=String), escape="\\"), 1),
         else_=2,
     )
-    statement = (
+    return (
         select(Department)
         .where(col(Department.active).is_(True))
         .where(
             or_(
-                name_lower.like(contains, escape="\\"),
-                name.like(f"%{_escape_like(raw)}%", escape="\\"),
+                name_lower.like(bindparam("contains", type_=String), escape="\\"),
+                name.like(bindparam("contains_raw", type_=String), escape="\\"),
                 code_lower == needle,
             )
         )
         .order_by(rank, func.length(name), col(Department.code))
-        .limit(limit)
+        .limit(bindparam("limit", type_=Integer))
     )
-    return list((await session.exec(statement)).all())
+
+
+_SEARCH = _search_statement()
 
 
 def departments_to_csv(rows: Iterable[DepartmentRow], *, bom: bool = True) -> bytes:

@@ -47,7 +47,11 @@ class Draft:
     """Bumped on every change, so a confirm button from an older summary is recognised."""
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False)
+        # Field by field rather than dataclasses.asdict, which deep-copies every value on the way:
+        # the draft is encoded at every step of every report, twice when it changed.
+        data = {name: getattr(self, name) for name in _DRAFT_FIELDS}
+        data["attachments"] = [asdict(item) for item in self.attachments]
+        return _ENCODER.encode(data)
 
     @classmethod
     def from_json(cls, text: str) -> Draft:
@@ -69,6 +73,10 @@ class Draft:
         if self.identity_mode is IdentityMode.real_name:
             return bool(self.reporter_name and self.reporter_phone)
         return True
+
+
+_DRAFT_FIELDS = tuple(Draft.__dataclass_fields__)
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 # Core statements on the table, not the ORM: a draft is written at every step of every report,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+import sqlalchemy as sa
+from sqlalchemy import Executable, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -41,19 +43,30 @@ def parse_number(text: str) -> str | None:
     return format_number(int(year_part), int(seq_part))
 
 
+@functools.cache
+def _seq_statements(dialect: str) -> tuple[Executable, Executable]:
+    """The counter's two statements, built once per dialect and run with the year as parameter:
+    building them cost more Python time than running them."""
+    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # On the table, not the entity: an ORM update would also search the session for objects to
+    # synchronise, and nothing here keeps counters loaded.
+    table = ReportCounter.__table__  # type: ignore[attr-defined]
+    year = sa.bindparam("seq_year")
+    ensure = insert_fn(table).values(year=year, last_seq=0).on_conflict_do_nothing()
+    bump = (
+        update(table)
+        .where(table.c.year == year)
+        .values(last_seq=table.c.last_seq + 1)
+        .returning(table.c.last_seq)
+    )
+    return ensure, bump
+
+
 async def next_seq(session: AsyncSession, year: int) -> int:
     """Allocate the next number of the year inside the caller's transaction, race-free."""
-    dialect = session.get_bind().dialect.name
-    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    await session.exec(
-        insert_fn(ReportCounter).values(year=year, last_seq=0).on_conflict_do_nothing()  # type: ignore[call-overload]
-    )
-    result = await session.exec(
-        update(ReportCounter)  # type: ignore[call-overload]
-        .where(col(ReportCounter.year) == year)
-        .values(last_seq=ReportCounter.last_seq + 1)
-        .returning(ReportCounter.last_seq)
-    )
+    ensure, bump = _seq_statements(session.get_bind().dialect.name)
+    await session.exec(ensure, params={"seq_year": year})  # type: ignore[call-overload]
+    result = await session.exec(bump, params={"seq_year": year})  # type: ignore[call-overload]
     return int(result.scalar_one())
 
 

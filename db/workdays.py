@@ -256,12 +256,17 @@ def deadline_is_guessed(
     return False
 
 
+# Built once: every submitted report loads the calendar for its deadlines.
+_OVERRIDES = select(CalendarOverride.day, CalendarOverride.working)
+_CONFIRMED_YEARS = select(CalendarYear.year)
+
+
 async def load_calendar(
     session: AsyncSession, *, confirmed_years: Iterable[int] = ()
 ) -> WorkCalendar:
     """Every override and confirmed year in two queries; a few dozen rows per year."""
-    rows = await session.exec(select(CalendarOverride.day, CalendarOverride.working))
-    years = await session.exec(select(CalendarYear.year))
+    rows = await session.exec(_OVERRIDES)
+    years = await session.exec(_CONFIRMED_YEARS)
     return WorkCalendar(
         {day: working for day, working in rows.all()}, {*confirmed_years, *years.all()}
     )
