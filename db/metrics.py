@@ -352,6 +352,78 @@ def _metrics_parameters(
     return parameters
 
 
+def _grouped_metrics_statement(
+    start: datetime, end: datetime, now: datetime, sign_due: ColumnElement[datetime]
+) -> Select[tuple[int, bool, int, int, int, int, int, int, int, int, int, int, int]]:
+    """The rows of `_metrics_statement` for PostgreSQL, from three GROUP BYs over month-first
+    ranges (revision 0009's indexes) joined to the departments.
+
+    PostgreSQL runs every correlated subquery as a separate index scan with a start-up cost of
+    microseconds, so the per-department shape cost it about three times this one (200,000
+    reports); it aggregates in hash tables, where SQLite sorts, so the GROUP BYs that were slow
+    on SQLite are its fast shape. Same definitions; a test runs both shapes on both databases.
+    """
+    dept = col(Report.handling_department_id)
+    assigned = col(Report.assigned_at)
+    received = (
+        select(
+            dept.label("department_id"),
+            func.count().label("received"),
+            func.count(col(Report.signed_at)).label("signed"),
+            func.count(case((col(Report.signed_at) <= sign_due, 1))).label("signed_on_time"),
+        )
+        .where(assigned >= start, assigned < end)
+        .group_by(dept)
+        .subquery("received")
+    )
+    backlog = (
+        select(
+            dept.label("department_id"),
+            func.count().label("open_now"),
+            func.count(case((col(Report.due_at) < now, 1))).label("overdue_now"),
+        )
+        .where(_open_condition())
+        .group_by(dept)
+        .subquery("backlog")
+    )
+    kind = col(ReportEvent.kind)
+    on_time = col(ReportEvent.created_at) <= col(ReportEvent.due_at)
+    event_counts = [
+        func.count(case((kind == EventKind.replied, 1))),
+        func.count(case((and_(kind == EventKind.replied, on_time), 1))),
+        *(func.count(case((kind == k, 1))) for k in _COUNTED[7:]),
+    ]
+    events = (
+        select(
+            col(ReportEvent.department_id).label("department_id"),
+            *(count.label(f"n{i}") for i, count in enumerate(event_counts)),
+        )
+        .where(
+            kind.in_(list(_EVENT_FIGURES)),
+            col(ReportEvent.created_at) >= start,
+            col(ReportEvent.created_at) < end,
+        )
+        .group_by(col(ReportEvent.department_id))
+        .subquery("events")
+    )
+    department = col(Department.id)
+    counts = [
+        received.c.received,
+        received.c.signed,
+        received.c.signed_on_time,
+        backlog.c.open_now,
+        backlog.c.overdue_now,
+        *(events.c[f"n{i}"] for i in range(len(event_counts))),
+    ]
+    return (  # type: ignore[return-value]
+        select(department, col(Department.active), *(func.coalesce(c, 0) for c in counts))
+        .outerjoin(received, received.c.department_id == department)
+        .outerjoin(backlog, backlog.c.department_id == department)
+        .outerjoin(events, events.c.department_id == department)
+        .order_by(department)
+    )
+
+
 _COUNTED = (
     "received",
     "signed",
@@ -381,16 +453,21 @@ async def department_metrics(
     """The figures of every active department, and of any other with activity, by id.
 
     `calendar`, `tz` and `limits` (only `sign_days` is used) recover the sign due time; see the
-    module notes. One SQL statement, independent of the number of reports.
+    module notes. One SQL statement, independent of the number of reports: per-department seeks
+    on SQLite (`_metrics_statement`), hash aggregates on PostgreSQL (`_grouped_metrics_statement`).
     """
     _require_aware(start=start, end=end, now=now)
     if end <= start:
         raise ValueError("the period must not be empty: end must be after start")
     sign_days = (limits or Limits()).sign_days
-    pieces = sign_due_pieces(start, end, calendar, tz, sign_days)
-    rows = await session.exec(  # type: ignore[call-overload]
-        _metrics_statement(len(pieces)), params=_metrics_parameters(start, end, now, pieces)
-    )
+    if session.get_bind().dialect.name == "postgresql":
+        sign_due = sign_due_expr(start, end, calendar, tz, sign_days)
+        rows = await session.exec(_grouped_metrics_statement(start, end, now, sign_due))  # type: ignore[call-overload]
+    else:
+        pieces = sign_due_pieces(start, end, calendar, tz, sign_days)
+        rows = await session.exec(  # type: ignore[call-overload]
+            _metrics_statement(len(pieces)), params=_metrics_parameters(start, end, now, pieces)
+        )
     metrics: list[DepartmentMetrics] = []
     for department_id, active, *numbers in rows.all():
         if not active and not any(numbers):

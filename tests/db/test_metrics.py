@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from db import metrics
 from db.case_rules import (
     Actor,
     Applied,
@@ -39,6 +40,7 @@ from db.metrics import (
     overall_metrics,
     overdue_numbers,
     overdue_numbers_by_department,
+    sign_due_expr,
     sign_due_pieces,
 )
 from db.models import Account, Department, DepartmentKind
@@ -369,3 +371,23 @@ def test_sign_due_pieces_cover_the_month_with_each_day_s_due() -> None:
             [piece] = [p for p in pieces if p[0] <= assigned < p[1]]
             assert piece[2] == due, (assigned, piece)
         day += timedelta(days=1)
+
+
+async def test_both_statement_shapes_give_the_same_rows(any_engine: AsyncEngine) -> None:
+    """SQLite runs the per-department seeks and PostgreSQL the grouped shape; each database
+    runs both here, so neither can drift from the other unnoticed."""
+    async with session_factory(any_engine)() as session:
+        world = await _world(session)
+        await _month(session, world)
+        pieces = sign_due_pieces(START, END, CALENDAR, TZ, LIMITS.sign_days)
+        seeks = await session.exec(  # type: ignore[call-overload]
+            metrics._metrics_statement(len(pieces)),
+            params=metrics._metrics_parameters(START, END, NOW, pieces),
+        )
+        sign_due = sign_due_expr(START, END, CALENDAR, TZ, LIMITS.sign_days)
+        grouped = await session.exec(  # type: ignore[call-overload]
+            metrics._grouped_metrics_statement(START, END, NOW, sign_due)
+        )
+        by_seeks = [tuple(int(value) for value in row) for row in seeks.all()]
+        assert by_seeks == [tuple(int(value) for value in row) for row in grouped.all()]
+        assert any(sum(row[2:]) for row in by_seeks)
