@@ -34,6 +34,7 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, literal, select
@@ -48,6 +49,7 @@ from db.metrics import (
     department_metrics,
     overdue_numbers_by_department,
     sign_due_expr,
+    total,
 )
 from db.models import (
     Category,
@@ -208,7 +210,16 @@ def month_bounds(month: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _ranking_key(item: tuple[DepartmentMetrics, float, Department]) -> tuple[float, int, str]:
+class _Name(NamedTuple):
+    """What a digest line shows of a department: plain columns, not ORM objects, because
+    loading hundreds of `Department` entities cost more than the query that found them."""
+
+    id: int
+    code: str
+    name: str
+
+
+def _ranking_key(item: tuple[DepartmentMetrics, float, _Name]) -> tuple[float, int, str]:
     metrics, value, department = item
     return (-value, -metrics.received, department.code)
 
@@ -226,9 +237,8 @@ async def build_digest(
 ) -> Digest:
     """The digest of `month` (its first day, local) as judged at `now`.
 
-    Three statements of `department_metrics`, one for every department's overdue numbers, one
-    for the departments' names and two of `duty_metrics`: seven in all, whatever the size of
-    the month.
+    One statement of `department_metrics`, one for every department's overdue numbers, one for
+    the departments' names and two of `duty_metrics`: five in all, whatever the size of the month.
     """
     start, end = month_bounds(month, tz)
     rows = await department_metrics(
@@ -237,11 +247,15 @@ async def build_digest(
     overdue = await overdue_numbers_by_department(session, now, limit=overdue_limit)
     duties = await duty_metrics(session, start, end, now)
     ids = [row.department_id for row in rows if row.department_id is not None]
-    result = await session.exec(select(Department).where(col(Department.id).in_(ids)))
-    departments = {d.id: d for d in result.scalars().all()}
+    result = await session.exec(
+        select(col(Department.id), col(Department.code), col(Department.name)).where(
+            col(Department.id).in_(ids)
+        )
+    )
+    departments = {row[0]: _Name(*row) for row in result.all()}
 
-    ranked: list[tuple[DepartmentMetrics, float, Department]] = []
-    unranked: list[tuple[DepartmentMetrics, float | None, Department]] = []
+    ranked: list[tuple[DepartmentMetrics, float, _Name]] = []
+    unranked: list[tuple[DepartmentMetrics, float | None, _Name]] = []
     for row in rows:
         department = departments[row.department_id]
         duty = duties.get(row.department_id) if row.department_id is not None else None
@@ -267,7 +281,7 @@ async def build_digest(
         end=end,
         now=now,
         departments=tuple(figures),
-        totals=sum(rows, DepartmentMetrics(department_id=None)),
+        totals=total(rows),
         weights=weights,
         duty_totals=sum(duties.values(), DutyMetrics()),
     )
@@ -275,13 +289,12 @@ async def build_digest(
 
 def _figures(
     row: DepartmentMetrics,
-    department: Department,
+    department: _Name,
     overdue: dict[int, list[str]],
     value: float | None,
     rank: int | None,
     duties: dict[int, DutyMetrics],
 ) -> DepartmentFigures:
-    assert department.id is not None
     return DepartmentFigures(
         department_id=department.id,
         code=department.code,

@@ -159,7 +159,9 @@ class Report(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("year", "seq"),
         # The monthly digest (`db.metrics`) reads a month of assignments and the open backlog
-        # from these alone (covering indexes): a million-report table is never scanned.
+        # from covering indexes alone: a million-report table is never scanned. PostgreSQL
+        # reads the month-first ones (hash aggregates); SQLite seeks each department's part of
+        # the department-first ones, so it never sorts a month of rows.
         Index(
             "ix_report_assigned_at_department", "assigned_at", "handling_department_id", "signed_at"
         ),
@@ -168,6 +170,17 @@ class Report(SQLModel, table=True):
             "due_kind",
             "due_at",
             "handling_department_id",
+            "state",
+            "number",
+        ),
+        Index(
+            "ix_report_department_assigned_at", "handling_department_id", "assigned_at", "signed_at"
+        ),
+        Index(
+            "ix_report_department_due",
+            "handling_department_id",
+            "due_kind",
+            "due_at",
             "state",
             "number",
         ),
@@ -264,8 +277,10 @@ class ReportEvent(SQLModel, table=True):
 
     __tablename__ = "report_event"
     __table_args__ = (
-        # The digest's event figures: a month of a few kinds, covering, without touching report.
+        # The digest's event figures, covering, without touching report: a month of a few kinds
+        # (PostgreSQL), or a department's month of one kind per seek (SQLite).
         Index("ix_report_event_kind_created_at", "kind", "created_at", "department_id", "due_at"),
+        Index("ix_report_event_department_kind", "department_id", "kind", "created_at", "due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from db import metrics
 from db.case_rules import (
     Actor,
     Applied,
@@ -38,9 +40,11 @@ from db.metrics import (
     overall_metrics,
     overdue_numbers,
     overdue_numbers_by_department,
+    sign_due_expr,
+    sign_due_pieces,
 )
 from db.models import Account, Department, DepartmentKind
-from db.workdays import WorkCalendar
+from db.workdays import WorkCalendar, add_working_days
 from tests.factories import file_report
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -310,7 +314,7 @@ async def test_statement_count_does_not_grow_with_reports(any_engine: AsyncEngin
         await session.commit()
         after = await run()
 
-    assert before == after == 3 + 3 + 1
+    assert before == after == 1 + 1 + 1
 
 
 async def test_overdue_numbers_by_department_keeps_the_most_overdue_first(
@@ -329,3 +333,61 @@ async def test_overdue_numbers_by_department_keeps_the_most_overdue_first(
         assert by_department[a] == [filed[days[1]], filed[days[2]]]
         assert len(by_department[b]) == 1
         assert by_department[a] == await overdue_numbers(session, a, NOW, limit=2)
+
+
+async def test_an_inactive_department_is_listed_only_with_activity(any_engine: AsyncEngine) -> None:
+    async with session_factory(any_engine)() as session:
+        world = await _world(session)
+        await _month(session, world)
+        a, _b, _c, d = world.departments
+        for department_id in (a, d):
+            department = await session.get(Department, department_id)
+            assert department is not None
+            department.active = False
+        await session.commit()
+
+        rows = {m.department_id: m for m in await _metrics(session)}
+        assert a in rows and rows[a].received == 4  # closed since, but its month still counts
+        assert d not in rows
+
+
+def test_sign_due_pieces_cover_the_month_with_each_day_s_due() -> None:
+    """The stretches `department_metrics` counts on time against: contiguous, exactly the
+    period, and a report assigned at any time of a local day falls in the stretch whose due is
+    that day's sign due, across a weekend, a holiday and a make-up working day."""
+    calendar = WorkCalendar(
+        {date(2026, 3, 9): False, date(2026, 3, 10): False, date(2026, 3, 14): True}
+    )
+    pieces = sign_due_pieces(START, END, calendar, TZ, 1)
+    assert pieces[0][0] == START and pieces[-1][1] == END
+    assert all(one[1] == two[0] for one, two in pairwise(pieces))
+    assert all(one[2] != two[2] for one, two in pairwise(pieces))
+    assert len(pieces) < 31  # the weekends share their Friday's due
+    day = date(2026, 3, 1)
+    while day < date(2026, 4, 1):
+        due = add_working_days(datetime.combine(day, time(12), tzinfo=TZ), 1, calendar, TZ)
+        for moment in (time(0), time(12), time(23, 59, 59, 999999)):
+            assigned = datetime.combine(day, moment, tzinfo=TZ)
+            [piece] = [p for p in pieces if p[0] <= assigned < p[1]]
+            assert piece[2] == due, (assigned, piece)
+        day += timedelta(days=1)
+
+
+async def test_both_statement_shapes_give_the_same_rows(any_engine: AsyncEngine) -> None:
+    """SQLite runs the per-department seeks and PostgreSQL the grouped shape; each database
+    runs both here, so neither can drift from the other unnoticed."""
+    async with session_factory(any_engine)() as session:
+        world = await _world(session)
+        await _month(session, world)
+        pieces = sign_due_pieces(START, END, CALENDAR, TZ, LIMITS.sign_days)
+        seeks = await session.exec(  # type: ignore[call-overload]
+            metrics._metrics_statement(len(pieces)),
+            params=metrics._metrics_parameters(START, END, NOW, pieces),
+        )
+        sign_due = sign_due_expr(START, END, CALENDAR, TZ, LIMITS.sign_days)
+        grouped = await session.exec(  # type: ignore[call-overload]
+            metrics._grouped_metrics_statement(START, END, NOW, sign_due)
+        )
+        by_seeks = [tuple(int(value) for value in row) for row in seeks.all()]
+        assert by_seeks == [tuple(int(value) for value in row) for row in grouped.all()]
+        assert any(sum(row[2:]) for row in by_seeks)
