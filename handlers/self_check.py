@@ -31,7 +31,7 @@ from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, gettext_for
 from bot.render import esc
 from bot.turn import Keyboard, Turn, turn_handler
 from db.categories import active_categories, category_name
-from db.due_dates import DateProblem, parse_due_date
+from db.date_input import DateProblem, parse_due_date
 from db.duty_filing import Filed, Finding, file_self_check, last_round, official_units
 from db.filing_drafts import FindingDraft, save_filing_draft
 from db.models import Category
