@@ -24,6 +24,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler
 
 from bot import callbacks as cb
 from bot.i18n import Translator
+from bot.period_text import period_label
 from bot.render import esc
 from bot.turn import Keyboard, OutgoingFile, Turn, turn_handler
 from db.duties import questions_of
@@ -45,7 +46,6 @@ from handlers.dutykit import (
     due_line,
     filing_step,
     fit_lines,
-    period_label,
     shown,
     stale_or_wrong,
     typed,

@@ -24,8 +24,9 @@ from telegram.ext import (
 
 from bot import callbacks as cb
 from bot.conversation import conversation
-from bot.duty_labels import DECISION_LABELS, SUBMISSION_STATE_LABELS, kind_label, period_label
+from bot.duty_labels import DECISION_LABELS, SUBMISSION_STATE_LABELS, kind_label
 from bot.i18n import N_, Translator
+from bot.period_text import period_label
 from bot.render import cut, esc, fit_message, local_time
 from bot.turn import Keyboard, Turn, turn_handler
 from db.audit import record

@@ -19,12 +19,13 @@ from telegram.ext import ConversationHandler, filters
 
 from bot import callbacks as cb
 from bot.i18n import N_, Translator, gettext_for
+from bot.period_text import period_label
 from bot.render import MESSAGE_MAX, esc, local_time
 from bot.turn import Keyboard, Outgoing, OutgoingFile, Turn, turn_handler
 from db.conversations import load_states, store_state
 from db.duties import AccessProblem
 from db.duty_filing import Filed, official_units, working_due
-from db.duty_rules import SubmissionProblem, parse_period
+from db.duty_rules import SubmissionProblem
 from db.files import remove_if_unreferenced
 from db.filing_drafts import FilingDraft, delete_filing_draft, load_filing_draft
 from db.models import Department, Obligation, Submission, SubmissionState
@@ -47,21 +48,6 @@ SHOWN_TEXT_MAX = 300
 """Longest piece of an answer shown in a summary or a notice; the round keeps it whole."""
 
 NOT_YOURS = N_("This submission is not one of your unit's duties. Send /duties to see them.")
-
-
-def period_label(key: str, _: Translator) -> str:
-    """`2026-Q4` → 2026年第4季度 (Q4 2026), and the like for months and half-years."""
-    period = parse_period(key)
-    if period is None:
-        return _("single filing")
-    year, rest = key.split("-", 1)
-    if rest.startswith("Q"):
-        return _("Q{quarter} {year}").format(quarter=rest[1:], year=year)
-    if rest == "H1":
-        return _("first half of {year}").format(year=year)
-    if rest == "H2":
-        return _("second half of {year}").format(year=year)
-    return _("{month}/{year}").format(month=int(rest), year=year)
 
 
 def cut_label(text: str) -> str:

@@ -14,6 +14,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandl
 
 from bot import callbacks as cb
 from bot.conversation import conversation
+from bot.duty_labels import LEDGER_STATE_LABELS
 from bot.i18n import Translator
 from bot.render import esc
 from bot.turn import Keyboard, Turn, turn_handler
@@ -33,7 +34,6 @@ from handlers.casekit import (
     typed_text,
 )
 from handlers.ledgerkit import (
-    STATE_LABELS,
     item_label,
     liaison_buttons,
     notify_unit,
@@ -60,7 +60,7 @@ def _refusal(turn: Turn, item: RectificationItem, problem: LedgerProblem | ItemA
             "shows it now."
         ).format(item=label, id=item.id)
     return _("{item} cannot be changed that way now (now: {state}). Nothing was changed.").format(
-        item=label, state=_(STATE_LABELS[item.state])
+        item=label, state=_(LEDGER_STATE_LABELS[item.state])
     )
 
 

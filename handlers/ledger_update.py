@@ -30,6 +30,7 @@ from telegram.ext import (
 
 from bot import callbacks as cb
 from bot.conversation import conversation
+from bot.duty_labels import LEDGER_STATE_LABELS
 from bot.i18n import Translator
 from bot.render import esc
 from bot.turn import Keyboard, Turn, turn_handler
@@ -43,7 +44,6 @@ from db.ledger_updates import record_step
 from db.models import Department, LedgerState, LedgerUpdate, RectificationItem
 from handlers.casekit import END, MEDIA, OTHER, TEXT, no_longer_valid, set_target, typed_text
 from handlers.ledgerkit import (
-    STATE_LABELS,
     item_card,
     item_label,
     no_such_item,
@@ -192,7 +192,7 @@ async def start_update(turn: Turn) -> int:
         return END
     if item.state is not LedgerState.open:
         message = turn._("{item} is not open (now: {state}). Nothing was changed.").format(
-            item=item_label(turn._, item.id), state=turn._(STATE_LABELS[item.state])
+            item=item_label(turn._, item.id), state=turn._(LEDGER_STATE_LABELS[item.state])
         )
         turn.toast, turn.clear_keyboard = message, True
         turn.say(message)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from bot import callbacks as cb
+from bot.duty_labels import LEDGER_STATE_LABELS, SOURCE_LABELS
 from bot.i18n import N_, Translator, gettext_for
 from bot.render import cut, esc, fit_message, local_time
 from bot.turn import Keyboard, Outgoing, Turn
@@ -38,16 +39,6 @@ from handlers.casekit import END
 LINE_CUT = 60
 NOTE_CUT = 300
 
-SOURCE_LABELS: dict[LedgerSource, str] = {
-    LedgerSource.self_check: N_("Self-check"),
-    LedgerSource.inspection: N_("Inspection"),
-    LedgerSource.report: N_("Report"),
-}
-STATE_LABELS: dict[LedgerState, str] = {
-    LedgerState.open: N_("Being rectified"),
-    LedgerState.done: N_("Rectified, awaiting confirmation"),
-    LedgerState.confirmed: N_("Confirmed"),
-}
 OVERDUE = N_("Overdue")
 HISTORY_LABELS: dict[LedgerUpdateKind, str] = {
     LedgerUpdateKind.created: N_("{date} recorded"),
@@ -97,7 +88,7 @@ def no_such_item(turn: Turn, text: str) -> str:
 def state_text(_: Translator, item: RectificationItem, turn: Turn) -> str:
     if item_overdue(status_of(item), turn.now):
         return _(OVERDUE)
-    return _(STATE_LABELS[LedgerState(item.state)])
+    return _(LEDGER_STATE_LABELS[LedgerState(item.state)])
 
 
 async def item_line(turn: Turn, item: RectificationItem) -> str:

@@ -28,6 +28,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler
 
 from bot import callbacks as cb
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, gettext_for
+from bot.period_text import period_label
 from bot.render import esc
 from bot.turn import Keyboard, Turn, turn_handler
 from db.categories import active_categories, category_name
@@ -50,7 +51,6 @@ from handlers.dutykit import (
     due_line,
     filing_step,
     fit_lines,
-    period_label,
     shown,
     stale_or_wrong,
     typed,
