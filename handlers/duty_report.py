@@ -31,12 +31,11 @@ from db.duties import questions_of
 from db.duty_filing import NewFile, file_report, last_round, official_units
 from db.files import remove_if_unreferenced
 from db.filing_drafts import FilingFile, save_filing_draft
+from handlers.casekit import MEDIA, TEXT
 from handlers.dutykit import (
     END,
     FLOW_BUTTONS,
-    MEDIA,
     OTHER,
-    TEXT,
     Filing,
     Step,
     account_id,

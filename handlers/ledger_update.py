@@ -42,7 +42,17 @@ from db.files import remove_if_unreferenced
 from db.ledger_drafts import UpdateDraft, item_subject
 from db.ledger_updates import record_step
 from db.models import Department, LedgerState, LedgerUpdate, RectificationItem
-from handlers.casekit import END, MEDIA, OTHER, TEXT, no_longer_valid, set_target, typed_text
+from handlers.casekit import (
+    END,
+    MEDIA,
+    OTHER,
+    TEXT,
+    account_id,
+    chat_key,
+    no_longer_valid,
+    set_target,
+    typed_text,
+)
 from handlers.ledgerkit import (
     item_card,
     item_label,
@@ -66,36 +76,25 @@ class State(IntEnum):
     CONFIRM = 3
 
 
-def _account_id(turn: Turn) -> int:
-    assert turn.account.id is not None
-    return turn.account.id
-
-
-def _key(turn: Turn) -> tuple[int, int]:
-    chat, user = turn.update.effective_chat, turn.update.effective_user
-    assert chat is not None and user is not None
-    return (chat.id, user.id)
-
-
 async def _set_target(turn: Turn, item_id: int | None) -> None:
     await set_target(turn, TARGETS, item_id)
 
 
 async def _load(turn: Turn) -> UpdateDraft | None:
-    stored = (await load_states(turn.session, TARGETS)).get(_key(turn))
+    stored = (await load_states(turn.session, TARGETS)).get(chat_key(turn))
     if not isinstance(stored, int):
         return None
-    data = await ledger_drafts.load(turn.session, _account_id(turn), item_subject(stored))
+    data = await ledger_drafts.load(turn.session, account_id(turn), item_subject(stored))
     return ledger_drafts.update_from_json(data) if data is not None else None
 
 
 async def _save(turn: Turn, draft: UpdateDraft) -> None:
     subject = item_subject(draft.item_id)
-    await ledger_drafts.save(turn.session, _account_id(turn), subject, draft, turn.now)
+    await ledger_drafts.save(turn.session, account_id(turn), subject, draft, turn.now)
 
 
 async def _discard(turn: Turn, item_id: int) -> None:
-    paths = await ledger_drafts.discard(turn.session, _account_id(turn), item_subject(item_id))
+    paths = await ledger_drafts.discard(turn.session, account_id(turn), item_subject(item_id))
     await remove_if_unreferenced(turn.session, turn.services.settings.attachments_dir, paths)
 
 
@@ -205,7 +204,7 @@ async def start_update(turn: Turn) -> int:
         turn.say(await item_card(turn, item))
         return END
     action = fields["action"]
-    data = await ledger_drafts.load(turn.session, _account_id(turn), item_subject(item.id))
+    data = await ledger_drafts.load(turn.session, account_id(turn), item_subject(item.id))
     draft = ledger_drafts.update_from_json(data) if data is not None else None
     if draft is not None and draft.action == action:
         turn.say(turn._("You have an unfinished update of this item; let us continue."))
@@ -361,7 +360,7 @@ async def _submit(turn: Turn, draft: UpdateDraft) -> int:
         await _set_target(turn, None)
         return END
     # The files now belong to the update: drop the draft row only, never the files.
-    await ledger_drafts.discard(turn.session, _account_id(turn), item_subject(draft.item_id))
+    await ledger_drafts.discard(turn.session, account_id(turn), item_subject(draft.item_id))
     await _set_target(turn, None)
     if action is LedgerAction.progress:
         turn.say(_("Progress on {item} was recorded.").format(item=label))

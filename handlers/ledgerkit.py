@@ -7,7 +7,7 @@ the bot which other units have findings against them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -34,7 +34,7 @@ from db.models import (
 )
 from db.roles import Recipient, active_roles, admin_recipients, department_recipients, is_admin
 from db.workdays import end_of_day, local_date
-from handlers.casekit import END
+from handlers.casekit import END, chat_key
 
 LINE_CUT = 60
 NOTE_CUT = 300
@@ -224,16 +224,10 @@ async def notify_office(turn: Turn, item: RectificationItem, framing: Framing) -
     await item_notices(turn, recipients, item, framing)
 
 
-def _key(turn: Turn) -> tuple[Hashable, ...]:
-    chat, user = turn.update.effective_chat, turn.update.effective_user
-    assert chat is not None and user is not None
-    return (chat.id, user.id)
-
-
 async def remember(turn: Turn, conversation: str, state: int) -> None:
     """Store the flow's next step in the handler's transaction, beside the draft it belongs to,
     so the two cannot disagree after a crash."""
-    await store_state(turn.session, conversation, _key(turn), None if state == END else state)
+    await store_state(turn.session, conversation, chat_key(turn), None if state == END else state)
 
 
 def parse_item_number(text: str) -> int | None:

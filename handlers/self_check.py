@@ -37,12 +37,11 @@ from db.duty_filing import Filed, Finding, file_self_check, last_round, official
 from db.filing_drafts import FindingDraft, save_filing_draft
 from db.models import Category
 from db.workdays import local_date
+from handlers.casekit import MEDIA, TEXT
 from handlers.dutykit import (
     END,
     FLOW_BUTTONS,
-    MEDIA,
     OTHER,
-    TEXT,
     Filing,
     Step,
     account_id,
