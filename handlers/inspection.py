@@ -38,7 +38,6 @@ from db import ledger_drafts
 from db.categories import active_categories, active_category, category_name
 from db.date_input import DateProblem, parse_due_date
 from db.departments import search_departments
-from db.drafts import DraftFile
 from db.files import remove_if_unreferenced
 from db.ledger import NewItem
 from db.ledger_drafts import INSPECTION, InspectionDraft
@@ -65,7 +64,7 @@ from handlers.ledgerkit import (
     notify_unit,
     remember,
 )
-from handlers.uploads import incoming_file, keep, refusal_of
+from handlers.uploads import incoming_file, receive
 
 CONVERSATION = "inspection"
 BUTTON_LABEL_MAX = 30
@@ -282,24 +281,11 @@ async def take_file(turn: Turn, draft: InspectionDraft) -> int:
         return State.EVIDENCE
     incoming = incoming_file(message)
     assert incoming is not None
-    problem = refusal_of(turn, incoming)
-    if problem is not None:
-        turn.say(problem, keyboard)
+    received = await receive(turn, incoming)
+    if isinstance(received, str):
+        turn.say(received, keyboard)
         return State.EVIDENCE
-    kept = await keep(turn, incoming)
-    if kept is None:
-        turn.say(_("This file is larger than allowed. Please send a smaller one."), keyboard)
-        return State.EVIDENCE
-    draft.files.append(
-        DraftFile(
-            kind=incoming.kind,
-            mime_type=incoming.mime_type,
-            size=kept.size,
-            sha256=kept.sha256,
-            path=kept.path,
-            file_name=incoming.file_name,
-        )
-    )
+    draft.files.append(received)
     turn.say(
         _("Evidence {count} of at most {max} received.").format(
             count=len(draft.files), max=maximum

@@ -36,7 +36,6 @@ from bot.render import esc
 from bot.turn import Keyboard, Turn, turn_handler
 from db import ledger_drafts
 from db.conversations import load_states
-from db.drafts import DraftFile
 from db.duty_rules import LedgerAction, LedgerProblem
 from db.files import remove_if_unreferenced
 from db.ledger_drafts import UpdateDraft, item_subject
@@ -62,7 +61,7 @@ from handlers.ledgerkit import (
     remember,
     standing,
 )
-from handlers.uploads import incoming_file, keep, refusal_of
+from handlers.uploads import incoming_file, receive
 
 CONVERSATION = "ledger_update"
 TARGETS = "ledger_update.target"
@@ -246,24 +245,11 @@ async def take_file(turn: Turn, draft: UpdateDraft) -> int:
         return State.EVIDENCE
     incoming = incoming_file(message)
     assert incoming is not None  # the filter lets only photos and documents in
-    problem = refusal_of(turn, incoming)
-    if problem is not None:
-        turn.say(problem, keyboard)
+    received = await receive(turn, incoming)
+    if isinstance(received, str):
+        turn.say(received, keyboard)
         return State.EVIDENCE
-    kept = await keep(turn, incoming)
-    if kept is None:
-        turn.say(_("This file is larger than allowed. Please send a smaller one."), keyboard)
-        return State.EVIDENCE
-    draft.files.append(
-        DraftFile(
-            kind=incoming.kind,
-            mime_type=incoming.mime_type,
-            size=kept.size,
-            sha256=kept.sha256,
-            path=kept.path,
-            file_name=incoming.file_name,
-        )
-    )
+    draft.files.append(received)
     turn.say(
         _("Evidence {count} of at most {max} received.").format(
             count=len(draft.files), max=maximum
