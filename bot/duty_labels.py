@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from bot.i18n import N_, Translator
-from db.duty_rules import ONCE
 from db.duty_status import Cell
 from db.models import (
     LedgerSource,
@@ -60,8 +59,3 @@ LEDGER_STATE_LABELS: dict[LedgerState, str] = {
 
 def kind_label(kind: ObligationKind | str, _: Translator) -> str:
     return _(KIND_LABELS[ObligationKind(kind)])
-
-
-def period_label(key: str, _: Translator) -> str:
-    """A stored period key as shown: `2026-Q1` stays, a one-off duty's `once` gets a word."""
-    return _("one-off") if key == ONCE else key

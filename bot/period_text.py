@@ -1,4 +1,5 @@
-"""A duty's period in words (2026-Q4 → 2026年第4季度), for every message that names one."""
+"""A duty's period in words (2026-Q4 → 2026年第4季度), for every message and button that names
+one: the office's views, the units' filing flow and the reminders all say it the same way."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ HALVES = (N_("first half of {year}"), N_("second half of {year}"))
 
 
 def period_label(key: str, _: Translator) -> str:
-    """The period a `Submission.period` key names; empty for a one-off duty (`once`), and the key
-    itself when it does not parse (never an error in a reminder)."""
+    """The period a `Submission.period` key names; a one-off duty's `once` gets a word, and a key
+    that does not parse is shown as it is (never an error in a reminder)."""
     period = parse_period(key)
     if period is None:
-        return "" if key == ONCE else key
+        return _("one-off") if key == ONCE else key
     year, rest = key.split("-", 1)
     if rest.startswith("Q"):
         return _("Q{quarter} {year}").format(quarter=rest[1:], year=year)

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import date
 from enum import StrEnum
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from db.date_input import read_date
 from db.duty_rules import DueRule
 from db.models import Department, DuePeriod, DutyScope, ObligationKind
 
@@ -101,7 +101,6 @@ _EN_PERIODIC = re.compile(
     r"(month|quarter|half[-_ ]year)$",
     re.IGNORECASE,
 )
-_DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
 _CODES = re.compile(r"[A-Za-z0-9_-]+")
 _SPLIT = re.compile(r"[\s,，、;；]+")
 
@@ -141,12 +140,8 @@ def parse_due(text: str) -> DueRule | None:
     """A fixed date (2026-04-20, 2026年4月20日) or "每季度结束后5个工作日" / "5 working days
     after each quarter"; None when it reads neither way (or the date does not exist)."""
     text = text.strip()
-    match = _DATE.match(text)
-    if match:
-        try:
-            day = date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-        except ValueError:
-            return None
+    day = read_date(text, None)
+    if day is not None:
         return DueRule(DuePeriod.once, due_on=day)
     match = _ZH_PERIODIC.match(text.replace(" ", ""))
     if match:

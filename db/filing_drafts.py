@@ -13,17 +13,12 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from db.models import DutyDraft
+from db.drafts import DraftFile
+from db.duty_drafts import delete_draft, load_draft, store_draft
 
 
 @dataclass
-class FilingFile:
-    kind: str
-    mime_type: str
-    size: int
-    sha256: str
-    path: str
-    file_name: str | None = None
+class FilingFile(DraftFile):
     file_id: str | None = None
     """Telegram's id, so the office's notice can show the same file without re-uploading it."""
 
@@ -81,7 +76,7 @@ def subject_of(submission_id: int) -> str:
 async def load_filing_draft(
     session: AsyncSession, account_id: int, submission_id: int
 ) -> tuple[FilingDraft, datetime] | None:
-    row = await session.get(DutyDraft, (account_id, subject_of(submission_id)))
+    row = await load_draft(session, account_id, subject_of(submission_id))
     if row is None:
         return None
     return FilingDraft.from_json(row.data), row.updated_at
@@ -91,31 +86,15 @@ async def save_filing_draft(
     session: AsyncSession, account_id: int, draft: FilingDraft, now: datetime
 ) -> None:
     """Store the draft; the revision moves only when the content did."""
-    row = await session.get(DutyDraft, (account_id, subject_of(draft.submission_id)))
-    if row is None:
-        session.add(
-            DutyDraft(
-                account_id=account_id,
-                subject=subject_of(draft.submission_id),
-                data=draft.to_json(),
-                updated_at=now,
-            )
-        )
-    else:
-        if row.data != draft.to_json():
-            draft.rev += 1
-            row.data = draft.to_json()
-        row.updated_at = now
-    await session.flush()
+    subject = subject_of(draft.submission_id)
+    row = await load_draft(session, account_id, subject)
+    if row is not None and row.data != draft.to_json():
+        draft.rev += 1
+    await store_draft(session, account_id, subject, draft.to_json(), now)
 
 
 async def delete_filing_draft(
     session: AsyncSession, account_id: int, submission_id: int
 ) -> FilingDraft | None:
-    row = await session.get(DutyDraft, (account_id, subject_of(submission_id)))
-    if row is None:
-        return None
-    draft = FilingDraft.from_json(row.data)
-    await session.delete(row)
-    await session.flush()
-    return draft
+    data = await delete_draft(session, account_id, subject_of(submission_id))
+    return None if data is None else FilingDraft.from_json(data)

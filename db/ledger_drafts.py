@@ -14,7 +14,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.drafts import DraftFile
-from db.models import DutyDraft
+from db.duty_drafts import delete_draft, load_draft, store_draft
 
 INSPECTION = "inspection"
 """Subject of the admin's inspection draft (one at a time per admin)."""
@@ -72,7 +72,7 @@ def inspection_from_json(text: str) -> InspectionDraft:
 
 
 async def load(session: AsyncSession, account_id: int, subject: str) -> str | None:
-    row = await session.get(DutyDraft, (account_id, subject))
+    row = await load_draft(session, account_id, subject)
     return row.data if row is not None else None
 
 
@@ -83,25 +83,13 @@ async def save(
     draft: UpdateDraft | InspectionDraft,
     now: datetime,
 ) -> None:
-    """Store the draft in the caller's transaction (its commit makes it durable)."""
-    data = json.dumps(asdict(draft), ensure_ascii=False)
-    row = await session.get(DutyDraft, (account_id, subject))
-    if row is None:
-        session.add(DutyDraft(account_id=account_id, subject=subject, data=data, updated_at=now))
-    else:
-        row.data = data
-        row.updated_at = now
-        session.add(row)
-    await session.flush()
+    await store_draft(
+        session, account_id, subject, json.dumps(asdict(draft), ensure_ascii=False), now
+    )
 
 
 async def discard(session: AsyncSession, account_id: int, subject: str) -> list[str]:
     """Delete the draft; returns the paths of its files, for removal once nothing else uses them
     (the caller flushes first: `db.files.remove_if_unreferenced` looks at stored drafts)."""
-    row = await session.get(DutyDraft, (account_id, subject))
-    if row is None:
-        return []
-    paths = [f["path"] for f in json.loads(row.data).get("files", [])]
-    await session.delete(row)
-    await session.flush()
-    return paths
+    data = await delete_draft(session, account_id, subject)
+    return [] if data is None else [f["path"] for f in json.loads(data).get("files", [])]

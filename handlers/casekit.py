@@ -58,15 +58,21 @@ def no_longer_valid(turn: Turn) -> str:
     return turn._("This button is no longer valid.")
 
 
-def _key(turn: Turn) -> tuple[int, int]:
+def chat_key(turn: Turn) -> tuple[int, int]:
+    """The conversation-state key of the person in this chat."""
     chat, user = turn.update.effective_chat, turn.update.effective_user
     assert chat is not None and user is not None
     return (chat.id, user.id)
 
 
+def account_id(turn: Turn) -> int:
+    assert turn.account.id is not None
+    return turn.account.id
+
+
 async def set_target(turn: Turn, name: str, report_id: int | None) -> None:
     """Remember (or forget) the report of a typed step, in the conversation-state table."""
-    await store_state(turn.session, name, _key(turn), report_id)
+    await store_state(turn.session, name, chat_key(turn), report_id)
 
 
 async def target_value(session: AsyncSession, name: str, key: tuple[int, int]) -> dict[str, Any]:
@@ -76,7 +82,7 @@ async def target_value(session: AsyncSession, name: str, key: tuple[int, int]) -
 
 
 async def target(turn: Turn, name: str) -> Report | None:
-    stored = (await load_states(turn.session, name)).get(_key(turn))
+    stored = (await load_states(turn.session, name)).get(chat_key(turn))
     return await turn.session.get(Report, stored) if isinstance(stored, int) else None
 
 

@@ -13,8 +13,9 @@ from datetime import datetime
 from sqlmodel import col, func, select
 from telegram.ext import BaseHandler, CommandHandler, filters
 
-from bot.duty_labels import kind_label, period_label
+from bot.duty_labels import kind_label
 from bot.i18n import N_, Translator
+from bot.period_text import period_label
 from bot.render import MESSAGE_MAX, esc, local_time
 from bot.turn import Keyboard, Turn, turn_handler
 from db.audit import record

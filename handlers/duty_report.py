@@ -18,24 +18,25 @@ stateDiagram-v2
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from enum import IntEnum
 
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler
 
 from bot import callbacks as cb
 from bot.i18n import Translator
+from bot.period_text import period_label
 from bot.render import esc
 from bot.turn import Keyboard, OutgoingFile, Turn, turn_handler
 from db.duties import questions_of
 from db.duty_filing import NewFile, file_report, last_round, official_units
 from db.files import remove_if_unreferenced
 from db.filing_drafts import FilingFile, save_filing_draft
+from handlers.casekit import MEDIA, TEXT
 from handlers.dutykit import (
     END,
     FLOW_BUTTONS,
-    MEDIA,
     OTHER,
-    TEXT,
     Filing,
     Step,
     account_id,
@@ -45,12 +46,11 @@ from handlers.dutykit import (
     due_line,
     filing_step,
     fit_lines,
-    period_label,
     shown,
     stale_or_wrong,
     typed,
 )
-from handlers.uploads import incoming_file, keep, refusal_of
+from handlers.uploads import incoming_file, receive
 
 
 class State(IntEnum):
@@ -273,25 +273,11 @@ async def take_file(turn: Turn, filing: Filing) -> int:
         return State.FILES
     candidate = incoming_file(message)
     assert candidate is not None  # the handler's filter lets only photos and documents in
-    problem = refusal_of(turn, candidate)
-    if problem is not None:
-        turn.say(problem, done)
+    received = await receive(turn, candidate)
+    if isinstance(received, str):
+        turn.say(received, done)
         return State.FILES
-    kept = await keep(turn, candidate)
-    if kept is None:
-        turn.say(_("This file is larger than allowed. Please send a smaller one."), done)
-        return State.FILES
-    filing.draft.files.append(
-        FilingFile(
-            kind=candidate.kind,
-            mime_type=candidate.mime_type,
-            size=kept.size,
-            sha256=kept.sha256,
-            path=kept.path,
-            file_name=candidate.file_name,
-            file_id=candidate.file_id,
-        )
-    )
+    filing.draft.files.append(FilingFile(**asdict(received), file_id=candidate.file_id))
     turn.say(
         _("Attachment {count} of at most {max} received.").format(
             count=len(filing.draft.files), max=maximum

@@ -24,8 +24,9 @@ from telegram.ext import (
 
 from bot import callbacks as cb
 from bot.conversation import conversation
-from bot.duty_labels import DECISION_LABELS, SUBMISSION_STATE_LABELS, kind_label, period_label
+from bot.duty_labels import DECISION_LABELS, SUBMISSION_STATE_LABELS, kind_label
 from bot.i18n import N_, Translator
+from bot.period_text import period_label
 from bot.render import cut, esc, fit_message, local_time
 from bot.turn import Keyboard, Turn, turn_handler
 from db.audit import record
@@ -45,7 +46,15 @@ from db.models import (
 from db.roles import active_roles, is_admin
 from db.workdays import load_calendar
 from handlers.adminkit import require_admin
-from handlers.casekit import END, TEXT, no_longer_valid, stay_in, target_value, typed_text
+from handlers.casekit import (
+    END,
+    TEXT,
+    chat_key,
+    no_longer_valid,
+    stay_in,
+    target_value,
+    typed_text,
+)
 from handlers.dutykit import file_button, notify_unit
 
 CONVERSATION = "duty_review"
@@ -71,12 +80,6 @@ PROBLEMS: dict[SubmissionProblem | AccessProblem, str] = {
 
 class State(IntEnum):
     COMMENT = 1
-
-
-def _key(turn: Turn) -> tuple[int, int]:
-    chat, user = turn.update.effective_chat, turn.update.effective_user
-    assert chat is not None and user is not None
-    return (chat.id, user.id)
 
 
 def review_keyboard(_: Translator, submission: Submission) -> Keyboard:
@@ -186,7 +189,7 @@ async def _apply(
 @turn_handler
 async def decide(turn: Turn) -> int:
     """A review button: accept at once, or ask for the comments of a return."""
-    await store_state(turn.session, TARGETS, _key(turn), None)
+    await store_state(turn.session, TARGETS, chat_key(turn), None)
     if not await require_admin(turn):
         return END
     fields = cb.DUTY_REVIEW.unpack(turn.callback_data)
@@ -214,7 +217,7 @@ async def decide(turn: Turn) -> int:
         await _apply(turn, submission, ReviewDecision.accepted, None, version)
         return END
     await store_state(
-        turn.session, TARGETS, _key(turn), {"submission": submission.id, "version": version}
+        turn.session, TARGETS, chat_key(turn), {"submission": submission.id, "version": version}
     )
     title, unit = await _names(turn, submission)
     turn.say(
@@ -229,7 +232,7 @@ async def decide(turn: Turn) -> int:
 @turn_handler
 async def take_comment(turn: Turn) -> int:
     """Return the submission with the typed comments."""
-    stored = await target_value(turn.session, TARGETS, _key(turn))
+    stored = await target_value(turn.session, TARGETS, chat_key(turn))
     submission_id, version = stored.get("submission"), stored.get("version")
     submission = (
         await turn.session.get(Submission, submission_id)
@@ -244,14 +247,14 @@ async def take_comment(turn: Turn) -> int:
     comment = typed_text(turn, COMMENT_MAX)
     if comment is None:
         return State.COMMENT
-    await store_state(turn.session, TARGETS, _key(turn), None)
+    await store_state(turn.session, TARGETS, chat_key(turn), None)
     await _apply(turn, submission, ReviewDecision.returned, comment, version)
     return END
 
 
 @turn_handler
 async def cancel(turn: Turn) -> int:
-    await store_state(turn.session, TARGETS, _key(turn), None)
+    await store_state(turn.session, TARGETS, chat_key(turn), None)
     turn.say(turn._("Cancelled. Nothing was changed."))
     return END
 

@@ -15,8 +15,9 @@ from sqlmodel import col, select
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot import callbacks as cb
-from bot.duty_labels import CELL_LABELS, CELL_MARKS, period_label
+from bot.duty_labels import CELL_LABELS, CELL_MARKS
 from bot.i18n import N_, gettext_for
+from bot.period_text import period_label
 from bot.render import MESSAGE_MAX, esc, local_time
 from bot.turn import Keyboard, Turn, turn_handler
 from db.audit import record

@@ -15,28 +15,27 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from telegram.ext import ConversationHandler, filters
+from telegram.ext import filters
 
 from bot import callbacks as cb
 from bot.i18n import N_, Translator, gettext_for
+from bot.period_text import period_label
 from bot.render import MESSAGE_MAX, esc, local_time
 from bot.turn import Keyboard, Outgoing, OutgoingFile, Turn, turn_handler
 from db.conversations import load_states, store_state
 from db.duties import AccessProblem
 from db.duty_filing import Filed, official_units, working_due
-from db.duty_rules import SubmissionProblem, parse_period
+from db.duty_rules import SubmissionProblem
 from db.files import remove_if_unreferenced
 from db.filing_drafts import FilingDraft, delete_filing_draft, load_filing_draft
 from db.models import Department, Obligation, Submission, SubmissionState
 from db.roles import admin_recipients, department_recipients
 from db.validation import check_length, clean_text
-from handlers.casekit import Build, notices
+from handlers.casekit import END, PRIVATE, Build, account_id, chat_key, notices
 
-PRIVATE = filters.ChatType.PRIVATE
-TEXT = filters.TEXT & ~filters.COMMAND & PRIVATE
-MEDIA = (filters.PHOTO | filters.Document.ALL) & PRIVATE
 OTHER = ~filters.TEXT & ~filters.COMMAND & ~filters.PHOTO & ~filters.Document.ALL & PRIVATE
-END = ConversationHandler.END
+"""Anything but text, photos and documents: unlike casekit's, it also leaves those to a step's
+text-only handlers."""
 CONVERSATION = "duty_filing"
 FLOW_BUTTONS = r"^d[sc]:"
 """The filing conversation's own buttons; any other button falls through to its own handler."""
@@ -47,21 +46,6 @@ SHOWN_TEXT_MAX = 300
 """Longest piece of an answer shown in a summary or a notice; the round keeps it whole."""
 
 NOT_YOURS = N_("This submission is not one of your unit's duties. Send /duties to see them.")
-
-
-def period_label(key: str, _: Translator) -> str:
-    """`2026-Q4` → 2026年第4季度 (Q4 2026), and the like for months and half-years."""
-    period = parse_period(key)
-    if period is None:
-        return _("single filing")
-    year, rest = key.split("-", 1)
-    if rest.startswith("Q"):
-        return _("Q{quarter} {year}").format(quarter=rest[1:], year=year)
-    if rest == "H1":
-        return _("first half of {year}").format(year=year)
-    if rest == "H2":
-        return _("second half of {year}").format(year=year)
-    return _("{month}/{year}").format(month=int(rest), year=year)
 
 
 def cut_label(text: str) -> str:
@@ -82,24 +66,13 @@ def fit_lines(head: list[str], lines: list[str]) -> str:
     return "\n".join([*head, *kept, *(["…"] if len(kept) < len(lines) else [])])
 
 
-def account_id(turn: Turn) -> int:
-    assert turn.account.id is not None
-    return turn.account.id
-
-
-def _key(turn: Turn) -> tuple[int, int]:
-    chat, user = turn.update.effective_chat, turn.update.effective_user
-    assert chat is not None and user is not None
-    return (chat.id, user.id)
-
-
 async def remember(turn: Turn, state: int) -> None:
     """Store the next question in the same transaction as the draft: they cannot disagree."""
-    await store_state(turn.session, CONVERSATION, _key(turn), None if state == END else state)
+    await store_state(turn.session, CONVERSATION, chat_key(turn), None if state == END else state)
 
 
 async def set_target(turn: Turn, submission_id: int | None) -> None:
-    await store_state(turn.session, TARGET, _key(turn), submission_id)
+    await store_state(turn.session, TARGET, chat_key(turn), submission_id)
 
 
 @dataclass
@@ -151,7 +124,7 @@ async def filing_of(
 
 async def current(turn: Turn) -> tuple[Filing, datetime] | None:
     """The filing this person is in, with the draft's last change; None when it is gone."""
-    stored = (await load_states(turn.session, TARGET)).get(_key(turn))
+    stored = (await load_states(turn.session, TARGET)).get(chat_key(turn))
     if not isinstance(stored, int):
         return None
     loaded = await load_filing_draft(turn.session, account_id(turn), stored)
@@ -264,7 +237,7 @@ async def discard(turn: Turn, submission_id: int) -> bool:
 @turn_handler
 async def cancel(turn: Turn) -> int:
     """Leave the filing; the draft is discarded and the submission is still owed."""
-    stored = (await load_states(turn.session, TARGET)).get(_key(turn))
+    stored = (await load_states(turn.session, TARGET)).get(chat_key(turn))
     had = isinstance(stored, int) and await discard(turn, stored)
     await set_target(turn, None)
     await remember(turn, END)

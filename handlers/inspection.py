@@ -38,7 +38,6 @@ from db import ledger_drafts
 from db.categories import active_categories, active_category, category_name
 from db.date_input import DateProblem, parse_due_date
 from db.departments import search_departments
-from db.drafts import DraftFile
 from db.files import remove_if_unreferenced
 from db.ledger import NewItem
 from db.ledger_drafts import INSPECTION, InspectionDraft
@@ -46,7 +45,16 @@ from db.ledger_updates import record_finding
 from db.models import Department, LedgerSource
 from db.validation import clean_text
 from handlers.adminkit import require_admin
-from handlers.casekit import END, MEDIA, OTHER, PRIVATE, TEXT, no_longer_valid, typed_text
+from handlers.casekit import (
+    END,
+    MEDIA,
+    OTHER,
+    PRIVATE,
+    TEXT,
+    account_id,
+    no_longer_valid,
+    typed_text,
+)
 from handlers.ledgerkit import (
     date_problem,
     due_time,
@@ -56,7 +64,7 @@ from handlers.ledgerkit import (
     notify_unit,
     remember,
 )
-from handlers.uploads import incoming_file, keep, refusal_of
+from handlers.uploads import incoming_file, receive
 
 CONVERSATION = "inspection"
 BUTTON_LABEL_MAX = 30
@@ -70,11 +78,6 @@ class State(IntEnum):
     EVIDENCE = 4
     DUE = 5
     CONFIRM = 6
-
-
-def _account_id(turn: Turn) -> int:
-    assert turn.account.id is not None
-    return turn.account.id
 
 
 def resume_state(draft: InspectionDraft) -> State:
@@ -158,7 +161,7 @@ async def _summary(turn: Turn, draft: InspectionDraft) -> str:
 
 
 async def _save(turn: Turn, draft: InspectionDraft, state: int) -> None:
-    await ledger_drafts.save(turn.session, _account_id(turn), INSPECTION, draft, turn.now)
+    await ledger_drafts.save(turn.session, account_id(turn), INSPECTION, draft, turn.now)
     await remember(turn, CONVERSATION, state)
 
 
@@ -172,7 +175,7 @@ def step(fn: Step) -> Callable[..., Awaitable[object]]:
         if not await require_admin(turn):
             await remember(turn, CONVERSATION, END)
             return END
-        data = await ledger_drafts.load(turn.session, _account_id(turn), INSPECTION)
+        data = await ledger_drafts.load(turn.session, account_id(turn), INSPECTION)
         if data is None:
             turn.clear_keyboard = turn.update.callback_query is not None
             turn.say(turn._("This inspection is no longer open. Send /inspect to start one."))
@@ -196,7 +199,7 @@ async def start(turn: Turn) -> int:
     """/inspect: a new finding, or the unfinished one."""
     if not await require_admin(turn):
         return END
-    data = await ledger_drafts.load(turn.session, _account_id(turn), INSPECTION)
+    data = await ledger_drafts.load(turn.session, account_id(turn), INSPECTION)
     if data is not None:
         draft = ledger_drafts.inspection_from_json(data)
         turn.say(turn._("You have an unfinished inspection; let us continue."))
@@ -278,24 +281,11 @@ async def take_file(turn: Turn, draft: InspectionDraft) -> int:
         return State.EVIDENCE
     incoming = incoming_file(message)
     assert incoming is not None
-    problem = refusal_of(turn, incoming)
-    if problem is not None:
-        turn.say(problem, keyboard)
+    received = await receive(turn, incoming)
+    if isinstance(received, str):
+        turn.say(received, keyboard)
         return State.EVIDENCE
-    kept = await keep(turn, incoming)
-    if kept is None:
-        turn.say(_("This file is larger than allowed. Please send a smaller one."), keyboard)
-        return State.EVIDENCE
-    draft.files.append(
-        DraftFile(
-            kind=incoming.kind,
-            mime_type=incoming.mime_type,
-            size=kept.size,
-            sha256=kept.sha256,
-            path=kept.path,
-            file_name=incoming.file_name,
-        )
-    )
+    draft.files.append(received)
     turn.say(
         _("Evidence {count} of at most {max} received.").format(
             count=len(draft.files), max=maximum
@@ -359,7 +349,7 @@ async def _submit(turn: Turn, draft: InspectionDraft) -> int:
         now=turn.now,
     )
     # The files now belong to the item's first step: drop the draft row only.
-    await ledger_drafts.discard(turn.session, _account_id(turn), INSPECTION)
+    await ledger_drafts.discard(turn.session, account_id(turn), INSPECTION)
     assert item.id is not None
     unit = await turn.session.get(Department, item.department_id)
     turn.say(
@@ -375,7 +365,7 @@ async def _submit(turn: Turn, draft: InspectionDraft) -> int:
 
 
 async def _cancel(turn: Turn) -> int:
-    paths = await ledger_drafts.discard(turn.session, _account_id(turn), INSPECTION)
+    paths = await ledger_drafts.discard(turn.session, account_id(turn), INSPECTION)
     await remove_if_unreferenced(turn.session, turn.services.settings.attachments_dir, paths)
     turn.say(turn._("Cancelled. The inspection and its files were discarded."))
     return END

@@ -14,6 +14,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandl
 
 from bot import callbacks as cb
 from bot.conversation import conversation
+from bot.duty_labels import LEDGER_STATE_LABELS
 from bot.i18n import Translator
 from bot.render import esc
 from bot.turn import Keyboard, Turn, turn_handler
@@ -26,6 +27,7 @@ from handlers.adminkit import require_admin
 from handlers.casekit import (
     END,
     TEXT,
+    chat_key,
     no_longer_valid,
     set_target,
     stay_in,
@@ -33,7 +35,6 @@ from handlers.casekit import (
     typed_text,
 )
 from handlers.ledgerkit import (
-    STATE_LABELS,
     item_label,
     liaison_buttons,
     notify_unit,
@@ -60,7 +61,7 @@ def _refusal(turn: Turn, item: RectificationItem, problem: LedgerProblem | ItemA
             "shows it now."
         ).format(item=label, id=item.id)
     return _("{item} cannot be changed that way now (now: {state}). Nothing was changed.").format(
-        item=label, state=_(STATE_LABELS[item.state])
+        item=label, state=_(LEDGER_STATE_LABELS[item.state])
     )
 
 
@@ -90,7 +91,7 @@ async def press(turn: Turn) -> int:
             turn.say(message)
             return END
         await store_state(
-            turn.session, TARGETS, _chat_key(turn), {"item": item.id, "version": version}
+            turn.session, TARGETS, chat_key(turn), {"item": item.id, "version": version}
         )
         turn.clear_keyboard = True
         maximum = turn.services.settings.duties.max_text_chars
@@ -131,7 +132,7 @@ async def press(turn: Turn) -> int:
 @turn_handler
 async def take_reason(turn: Turn) -> int:
     """Reopen with the typed reason; the unit's liaisons get it with the update buttons."""
-    stored = await target_value(turn.session, TARGETS, _chat_key(turn))
+    stored = await target_value(turn.session, TARGETS, chat_key(turn))
     item_id, version = stored.get("item"), stored.get("version")
     item = await turn.session.get(RectificationItem, item_id) if isinstance(item_id, int) else None
     if item is None or item.id is None:
@@ -176,12 +177,6 @@ async def take_reason(turn: Turn) -> int:
             turn._("⚠ The unit has no liaison who can be reached; they will see it in /ledger.")
         )
     return END
-
-
-def _chat_key(turn: Turn) -> tuple[int, int]:
-    chat, user = turn.update.effective_chat, turn.update.effective_user
-    assert chat is not None and user is not None
-    return (chat.id, user.id)
 
 
 async def _forget(turn: Turn) -> None:

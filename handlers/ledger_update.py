@@ -30,20 +30,29 @@ from telegram.ext import (
 
 from bot import callbacks as cb
 from bot.conversation import conversation
+from bot.duty_labels import LEDGER_STATE_LABELS
 from bot.i18n import Translator
 from bot.render import esc
 from bot.turn import Keyboard, Turn, turn_handler
 from db import ledger_drafts
 from db.conversations import load_states
-from db.drafts import DraftFile
 from db.duty_rules import LedgerAction, LedgerProblem
 from db.files import remove_if_unreferenced
 from db.ledger_drafts import UpdateDraft, item_subject
 from db.ledger_updates import record_step
 from db.models import Department, LedgerState, LedgerUpdate, RectificationItem
-from handlers.casekit import END, MEDIA, OTHER, TEXT, no_longer_valid, set_target, typed_text
+from handlers.casekit import (
+    END,
+    MEDIA,
+    OTHER,
+    TEXT,
+    account_id,
+    chat_key,
+    no_longer_valid,
+    set_target,
+    typed_text,
+)
 from handlers.ledgerkit import (
-    STATE_LABELS,
     item_card,
     item_label,
     no_such_item,
@@ -52,7 +61,7 @@ from handlers.ledgerkit import (
     remember,
     standing,
 )
-from handlers.uploads import incoming_file, keep, refusal_of
+from handlers.uploads import incoming_file, receive
 
 CONVERSATION = "ledger_update"
 TARGETS = "ledger_update.target"
@@ -66,36 +75,25 @@ class State(IntEnum):
     CONFIRM = 3
 
 
-def _account_id(turn: Turn) -> int:
-    assert turn.account.id is not None
-    return turn.account.id
-
-
-def _key(turn: Turn) -> tuple[int, int]:
-    chat, user = turn.update.effective_chat, turn.update.effective_user
-    assert chat is not None and user is not None
-    return (chat.id, user.id)
-
-
 async def _set_target(turn: Turn, item_id: int | None) -> None:
     await set_target(turn, TARGETS, item_id)
 
 
 async def _load(turn: Turn) -> UpdateDraft | None:
-    stored = (await load_states(turn.session, TARGETS)).get(_key(turn))
+    stored = (await load_states(turn.session, TARGETS)).get(chat_key(turn))
     if not isinstance(stored, int):
         return None
-    data = await ledger_drafts.load(turn.session, _account_id(turn), item_subject(stored))
+    data = await ledger_drafts.load(turn.session, account_id(turn), item_subject(stored))
     return ledger_drafts.update_from_json(data) if data is not None else None
 
 
 async def _save(turn: Turn, draft: UpdateDraft) -> None:
     subject = item_subject(draft.item_id)
-    await ledger_drafts.save(turn.session, _account_id(turn), subject, draft, turn.now)
+    await ledger_drafts.save(turn.session, account_id(turn), subject, draft, turn.now)
 
 
 async def _discard(turn: Turn, item_id: int) -> None:
-    paths = await ledger_drafts.discard(turn.session, _account_id(turn), item_subject(item_id))
+    paths = await ledger_drafts.discard(turn.session, account_id(turn), item_subject(item_id))
     await remove_if_unreferenced(turn.session, turn.services.settings.attachments_dir, paths)
 
 
@@ -192,7 +190,7 @@ async def start_update(turn: Turn) -> int:
         return END
     if item.state is not LedgerState.open:
         message = turn._("{item} is not open (now: {state}). Nothing was changed.").format(
-            item=item_label(turn._, item.id), state=turn._(STATE_LABELS[item.state])
+            item=item_label(turn._, item.id), state=turn._(LEDGER_STATE_LABELS[item.state])
         )
         turn.toast, turn.clear_keyboard = message, True
         turn.say(message)
@@ -205,7 +203,7 @@ async def start_update(turn: Turn) -> int:
         turn.say(await item_card(turn, item))
         return END
     action = fields["action"]
-    data = await ledger_drafts.load(turn.session, _account_id(turn), item_subject(item.id))
+    data = await ledger_drafts.load(turn.session, account_id(turn), item_subject(item.id))
     draft = ledger_drafts.update_from_json(data) if data is not None else None
     if draft is not None and draft.action == action:
         turn.say(turn._("You have an unfinished update of this item; let us continue."))
@@ -247,24 +245,11 @@ async def take_file(turn: Turn, draft: UpdateDraft) -> int:
         return State.EVIDENCE
     incoming = incoming_file(message)
     assert incoming is not None  # the filter lets only photos and documents in
-    problem = refusal_of(turn, incoming)
-    if problem is not None:
-        turn.say(problem, keyboard)
+    received = await receive(turn, incoming)
+    if isinstance(received, str):
+        turn.say(received, keyboard)
         return State.EVIDENCE
-    kept = await keep(turn, incoming)
-    if kept is None:
-        turn.say(_("This file is larger than allowed. Please send a smaller one."), keyboard)
-        return State.EVIDENCE
-    draft.files.append(
-        DraftFile(
-            kind=incoming.kind,
-            mime_type=incoming.mime_type,
-            size=kept.size,
-            sha256=kept.sha256,
-            path=kept.path,
-            file_name=incoming.file_name,
-        )
-    )
+    draft.files.append(received)
     turn.say(
         _("Evidence {count} of at most {max} received.").format(
             count=len(draft.files), max=maximum
@@ -361,7 +346,7 @@ async def _submit(turn: Turn, draft: UpdateDraft) -> int:
         await _set_target(turn, None)
         return END
     # The files now belong to the update: drop the draft row only, never the files.
-    await ledger_drafts.discard(turn.session, _account_id(turn), item_subject(draft.item_id))
+    await ledger_drafts.discard(turn.session, account_id(turn), item_subject(draft.item_id))
     await _set_target(turn, None)
     if action is LedgerAction.progress:
         turn.say(_("Progress on {item} was recorded.").format(item=label))

@@ -7,11 +7,12 @@ the bot which other units have findings against them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from bot import callbacks as cb
+from bot.duty_labels import LEDGER_STATE_LABELS, SOURCE_LABELS
 from bot.i18n import N_, Translator, gettext_for
 from bot.render import cut, esc, fit_message, local_time
 from bot.turn import Keyboard, Outgoing, Turn
@@ -33,21 +34,11 @@ from db.models import (
 )
 from db.roles import Recipient, active_roles, admin_recipients, department_recipients, is_admin
 from db.workdays import end_of_day, local_date
-from handlers.casekit import END
+from handlers.casekit import END, chat_key
 
 LINE_CUT = 60
 NOTE_CUT = 300
 
-SOURCE_LABELS: dict[LedgerSource, str] = {
-    LedgerSource.self_check: N_("Self-check"),
-    LedgerSource.inspection: N_("Inspection"),
-    LedgerSource.report: N_("Report"),
-}
-STATE_LABELS: dict[LedgerState, str] = {
-    LedgerState.open: N_("Being rectified"),
-    LedgerState.done: N_("Rectified, awaiting confirmation"),
-    LedgerState.confirmed: N_("Confirmed"),
-}
 OVERDUE = N_("Overdue")
 HISTORY_LABELS: dict[LedgerUpdateKind, str] = {
     LedgerUpdateKind.created: N_("{date} recorded"),
@@ -97,7 +88,7 @@ def no_such_item(turn: Turn, text: str) -> str:
 def state_text(_: Translator, item: RectificationItem, turn: Turn) -> str:
     if item_overdue(status_of(item), turn.now):
         return _(OVERDUE)
-    return _(STATE_LABELS[LedgerState(item.state)])
+    return _(LEDGER_STATE_LABELS[LedgerState(item.state)])
 
 
 async def item_line(turn: Turn, item: RectificationItem) -> str:
@@ -233,16 +224,10 @@ async def notify_office(turn: Turn, item: RectificationItem, framing: Framing) -
     await item_notices(turn, recipients, item, framing)
 
 
-def _key(turn: Turn) -> tuple[Hashable, ...]:
-    chat, user = turn.update.effective_chat, turn.update.effective_user
-    assert chat is not None and user is not None
-    return (chat.id, user.id)
-
-
 async def remember(turn: Turn, conversation: str, state: int) -> None:
     """Store the flow's next step in the handler's transaction, beside the draft it belongs to,
     so the two cannot disagree after a crash."""
-    await store_state(turn.session, conversation, _key(turn), None if state == END else state)
+    await store_state(turn.session, conversation, chat_key(turn), None if state == END else state)
 
 
 def parse_item_number(text: str) -> int | None:

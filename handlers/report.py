@@ -45,13 +45,13 @@ from db.cases import limits_for, open_case
 from db.categories import active_categories, active_category, category_name
 from db.conversations import store_state
 from db.departments import search_departments
-from db.drafts import Draft, DraftFile, delete_draft, load_draft, save_draft
+from db.drafts import Draft, delete_draft, load_draft, save_draft
 from db.files import remove_if_unreferenced
 from db.models import Category, Department, IdentityMode
 from db.reports import submit_draft
 from db.validation import TextProblem, check_length, clean_text, parse_phone
 from db.workdays import load_calendar
-from handlers.uploads import incoming_file, keep, refusal_of
+from handlers.uploads import incoming_file, receive
 
 
 class State(IntEnum):
@@ -455,24 +455,11 @@ async def take_evidence(turn: Turn, draft: Draft) -> State:
         return State.EVIDENCE
     candidate = incoming_file(message)
     assert candidate is not None  # the handler's filter lets only photos and documents in
-    problem = refusal_of(turn, candidate)
-    if problem is not None:
-        turn.say(problem, done)
+    received = await receive(turn, candidate)
+    if isinstance(received, str):
+        turn.say(received, done)
         return State.EVIDENCE
-    kept = await keep(turn, candidate)
-    if kept is None:
-        turn.say(_("This file is larger than allowed. Please send a smaller one."), done)
-        return State.EVIDENCE
-    draft.attachments.append(
-        DraftFile(
-            kind=candidate.kind,
-            mime_type=candidate.mime_type,
-            size=kept.size,
-            sha256=kept.sha256,
-            path=kept.path,
-            file_name=candidate.file_name,
-        )
-    )
+    draft.attachments.append(received)
     turn.say(
         _("Evidence {count} of at most {max} received.").format(
             count=len(draft.attachments), max=limits.max_attachments

@@ -28,20 +28,20 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler
 
 from bot import callbacks as cb
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, gettext_for
+from bot.period_text import period_label
 from bot.render import esc
 from bot.turn import Keyboard, Turn, turn_handler
 from db.categories import active_categories, category_name
-from db.due_dates import DateProblem, parse_due_date
+from db.date_input import DateProblem, parse_due_date
 from db.duty_filing import Filed, Finding, file_self_check, last_round, official_units
 from db.filing_drafts import FindingDraft, save_filing_draft
 from db.models import Category
 from db.workdays import local_date
+from handlers.casekit import MEDIA, TEXT
 from handlers.dutykit import (
     END,
     FLOW_BUTTONS,
-    MEDIA,
     OTHER,
-    TEXT,
     Filing,
     Step,
     account_id,
@@ -50,7 +50,6 @@ from handlers.dutykit import (
     due_line,
     filing_step,
     fit_lines,
-    period_label,
     shown,
     stale_or_wrong,
     typed,

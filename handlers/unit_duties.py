@@ -12,6 +12,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Conv
 from bot import callbacks as cb
 from bot.conversation import conversation
 from bot.i18n import N_
+from bot.period_text import period_label
 from bot.render import cut, esc, local_time
 from bot.turn import Keyboard, Turn, turn_handler
 from db.duties import open_submissions
@@ -29,7 +30,6 @@ from handlers.dutykit import (
     filing_of,
     fit_lines,
     openable,
-    period_label,
     remember,
     set_target,
 )

@@ -1,7 +1,8 @@
 """Receiving a photo or a file from a person: what it is, whether it is allowed, keeping it.
 
-Evidence in the report flow and attachments of a liaison's answer follow the same rules (types
-and size from `[report]` in the config), and both are kept under the data dir by SHA-256.
+Evidence in the report flow, attachments of a liaison's answer, filed duties and ledger evidence
+follow the same rules (types and size from `[report]` in the config), and all are kept under the
+data dir by SHA-256.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from telegram import Message
 
 from bot.render import esc
 from bot.turn import Turn
+from db.drafts import DraftFile
 from db.files import store_bytes
 
 
@@ -75,3 +77,22 @@ async def keep(turn: Turn, incoming: Incoming) -> Kept | None:
         return None
     sha, path = store_bytes(turn.services.settings.attachments_dir, content)
     return Kept(incoming, len(content), sha, path)
+
+
+async def receive(turn: Turn, incoming: Incoming) -> DraftFile | str:
+    """The file checked and kept, as a draft holds it; or the answer refusing it, when nothing
+    was kept."""
+    problem = refusal_of(turn, incoming)
+    if problem is not None:
+        return problem
+    kept = await keep(turn, incoming)
+    if kept is None:
+        return turn._("This file is larger than allowed. Please send a smaller one.")
+    return DraftFile(
+        kind=incoming.kind,
+        mime_type=incoming.mime_type,
+        size=kept.size,
+        sha256=kept.sha256,
+        path=kept.path,
+        file_name=incoming.file_name,
+    )

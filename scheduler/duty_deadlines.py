@@ -25,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.i18n import N_, Translator
 from bot.period_text import period_label
 from bot.render import cut, esc
+from db.duty_rules import ONCE
 from db.models import (
     Department,
     LedgerState,
@@ -83,10 +84,12 @@ ITEM_TEXTS: dict[Rung, str] = {
 
 
 def duty_name(title: str, period: str, _: Translator) -> str:
-    """`<b>季度工作报告</b>（2026年第4季度）`: the title cut and escaped, the period in words."""
-    label = period_label(period, _)
+    """`<b>季度工作报告</b>（2026年第4季度）`: the title cut and escaped, the period in words; a
+    one-off duty is named by its title alone."""
     bold = f"<b>{esc(cut(title, TITLE_MAX))}</b>"
-    return _("{title} ({period})").format(title=bold, period=label) if label else bold
+    if period == ONCE:
+        return bold
+    return _("{title} ({period})").format(title=bold, period=period_label(period, _))
 
 
 class SubmissionDeadlines:

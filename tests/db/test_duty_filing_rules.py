@@ -1,6 +1,6 @@
-"""The unit's side of duties in the database: typed due dates, the listed state, filing a report
-with its files, and a self-check filed again after a return replacing only untouched items; on
-SQLite and PostgreSQL."""
+"""The unit's side of duties in the database: the listed state, filing a report with its files,
+and a self-check filed again after a return replacing only untouched items; on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from db.due_dates import DateProblem, parse_due_date
 from db.duties import AccessProblem, DutySpec, create_obligation, open_submissions
 from db.duties import review_submission as review
 from db.duty_filing import (
@@ -56,30 +54,6 @@ from db.workdays import WorkCalendar, end_of_day
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MARCH = datetime(2026, 3, 16, 2, 30, tzinfo=UTC)
-TODAY = date(2026, 3, 16)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("2026-12-31", date(2026, 12, 31)),
-        ("2026/12/31", date(2026, 12, 31)),
-        ("2026.1.5", DateProblem.past),
-        ("２０２６／１２／３１", date(2026, 12, 31)),
-        ("2026年12月31日", date(2026, 12, 31)),
-        ("12月31日", date(2026, 12, 31)),
-        ("3月16日", TODAY),
-        ("12/31", date(2026, 12, 31)),
-        ("3月15日", DateProblem.past),
-        ("2025-12-31", DateProblem.past),
-        ("2026-02-30", DateProblem.unreadable),
-        ("下个月", DateProblem.unreadable),
-        ("", DateProblem.unreadable),
-        ("2040-01-01", DateProblem.too_far),
-    ],
-)
-def test_typed_due_dates(text: str, expected: date | DateProblem) -> None:
-    assert parse_due_date(text, TODAY) == expected
 
 
 async def _setup(session: AsyncSession, kind: ObligationKind) -> tuple[int, int, int]:

@@ -1,9 +1,9 @@
-"""Ledger steps with evidence, office findings, the office's views, drafts and typed due dates;
-on SQLite and PostgreSQL."""
+"""Ledger steps with evidence, office findings, the office's views and drafts; on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
@@ -11,7 +11,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db import ledger_drafts
 from db.audit import trail
-from db.date_input import DateProblem, parse_due_date
 from db.drafts import DraftFile
 from db.duty_rules import LedgerAction, LedgerProblem
 from db.engine import session_factory
@@ -149,21 +148,3 @@ async def test_drafts_survive_and_discard_returns_their_files(any_engine: AsyncE
         assert await ledger_drafts.discard(session, admin, item_subject(7)) == [PHOTO.path]
         assert await ledger_drafts.load(session, admin, item_subject(7)) is None
         assert await ledger_drafts.discard(session, admin, item_subject(7)) == []
-
-
-def test_due_dates_as_typed() -> None:
-    today = date(2026, 3, 16)
-    for text in (
-        "2026-12-31",
-        "2026/12/31",
-        "2026.12.31",
-        "2026年12月31日",
-        "12月31日",
-        "12月31号",
-    ):
-        assert parse_due_date(text, today) == date(2026, 12, 31), text
-    assert parse_due_date("2026-03-16", today) == today
-    for text in ("2026-03-15", "3月1日"):
-        assert parse_due_date(text, today) is DateProblem.past, text
-    for text in ("", "明天", "2026-13-01", "2月30日", "31/12/2026", "2026-12"):
-        assert parse_due_date(text, today) is DateProblem.unreadable, text

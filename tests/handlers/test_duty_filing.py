@@ -189,9 +189,7 @@ async def test_a_self_check_with_two_problems_fills_the_ledger(case_bot: Harness
     await engine.dispose()
 
     await bot.say(LIAISON, "/duties")
-    label = cut_label(
-        ZH("File: {title} ({period})").format(title="自查自纠", period=ZH("single filing"))
-    )
+    label = cut_label(ZH("File: {title} ({period})").format(title="自查自纠", period=ZH("one-off")))
     first = await bot.press(LIAISON, label)
     assert categories[0].name_zh in texts(first)
     buttons = await bot.say(LIAISON, "随便写点")
@@ -377,7 +375,7 @@ async def test_a_returned_report_shows_the_comment_and_is_filed_again(case_bot: 
     await bot.press(LIAISON, ZH("Done"))
     done = await bot.press(LIAISON, ZH("File"))
     assert ZH(FILED).format(
-        title="实施方案", period=ZH("single filing"), round=2, timing=ZH("on time")
+        title="实施方案", period=ZH("one-off"), round=2, timing=ZH("on time")
     ) in texts(done)
     rounds = sorted(await stored(bot, SubmissionRound), key=lambda r: r.number)
     assert [r.body for r in rounds] == ["方案第一稿", "方案第二稿，附时间表"]

@@ -152,7 +152,7 @@ async def test_a_quarterly_duty_for_all_units(office_bot: Harness) -> None:
     assert {s.period for s in owed.values()} == {"2026-Q1"}
 
     notice = bot.api.last_message(LIAISON.id)
-    assert "2026年作风建设季度工作报告" in notice["text"] and "2026-Q1" in notice["text"]
+    assert "2026年作风建设季度工作报告" in notice["text"] and "2026年第1季度" in notice["text"]
     [[(label, data)]] = bot.api.buttons(notice)
     assert label == ZH("File it")
     assert data == cb.DUTY_OPEN.pack(owed["D011"].id or 0)
@@ -232,7 +232,7 @@ async def test_review_return_with_comments_then_accept(office_bot: Harness) -> N
     assert (await submissions(bot))["D011"].state is SubmissionState.accepted
     assert bot.api.last_message(LIAISON.id)["text"] == ZH(
         "The campaign office accepted your unit's submission #{id}: {title} ({period})."
-    ).format(id=submission_id, title="2026年作风建设季度工作报告", period="2026-Q1")
+    ).format(id=submission_id, title="2026年作风建设季度工作报告", period="2026年第1季度")
 
     # Pressing Accept again on the same card: already reviewed.
     await bot.press_data(ADMIN, cb.DUTY_REVIEW.pack("accepted", submission_id, 4), card)

@@ -127,7 +127,7 @@ async def test_progress_with_photo_done_and_confirm(case_bot: Harness) -> None:
     await bot.press_data(LIAISON, cb.LEDGER_ITEM.pack("done", first, item.version))
     assert bot.last_answer()["text"] == ZH(
         "{item} is not open (now: {state}). Nothing was changed."
-    ).format(item=ZH("Item #{id}").format(id=first), state=ZH("Rectified, awaiting confirmation"))
+    ).format(item=ZH("Item #{id}").format(id=first), state=ZH("done, awaiting confirmation"))
 
     # The office is told, with confirm/reopen; a liaison forging confirm is refused.
     notice = html_sent(bot.api, ADMIN.id)

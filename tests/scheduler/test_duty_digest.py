@@ -16,6 +16,7 @@ from db.digest import ScoreWeights, build_digest
 from db.engine import session_factory
 from scheduler.digest_files import render_chart, render_workbook
 from scheduler.digest_text import department_message, office_message
+from scheduler.duty_deadlines import duty_name
 from tests.db.test_duty_metrics import _march
 from tests.db.test_metrics import CALENDAR, NOW, TZ, _month, _world
 from tests.scheduler.test_digest_files import _rows
@@ -72,5 +73,6 @@ def test_periods_in_words() -> None:
     assert period_label("2026-Q4", EN) == "Q4 2026"
     assert period_label("2026-H2", ZH) == "2026年下半年"
     assert period_label("2026-03", ZH) == "2026年3月"
-    assert period_label("once", ZH) == ""
+    assert period_label("once", ZH) == "一次性"
+    assert duty_name("实施方案", "once", ZH) == "<b>实施方案</b>"
     assert period_label("2026-Q9", ZH) == "2026-Q9"
