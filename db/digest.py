@@ -259,7 +259,7 @@ async def build_digest(
     for row in rows:
         department = departments[row.department_id]
         duty = duties.get(row.department_id) if row.department_id is not None else None
-        value = score(row, weights, duty) if row.received else None
+        value = score(row, weights, duty) if _judged(row, duty) else None
         if value is None:
             unranked.append((row, value, department))
         else:
@@ -285,6 +285,12 @@ async def build_digest(
         weights=weights,
         duty_totals=sum(duties.values(), DutyMetrics()),
     )
+
+
+def _judged(row: DepartmentMetrics, duty: DutyMetrics | None) -> bool:
+    """A unit is ranked on what fell to it this month: reports received, or submissions and
+    ledger items falling due. A unit with none of these has nothing to be judged on."""
+    return bool(row.received or (duty is not None and (duty.submissions_due or duty.items_due)))
 
 
 def _figures(

@@ -88,7 +88,7 @@ def department_message(digest: Digest, department_id: int, _: Translator) -> str
             lines.append(_("… and {count} more").format(count=more))
     lines.append("")
     if figures.rank is None:
-        lines.append(_("Not ranked this month: no reports received."))
+        lines.append(_("Not ranked this month: no reports received and nothing due."))
     else:
         lines.append(
             _("Rank: {rank} of {ranked}, score {score}").format(
@@ -109,7 +109,7 @@ def office_message(digest: Digest, _: Translator) -> str:
     lines += _duty_lines(digest.duty_totals, _)
     lines += [
         "",
-        _("Departments ranked: {ranked}; not ranked (no reports): {unranked}").format(
+        _("Departments ranked: {ranked}; not ranked (nothing received or due): {unranked}").format(
             ranked=len(digest.ranked), unranked=len(digest.unranked)
         ),
     ]

@@ -211,6 +211,28 @@ async def test_the_duty_weights_change_the_ranking(any_engine: AsyncEngine) -> N
     assert digest.duty_totals == DutyMetrics(None, 2, 1, 1, 1)
 
 
+async def test_a_unit_without_reports_is_ranked_on_its_duties(any_engine: AsyncEngine) -> None:
+    async with session_factory(any_engine)() as session:
+        world = await _world(session)
+        await _month(session, world)
+        _a, _b, _c, d = world.departments
+        before = await build_digest(
+            session, MARCH, NOW, calendar=CALENDAR, tz=TZ, limits=Limits(), weights=ScoreWeights()
+        )
+        duties = await _duties(session)
+        await duties.submission(d, day(3, 20), day(3, 19))
+        await session.flush()
+        after = await build_digest(
+            session, MARCH, NOW, calendar=CALENDAR, tz=TZ, limits=Limits(), weights=ScoreWeights()
+        )
+
+    assert d in [f.department_id for f in before.unranked]
+    # No reports, one submission due and filed on time: judged on that alone, and first.
+    [ranked_d] = [f for f in after.ranked if f.department_id == d]
+    assert ranked_d.score == pytest.approx(100.0) and ranked_d.rank == 1
+    assert d not in [f.department_id for f in after.unranked]
+
+
 def test_rates_of_an_empty_month() -> None:
     assert DutyMetrics().submission_on_time_rate is None
     assert DutyMetrics().ledger_completion_rate is None
