@@ -30,6 +30,7 @@ from bot.period_text import period_label
 from bot.render import cut, esc, fit_message, local_time
 from bot.turn import Keyboard, Turn, turn_handler
 from db.audit import record
+from db.categories import all_categories, category_name
 from db.conversations import store_state
 from db.duties import AccessProblem, questions_of, review_submission, rounds_of, status_of
 from db.duty_rules import SubmissionProblem, filed_on_time
@@ -173,7 +174,13 @@ async def _apply(
         text = _(
             "The campaign office returned your unit's submission #{id}: {title} ({period}).\n"
             "Comments: {comment}\nPlease file it again by {due}."
-        ).format(id=submission_id, title=esc(title), period=period, comment=esc(comment), due=due)
+        ).format(
+            id=submission_id,
+            title=esc(title),
+            period=period_label(period, _),
+            comment=esc(comment),
+            due=due,
+        )
         return text, file_button(_, submission_id, REFILE_LABEL)
 
     told = await notify_unit(turn, outcome.department_id, returned)
@@ -262,9 +269,30 @@ async def cancel(turn: Turn) -> int:
 # --- /submission ID ----------------------------------------------------------------------------
 
 
-def answer_lines(answers: str, questions: list[str], _: Translator) -> list[str]:
-    """A round's answers as lines: paired with the questions when they are a list of texts,
-    key by key for a mapping (a self-check's findings), else as they came."""
+def _finding_lines(item: dict[str, object], names: dict[int, str], _: Translator) -> list[str]:
+    """A self-check's answer for one category, worded as the liaison's summary words it."""
+    category_id = item.get("category_id")
+    name = esc(names.get(category_id, "—") if isinstance(category_id, int) else "—")
+    if not item.get("found"):
+        return [_("✓ {category}: none found").format(category=name)]
+    return [
+        _("⚠ {category}: {description}").format(
+            category=name, description=esc(cut(str(item.get("description") or ""), 600))
+        ),
+        _("Measure: {measure}; responsible: {owner}; due {due}").format(
+            measure=esc(cut(str(item.get("measure") or ""), 600)),
+            owner=esc(cut(str(item.get("owner") or ""), 100)),
+            due=esc(str(item.get("due_on") or "—")),
+        ),
+    ]
+
+
+def answer_lines(
+    answers: str, questions: list[str], _: Translator, names: dict[int, str] | None = None
+) -> list[str]:
+    """A round's answers as lines. A periodic report keeps each answer with the question it
+    answered (a later edit of the duty's questions does not re-pair old rounds); a self-check
+    keeps a finding per category (`names`: category names by id in the reader's language)."""
     try:
         value = json.loads(answers or "[]")
     except ValueError:
@@ -272,12 +300,14 @@ def answer_lines(answers: str, questions: list[str], _: Translator) -> list[str]
     lines: list[str] = []
     if isinstance(value, list):
         for index, item in enumerate(value):
+            if isinstance(item, dict) and "category_id" in item:
+                lines += _finding_lines(item, names or {}, _)
+                continue
             question = questions[index] if index < len(questions) else f"{index + 1}"
-            text = (
-                "; ".join(f"{k}: {v}" for k, v in item.items())
-                if isinstance(item, dict)
-                else str(item)
-            )
+            text = str(item)
+            if isinstance(item, dict) and "answer" in item:
+                question = str(item.get("question") or question)
+                text = str(item.get("answer") or "")
             lines.append(
                 _("Q: {question}\nA: {answer}").format(
                     question=esc(cut(question, 200)), answer=esc(cut(text, 600))
@@ -298,7 +328,12 @@ async def _round_lines(turn: Turn, filed: SubmissionRound, questions: list[str])
             number=filed.number, time=local_time(filed.submitted_at, tz)
         )
     ]
-    lines += answer_lines(filed.answers, questions, _)
+    names = {
+        c.id: category_name(c, turn.language)
+        for c in await all_categories(turn.session)
+        if c.id is not None
+    }
+    lines += answer_lines(filed.answers, questions, _, names)
     if filed.body:
         lines.append(_("Text: {body}").format(body=esc(cut(filed.body, 1000))))
     files = (
