@@ -75,6 +75,40 @@ async def set_target(turn: Turn, name: str, report_id: int | None) -> None:
     await store_state(turn.session, name, chat_key(turn), report_id)
 
 
+OFFICIAL_FLOWS = (
+    "inbox",
+    "casework",
+    "broadcast",
+    "duty_review",
+    "duty_filing",
+    "ledger_update",
+    "ledger_review",
+    "inspection",
+)
+"""The conversations in which an official types for a step (a reason, an answer, a duty's
+answers, a ledger note, an inspection). Each waits for text until it ends, and the first one
+registered takes any text, so one left waiting would swallow what is typed for a newer one."""
+
+
+async def leave_other_flows(turn: Turn, keep: str) -> None:
+    """The person pressed or sent what starts the flow `keep`: their other official flows end
+    here, so the next text goes to the step they were just asked for, not to a step of an
+    older flow they left without /cancel (an inspection's unit search is not a return's
+    comments). What those flows kept (drafts) stays; their own entry continues them."""
+    key = chat_key(turn)
+    for handlers in turn.context.application.handlers.values():
+        for handler in handlers:
+            if (
+                isinstance(handler, ConversationHandler)
+                and handler.name in OFFICIAL_FLOWS
+                and handler.name != keep
+                and key in handler._conversations
+            ):
+                # python-telegram-bot has no public way to end a conversation from outside it.
+                handler._update_state(ConversationHandler.END, key)
+                await store_state(turn.session, handler.name, key, None)
+
+
 async def target_value(session: AsyncSession, name: str, key: tuple[int, int]) -> dict[str, Any]:
     """A typed step's stored target as a mapping (empty when there is none or it is not one)."""
     stored = (await load_states(session, name)).get(key)

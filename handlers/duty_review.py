@@ -51,6 +51,7 @@ from handlers.casekit import (
     END,
     TEXT,
     chat_key,
+    leave_other_flows,
     no_longer_valid,
     stay_in,
     target_value,
@@ -223,6 +224,7 @@ async def decide(turn: Turn) -> int:
     if decision == ReviewDecision.accepted:
         await _apply(turn, submission, ReviewDecision.accepted, None, version)
         return END
+    await leave_other_flows(turn, CONVERSATION)
     await store_state(
         turn.session, TARGETS, chat_key(turn), {"submission": submission.id, "version": version}
     )

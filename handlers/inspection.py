@@ -52,6 +52,7 @@ from handlers.casekit import (
     PRIVATE,
     TEXT,
     account_id,
+    leave_other_flows,
     no_longer_valid,
     typed_text,
 )
@@ -199,6 +200,7 @@ async def start(turn: Turn) -> int:
     """/inspect: a new finding, or the unfinished one."""
     if not await require_admin(turn):
         return END
+    await leave_other_flows(turn, CONVERSATION)
     data = await ledger_drafts.load(turn.session, account_id(turn), INSPECTION)
     if data is not None:
         draft = ledger_drafts.inspection_from_json(data)

@@ -28,6 +28,7 @@ from handlers.casekit import (
     END,
     TEXT,
     chat_key,
+    leave_other_flows,
     no_longer_valid,
     set_target,
     stay_in,
@@ -90,6 +91,7 @@ async def press(turn: Turn) -> int:
             turn.toast, turn.clear_keyboard = message, True
             turn.say(message)
             return END
+        await leave_other_flows(turn, CONVERSATION)
         await store_state(
             turn.session, TARGETS, chat_key(turn), {"item": item.id, "version": version}
         )

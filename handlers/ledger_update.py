@@ -48,6 +48,7 @@ from handlers.casekit import (
     TEXT,
     account_id,
     chat_key,
+    leave_other_flows,
     no_longer_valid,
     set_target,
     typed_text,
@@ -202,6 +203,7 @@ async def start_update(turn: Turn) -> int:
         )
         turn.say(await item_card(turn, item))
         return END
+    await leave_other_flows(turn, CONVERSATION)
     action = fields["action"]
     data = await ledger_drafts.load(turn.session, account_id(turn), item_subject(item.id))
     draft = ledger_drafts.update_from_json(data) if data is not None else None

@@ -21,6 +21,7 @@ from db.filing_drafts import FilingDraft, load_filing_draft, save_filing_draft
 from db.models import Department, ObligationKind
 from db.workdays import load_calendar
 from handlers import duty_report, self_check
+from handlers.casekit import leave_other_flows
 from handlers.dutykit import (
     CONVERSATION,
     PRIVATE,
@@ -106,6 +107,7 @@ async def open_submission(turn: Turn) -> int | None:
         return None
     submission, obligation = checked
     assert submission.id is not None
+    await leave_other_flows(turn, CONVERSATION)
     loaded = await load_filing_draft(turn.session, account_id(turn), submission.id)
     draft = loaded[0] if loaded is not None else FilingDraft(submission_id=submission.id)
     filing = await filing_of(turn, submission, obligation, draft)
