@@ -124,7 +124,7 @@ async def _matrix(turn: Turn) -> None:
     columns: list[tuple[Obligation, str, dict[int, Cell]]] = []
     head = [_("<b>Duties status</b> (each at its latest period; /duties status ID for one)")]
     units: dict[int, tuple[str, str]] = {}
-    for number, obligation in enumerate(obligations, 1):
+    for obligation in obligations:
         assert obligation.id is not None
         period = await latest_period(turn.session, obligation.id)
         if period is None:
@@ -134,9 +134,15 @@ async def _matrix(turn: Turn) -> None:
             assert item.department.id is not None
             units[item.department.id] = (item.department.code, item.department.name)
         columns.append((obligation, period, {c.department.id or 0: c.cell for c in cells}))
+        # Numbered by column, not by duty: a duty without an open period has no column.
         head.append(
-            f"{number}. #{obligation.id} {esc(obligation.title)} ({period_label(period, _)}): "
-            + _counts_line(turn, cells)
+            _("{number}. #{id} {title} ({period}): {counts}").format(
+                number=len(columns),
+                id=obligation.id,
+                title=esc(obligation.title),
+                period=period_label(period, _),
+                counts=_counts_line(turn, cells),
+            )
         )
     if not columns:
         turn.say(_("No duty has an open period yet. /duty creates one."))

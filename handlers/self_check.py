@@ -258,7 +258,7 @@ async def choose_found(turn: Turn, filing: Filing) -> int:
     finding.found = action == "found"
     name = esc(await _name(turn, finding.category_id, turn.language))
     label = turn._("Problems found") if finding.found else turn._("None found")
-    turn.pressed_becomes = f"{name}: {label}"
+    turn.pressed_becomes = turn._("{category}: {answer}").format(category=name, answer=label)
     return await ask(turn, filing, resume_state(filing))
 
 

@@ -60,6 +60,9 @@ async def test_a_filed_self_check_reads_as_findings_by_category(case_bot: Harnes
         cut_label(ZH("File: {title} ({period})").format(title="自查自纠", period=ZH("one-off"))),
     )
     await bot.press(LIAISON, ZH("Problems found"))
+    # The pressed question becomes the answer, punctuated as Chinese.
+    pressed = f"{categories[0].name_zh}：{ZH('Problems found')}"
+    assert any(m["text"].startswith(pressed) for m in bot.api.sent_messages(LIAISON.id))
     await bot.say(LIAISON, "窗口人员<推诿>")
     await bot.say(LIAISON, "约谈")
     await bot.say(LIAISON, "张科长")
