@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -64,15 +65,34 @@ async def latest_period(session: AsyncSession, obligation_id: int) -> str | None
     return (await session.exec(statement)).first()
 
 
+async def opened_periods(session: AsyncSession, obligation_id: int) -> list[str]:
+    """The periods opened for the duty so far, oldest key first: the only ones a status view or
+    a reminder button may name."""
+    statement = (
+        select(Submission.period)
+        .where(Submission.obligation_id == obligation_id)
+        .distinct()
+        .order_by(col(Submission.period))
+    )
+    return list((await session.exec(statement)).all())
+
+
 async def unit_cells(
     session: AsyncSession, obligation_id: int, period: str, now: datetime
 ) -> list[UnitCell]:
-    """Every unit's cell for one duty and period, missing first, then by unit code."""
+    """Every unit's cell for one duty and period, missing first, then by unit code.
+
+    A deactivated unit is left out unless it filed: it owes nothing any more (the scan does not
+    chase it either), but what it filed stays on record."""
     rows = (
         await session.exec(
             select(Submission, Department)
             .join(Department, col(Department.id) == col(Submission.department_id))
-            .where(Submission.obligation_id == obligation_id, Submission.period == period)
+            .where(
+                Submission.obligation_id == obligation_id,
+                Submission.period == period,
+                or_(col(Department.active), col(Submission.rounds) > 0),
+            )
             .order_by(col(Department.code))
         )
     ).all()

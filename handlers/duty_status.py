@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import re
 
-from sqlmodel import col, select
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot import callbacks as cb
 from bot.duty_labels import CELL_LABELS, CELL_MARKS
 from bot.i18n import N_, gettext_for
 from bot.period_text import period_label
-from bot.render import MESSAGE_MAX, esc, local_time
+from bot.render import MESSAGE_MAX, cut, esc, local_time
 from bot.turn import Keyboard, Turn, turn_handler
 from db.audit import record
 from db.duty_status import (
@@ -28,9 +27,10 @@ from db.duty_status import (
     active_obligations,
     counts,
     latest_period,
+    opened_periods,
     unit_cells,
 )
-from db.models import Obligation, Submission
+from db.models import Obligation
 from db.outbox import enqueue
 from db.roles import department_recipients
 from db.workdays import local_date
@@ -65,29 +65,24 @@ def _fit(turn: Turn, head: list[str], lines: list[str]) -> str:
 async def _one(turn: Turn, obligation: Obligation, period: str | None) -> None:
     _ = turn._
     assert obligation.id is not None
-    known = (
-        await turn.session.exec(
-            select(Submission.period)
-            .where(Submission.obligation_id == obligation.id)
-            .distinct()
-            .order_by(col(Submission.period))
-        )
-    ).all()
+    known = await opened_periods(turn.session, obligation.id)
     if period is None:
         period = await latest_period(turn.session, obligation.id)
     if period is None:
         turn.say(_("Duty #{id} has no open period yet.").format(id=obligation.id))
         return
+    # Typed in any case: 2026-q1 and ONCE name the keys 2026-Q1 and once.
+    period = next((k for k in known if k.lower() == period.lower()), period)
     if period not in known:
         turn.say(
             _("Duty #{id} has no period {period}. Its periods: {known}.").format(
-                id=obligation.id, period=esc(period), known=", ".join(known) or "—"
+                id=obligation.id, period=esc(cut(period, 40)), known=", ".join(known) or "—"
             )
         )
         return
     tz = turn.services.settings.tz
     cells = await unit_cells(turn.session, obligation.id, period, turn.now)
-    due = local_time(min(c.submission.due_at for c in cells), tz)
+    due = local_time(min(c.submission.due_at for c in cells), tz) if cells else "—"
     head = [
         _("<b>#{id} {title}</b> · period {period} · due {due}").format(
             id=obligation.id, title=esc(obligation.title), period=period_label(period, _), due=due
@@ -178,7 +173,7 @@ async def status(turn: Turn) -> None:
             ).format(id=esc(args[0]))
         )
         return
-    await _one(turn, obligation, args[1].upper() if len(args) == 2 else None)
+    await _one(turn, obligation, args[1] if len(args) == 2 else None)
 
 
 @turn_handler
@@ -189,12 +184,21 @@ async def remind(turn: Turn) -> None:
     fields = cb.DUTY_REMIND.unpack(turn.callback_data)
     obligation_id = cb.as_int(fields["obligation"]) if fields else None
     obligation = await turn.session.get(Obligation, obligation_id) if obligation_id else None
-    if obligation is None or fields is None:
+    period = fields["period"] if fields else ""
+    if (
+        obligation is None
+        or obligation.id is None
+        or period not in await opened_periods(turn.session, obligation.id)
+    ):
         turn.toast = turn._("This button is no longer valid.")
         turn.clear_keyboard = True
         return
-    assert obligation.id is not None
-    period = fields["period"]
+    if not obligation.active:
+        turn.toast = turn._("Duty #{id} is switched off: nobody is reminded of it.").format(
+            id=obligation.id
+        )
+        turn.clear_keyboard = True
+        return
     settings = turn.services.settings
     today = local_date(turn.now, settings.tz)
     cells = [

@@ -1,0 +1,91 @@
+"""Second review of the office's duty views through the bot: forged reminder buttons, deactivated
+units, switched-off duties, numbers typed in odd digits, over-long input and the workbook."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import select
+
+from bot import callbacks as cb
+from db.models import Department, OutboxMessage
+from tests.handlers.test_duty_office import (
+    ADMIN,
+    EN,
+    LIAISON,
+    audit_actions,
+    file,
+    office_bot,
+    run_db,
+)
+from tests.harness import Harness, labels, texts
+
+__all__ = ["office_bot"]
+
+THREE_UNITS = "/duty\n类型：工作方案\n标题：实施方案\n范围：单位 D011 D012 D013\n期限：2026-03-20"
+
+
+async def deactivate(bot: Harness, code: str) -> None:
+    async def work(session: Any) -> None:
+        unit = (await session.exec(select(Department).where(Department.code == code))).one()
+        unit.active = False
+        session.add(unit)
+
+    await run_db(bot, work)
+
+
+async def remind_keys(bot: Harness) -> list[str]:
+    async def work(session: Any) -> list[str]:
+        rows = (await session.exec(select(OutboxMessage.dedupe_key))).all()
+        return [k for k in rows if k.startswith("duty-remind:")]
+
+    result: list[str] = await run_db(bot, work)
+    return result
+
+
+async def test_a_forged_reminder_period_is_refused_politely(office_bot: Harness) -> None:
+    bot = office_bot
+    await bot.say(ADMIN, THREE_UNITS)
+    bot.clock.now = datetime(2026, 3, 23, 2, 0, tzinfo=UTC)
+    status = (await bot.say(ADMIN, "/duties status 1"))[-1]
+    await bot.press_data(ADMIN, cb.DUTY_REMIND.pack(1, "2026-Q9"), status)
+    assert bot.last_answer()["text"] == EN("This button is no longer valid.")
+    assert await remind_keys(bot) == []
+    assert [a for a in await audit_actions(bot) if a[0] == "duty.remind"] == []
+
+
+async def test_deactivated_units_owe_nothing_and_are_not_reminded(office_bot: Harness) -> None:
+    bot = office_bot
+    await bot.say(ADMIN, THREE_UNITS)
+    await file(bot, "D012")
+    await deactivate(bot, "D012")  # filed before it was merged away: stays on record
+    await deactivate(bot, "D013")  # filed nothing: owes nothing any more
+    bot.clock.now = datetime(2026, 3, 23, 2, 0, tzinfo=UTC)
+    status = (await bot.say(ADMIN, "/duties status 1"))[-1]
+    assert "D013" not in status["text"] and "D012" in status["text"]
+    assert "missing 1" in status["text"]
+    assert labels(bot.api, status) == [EN("Remind the {count} missing units now").format(count=1)]
+    assert "D013" not in texts(await bot.say(ADMIN, "/duties status"))
+    answer = texts(await bot.press(ADMIN, labels(bot.api, status)[0]))
+    assert "1 units reminded now" in answer and "0 without a reachable liaison" in answer
+
+
+async def test_a_switched_off_duty_reminds_nobody(office_bot: Harness) -> None:
+    bot = office_bot
+    await bot.say(ADMIN, THREE_UNITS)
+    bot.clock.now = datetime(2026, 3, 23, 2, 0, tzinfo=UTC)
+    status = (await bot.say(ADMIN, "/duties status 1"))[-1]
+    await bot.say(ADMIN, "/duty off 1")
+    before = len(bot.api.sent_messages(LIAISON.id))
+    await bot.press_data(ADMIN, cb.DUTY_REMIND.pack(1, "once"), status)
+    assert "switched off" in bot.last_answer()["text"]
+    assert len(bot.api.sent_messages(LIAISON.id)) == before
+    assert await remind_keys(bot) == []
+
+
+async def test_a_period_typed_in_another_case(office_bot: Harness) -> None:
+    bot = office_bot
+    await bot.say(ADMIN, THREE_UNITS)
+    shown = texts(await bot.say(ADMIN, "/duties status 1 ONCE"))
+    assert "#1 实施方案" in shown and "no period" not in shown
