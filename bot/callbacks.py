@@ -40,8 +40,9 @@ class CallbackSpec:
 
 
 def as_int(value: str | None) -> int | None:
-    """Parse an id from callback data without trusting it to be one."""
-    if value is None or not value.isdigit() or len(value) > 12:
+    """Parse an id from callback data or a typed word without trusting it to be one (ASCII digits
+    only: `²` is a digit to `str.isdigit` but not to `int`)."""
+    if value is None or not value.isascii() or not value.isdigit() or len(value) > 12:
         return None
     return int(value)
 

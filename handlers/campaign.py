@@ -62,7 +62,7 @@ def _date(text: str) -> date | None:
 async def _edit(turn: Turn, campaign: Campaign, args: list[str]) -> None:
     _ = turn._
     assert campaign.id is not None
-    if len(args) < 3 or not args[0].isdigit() or len(args[0]) > 3:
+    if len(args) < 3 or not args[0].isascii() or not args[0].isdigit() or len(args[0]) > 3:
         turn.say(_(USAGE))
         return
     starts_on, ends_on = _date(args[1]), _date(args[2])

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlmodel import col, func, select
 from telegram.ext import BaseHandler, CommandHandler, filters
 
+from bot.callbacks import as_int
 from bot.duty_labels import kind_label
 from bot.i18n import N_, Translator
 from bot.period_text import period_label
@@ -280,7 +281,7 @@ async def _list(turn: Turn) -> None:
 
 
 async def _duty_of(turn: Turn, word: str) -> Obligation | None:
-    duty_id = int(word.lstrip("#")) if word.lstrip("#").isdigit() and len(word) < 12 else None
+    duty_id = as_int(word.lstrip("#"))
     obligation = await turn.session.get(Obligation, duty_id) if duty_id else None
     if obligation is None:
         turn.say(_duty_problem(turn, DutyProblem.unknown, word))

@@ -380,7 +380,7 @@ async def show(turn: Turn) -> None:
     _ = turn._
     args = turn.context.args or []
     word = args[0].lstrip("#") if len(args) == 1 else ""
-    submission_id = int(word) if word.isdigit() and len(word) < 12 else None
+    submission_id = cb.as_int(word)
     if submission_id is None:
         turn.say(_("Please give the submission's number, e.g. /submission 12."))
         return

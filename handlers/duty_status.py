@@ -162,9 +162,8 @@ async def status(turn: Turn) -> None:
         await _matrix(turn)
         return
     word = args[0].lstrip("#")
-    obligation = (
-        await turn.session.get(Obligation, int(word)) if word.isdigit() and len(word) < 12 else None
-    )
+    duty_id = cb.as_int(word)
+    obligation = await turn.session.get(Obligation, duty_id) if duty_id else None
     if obligation is None or len(args) > 2:
         turn.say(
             turn._(

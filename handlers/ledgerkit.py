@@ -233,7 +233,7 @@ async def remember(turn: Turn, conversation: str, state: int) -> None:
 def parse_item_number(text: str) -> int | None:
     """`12`, `#12`, `整改#12`, `Item #12` → 12."""
     digits = text.strip().rsplit("#", 1)[-1].strip()
-    return int(digits) if digits.isdigit() and len(digits) <= 9 else None
+    return int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 9 else None
 
 
 def date_problem(turn: Turn, problem: DateProblem) -> str:

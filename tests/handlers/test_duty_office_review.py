@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel import select
 
 from bot import callbacks as cb
+from db.campaigns import init_campaign
 from db.models import Department, OutboxMessage
 from tests.handlers.test_duty_office import (
     ADMIN,
@@ -89,3 +90,19 @@ async def test_a_period_typed_in_another_case(office_bot: Harness) -> None:
     await bot.say(ADMIN, THREE_UNITS)
     shown = texts(await bot.say(ADMIN, "/duties status 1 ONCE"))
     assert "#1 实施方案" in shown and "no period" not in shown
+
+
+async def test_numbers_in_other_digits_are_unknown_numbers(office_bot: Harness) -> None:
+    """`²` is a digit to str.isdigit but int() refuses it: every command answers, none fails."""
+    bot = office_bot
+    await bot.say(ADMIN, THREE_UNITS)
+    assert "No duty has the number ²" in texts(await bot.say(ADMIN, "/duty edit ²"))
+    assert "No duty has the number #²" in texts(await bot.say(ADMIN, "/duty off #²"))
+    assert "No duty has the number ²" in texts(await bot.say(ADMIN, "/duties status ²"))
+    assert "/submission 12" in texts(await bot.say(ADMIN, "/submission ²"))
+    assert "No department has the code #²" in texts(await bot.say(ADMIN, "/ledger #²"))
+    assert "整改条目 ²" in texts(await bot.say(LIAISON, "/ledger ²"))
+    await run_db(bot, lambda session: init_campaign(session, "zhengfeng-2011", 2026))
+    assert "/campaign phase N" in texts(
+        await bot.say(ADMIN, "/campaign phase ² 2026-03-01 2026-09-30")
+    )
