@@ -11,7 +11,7 @@ from datetime import date
 from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.i18n import N_
-from bot.render import esc
+from bot.render import cut, esc
 from bot.turn import Turn, turn_handler
 from db.audit import record
 from db.campaign_edit import PhaseProblem, active_campaign, edit_phase
@@ -69,7 +69,7 @@ async def _edit(turn: Turn, campaign: Campaign, args: list[str]) -> None:
     if starts_on is None or ends_on is None:
         turn.say(
             _("I could not read the date “{value}”: use YYYY-MM-DD. Nothing was changed.").format(
-                value=esc(args[1] if starts_on is None else args[2])
+                value=esc(cut(args[1] if starts_on is None else args[2], 40))
             )
         )
         return

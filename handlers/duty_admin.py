@@ -17,7 +17,7 @@ from bot.callbacks import as_int
 from bot.duty_labels import kind_label
 from bot.i18n import N_, Translator
 from bot.period_text import period_label
-from bot.render import MESSAGE_MAX, esc, local_time
+from bot.render import MESSAGE_MAX, cut, esc, local_time
 from bot.turn import Keyboard, Turn, turn_handler
 from db.audit import record
 from db.campaign_edit import active_campaign
@@ -99,15 +99,20 @@ DUTY_PROBLEMS: dict[DutyProblem, str] = {
     DutyProblem.unknown: N_("No duty has the number {id}. /duty list shows them."),
 }
 FILE_LABEL = N_("File it")
+QUOTE_MAX = 100
+"""Of a typed line or word quoted back: a whole message typed as one line must not make the
+answer longer than Telegram takes."""
+FORM_SHOWN_MAX = MESSAGE_MAX - 300
+"""Twenty long questions make a form longer than one message; its end is cut when shown."""
 
 
 def _form_problem(turn: Turn, error: FormError) -> str:
-    return turn._(FORM_PROBLEMS[error.problem]).format(value=esc(error.line))
+    return turn._(FORM_PROBLEMS[error.problem]).format(value=esc(cut(error.line, QUOTE_MAX)))
 
 
 def _duty_problem(turn: Turn, problem: DutyProblem, duty_id: int | str = "") -> str:
     return turn._(DUTY_PROBLEMS[problem]).format(
-        count=MAX_QUESTIONS, length=MAX_QUESTION_LENGTH, id=esc(duty_id)
+        count=MAX_QUESTIONS, length=MAX_QUESTION_LENGTH, id=esc(cut(str(duty_id), QUOTE_MAX))
     )
 
 
@@ -118,7 +123,7 @@ async def _units_of(turn: Turn, form: DutyForm) -> list[int] | None:
         turn.say(
             turn._(
                 "No active unit has the code(s) {codes}. /units lists them. Nothing was changed."
-            ).format(codes=esc(" ".join(unknown)))
+            ).format(codes=esc(cut(" ".join(unknown), QUOTE_MAX)))
         )
         return None
     return ids
@@ -306,7 +311,7 @@ async def _edit(turn: Turn, word: str, body: str) -> None:
             turn._(
                 "Duty #{id} now reads as below. To change it, send /duty edit {id} followed by "
                 "the lines to change (the others stay):\n<pre>{form}</pre>"
-            ).format(id=obligation.id, form=esc(current))
+            ).format(id=obligation.id, form=esc(cut(current, FORM_SHOWN_MAX)))
         )
         return
     form = parse_form(body)

@@ -169,7 +169,7 @@ async def status(turn: Turn) -> None:
             turn._(
                 "No duty has the number {id}. /duty list shows them; then /duties status ID "
                 "[PERIOD], e.g. /duties status 1 2026-Q1."
-            ).format(id=esc(args[0]))
+            ).format(id=esc(cut(args[0], 40)))
         )
         return
     await _one(turn, obligation, args[1] if len(args) == 2 else None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from telegram.ext import BaseHandler, CommandHandler
 
-from bot.render import MESSAGE_MAX, esc
+from bot.render import MESSAGE_MAX, cut, esc
 from bot.turn import Keyboard, Turn, turn_handler
 from db.departments import department_by_code
 from db.ledger_updates import LedgerRow, ledger_rows
@@ -96,7 +96,7 @@ async def _say_office(turn: Turn, word: str, seen_by: Standing) -> None:
                 turn._(
                     "No department has the code {code}. Send /ledger all, /ledger D011 or "
                     "/ledger 12."
-                ).format(code=esc(word))
+                ).format(code=esc(cut(word, 40)))
             )
             return
         rows = await ledger_rows(turn.session, department_ids=[unit.id], states=OFFICE_STATES)

@@ -82,7 +82,9 @@ async def standing(turn: Turn) -> Standing:
 
 
 def no_such_item(turn: Turn, text: str) -> str:
-    return turn._("There is no ledger item {number} that you may see.").format(number=esc(text))
+    return turn._("There is no ledger item {number} that you may see.").format(
+        number=esc(cut(text, 40))
+    )
 
 
 def state_text(_: Translator, item: RectificationItem, turn: Turn) -> str:

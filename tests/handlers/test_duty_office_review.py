@@ -106,3 +106,27 @@ async def test_numbers_in_other_digits_are_unknown_numbers(office_bot: Harness) 
     assert "/campaign phase N" in texts(
         await bot.say(ADMIN, "/campaign phase ² 2026-03-01 2026-09-30")
     )
+
+
+def longest_sent(bot: Harness, chat_id: int) -> int:
+    return max(len(m["text"]) for m in bot.api.sent_messages(chat_id))
+
+
+async def test_long_forms_and_words_are_answered_within_one_message(office_bot: Harness) -> None:
+    bot = office_bot
+    questions = "\n".join(f"{n:02d}" + "问" * 297 + "？" for n in range(13))
+    form = "/duty\n类型：季度报送\n标题：季报\n范围：全部\n期限：每季度结束后5个工作日\n问题：\n"
+    assert "Duty #1 created" in texts(await bot.say(ADMIN, form + questions))
+    shown = texts(await bot.say(ADMIN, "/duty edit 1"))
+    assert "类型：季度报送" in shown and "00问问" in shown
+    assert "could not read the line" in texts(await bot.say(ADMIN, "/duty " + "x" * 4000))
+    assert "No active unit has the code" in texts(
+        await bot.say(
+            ADMIN, "/duty\n类型：总结\n标题：总结\n期限：2026-12-20\n范围：单位 " + "D9 " * 1300
+        )
+    )
+    assert "No duty has the number" in texts(await bot.say(ADMIN, "/duty off " + "x" * 4000))
+    assert "No duty has the number" in texts(await bot.say(ADMIN, "/duties status " + "x" * 4000))
+    assert "No department has the code" in texts(await bot.say(ADMIN, "/ledger " + "x" * 4000))
+    assert longest_sent(bot, ADMIN.id) <= 4096
+    assert bot.api.violations == []
