@@ -134,10 +134,15 @@ def _clean_questions(questions: Sequence[str]) -> list[str] | None:
     return cleaned
 
 
-async def _check(session: AsyncSession, spec: DutySpec, today: date) -> DutyProblem | None:
+async def _check(
+    session: AsyncSession, spec: DutySpec, today: date, *, kept_due: bool = False
+) -> DutyProblem | None:
+    """`kept_due`: an edit that leaves the due rule alone may fix the title of a duty already
+    past its day; only a new day must lie ahead."""
     if spec.rule.problem() is not None or not spec.title.strip():
         return DutyProblem.bad_rule
-    if spec.rule.period is DuePeriod.once and spec.rule.due_on and spec.rule.due_on < today:
+    past = spec.rule.period is DuePeriod.once and spec.rule.due_on and spec.rule.due_on < today
+    if past and not kept_due:
         return DutyProblem.past_due
     if _clean_questions(spec.questions) is None:
         return DutyProblem.bad_questions
@@ -214,7 +219,12 @@ async def edit_obligation(
     if obligation is None:
         return DutyProblem.unknown
     today = local_date(now, tz)
-    problem = await _check(session, spec, today)
+    kept_due = (spec.rule.period, spec.rule.due_on, spec.rule.days_after) == (
+        obligation.period,
+        obligation.due_on,
+        obligation.days_after,
+    )
+    problem = await _check(session, spec, today, kept_due=kept_due)
     if problem is not None:
         return problem
     future_only = await has_filings(session, obligation_id)

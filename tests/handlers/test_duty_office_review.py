@@ -161,3 +161,12 @@ async def test_the_workbook_names_periods_and_keeps_typed_text_as_text(
     assert {row[4].value for row in filed} == {EN("one-off")}
     [item] = list(workbook.worksheets[1].iter_rows(min_row=2))
     assert item[5].value == trap and item[5].data_type == "s"
+
+
+async def test_a_past_one_off_duty_can_still_be_retitled(office_bot: Harness) -> None:
+    bot = office_bot
+    await bot.say(ADMIN, THREE_UNITS)
+    bot.clock.now = datetime(2026, 3, 23, 2, 0, tzinfo=UTC)
+    assert "Duty #1 changed" in texts(await bot.say(ADMIN, "/duty edit 1\n标题：实施方案（修订）"))
+    assert "already passed" in texts(await bot.say(ADMIN, "/duty edit 1\n期限：2026-03-21"))
+    assert "实施方案（修订）" in texts(await bot.say(ADMIN, "/duty list"))
