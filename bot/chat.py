@@ -193,7 +193,7 @@ class Console:
         if not text:
             return True
         user = self.current.user
-        if text.isdigit() and self.choices:
+        if text.isascii() and text.isdigit() and self.choices:
             index = int(text) - 1
             if not 0 <= index < len(self.choices):
                 self.write(_("Pick a number from 1 to {count}.").format(count=len(self.choices)))

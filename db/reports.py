@@ -36,7 +36,12 @@ def parse_number(text: str) -> str | None:
     if not cleaned.startswith("ZF") or "-" not in cleaned:
         return None
     year_part, _, seq_part = cleaned[2:].partition("-")
-    if not (year_part.isdigit() and len(year_part) == 4 and seq_part.isdigit()):
+    if not (
+        (year_part + seq_part).isascii()
+        and year_part.isdigit()
+        and len(year_part) == 4
+        and seq_part.isdigit()
+    ):
         return None
     if not 0 < int(seq_part) < 1_000_000:
         return None

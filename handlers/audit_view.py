@@ -28,7 +28,7 @@ VALUES_CUT = 200
 async def _events_for(turn: Turn, word: str) -> tuple[list[AuditEvent], str] | None:
     """The events a typed word names, with the subject in words; None when it names nothing."""
     session = turn.session
-    if word.lstrip("@").isdigit():
+    if word.isascii() and word.lstrip("@").isdigit():
         telegram_id = word.lstrip("@")
         about = await trail(session, subject=f"account:{telegram_id}", limit=SHOWN)
         statement = select(Account).where(col(Account.telegram_id) == int(telegram_id))

@@ -108,7 +108,13 @@ async def calendar(turn: Turn) -> None:
         turn.say(await _status(turn))
         return
     action, rest = args[0].lower(), args[1:]
-    if action == "confirm" and len(rest) == 1 and rest[0].isdigit() and len(rest[0]) == 4:
+    if (
+        action == "confirm"
+        and len(rest) == 1
+        and rest[0].isascii()
+        and rest[0].isdigit()
+        and len(rest[0]) == 4
+    ):
         await confirm_year(turn.session, int(rest[0]), turn.account.id)
         await _audit(turn, "calendar.confirm", rest[0], None)
         turn.say(

@@ -84,7 +84,7 @@ def _unpack(data: str | None) -> tuple[CaseFilter, int] | None:
     month: date | None = None
     if fields["month"] != NONE:
         raw = fields["month"]
-        if len(raw) != 6 or not raw.isdigit() or not 1 <= int(raw[4:]) <= 12:
+        if len(raw) != 6 or not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw[4:]) <= 12:
             return None
         month = date(int(raw[:4]), int(raw[4:]), 1)
     if page is None or fields["overdue"] not in (NONE, "1"):

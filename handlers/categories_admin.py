@@ -161,7 +161,7 @@ def _days(word: str) -> int | str | None:
     """A number of working days, None for "the default", or the word itself when it is neither."""
     if word.lower() in DEFAULT_WORDS:
         return None
-    if word.isdigit() and 1 <= int(word) <= LIMIT_DAYS_MAX:
+    if word.isascii() and word.isdigit() and 1 <= int(word) <= LIMIT_DAYS_MAX:
         return int(word)
     return word
 

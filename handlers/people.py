@@ -127,7 +127,9 @@ async def handover(turn: Turn) -> None:
     if not await require_admin(turn):
         return
     args = turn.context.args or []
-    if len(args) not in (1, 2) or (len(args) == 2 and not args[1].isdigit()):
+    if len(args) not in (1, 2) or (
+        len(args) == 2 and not (args[1].isascii() and args[1].isdigit())
+    ):
         turn.say(
             _(
                 "Usage: /handover CODE [TELEGRAM_ID], e.g. /handover D011: hands the department "

@@ -208,7 +208,7 @@ async def revoke(turn: Turn) -> None:
         .order_by(col(RoleGrant.id))
     )
     word = args[0].strip()
-    if word.isdigit():
+    if word.isascii() and word.isdigit():
         statement = statement.where(col(Account.telegram_id) == int(word))
     else:
         department = await _department_by_code(turn, word)
