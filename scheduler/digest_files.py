@@ -251,6 +251,21 @@ def report_values(row: ReportRow, tz: ZoneInfo, _: Translator) -> list[object]:
     ]
 
 
+def literal_row(sheet: Any, values: list[object]) -> list[object]:
+    """Typed text stays text: a name, description or comment starting with `=` would otherwise
+    be stored as a formula that runs when the office opens the file (a reporter types names)."""
+    from openpyxl.cell import WriteOnlyCell
+
+    out: list[object] = []
+    for value in values:
+        if isinstance(value, str) and value.startswith("="):
+            cell = WriteOnlyCell(sheet, value)
+            cell.data_type = "s"
+            value = cell
+        out.append(value)
+    return out
+
+
 RowSource = Callable[[list[int] | None], AsyncIterable[ReportRow]]
 """Streams report rows: None → every report filed in the month; ids → the reports those
 departments received in the month, by department (see `db.digest.month_report_rows`)."""
@@ -271,6 +286,8 @@ async def render_workbook(digest: Digest, rows: RowSource, _: Translator, tz: Zo
         out: list[object] = []
         for index, value in enumerate(values):
             cell = WriteOnlyCell(sheet, value=value)
+            if isinstance(value, str) and value.startswith("="):
+                cell.data_type = "s"  # a unit's name, never a formula (see `literal_row`)
             if index in rate_at:
                 cell.number_format = "0.0%"
             out.append(cell)
@@ -299,12 +316,13 @@ async def render_workbook(digest: Digest, rows: RowSource, _: Translator, tz: Zo
         sheets[figures.department_id] = sheet
     async for row in rows([f.department_id for f in digest.departments]):
         if row.department_id is not None:
-            sheets[row.department_id].append(report_values(row, tz, _))
+            sheet = sheets[row.department_id]
+            sheet.append(literal_row(sheet, report_values(row, tz, _)))
 
     everything = workbook.create_sheet(everything_title)
     everything.append(report_headers(_))
     async for row in rows(None):
-        everything.append(report_values(row, tz, _))
+        everything.append(literal_row(everything, report_values(row, tz, _)))
 
     buffer = BytesIO()
     workbook.save(buffer)
@@ -314,7 +332,7 @@ async def render_workbook(digest: Digest, rows: RowSource, _: Translator, tz: Zo
 def _department_head(sheet: Any, figures: DepartmentFigures, _: Translator) -> None:
     from openpyxl.cell import WriteOnlyCell
 
-    sheet.append([figures.name, figures.code])
+    sheet.append(literal_row(sheet, [figures.name, figures.code]))
     rank = figures.rank if figures.rank is not None else _("Not ranked")
     sheet.append([_("Rank"), rank, _("Score"), figures.score])
     values = _metric_values(figures.metrics) + _duty_values(figures.duties)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterable
 from datetime import date, datetime
 from io import BytesIO
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -27,22 +26,7 @@ from bot.period_text import period_label
 from bot.render import local_time
 from db.categories import category_name
 from db.duty_export import LedgerRow, SubmissionRow, bounds, ledger_rows, submission_rows
-from scheduler.digest_files import sheet_name
-
-
-def _literal(sheet: Any, values: list[object]) -> list[object]:
-    """Typed text stays text: a description or comment starting with `=` would otherwise be
-    stored as a formula that runs when the office opens the file."""
-    from openpyxl.cell import WriteOnlyCell
-
-    out: list[object] = []
-    for value in values:
-        if isinstance(value, str) and value.startswith("="):
-            cell = WriteOnlyCell(sheet, value)
-            cell.data_type = "s"
-            value = cell
-        out.append(value)
-    return out
+from scheduler.digest_files import literal_row, sheet_name
 
 
 def _time(moment: datetime | None, tz: ZoneInfo) -> str:
@@ -134,13 +118,13 @@ async def render_duties_workbook(
     sheet.append(submission_headers(_))
     filed = 0
     async for row in submissions:
-        sheet.append(_literal(sheet, submission_values(row, tz, _)))
+        sheet.append(literal_row(sheet, submission_values(row, tz, _)))
         filed += 1
     sheet = workbook.create_sheet(sheet_name(_("Ledger"), taken))
     sheet.append(ledger_headers(_))
     items = 0
     async for item in ledger:
-        sheet.append(_literal(sheet, ledger_values(item, tz, _, language)))
+        sheet.append(literal_row(sheet, ledger_values(item, tz, _, language)))
         items += 1
     buffer = BytesIO()
     workbook.save(buffer)

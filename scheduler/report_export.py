@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.i18n import Translator
 from db.digest import ReportRow
-from scheduler.digest_files import report_headers, report_values, sheet_name
+from scheduler.digest_files import literal_row, report_headers, report_values, sheet_name
 
 
 async def render_reports_workbook(
@@ -31,7 +31,7 @@ async def render_reports_workbook(
     sheet = workbook.create_sheet(sheet_name(title, set()))
     sheet.append(report_headers(_))
     async for row in rows:
-        sheet.append(report_values(row, tz, _))
+        sheet.append(literal_row(sheet, report_values(row, tz, _)))
         if on_row is not None:
             on_row()
     buffer = BytesIO()

@@ -210,3 +210,28 @@ async def test_messages_are_chinese_html_and_short(engine: AsyncEngine) -> None:
     assert "不参与排名" in idle and "满意率 —" in idle
     for message in (text, office, idle):
         assert len(message) <= MESSAGE_MAX
+
+
+async def test_typed_text_is_never_a_formula(engine: AsyncEngine) -> None:
+    """A reporter who names themselves `=HYPERLINK(…)` gets a text cell, not a live formula."""
+    async with session_factory(engine)() as session:
+        world = await _world(session)
+        report = await file_report(
+            session, world.reporter_account_id, MON, world.departments[0], IdentityMode.real_name
+        )
+        report.reporter_name = '=HYPERLINK("http://example.invalid","点我")'
+        await open_case(session, report, MON, CALENDAR, Limits(), TZ, auto_assign=True)
+        await session.commit()
+        digest = await _digest(session)
+        data = await render_workbook(digest, _rows(session, digest), ZH, TZ)
+
+    book = load_workbook(BytesIO(data))
+    typed = [
+        cell
+        for sheet in book.worksheets
+        for row in sheet.iter_rows()
+        for cell in row
+        if isinstance(cell.value, str) and cell.value.startswith("=HYPERLINK")
+    ]
+    assert len(typed) == 2  # the unit's sheet and the sheet of every report
+    assert all(cell.data_type == "s" for cell in typed)
