@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -32,6 +33,23 @@ def fit_message(head: list[str], timeline: list[str]) -> str:
     while shown and len("\n".join([*head, "…", *shown])) > MESSAGE_MAX:
         shown.pop(0)
     return "\n".join([*head, *(["…"] if len(shown) < len(timeline) else []), *shown])
+
+
+def fit_lines(
+    head: str, lines: list[str], more: Callable[[int], str], fits: Callable[[str], bool]
+) -> str:
+    """Head and as many lines as `fits` one message, then `more(how many were left out)`: a
+    long list is still one message and says what it leaves out."""
+    whole = "\n".join([head, *lines])
+    if fits(whole):
+        return whole
+    reserve = more(len(lines))  # the longest tail it can need
+    shown: list[str] = []
+    for line in lines:
+        if not fits("\n".join([head, *shown, line, reserve])):
+            break
+        shown.append(line)
+    return "\n".join([head, *shown, more(len(lines) - len(shown))])
 
 
 def local_time(moment: datetime, tz: ZoneInfo) -> str:

@@ -10,6 +10,12 @@ copied to the leaders, 督办 to the leaders and the office). Outbox keys name t
 * a filed (submitted or accepted) submission and a done or confirmed item are no longer read,
   so their ladder stops; an item the office reopens keeps its due day and the rungs already sent.
 
+The office hears a submission's 督办 once per duty, period and due day, listing the units (group
+`submission_group_O<obligation>_<period>`, `…_again` for returned ones, whose wording differs):
+when 40 of 91 units miss a quarterly report, each admin gets one message, not 40. A returned
+submission owes its own due day (counted from its review), so it joins only the units returned
+towards the same day. Ledger items keep one 督办 each: they are few and each has its own number.
+
 The scan job opens the new periods' submissions (`db.duties.open_submissions`) in the same
 transaction before reading these, so a new quarter is chased without anybody opening it.
 """
@@ -52,6 +58,13 @@ FILE_TEXTS: dict[Rung, str] = {
     ),
     Rung.supervise: N_("督办: {unit} is {days} working days late filing {duty} (due {due})."),
 }
+
+GROUP_TEXTS: dict[bool, str] = {
+    False: N_("督办: {count} units are {days} working days late filing {duty} (due {due}):"),
+    True: N_("督办: {count} units are {days} working days late filing the returned {duty} again:"),
+}
+"""The office's one 督办 for a duty's units, by whether it was returned (then each unit has its
+own due time, all on the same day)."""
 
 REFILE_TEXTS: dict[Rung, str] = {
     Rung.remind: N_(
@@ -103,6 +116,7 @@ class SubmissionDeadlines:
         statement = (
             select(
                 Submission.id,
+                Submission.obligation_id,
                 Submission.department_id,
                 Submission.period,
                 Submission.state,
@@ -125,8 +139,21 @@ class SubmissionDeadlines:
         )
         deadlines = []
         for row in (await session.exec(statement)).all():
-            (sid, unit, period, state, due_at, resubmit_due, rounds, created, reviewed, title) = row
+            (
+                sid,
+                oid,
+                unit,
+                period,
+                state,
+                due_at,
+                resubmit_due,
+                rounds,
+                created,
+                reviewed,
+                title,
+            ) = row
             returned = state == SubmissionState.returned
+            group = f"submission_group_O{oid}_{period}"
             deadlines.append(
                 Deadline(
                     family="submission",
@@ -137,6 +164,7 @@ class SubmissionDeadlines:
                     department_id=unit,
                     title=title,
                     period=period,
+                    group=f"{group}_again" if returned else group,
                 )
             )
         return deadlines
@@ -146,6 +174,15 @@ class SubmissionDeadlines:
         texts = FILE_TEXTS if deadline.what == FIRST_ROUND else REFILE_TEXTS
         return _(texts[notice.step.rung]).format(
             unit=esc(notice.unit),
+            duty=duty_name(deadline.title, deadline.period, _),
+            due=notice.due,
+            days=notice.overdue_days,
+        )
+
+    def group_head(self, notice: Notice, count: int, _: Translator) -> str:
+        deadline = notice.deadline
+        return _(GROUP_TEXTS[deadline.what != FIRST_ROUND]).format(
+            count=count,
             duty=duty_name(deadline.title, deadline.period, _),
             due=notice.due,
             days=notice.overdue_days,

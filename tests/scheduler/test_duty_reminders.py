@@ -42,7 +42,10 @@ QUARTERLY = DutySpec(
     scope=DutyScope.listed,
     rule=DueRule(DuePeriod.quarter, days_after=5),
 )
-KEY = re.compile(r"^(remind|urge|supervise):(submission|ledger)_\w+_due:[SL]\d+:[+-]\d+:[\d-]+:")
+KEY = re.compile(
+    r"^((remind|urge|supervise):(submission|ledger)_\w+_due:[SL]\d+"
+    r"|supervise:submission_group_O\d+_\d{4}-Q\d(_again)?):[+-]\d+:[\d-]+:"
+)
 
 
 @asynccontextmanager
@@ -149,7 +152,10 @@ async def test_a_quarterly_report_after_national_day_climbs_the_ladder_once(
 
     keys = await outbox_keys(bot)
     assert keys and all(KEY.match(key) for key in keys), keys
-    assert all(f":S{submission.id}:" in key for key in keys)
+    assert all(f":S{submission.id}:" in key or "_group_" in key for key in keys)
+    assert [k for k in keys if "_group_" in k] == [
+        f"supervise:submission_group_O{submission.obligation_id}_2026-Q3:+3:2026-10-13:{ADMIN.id}"
+    ]
 
 
 async def test_filing_stops_the_ladder_and_a_return_starts_a_new_one(office: Harness) -> None:

@@ -73,6 +73,7 @@ async def test_each_rung_once_to_the_right_people(office: Harness) -> None:
     assert count(bot, ADMIN.id, "督办") == 1
     assert count(bot, LIAISON.id, "督办") == 0
     assert "3" in bot.api.sent_messages(ADMIN.id)[-1]["text"]
+    assert NUMBER in bot.api.sent_messages(ADMIN.id)[-1]["text"], "one 督办 per report"
     assert count(bot, LIAISON.id, "⏰") == 2, "no reminder after the deadline"
 
 
