@@ -17,7 +17,7 @@ from bot import callbacks as cb
 from bot.duty_labels import CELL_LABELS, CELL_MARKS
 from bot.i18n import N_, gettext_for
 from bot.period_text import period_label
-from bot.render import MESSAGE_MAX, cut, esc, local_time
+from bot.render import MESSAGE_MAX, cut, esc, fit_lines, local_time
 from bot.turn import Keyboard, Turn, turn_handler
 from db.audit import record
 from db.duty_status import (
@@ -52,14 +52,12 @@ def _counts_line(turn: Turn, cells: list[UnitCell]) -> str:
 
 def _fit(turn: Turn, head: list[str], lines: list[str]) -> str:
     """Head and as many lines as fit one message, then how many were left out."""
-    shown: list[str] = []
-    for line in lines:
-        if len("\n".join([*head, *shown, line])) > MESSAGE_MAX - 80:
-            break
-        shown.append(line)
-    rest = len(lines) - len(shown)
-    tail = [turn._("… and {count} more units.").format(count=rest)] if rest else []
-    return "\n".join([*head, *shown, *tail])
+    return fit_lines(
+        "\n".join(head),
+        lines,
+        lambda rest: turn._("… and {count} more units.").format(count=rest),
+        lambda text: len(text) <= MESSAGE_MAX - 80,
+    )
 
 
 async def _one(turn: Turn, obligation: Obligation, period: str | None) -> None:

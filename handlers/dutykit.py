@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from telegram.ext import filters
 
 from bot import callbacks as cb
+from bot import render
 from bot.i18n import N_, Translator, gettext_for
 from bot.period_text import period_label
 from bot.render import MESSAGE_MAX, esc, local_time
@@ -59,11 +60,10 @@ def shown(text: str | None) -> str:
 
 
 def fit_lines(head: list[str], lines: list[str]) -> str:
-    """Head and lines in one message, dropping the last lines when it would be too long."""
-    kept = list(lines)
-    while kept and len("\n".join([*head, *kept, "…"])) > MESSAGE_MAX:
-        kept.pop()
-    return "\n".join([*head, *kept, *(["…"] if len(kept) < len(lines) else [])])
+    """Head and lines in one message, ending in "…" when the last lines had to go."""
+    return render.fit_lines(
+        "\n".join(head), lines, lambda _left_out: "…", lambda text: len(text) <= MESSAGE_MAX
+    )
 
 
 async def remember(turn: Turn, state: int) -> None:
