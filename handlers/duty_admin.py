@@ -44,7 +44,7 @@ from db.duty_form import (
     resolve_units,
     scope_text,
 )
-from db.models import Department, DutyScope, Obligation, ObligationUnit, Submission
+from db.models import Department, DuePeriod, DutyScope, Obligation, ObligationUnit, Submission
 from db.workdays import load_calendar
 from handlers.adminkit import require_admin
 from handlers.dutykit import command_body, file_button, notify_unit
@@ -356,7 +356,15 @@ async def _edit(turn: Turn, word: str, body: str) -> None:
         },
     )
     await open_submissions(turn.session, turn.now, calendar, settings.tz)
-    if result.future_only:
+    if result.future_only and result.obligation.period is DuePeriod.once:
+        turn.say(
+            turn._(
+                "Duty #{id} changed. Units have already filed for this one-off duty, so every "
+                "submission already open keeps its due time and questions; only units added to "
+                "it follow the new ones."
+            ).format(id=obligation.id)
+        )
+    elif result.future_only:
         turn.say(
             turn._(
                 "Duty #{id} changed. Units have already filed for it, so the change applies to "

@@ -324,6 +324,16 @@ async def test_edits_before_and_after_filing(office_bot: Harness) -> None:
     assert actions.count("duty.edit") == 2 and "duty.off" in actions
 
 
+async def test_editing_a_filed_one_off_duty_says_what_it_changes(office_bot: Harness) -> None:
+    bot = office_bot
+    await bot.say(ADMIN, "/duty\n类型：工作方案\n标题：实施方案\n范围：全部\n期限：2026-04-20")
+    await file(bot, "D011", answers=())
+    answer = texts(await bot.say(ADMIN, "/duty edit 1\n期限：2026-04-30"))
+    assert "one-off duty" in answer and "future periods" not in answer
+    due = (await submissions(bot))["D012"].due_at.astimezone(bot.settings.tz).date()
+    assert due == date(2026, 4, 20), "an open submission keeps its due day"
+
+
 async def test_campaign_phases_and_the_current_phase_in_start(office_bot: Harness) -> None:
     bot = office_bot
     assert "no active campaign" in texts(await bot.say(ADMIN, "/campaign"))
