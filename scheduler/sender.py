@@ -85,11 +85,23 @@ _CODE = re.compile(r"</?code>")
 _TAG = re.compile(r"<[^>]+>")
 
 
+WECOM_LIMIT_BYTES = 4096
+"""A WeCom robot refuses markdown longer than this; a Chinese character takes 3 bytes, so a
+message that fits Telegram's 4,096 characters may not fit here."""
+_ELLIPSIS = "…"
+
+
 def wecom_markdown(text: str) -> str:
-    """Telegram HTML → WeCom markdown: bold and code survive, other tags go, entities decode."""
+    """Telegram HTML → WeCom markdown: bold and code survive, other tags go, entities decode.
+    Cut on a character boundary, ending in "…", when it is longer than a robot takes."""
     text = _BOLD.sub("**", text)
     text = _CODE.sub("`", text)
-    return html.unescape(_TAG.sub("", text))
+    markdown = html.unescape(_TAG.sub("", text))
+    encoded = markdown.encode()
+    if len(encoded) <= WECOM_LIMIT_BYTES:
+        return markdown
+    room = WECOM_LIMIT_BYTES - len(_ELLIPSIS.encode())
+    return encoded[:room].decode(errors="ignore") + _ELLIPSIS
 
 
 def mask_url(url: str) -> str:

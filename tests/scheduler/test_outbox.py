@@ -17,7 +17,14 @@ from db.engine import create_engine, session_factory
 from db.models import Account, Department, OutboxMessage
 from db.outbox import claim, counts, enqueue
 from scheduler.limits import SendLimits
-from scheduler.sender import OutboxSender, backoff, is_quiet, mask_url, wecom_markdown
+from scheduler.sender import (
+    WECOM_LIMIT_BYTES,
+    OutboxSender,
+    backoff,
+    is_quiet,
+    mask_url,
+    wecom_markdown,
+)
 from tests.handlers.test_casework import ADMIN, LIAISON, join_liaison
 from tests.harness import Harness, make_settings, prepare_database, texts
 
@@ -298,3 +305,11 @@ async def test_the_offices_own_robot_gets_escalations(office: Harness) -> None:
     await engine.dispose()
     assert (await sender.drain_once()).sent == 1
     assert posted == [url]
+
+
+def test_wecom_markdown_fits_a_robot() -> None:
+    # 3,000 Chinese characters fit one Telegram message but are 9,000 bytes for WeCom.
+    long = wecom_markdown("<b>情况通报</b>" + "超期" * 1500)
+    assert len(long.encode()) <= WECOM_LIMIT_BYTES
+    assert long.startswith("**情况通报**超期") and long.endswith("…")
+    assert wecom_markdown("短消息") == "短消息"
