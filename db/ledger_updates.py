@@ -173,6 +173,8 @@ class FromReportProblem(StrEnum):
     unknown = "unknown"
     not_closed = "not_closed"
     no_unit = "no_unit"
+    unit_inactive = "unit_inactive"
+    """The unit was deactivated since: nobody there would keep the item."""
 
 
 async def report_for_ledger(session: AsyncSession, number: str) -> Report | FromReportProblem:
@@ -185,4 +187,7 @@ async def report_for_ledger(session: AsyncSession, number: str) -> Report | From
         return FromReportProblem.not_closed
     if report.handling_department_id is None:
         return FromReportProblem.no_unit
+    unit = await session.get(Department, report.handling_department_id)
+    if unit is None or not unit.active:
+        return FromReportProblem.unit_inactive
     return report

@@ -49,6 +49,14 @@ async def from_report(turn: Turn, args: str) -> None:
             )
         )
         return
+    if report is FromReportProblem.unit_inactive:
+        turn.say(
+            _(
+                "The unit that handled report {number} is inactive: nobody there would keep the "
+                "item. Activate it again with /unit_on first."
+            ).format(number=number)
+        )
+        return
     if isinstance(report, FromReportProblem):
         turn.say(_("Report {number} has no unit that handled it.").format(number=number))
         return

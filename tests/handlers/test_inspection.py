@@ -132,3 +132,8 @@ async def test_a_closed_report_becomes_an_item(case_bot: Harness) -> None:
     assert "There is no report" in texts(
         await bot.say(ADMIN, "/ledger from ZF2026-000099 2026-12-31 x")
     )
+    # A unit deactivated since has nobody to keep a new item.
+    await bot.say(ADMIN, "/unit_off D011")
+    inactive = texts(await bot.say(ADMIN, "/ledger from ZF2026-000001 2026-12-31 再次整改"))
+    assert "inactive" in inactive and "/unit_on" in inactive
+    assert len((await _stored(bot))[0]) == 1
