@@ -28,18 +28,21 @@ __all__ = ["ApiSpec", "EntityParseError", "UploadedFile", "find_spec_path", "par
 SPEC_ENV = "ZHENGFENG_BOTAPI_SPEC"
 
 
-def find_spec_path() -> Path:
-    """Locate ``api.json``: ``$ZHENGFENG_BOTAPI_SPEC``, else the checkout's shared copy.
+VENDORED_SPEC = Path(__file__).resolve().parent / "botapi" / "api.json"
+"""The same pinned spec (see ``botapi/SOURCE.txt``), shipped with the project so a clean clone
+on a machine with nothing else validates against it too."""
 
-    The shared copy lives beside the repository (``<repo>/../shared/telegram-bot-api``)
-    so that every working tree validates against the same pinned spec version.
-    """
+
+def find_spec_path() -> Path:
+    """Locate ``api.json``: ``$ZHENGFENG_BOTAPI_SPEC``, else the shared copy beside the
+    repository (``<repo>/../shared/telegram-bot-api``) when there is one, else the copy the
+    project ships."""
     configured = os.environ.get(SPEC_ENV)
-    path = (
-        Path(configured)
-        if configured
-        else Path(__file__).resolve().parents[2].parent / "shared" / "telegram-bot-api" / "api.json"
-    )
+    if configured:
+        path = Path(configured)
+    else:
+        shared = Path(__file__).resolve().parents[2].parent / "shared" / "telegram-bot-api"
+        path = shared / "api.json" if (shared / "api.json").is_file() else VENDORED_SPEC
     if not path.is_file():
         raise FileNotFoundError(
             f"Telegram Bot API spec not found at {path}. Set {SPEC_ENV} to the path of "

@@ -16,7 +16,7 @@ from bot.fakeapi import (
     parse_formatted,
     parse_html,
 )
-from bot.fakeapi.spec import SPEC_ENV
+from bot.fakeapi.spec import SPEC_ENV, VENDORED_SPEC
 
 CHAT = 1001
 HOSTILE = "<script>alert('x & y')</script> a < b && c > d \"quoted\" &amp;"
@@ -305,3 +305,9 @@ def test_spec_path_comes_from_the_environment(
     monkeypatch.setenv(SPEC_ENV, str(tmp_path / "missing.json"))
     with pytest.raises(FileNotFoundError, match=SPEC_ENV):
         find_spec_path()
+
+
+def test_the_project_ships_the_spec_it_validates_against() -> None:
+    """A clean clone with no shared folder beside it still has the pinned spec."""
+    assert VENDORED_SPEC.is_file()
+    assert "sendMessage" in json.loads(VENDORED_SPEC.read_text(encoding="utf-8"))["methods"]
