@@ -10,7 +10,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.models import Attachment, DutyDraft, DutyFile, ReportDraft
@@ -41,31 +41,23 @@ async def remove_if_unreferenced(session: AsyncSession, root: Path, paths: list[
     """
     removed = 0
     for rel in set(paths):
-        in_reports = (
-            await session.exec(
-                select(func.count()).select_from(Attachment).where(Attachment.path == rel)
-            )
-        ).one()
-        in_drafts = (
-            await session.exec(
-                select(func.count())
-                .select_from(ReportDraft)
-                .where(col(ReportDraft.data).contains(rel))
-            )
-        ).one()
-        in_duties = (
-            await session.exec(
-                select(func.count()).select_from(DutyFile).where(DutyFile.path == rel)
-            )
-        ).one()
-        in_duty_drafts = (
-            await session.exec(
-                select(func.count()).select_from(DutyDraft).where(col(DutyDraft.data).contains(rel))
-            )
-        ).one()
-        if in_reports == 0 and in_drafts == 0 and in_duties == 0 and in_duty_drafts == 0:
+        if not await _referenced(session, rel):
             target = root / rel
             if target.is_file():
                 target.unlink()
                 removed += 1
     return removed
+
+
+async def _referenced(session: AsyncSession, rel: str) -> bool:
+    """Whether a stored file (report evidence, a duty's file) or a draft names this path."""
+    checks = (
+        select(Attachment.id).where(Attachment.path == rel),
+        select(DutyFile.id).where(DutyFile.path == rel),
+        select(ReportDraft.account_id).where(col(ReportDraft.data).contains(rel)),
+        select(DutyDraft.account_id).where(col(DutyDraft.data).contains(rel)),
+    )
+    for check in checks:
+        if (await session.exec(check.limit(1))).first() is not None:
+            return True
+    return False
