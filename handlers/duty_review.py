@@ -57,7 +57,7 @@ from handlers.casekit import (
     target_value,
     typed_text,
 )
-from handlers.dutykit import file_button, notify_unit
+from handlers.dutykit import file_button, notify_unit, review_keyboard
 
 CONVERSATION = "duty_review"
 TARGETS = "duty_review.target"
@@ -82,16 +82,6 @@ PROBLEMS: dict[SubmissionProblem | AccessProblem, str] = {
 
 class State(IntEnum):
     COMMENT = 1
-
-
-def review_keyboard(_: Translator, submission: Submission) -> Keyboard:
-    assert submission.id is not None
-    return [
-        [
-            (_("Accept"), cb.DUTY_REVIEW.pack("accepted", submission.id, submission.version)),
-            (_("Return"), cb.DUTY_REVIEW.pack("returned", submission.id, submission.version)),
-        ]
-    ]
 
 
 def _problem(

@@ -262,8 +262,19 @@ FILED_BY_COLLEAGUE = N_(
     "Another liaison of {unit} filed “{title}” ({period}), round {round}, {timing}."
 )
 FILED_FOR_OFFICE = N_("{unit} filed “{title}” ({period}), round {round}, {timing}.")
-ACCEPT = N_("Accept")
-RETURN = N_("Return for changes")
+
+
+def review_keyboard(_: Translator, submission: Submission) -> Keyboard:
+    """The office's accept / return buttons for a filed submission, on the version they judge:
+    one builder for the filing notice and the /submission card, so they cannot drift apart."""
+    assert submission.id is not None
+    return [
+        [
+            (_("Accept"), cb.DUTY_REVIEW.pack("accepted", submission.id, submission.version)),
+            (_("Return"), cb.DUTY_REVIEW.pack("returned", submission.id, submission.version)),
+        ]
+    ]
+
 
 Content = Callable[[Translator, str], list[str]]
 """The filed content as lines in the reader's language (translator, language code)."""
@@ -291,7 +302,6 @@ async def announce(
     await discard(turn, filing.submission_id)
     await set_target(turn, None)
     submission, obligation, unit = filing.submission, filing.obligation, filing.unit
-    sid, version = filing.submission_id, submission.version
 
     def say(template: str, t: Translator) -> str:
         return t(template).format(
@@ -312,14 +322,8 @@ async def announce(
     settings = turn.services.settings
     for r in await admin_recipients(turn.session, settings.admin_ids, settings.default_language):
         t = gettext_for(r.language)
-        keyboard: Keyboard = [
-            [
-                (t(ACCEPT), cb.DUTY_REVIEW.pack("accepted", sid, version)),
-                (t(RETURN), cb.DUTY_REVIEW.pack("returned", sid, version)),
-            ]
-        ]
         text = fit_lines([say(FILED_FOR_OFFICE, t)], content(t, r.language))
-        notices.append(Outgoing(r.telegram_id, text, keyboard, files))
+        notices.append(Outgoing(r.telegram_id, text, review_keyboard(t, submission), files))
     turn.notify(notices)
     return END
 
