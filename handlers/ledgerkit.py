@@ -19,6 +19,7 @@ from bot.turn import Keyboard, Outgoing, Turn
 from db.categories import category_name
 from db.conversations import store_state
 from db.date_input import DateProblem
+from db.duty_filing import OfficialUnits, official_units
 from db.duty_rules import LedgerAction, item_overdue
 from db.ledger import history_of, status_of
 from db.ledger_updates import files_by_update
@@ -30,9 +31,8 @@ from db.models import (
     LedgerState,
     LedgerUpdateKind,
     RectificationItem,
-    Role,
 )
-from db.roles import Recipient, active_roles, admin_recipients, department_recipients, is_admin
+from db.roles import Recipient, admin_recipients, department_recipients, is_admin
 from db.workdays import end_of_day, local_date
 from handlers.casekit import END, chat_key
 
@@ -54,11 +54,10 @@ def item_label(_: Translator, item_id: int) -> str:
 
 
 @dataclass(frozen=True)
-class Standing:
-    """What the presser is to the ledger: the units they keep, the units they read, the office."""
+class Standing(OfficialUnits):
+    """What the presser is to the ledger: the units they keep (liaison), the units they read
+    (leader), and whether they are the office."""
 
-    liaison_of: frozenset[int]
-    leader_of: frozenset[int]
     admin: bool
 
     def may_see(self, item: RectificationItem) -> bool:
@@ -70,15 +69,9 @@ class Standing:
 
 async def standing(turn: Turn) -> Standing:
     assert turn.account.id is not None
-    grants = await active_roles(turn.session, turn.account.id)
-
-    def units(role: Role) -> frozenset[int]:
-        return frozenset(
-            g.department_id for g in grants if g.role == role and g.department_id is not None
-        )
-
+    units = await official_units(turn.session, turn.account.id)
     admin = await is_admin(turn.session, turn.account, turn.services.settings.admin_ids)
-    return Standing(units(Role.liaison), units(Role.leader), admin)
+    return Standing(units.liaison_of, units.leader_of, admin)
 
 
 def no_such_item(turn: Turn, text: str) -> str:
