@@ -6,8 +6,6 @@ then adjusts the dates here. Officials see the current phase in /start.
 
 from __future__ import annotations
 
-from datetime import date
-
 from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.i18n import N_
@@ -16,6 +14,7 @@ from bot.turn import Turn, turn_handler
 from db.audit import record
 from db.campaign_edit import PhaseProblem, active_campaign, edit_phase
 from db.campaigns import phases_of
+from db.date_input import read_date
 from db.models import Campaign
 from db.workdays import local_date
 from handlers.adminkit import require_admin
@@ -52,20 +51,13 @@ async def _show(turn: Turn, campaign: Campaign) -> None:
     turn.say("\n".join(lines))
 
 
-def _date(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
-
-
 async def _edit(turn: Turn, campaign: Campaign, args: list[str]) -> None:
     _ = turn._
     assert campaign.id is not None
     if len(args) < 3 or not args[0].isascii() or not args[0].isdigit() or len(args[0]) > 3:
         turn.say(_(USAGE))
         return
-    starts_on, ends_on = _date(args[1]), _date(args[2])
+    starts_on, ends_on = read_date(args[1], None), read_date(args[2], None)
     if starts_on is None or ends_on is None:
         turn.say(
             _("I could not read the date “{value}”: use YYYY-MM-DD. Nothing was changed.").format(

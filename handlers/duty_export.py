@@ -7,13 +7,13 @@ Only calls whose first argument is `duties` come here; `/export [YYYY-MM]` (repo
 from __future__ import annotations
 
 import re
-from datetime import date
 
 from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.render import esc
 from bot.turn import Outgoing, OutgoingFile, Turn, turn_handler
 from db.audit import record
+from db.date_input import read_date
 from handlers.adminkit import require_admin
 from handlers.export import EXPORT_DIR
 from scheduler.duty_workbook import duties_workbook
@@ -23,13 +23,6 @@ MAX_DAYS = 3 * 366
 """Three years at most: a bigger file is a job for the command line."""
 
 
-def _date(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
-
-
 @turn_handler
 async def export_duties(turn: Turn) -> None:
     """Write the workbook of the period and send it to the admin."""
@@ -37,7 +30,7 @@ async def export_duties(turn: Turn) -> None:
     if not await require_admin(turn):
         return
     args = (turn.context.args or [])[1:]
-    dates = [_date(a) for a in args]
+    dates = [read_date(a, None) for a in args]
     if len(args) != 2 or None in dates:
         turn.say(
             _(

@@ -17,38 +17,39 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from enum import IntEnum
 
-from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler
+from telegram.ext import CallbackQueryHandler, MessageHandler
 
 from bot import callbacks as cb
 from bot.i18n import Translator
 from bot.period_text import period_label
 from bot.render import esc
-from bot.turn import Keyboard, OutgoingFile, Turn, turn_handler
+from bot.turn import Keyboard, OutgoingFile, Turn
 from db.duties import questions_of
-from db.duty_filing import NewFile, file_report, last_round, official_units
+from db.duty_filing import NewFile, file_report, official_units
 from db.files import remove_if_unreferenced
-from db.filing_drafts import FilingFile, save_filing_draft
+from db.filing_drafts import FilingFile
 from handlers.casekit import MEDIA, TEXT
 from handlers.dutykit import (
-    END,
-    FLOW_BUTTONS,
-    OTHER,
     Filing,
+    States,
     Step,
     account_id,
     announce,
+    cancel_from_summary,
     cut_label,
-    discard,
     due_line,
-    filing_step,
     fit_lines,
+    heading,
+    introduce,
+    save_draft,
     shown,
     stale_or_wrong,
+    step,
     typed,
+    with_reasks,
 )
 from handlers.uploads import incoming_file, receive
 
@@ -77,10 +78,6 @@ def resume_state(filing: Filing) -> State:
     if not draft.files_done:
         return State.FILES
     return State.SUMMARY
-
-
-async def _save(turn: Turn, filing: Filing) -> None:
-    await save_filing_draft(turn.session, account_id(turn), filing.draft, turn.now)
 
 
 async def ask(turn: Turn, filing: Filing, state: State) -> State:
@@ -124,7 +121,7 @@ async def ask(turn: Turn, filing: Filing, state: State) -> State:
         )
     elif state is State.SUMMARY:
         # Save first: the confirm button carries the revision the saved draft will have.
-        await _save(turn, filing)
+        await save_draft(turn, filing)
         turn.say(_summary(turn, filing), _summary_keyboard(turn, filing))
     elif state is State.EDIT:
         rows: Keyboard = [
@@ -167,14 +164,7 @@ def content_lines(filing: Filing, _: Translator) -> list[str]:
 
 def _summary(turn: Turn, filing: Filing) -> str:
     _ = turn._
-    head = [
-        _("<b>Please check before filing</b>"),
-        _("“{title}” ({period}), due {due}").format(
-            title=esc(filing.obligation.title),
-            period=period_label(filing.submission.period, _),
-            due=due_line(turn, filing.submission),
-        ),
-    ]
+    head = [_("<b>Please check before filing</b>"), heading(turn, filing)]
     return fit_lines(head, [*content_lines(filing, _), "", _("File it now?")])
 
 
@@ -196,32 +186,17 @@ async def begin(turn: Turn, filing: Filing, resumed: bool) -> State:
     _ = turn._
     if not filing.draft.answers and questions_of(filing.submission):
         filing.draft.answers = new_answers(filing)
-    intro = [
-        _("Filing “{title}” ({period}), due {due}. Send /cancel at any time to stop.").format(
-            title=esc(filing.obligation.title),
-            period=period_label(filing.submission.period, _),
-            due=due_line(turn, filing.submission),
-        )
-    ]
-    previous = await last_round(turn.session, filing.submission_id)
-    if previous is not None and previous.comment:
-        intro.append(
-            _("The campaign office returned round {round} with this comment: {comment}").format(
-                round=previous.number, comment=esc(previous.comment)
-            )
-        )
-    if resumed:
-        intro.append(_("You have an unfinished draft; let us continue where you left off."))
+    intro = _("Filing “{title}” ({period}), due {due}. Send /cancel at any time to stop.").format(
+        title=esc(filing.obligation.title),
+        period=period_label(filing.submission.period, _),
+        due=due_line(turn, filing.submission),
+    )
     state = await ask(turn, filing, resume_state(filing))
-    turn.replies[0].text = "\n\n".join([*intro, turn.replies[0].text])
+    await introduce(turn, filing, intro, resumed)
     return state
 
 
 # --- steps -------------------------------------------------------------------------------------
-
-
-def step(fn: Step) -> Callable[..., Awaitable[object]]:
-    return turn_handler(filing_step(fn, _save))
 
 
 async def take_answer(turn: Turn, filing: Filing) -> int:
@@ -297,7 +272,7 @@ async def files_action(turn: Turn, filing: Filing) -> int:
     if action == "clear":
         dropped = [f.path for f in filing.draft.files]
         filing.draft.files = []
-        await _save(turn, filing)
+        await save_draft(turn, filing)
         await remove_if_unreferenced(turn.session, turn.services.settings.attachments_dir, dropped)
         turn.say(turn._("All attachments were removed."))
         return await ask(turn, filing, State.FILES)
@@ -321,14 +296,7 @@ async def summary_action(turn: Turn, filing: Filing) -> int:
     if action == "edit":
         return await ask(turn, filing, State.EDIT)
     if action == "cancel":
-        await discard(turn, filing.submission_id)
-        turn.say(
-            _(
-                "Cancelled. The draft and its files were discarded; nothing was filed. The duty "
-                "is still owed: send /duties to file it later."
-            )
-        )
-        return END
+        return await cancel_from_summary(turn, filing)
     if action != "confirm":
         return await _reask(State.SUMMARY)(turn, filing)
     draft = filing.draft
@@ -394,25 +362,23 @@ def _reask(state: State) -> Step:
     return reask
 
 
-def states() -> dict[object, list[BaseHandler[object, object, object]]]:
+def states() -> States:
     """This flow's steps, merged into the filing conversation by `handlers.unit_duties`."""
-    table: dict[State, list[BaseHandler[object, object, object]]] = {
-        State.QUESTION: [MessageHandler(TEXT, step(take_answer))],
-        State.BODY: [
-            MessageHandler(TEXT, step(take_body)),
-            CallbackQueryHandler(step(skip_body), pattern=cb.DUTY_STEP.pattern),
-        ],
-        State.FILES: [
-            MessageHandler(MEDIA, step(take_file)),
-            CallbackQueryHandler(step(files_action), pattern=cb.DUTY_STEP.pattern),
-        ],
-        State.SUMMARY: [
-            CallbackQueryHandler(step(summary_action), pattern=cb.DUTY_CONFIRM.pattern)
-        ],
-        State.EDIT: [CallbackQueryHandler(step(choose_edit), pattern=cb.DUTY_STEP.pattern)],
-    }
-    for state, handlers in table.items():
-        reask = step(_reask(state))
-        handlers.append(MessageHandler(TEXT | MEDIA | OTHER, reask))
-        handlers.append(CallbackQueryHandler(reask, pattern=FLOW_BUTTONS))
-    return dict(table)
+    return with_reasks(
+        {
+            State.QUESTION: [MessageHandler(TEXT, step(take_answer))],
+            State.BODY: [
+                MessageHandler(TEXT, step(take_body)),
+                CallbackQueryHandler(step(skip_body), pattern=cb.DUTY_STEP.pattern),
+            ],
+            State.FILES: [
+                MessageHandler(MEDIA, step(take_file)),
+                CallbackQueryHandler(step(files_action), pattern=cb.DUTY_STEP.pattern),
+            ],
+            State.SUMMARY: [
+                CallbackQueryHandler(step(summary_action), pattern=cb.DUTY_CONFIRM.pattern)
+            ],
+            State.EDIT: [CallbackQueryHandler(step(choose_edit), pattern=cb.DUTY_STEP.pattern)],
+        },
+        _reask,
+    )

@@ -33,18 +33,18 @@ from db.audit import record
 from db.categories import all_categories, category_name
 from db.conversations import store_state
 from db.duties import AccessProblem, questions_of, review_submission, rounds_of, status_of
+from db.duty_filing import official_units
 from db.duty_rules import SubmissionProblem, filed_on_time
 from db.models import (
     Department,
     DutyFile,
     Obligation,
     ReviewDecision,
-    Role,
     Submission,
     SubmissionRound,
     SubmissionState,
 )
-from db.roles import active_roles, is_admin
+from db.roles import is_admin
 from db.workdays import load_calendar
 from handlers.adminkit import require_admin
 from handlers.casekit import (
@@ -57,7 +57,7 @@ from handlers.casekit import (
     target_value,
     typed_text,
 )
-from handlers.dutykit import file_button, notify_unit
+from handlers.dutykit import file_button, notify_unit, review_keyboard
 
 CONVERSATION = "duty_review"
 TARGETS = "duty_review.target"
@@ -82,16 +82,6 @@ PROBLEMS: dict[SubmissionProblem | AccessProblem, str] = {
 
 class State(IntEnum):
     COMMENT = 1
-
-
-def review_keyboard(_: Translator, submission: Submission) -> Keyboard:
-    assert submission.id is not None
-    return [
-        [
-            (_("Accept"), cb.DUTY_REVIEW.pack("accepted", submission.id, submission.version)),
-            (_("Return"), cb.DUTY_REVIEW.pack("returned", submission.id, submission.version)),
-        ]
-    ]
 
 
 def _problem(
@@ -368,10 +358,8 @@ async def _may_see(turn: Turn, submission: Submission) -> bool:
     if await is_admin(turn.session, turn.account, turn.services.settings.admin_ids):
         return True
     assert turn.account.id is not None
-    return any(
-        g.department_id == submission.department_id and g.role in (Role.liaison, Role.leader)
-        for g in await active_roles(turn.session, turn.account.id)
-    )
+    units = await official_units(turn.session, turn.account.id)
+    return submission.department_id in units.all
 
 
 @turn_handler

@@ -11,28 +11,34 @@ restart loses nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
-from telegram.ext import filters
+from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
 
 from bot import callbacks as cb
 from bot import render
 from bot.i18n import N_, Translator, gettext_for
 from bot.period_text import period_label
-from bot.render import MESSAGE_MAX, esc, local_time
+from bot.render import MESSAGE_MAX, cut, esc, local_time
 from bot.turn import Keyboard, Outgoing, OutgoingFile, Turn, turn_handler
 from db.conversations import load_states, store_state
 from db.duties import AccessProblem
-from db.duty_filing import Filed, official_units, working_due
+from db.duty_filing import Filed, last_round, official_units, working_due
 from db.duty_rules import SubmissionProblem
 from db.files import remove_if_unreferenced
-from db.filing_drafts import FilingDraft, delete_filing_draft, load_filing_draft
+from db.filing_drafts import (
+    FilingDraft,
+    delete_filing_draft,
+    load_filing_draft,
+    save_filing_draft,
+)
 from db.models import Department, Obligation, Submission, SubmissionState
 from db.roles import admin_recipients, department_recipients
 from db.validation import check_length, clean_text
-from handlers.casekit import END, PRIVATE, Build, account_id, chat_key, notices
+from handlers.casekit import END, MEDIA, PRIVATE, TEXT, Build, account_id, chat_key, notices
 
 OTHER = ~filters.TEXT & ~filters.COMMAND & ~filters.PHOTO & ~filters.Document.ALL & PRIVATE
 """Anything but text, photos and documents: unlike casekit's, it also leaves those to a step's
@@ -46,17 +52,20 @@ BUTTON_LABEL_MAX = 30
 SHOWN_TEXT_MAX = 300
 """Longest piece of an answer shown in a summary or a notice; the round keeps it whole."""
 
+CANCELLED = N_(
+    "Cancelled. The draft and its files were discarded; nothing was filed. The duty is still "
+    "owed: send /duties to file it later."
+)
 NOT_YOURS = N_("This submission is not one of your unit's duties. Send /duties to see them.")
 
 
 def cut_label(text: str) -> str:
-    return text if len(text) <= BUTTON_LABEL_MAX else text[: BUTTON_LABEL_MAX - 1] + "…"
+    return cut(text, BUTTON_LABEL_MAX)
 
 
 def shown(text: str | None) -> str:
     """User text for a summary line: cut, then escaped."""
-    value = text or ""
-    return esc(value if len(value) <= SHOWN_TEXT_MAX else value[: SHOWN_TEXT_MAX - 1] + "…")
+    return esc(cut(text or "", SHOWN_TEXT_MAX))
 
 
 def fit_lines(head: list[str], lines: list[str]) -> str:
@@ -140,9 +149,11 @@ async def current(turn: Turn) -> tuple[Filing, datetime] | None:
 Step = Callable[[Turn, Filing], Awaitable[int]]
 
 
-def filing_step(
-    fn: Step, save: Callable[[Turn, Filing], Awaitable[None]]
-) -> Callable[[Turn], Awaitable[int | None]]:
+async def save_draft(turn: Turn, filing: Filing) -> None:
+    await save_filing_draft(turn.session, account_id(turn), filing.draft, turn.now)
+
+
+def filing_step(fn: Step) -> Callable[[Turn], Awaitable[int | None]]:
     """Load the filing for a step, end politely when it is gone, save the draft after it.
 
     A message (not a button) arriving long after the last step is not taken as an answer: the
@@ -179,13 +190,59 @@ def filing_step(
             return None
         state = await fn(turn, filing)
         if state != END:
-            await save(turn, filing)
+            await save_draft(turn, filing)
         await remember(turn, state)
         return state
 
     run.__name__ = fn.__name__
     run.__doc__ = fn.__doc__
     return run
+
+
+def step(fn: Step) -> Callable[..., Awaitable[object]]:
+    return turn_handler(filing_step(fn))
+
+
+Handler = BaseHandler[object, object, object]
+States = dict[object, list[Handler]]
+S = TypeVar("S", bound=int)
+
+
+def with_reasks(table: Mapping[S, list[Handler]], reask: Callable[[S], Step]) -> States:
+    """A flow's steps, each followed by what answers input of the wrong kind in that state:
+    `reask(state)` for any other message and for a stale button of the filing's own."""
+    for state, handlers in table.items():
+        answer = step(reask(state))
+        handlers.append(MessageHandler(TEXT | MEDIA | OTHER, answer))
+        handlers.append(CallbackQueryHandler(answer, pattern=FLOW_BUTTONS))
+    return dict(table)
+
+
+def heading(turn: Turn, filing: Filing) -> str:
+    """What is being filed, for a summary: “title” (period), due …"""
+    _ = turn._
+    return _("“{title}” ({period}), due {due}").format(
+        title=esc(filing.obligation.title),
+        period=period_label(filing.submission.period, _),
+        due=due_line(turn, filing.submission),
+    )
+
+
+async def introduce(turn: Turn, filing: Filing, intro: str, resumed: bool) -> None:
+    """Make the first question, already said, the first message of a filing: `intro`, the
+    office's comment after a return and a word when a draft is resumed go above it."""
+    _ = turn._
+    lines = [intro]
+    previous = await last_round(turn.session, filing.submission_id)
+    if previous is not None and previous.comment:
+        lines.append(
+            _("The campaign office returned round {round} with this comment: {comment}").format(
+                round=previous.number, comment=esc(previous.comment)
+            )
+        )
+    if resumed:
+        lines.append(_("You have an unfinished draft; let us continue where you left off."))
+    turn.replies[0].text = "\n\n".join([*lines, turn.replies[0].text])
 
 
 def typed(turn: Turn) -> str | None:
@@ -222,6 +279,13 @@ def stale_or_wrong(turn: Turn, wants_buttons: bool) -> None:
         turn.say(_("Stickers, voice messages, videos and the like cannot be used here."))
 
 
+async def cancel_from_summary(turn: Turn, filing: Filing) -> int:
+    """The summary's Cancel: the draft and its files go, the submission is still owed."""
+    await discard(turn, filing.submission_id)
+    turn.say(turn._(CANCELLED))
+    return END
+
+
 async def discard(turn: Turn, submission_id: int) -> bool:
     """Drop the draft and the files only it held; True when there was one."""
     draft = await delete_filing_draft(turn.session, account_id(turn), submission_id)
@@ -243,12 +307,7 @@ async def cancel(turn: Turn) -> int:
     await remember(turn, END)
     turn.clear_keyboard = turn.update.callback_query is not None
     if had:
-        turn.say(
-            turn._(
-                "Cancelled. The draft and its files were discarded; nothing was filed. The duty "
-                "is still owed: send /duties to file it later."
-            )
-        )
+        turn.say(turn._(CANCELLED))
     else:
         turn.say(turn._("There is nothing to cancel. Send /duties to see what your unit owes."))
     return END
@@ -262,8 +321,19 @@ FILED_BY_COLLEAGUE = N_(
     "Another liaison of {unit} filed “{title}” ({period}), round {round}, {timing}."
 )
 FILED_FOR_OFFICE = N_("{unit} filed “{title}” ({period}), round {round}, {timing}.")
-ACCEPT = N_("Accept")
-RETURN = N_("Return for changes")
+
+
+def review_keyboard(_: Translator, submission: Submission) -> Keyboard:
+    """The office's accept / return buttons for a filed submission, on the version they judge:
+    one builder for the filing notice and the /submission card, so they cannot drift apart."""
+    assert submission.id is not None
+    return [
+        [
+            (_("Accept"), cb.DUTY_REVIEW.pack("accepted", submission.id, submission.version)),
+            (_("Return"), cb.DUTY_REVIEW.pack("returned", submission.id, submission.version)),
+        ]
+    ]
+
 
 Content = Callable[[Translator, str], list[str]]
 """The filed content as lines in the reader's language (translator, language code)."""
@@ -291,7 +361,6 @@ async def announce(
     await discard(turn, filing.submission_id)
     await set_target(turn, None)
     submission, obligation, unit = filing.submission, filing.obligation, filing.unit
-    sid, version = filing.submission_id, submission.version
 
     def say(template: str, t: Translator) -> str:
         return t(template).format(
@@ -312,14 +381,8 @@ async def announce(
     settings = turn.services.settings
     for r in await admin_recipients(turn.session, settings.admin_ids, settings.default_language):
         t = gettext_for(r.language)
-        keyboard: Keyboard = [
-            [
-                (t(ACCEPT), cb.DUTY_REVIEW.pack("accepted", sid, version)),
-                (t(RETURN), cb.DUTY_REVIEW.pack("returned", sid, version)),
-            ]
-        ]
         text = fit_lines([say(FILED_FOR_OFFICE, t)], content(t, r.language))
-        notices.append(Outgoing(r.telegram_id, text, keyboard, files))
+        notices.append(Outgoing(r.telegram_id, text, review_keyboard(t, submission), files))
     turn.notify(notices)
     return END
 

@@ -57,15 +57,16 @@ from handlers.casekit import (
     typed_text,
 )
 from handlers.ledgerkit import (
+    add_evidence,
     date_problem,
     due_time,
+    evidence_hint,
     item_label,
     local_today,
     new_item_framing,
-    notify_unit,
     remember,
+    tell_unit,
 )
-from handlers.uploads import incoming_file, receive
 
 CONVERSATION = "inspection"
 BUTTON_LABEL_MAX = 30
@@ -270,30 +271,8 @@ async def take_description(turn: Turn, draft: InspectionDraft) -> int:
 
 @step
 async def take_file(turn: Turn, draft: InspectionDraft) -> int:
-    _ = turn._
-    message = turn.update.effective_message
-    assert message is not None
-    maximum = turn.services.settings.duties.max_files
-    keyboard = _files_keyboard(turn)
-    if len(draft.files) >= maximum:
-        turn.say(
-            _("This finding already has {max} files, the most it can carry.").format(max=maximum),
-            keyboard,
-        )
-        return State.EVIDENCE
-    incoming = incoming_file(message)
-    assert incoming is not None
-    received = await receive(turn, incoming)
-    if isinstance(received, str):
-        turn.say(received, keyboard)
-        return State.EVIDENCE
-    draft.files.append(received)
-    turn.say(
-        _("Evidence {count} of at most {max} received.").format(
-            count=len(draft.files), max=maximum
-        ),
-        keyboard,
-    )
+    full = turn._("This finding already has {max} files, the most it can carry.")
+    await add_evidence(turn, draft.files, _files_keyboard(turn), full)
     return State.EVIDENCE
 
 
@@ -312,17 +291,8 @@ async def wrong_input(turn: Turn, draft: InspectionDraft) -> int:
     """Input of the wrong kind for the step: say what fits, ask again."""
     _ = turn._
     state = resume_state(draft)
-    message = turn.update.effective_message
     if state is State.EVIDENCE:
-        if message is not None and message.text:
-            turn.say(_("Please send a photo or a file, or press “No more files”."))
-        else:
-            turn.say(
-                _(
-                    "Stickers, voice messages, videos and the like cannot be used as evidence. "
-                    "Please send a photo or a file, or press “No more files”."
-                )
-            )
+        turn.say(evidence_hint(turn))
     elif state in (State.CATEGORY, State.CONFIRM):
         turn.say(_("Please use the buttons."))
     else:
@@ -359,10 +329,7 @@ async def _submit(turn: Turn, draft: InspectionDraft) -> int:
             item=item_label(turn._, item.id), unit=esc(unit.name if unit else "—")
         )
     )
-    if not await notify_unit(turn, item, new_item_framing(item.id, item)):
-        turn.say(
-            turn._("⚠ The unit has no liaison who can be reached; they will see it in /ledger.")
-        )
+    await tell_unit(turn, item, new_item_framing(item.id, item))
     return END
 
 

@@ -18,7 +18,7 @@ from handlers.ledgerkit import (
     item_label,
     local_today,
     new_item_framing,
-    notify_unit,
+    tell_unit,
 )
 
 
@@ -86,5 +86,4 @@ async def from_report(turn: Turn, args: str) -> None:
             item=item_label(_, item.id), unit=esc(unit.name if unit else "—"), number=number
         )
     )
-    if not await notify_unit(turn, item, new_item_framing(item.id, item)):
-        turn.say(_("⚠ The unit has no liaison who can be reached; they will see it in /ledger."))
+    await tell_unit(turn, item, new_item_framing(item.id, item))

@@ -40,6 +40,7 @@ from handlers.ledgerkit import (
     liaison_buttons,
     notify_unit,
     remember,
+    tell_unit,
 )
 
 CONVERSATION = "ledger_review"
@@ -174,10 +175,7 @@ async def take_reason(turn: Turn) -> int:
         )
         return text, liaison_buttons(_, item)
 
-    if not await notify_unit(turn, item, framing):
-        turn.say(
-            turn._("⚠ The unit has no liaison who can be reached; they will see it in /ledger.")
-        )
+    await tell_unit(turn, item, framing)
     return END
 
 

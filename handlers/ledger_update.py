@@ -54,6 +54,8 @@ from handlers.casekit import (
     typed_text,
 )
 from handlers.ledgerkit import (
+    add_evidence,
+    evidence_hint,
     item_card,
     item_label,
     no_such_item,
@@ -62,7 +64,6 @@ from handlers.ledgerkit import (
     remember,
     standing,
 )
-from handlers.uploads import incoming_file, receive
 
 CONVERSATION = "ledger_update"
 TARGETS = "ledger_update.target"
@@ -235,29 +236,8 @@ async def take_note(turn: Turn, draft: UpdateDraft) -> int:
 async def take_file(turn: Turn, draft: UpdateDraft) -> int:
     """One photo or file of evidence, checked like report evidence and kept by SHA-256."""
     _ = turn._
-    message = turn.update.effective_message
-    assert message is not None
-    keyboard = _files_keyboard(_, draft)
-    maximum = turn.services.settings.duties.max_files
-    if len(draft.files) >= maximum:
-        turn.say(
-            _("This update already has {max} files, the most it can carry.").format(max=maximum),
-            keyboard,
-        )
-        return State.EVIDENCE
-    incoming = incoming_file(message)
-    assert incoming is not None  # the filter lets only photos and documents in
-    received = await receive(turn, incoming)
-    if isinstance(received, str):
-        turn.say(received, keyboard)
-        return State.EVIDENCE
-    draft.files.append(received)
-    turn.say(
-        _("Evidence {count} of at most {max} received.").format(
-            count=len(draft.files), max=maximum
-        ),
-        keyboard,
-    )
+    full = _("This update already has {max} files, the most it can carry.")
+    await add_evidence(turn, draft.files, _files_keyboard(_, draft), full)
     return State.EVIDENCE
 
 
@@ -268,16 +248,7 @@ async def wrong_input(turn: Turn, draft: UpdateDraft) -> int:
     if turn.update.callback_query is not None:
         turn.toast = no_longer_valid(turn)
     elif draft.note and not draft.files_done:
-        message = turn.update.effective_message
-        if message is not None and message.text:
-            turn.say(_("Please send a photo or a file, or press “No more files”."))
-        else:
-            turn.say(
-                _(
-                    "Stickers, voice messages, videos and the like cannot be used as evidence. "
-                    "Please send a photo or a file, or press “No more files”."
-                )
-            )
+        turn.say(evidence_hint(turn))
     elif draft.note:
         turn.say(_("Please use the buttons."))
     else:

@@ -77,8 +77,7 @@ async def _say_item(turn: Turn, word: str, seen_by: Standing) -> None:
 
 
 async def _say_own(turn: Turn, seen_by: Standing) -> None:
-    units = sorted(seen_by.liaison_of | seen_by.leader_of)
-    rows = await ledger_rows(turn.session, department_ids=units)
+    rows = await ledger_rows(turn.session, department_ids=seen_by.all)
     if not rows:
         turn.say(turn._("Your unit's rectification ledger has no items."))
         return
@@ -121,7 +120,7 @@ async def ledger(turn: Turn) -> None:
     if word and parse_item_number(word) is not None:
         await _say_item(turn, word, seen_by)
         return
-    own = seen_by.liaison_of | seen_by.leader_of
+    own = seen_by.all
     if seen_by.admin and (word or not own):
         await _say_office(turn, word, seen_by)
         return

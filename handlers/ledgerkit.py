@@ -19,6 +19,8 @@ from bot.turn import Keyboard, Outgoing, Turn
 from db.categories import category_name
 from db.conversations import store_state
 from db.date_input import DateProblem
+from db.drafts import DraftFile
+from db.duty_filing import OfficialUnits, official_units
 from db.duty_rules import LedgerAction, item_overdue
 from db.ledger import history_of, status_of
 from db.ledger_updates import files_by_update
@@ -30,14 +32,15 @@ from db.models import (
     LedgerState,
     LedgerUpdateKind,
     RectificationItem,
-    Role,
 )
-from db.roles import Recipient, active_roles, admin_recipients, department_recipients, is_admin
+from db.roles import Recipient, admin_recipients, department_recipients, is_admin
 from db.workdays import end_of_day, local_date
 from handlers.casekit import END, chat_key
+from handlers.uploads import incoming_file, receive
 
 LINE_CUT = 60
 NOTE_CUT = 300
+NO_LIAISON = N_("⚠ The unit has no liaison who can be reached; they will see it in /ledger.")
 
 OVERDUE = N_("Overdue")
 HISTORY_LABELS: dict[LedgerUpdateKind, str] = {
@@ -54,11 +57,10 @@ def item_label(_: Translator, item_id: int) -> str:
 
 
 @dataclass(frozen=True)
-class Standing:
-    """What the presser is to the ledger: the units they keep, the units they read, the office."""
+class Standing(OfficialUnits):
+    """What the presser is to the ledger: the units they keep (liaison), the units they read
+    (leader), and whether they are the office."""
 
-    liaison_of: frozenset[int]
-    leader_of: frozenset[int]
     admin: bool
 
     def may_see(self, item: RectificationItem) -> bool:
@@ -70,15 +72,9 @@ class Standing:
 
 async def standing(turn: Turn) -> Standing:
     assert turn.account.id is not None
-    grants = await active_roles(turn.session, turn.account.id)
-
-    def units(role: Role) -> frozenset[int]:
-        return frozenset(
-            g.department_id for g in grants if g.role == role and g.department_id is not None
-        )
-
+    units = await official_units(turn.session, turn.account.id)
     admin = await is_admin(turn.session, turn.account, turn.services.settings.admin_ids)
-    return Standing(units(Role.liaison), units(Role.leader), admin)
+    return Standing(units.liaison_of, units.leader_of, admin)
 
 
 def no_such_item(turn: Turn, text: str) -> str:
@@ -220,6 +216,12 @@ async def notify_unit(turn: Turn, item: RectificationItem, framing: Framing) -> 
     return bool(recipients)
 
 
+async def tell_unit(turn: Turn, item: RectificationItem, framing: Framing) -> None:
+    """Tell the item's unit's liaisons, warning the office when none can be reached."""
+    if not await notify_unit(turn, item, framing):
+        turn.say(turn._(NO_LIAISON))
+
+
 async def notify_office(turn: Turn, item: RectificationItem, framing: Framing) -> None:
     settings = turn.services.settings
     recipients = await admin_recipients(turn.session, settings.admin_ids, settings.default_language)
@@ -243,6 +245,41 @@ def date_problem(turn: Turn, problem: DateProblem) -> str:
     if problem is DateProblem.past:
         return _("That day has already passed. Please give a due date from today on.")
     return _("I cannot read that date. Please type it like 2026-12-31, 2026/12/31 or 12月31日.")
+
+
+async def add_evidence(turn: Turn, files: list[DraftFile], keyboard: Keyboard, full: str) -> None:
+    """One photo or file of evidence: checked like report evidence, kept by SHA-256 and added to
+    `files`, unless `[duties] max_files` are there already (`full`, with `{max}`, says so)."""
+    _ = turn._
+    message = turn.update.effective_message
+    assert message is not None
+    maximum = turn.services.settings.duties.max_files
+    if len(files) >= maximum:
+        turn.say(full.format(max=maximum), keyboard)
+        return
+    incoming = incoming_file(message)
+    assert incoming is not None  # the step's filter lets only photos and documents in
+    received = await receive(turn, incoming)
+    if isinstance(received, str):
+        turn.say(received, keyboard)
+        return
+    files.append(received)
+    turn.say(
+        _("Evidence {count} of at most {max} received.").format(count=len(files), max=maximum),
+        keyboard,
+    )
+
+
+def evidence_hint(turn: Turn) -> str:
+    """What an evidence step answers to input that is no photo or file."""
+    _ = turn._
+    message = turn.update.effective_message
+    if message is not None and message.text:
+        return _("Please send a photo or a file, or press “No more files”.")
+    return _(
+        "Stickers, voice messages, videos and the like cannot be used as evidence. Please send "
+        "a photo or a file, or press “No more files”."
+    )
 
 
 def local_today(turn: Turn) -> date:

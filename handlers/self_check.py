@@ -20,39 +20,40 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import date
 from enum import IntEnum
 
-from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler
+from telegram.ext import CallbackQueryHandler, MessageHandler
 
 from bot import callbacks as cb
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, gettext_for
 from bot.period_text import period_label
 from bot.render import esc
-from bot.turn import Keyboard, Turn, turn_handler
+from bot.turn import Keyboard, Turn
 from db.categories import active_categories, category_name
 from db.date_input import DateProblem, parse_due_date
-from db.duty_filing import Filed, Finding, file_self_check, last_round, official_units
-from db.filing_drafts import FindingDraft, save_filing_draft
+from db.duty_filing import Filed, Finding, file_self_check, official_units
+from db.filing_drafts import FindingDraft
 from db.models import Category
 from db.workdays import local_date
-from handlers.casekit import MEDIA, TEXT
+from handlers.casekit import TEXT
 from handlers.dutykit import (
-    END,
-    FLOW_BUTTONS,
-    OTHER,
     Filing,
+    States,
     Step,
     account_id,
     announce,
-    discard,
+    cancel_from_summary,
     due_line,
-    filing_step,
     fit_lines,
+    heading,
+    introduce,
+    save_draft,
     shown,
     stale_or_wrong,
+    step,
     typed,
+    with_reasks,
 )
 
 
@@ -88,10 +89,6 @@ def resume_state(filing: Filing) -> State:
     return State.DUE
 
 
-async def _save(turn: Turn, filing: Filing) -> None:
-    await save_filing_draft(turn.session, account_id(turn), filing.draft, turn.now)
-
-
 async def _name(turn: Turn, category_id: int, language: str) -> str:
     category = await turn.session.get(Category, category_id)
     return category_name(category, language) if category is not None else "—"
@@ -107,7 +104,7 @@ async def ask(turn: Turn, filing: Filing, state: State) -> State:
     maximum = turn.services.settings.duties.max_text_chars
     finding = _open(filing)
     if state is State.SUMMARY or finding is None:
-        await _save(turn, filing)
+        await save_draft(turn, filing)
         turn.say(await _summary(turn, filing), _summary_keyboard(turn, filing))
         return State.SUMMARY
     name = esc(await _name(turn, finding.category_id, turn.language))
@@ -183,14 +180,7 @@ async def content_lines(turn: Turn, filing: Filing, _: Translator, language: str
 
 async def _summary(turn: Turn, filing: Filing) -> str:
     _ = turn._
-    head = [
-        _("<b>Please check the self-check before filing</b>"),
-        _("“{title}” ({period}), due {due}").format(
-            title=esc(filing.obligation.title),
-            period=period_label(filing.submission.period, _),
-            due=due_line(turn, filing.submission),
-        ),
-    ]
+    head = [_("<b>Please check the self-check before filing</b>"), heading(turn, filing)]
     tail = [
         "",
         _("Each problem found becomes an item of your unit's rectification ledger. File it now?"),
@@ -216,36 +206,21 @@ async def begin(turn: Turn, filing: Filing, resumed: bool) -> State:
     _ = turn._
     if not filing.draft.findings:
         filing.draft.findings = await fresh_findings(turn)
-    intro = [
-        _(
-            "Self-check “{title}” ({period}), due {due}: for each of the {count} categories, say "
-            "whether your unit found problems of that kind. Send /cancel at any time to stop."
-        ).format(
-            title=esc(filing.obligation.title),
-            period=period_label(filing.submission.period, _),
-            due=due_line(turn, filing.submission),
-            count=len(filing.draft.findings),
-        )
-    ]
-    previous = await last_round(turn.session, filing.submission_id)
-    if previous is not None and previous.comment:
-        intro.append(
-            _("The campaign office returned round {round} with this comment: {comment}").format(
-                round=previous.number, comment=esc(previous.comment)
-            )
-        )
-    if resumed:
-        intro.append(_("You have an unfinished draft; let us continue where you left off."))
+    intro = _(
+        "Self-check “{title}” ({period}), due {due}: for each of the {count} categories, say "
+        "whether your unit found problems of that kind. Send /cancel at any time to stop."
+    ).format(
+        title=esc(filing.obligation.title),
+        period=period_label(filing.submission.period, _),
+        due=due_line(turn, filing.submission),
+        count=len(filing.draft.findings),
+    )
     state = await ask(turn, filing, resume_state(filing))
-    turn.replies[0].text = "\n\n".join([*intro, turn.replies[0].text])
+    await introduce(turn, filing, intro, resumed)
     return state
 
 
 # --- steps -------------------------------------------------------------------------------------
-
-
-def step(fn: Step) -> Callable[..., Awaitable[object]]:
-    return turn_handler(filing_step(fn, _save))
 
 
 async def choose_found(turn: Turn, filing: Filing) -> int:
@@ -324,14 +299,7 @@ async def summary_action(turn: Turn, filing: Filing) -> int:
         filing.draft.findings = await fresh_findings(turn)
         return await ask(turn, filing, resume_state(filing))
     if action == "cancel":
-        await discard(turn, filing.submission_id)
-        turn.say(
-            _(
-                "Cancelled. The draft and its files were discarded; nothing was filed. The duty "
-                "is still owed: send /duties to file it later."
-            )
-        )
-        return END
+        return await cancel_from_summary(turn, filing)
     if action != "confirm":
         return await _reask(State.SUMMARY)(turn, filing)
     units = await official_units(turn.session, account_id(turn))
@@ -389,24 +357,22 @@ def _reask(state: State) -> Step:
     return reask
 
 
-def states() -> dict[object, list[BaseHandler[object, object, object]]]:
+def states() -> States:
     """This flow's steps, merged into the filing conversation by `handlers.unit_duties`."""
-    table: dict[State, list[BaseHandler[object, object, object]]] = {
-        State.FOUND: [CallbackQueryHandler(step(choose_found), pattern=cb.DUTY_STEP.pattern)],
-        State.DESCRIPTION: [
-            MessageHandler(TEXT, step(_typed_into("description", State.DESCRIPTION)))
-        ],
-        State.MEASURE: [MessageHandler(TEXT, step(_typed_into("measure", State.MEASURE)))],
-        State.OWNER: [
-            MessageHandler(TEXT, step(_typed_into("owner_name", State.OWNER, OWNER_MAX)))
-        ],
-        State.DUE: [MessageHandler(TEXT, step(take_due))],
-        State.SUMMARY: [
-            CallbackQueryHandler(step(summary_action), pattern=cb.DUTY_CONFIRM.pattern)
-        ],
-    }
-    for state, handlers in table.items():
-        reask = step(_reask(state))
-        handlers.append(MessageHandler(TEXT | MEDIA | OTHER, reask))
-        handlers.append(CallbackQueryHandler(reask, pattern=FLOW_BUTTONS))
-    return dict(table)
+    return with_reasks(
+        {
+            State.FOUND: [CallbackQueryHandler(step(choose_found), pattern=cb.DUTY_STEP.pattern)],
+            State.DESCRIPTION: [
+                MessageHandler(TEXT, step(_typed_into("description", State.DESCRIPTION)))
+            ],
+            State.MEASURE: [MessageHandler(TEXT, step(_typed_into("measure", State.MEASURE)))],
+            State.OWNER: [
+                MessageHandler(TEXT, step(_typed_into("owner_name", State.OWNER, OWNER_MAX)))
+            ],
+            State.DUE: [MessageHandler(TEXT, step(take_due))],
+            State.SUMMARY: [
+                CallbackQueryHandler(step(summary_action), pattern=cb.DUTY_CONFIRM.pattern)
+            ],
+        },
+        _reask,
+    )
