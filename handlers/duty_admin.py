@@ -275,7 +275,7 @@ async def _list(turn: Turn) -> None:
             filed=filed or 0,
         )
         if not obligation.active:
-            line += " " + _("(switched off)")
+            line = _("{duty} (switched off)").format(duty=line)
         if len("\n".join([*lines, line])) > MESSAGE_MAX - 100:
             break
         lines.append(line)
