@@ -1,4 +1,5 @@
-"""What the admin commands share: the admin check, unit and category look-ups, their answers.
+"""What the admin commands share: the admin check, unit and category look-ups, their answers,
+and the audit record of a change.
 
 Every admin command and button calls `require_admin` first, on every update: a command menu or
 an old button is no proof of a role, since a role can end between two presses.
@@ -6,10 +7,15 @@ an old button is no proof of a role, since a role can end between two presses.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date
+
 from bot.render import esc
 from bot.turn import Turn
+from db.audit import record
 from db.categories import category_by_code
 from db.departments import department_by_code
+from db.digest import parse_month, previous_month
 from db.models import Category, Department
 from db.roles import is_admin
 
@@ -46,3 +52,40 @@ async def category_or_say(turn: Turn, code: str) -> Category | None:
             )
         )
     return category
+
+
+async def audit(
+    turn: Turn,
+    action: str,
+    subject: str,
+    before: Mapping[str, object] | None = None,
+    after: Mapping[str, object] | None = None,
+) -> None:
+    """Record the admin's change in the turn's own transaction: both commit or neither does."""
+    await record(
+        turn.session,
+        actor_account_id=turn.account.id,
+        action=action,
+        subject=subject,
+        now=turn.now,
+        before=before,
+        after=after,
+    )
+
+
+def month_or_say(turn: Turn, word: str | None, usage: str) -> date | None:
+    """The month `word` names (YYYY-MM; none: last month), or None after telling the admin why it
+    will not do. `usage` is the command's translated hint, with an {example} month."""
+    tz = turn.services.settings.tz
+    last = previous_month(turn.now, tz)
+    if word is None:
+        return last
+    try:
+        month = parse_month(word)
+    except ValueError:
+        turn.say(usage.format(example=f"{last:%Y-%m}"))
+        return None
+    if month > turn.now.astimezone(tz).date():
+        turn.say(turn._("Month {month} has not started yet.").format(month=esc(word)))
+        return None
+    return month

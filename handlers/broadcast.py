@@ -47,9 +47,9 @@ from db.broadcasts import (
     send_broadcast,
 )
 from db.conversations import load_states, store_state
-from db.roles import is_admin
 from db.validation import clean_text
-from handlers.casekit import END, PRIVATE, TEXT, stay_in
+from handlers.adminkit import require_admin
+from handlers.casekit import END, PRIVATE, TEXT, chat_key, stay_in
 
 CONVERSATION = "broadcast"
 DRAFTS = "broadcast.draft"
@@ -62,27 +62,13 @@ class State(IntEnum):
     TEXT = 2
 
 
-def _refusal(turn: Turn) -> str:
-    return turn._("Sorry, only the campaign office (admins) can do this. Nothing was changed.")
-
-
-async def _admin(turn: Turn) -> bool:
-    return await is_admin(turn.session, turn.account, turn.services.settings.admin_ids)
-
-
-def _key(turn: Turn) -> tuple[int, int]:
-    chat, user = turn.update.effective_chat, turn.update.effective_user
-    assert chat is not None and user is not None
-    return (chat.id, user.id)
-
-
 async def _draft(turn: Turn) -> dict[str, Any]:
-    stored = (await load_states(turn.session, DRAFTS)).get(_key(turn))
+    stored = (await load_states(turn.session, DRAFTS)).get(chat_key(turn))
     return stored if isinstance(stored, dict) else {}
 
 
 async def _set_draft(turn: Turn, draft: dict[str, str] | None) -> None:
-    await store_state(turn.session, DRAFTS, _key(turn), draft)
+    await store_state(turn.session, DRAFTS, chat_key(turn), draft)
 
 
 def render_notice(language: str, text: str) -> str:
@@ -150,8 +136,7 @@ async def broadcast(turn: Turn) -> int:
     """Start a broadcast: take the audience from the arguments, or offer the choices."""
     _ = turn._
     await _set_draft(turn, None)
-    if not await _admin(turn):
-        turn.say(_refusal(turn))
+    if not await require_admin(turn):
         return END
     args = turn.context.args or []
     if not args:
@@ -180,8 +165,7 @@ async def choose_audience(turn: Turn) -> int:
     """An audience button: check it still names something, then ask for the text."""
     _ = turn._
     turn.clear_keyboard = True
-    if not await _admin(turn):
-        turn.toast = _refusal(turn)
+    if not await require_admin(turn):
         return END
     fields = cb.BROADCAST_AUDIENCE.unpack(turn.callback_data)
     if fields is None:
@@ -204,8 +188,7 @@ async def choose_audience(turn: Turn) -> int:
 async def type_code(turn: Turn) -> int:
     """A typed department code as the audience."""
     _ = turn._
-    if not await _admin(turn):
-        turn.say(_refusal(turn))
+    if not await require_admin(turn):
         return END
     code = clean_text(turn.text)
     department = await active_department(turn.session, code) if 0 < len(code) <= 32 else None
@@ -223,9 +206,8 @@ async def type_code(turn: Turn) -> int:
 async def take_text(turn: Turn) -> int:
     """Check the text and show the preview with the recipient count and Send / Cancel."""
     _ = turn._
-    if not await _admin(turn):
+    if not await require_admin(turn):
         await _set_draft(turn, None)
-        turn.say(_refusal(turn))
         return END
     draft = await _draft(turn)
     audience = Audience.decode(str(draft.get("audience", "")))
@@ -277,8 +259,7 @@ async def send(turn: Turn) -> int:
     """Send or cancel the previewed draft, if the button belongs to the current one."""
     _ = turn._
     turn.clear_keyboard = True
-    if not await _admin(turn):
-        turn.toast = _refusal(turn)
+    if not await require_admin(turn):
         return END
     fields = cb.BROADCAST_SEND.unpack(turn.callback_data)
     draft = await _draft(turn)

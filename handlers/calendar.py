@@ -19,7 +19,6 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.render import esc
 from bot.turn import Turn, turn_handler
-from db.audit import record
 from db.roles import is_admin
 from db.workdays import (
     NOTE_MAX_LENGTH,
@@ -31,6 +30,7 @@ from db.workdays import (
     remove_override,
     set_override,
 )
+from handlers.adminkit import audit
 
 DATE = re.compile(r"^(\d{4})[-/.]?(\d{1,2})[-/.]?(\d{1,2})$")
 SHOWN_OVERRIDES = 40
@@ -85,17 +85,6 @@ async def _status(turn: Turn) -> str:
     return "\n".join(lines)
 
 
-async def _audit(turn: Turn, action: str, day: str, after: dict[str, object] | None) -> None:
-    await record(
-        turn.session,
-        actor_account_id=turn.account.id,
-        action=action,
-        subject=f"calendar:{day}",
-        now=turn.now,
-        after=after,
-    )
-
-
 @turn_handler
 async def calendar(turn: Turn) -> None:
     """Show or change the working-day calendar."""
@@ -116,7 +105,7 @@ async def calendar(turn: Turn) -> None:
         and len(rest[0]) == 4
     ):
         await confirm_year(turn.session, int(rest[0]), turn.account.id)
-        await _audit(turn, "calendar.confirm", rest[0], None)
+        await audit(turn, "calendar.confirm", f"calendar:{rest[0]}")
         turn.say(
             _("{year} confirmed: its remaining days follow Monday–Friday.").format(year=rest[0])
         )
@@ -130,7 +119,7 @@ async def calendar(turn: Turn) -> None:
     if action == "clear":
         removed = await remove_override(turn.session, day)
         if removed:
-            await _audit(turn, "calendar.clear", day.isoformat(), None)
+            await audit(turn, "calendar.clear", f"calendar:{day.isoformat()}")
         message = _("{day}: entry removed.") if removed else _("{day} had no entry.")
         turn.say(message.format(day=day.isoformat()))
         return
@@ -139,7 +128,12 @@ async def calendar(turn: Turn) -> None:
         turn.say(_("The note may have at most {max} characters.").format(max=NOTE_MAX_LENGTH))
         return
     await set_override(turn.session, day, action == "work", note, turn.account.id)
-    await _audit(turn, "calendar.set", day.isoformat(), {"working": action == "work", "note": note})
+    await audit(
+        turn,
+        "calendar.set",
+        f"calendar:{day.isoformat()}",
+        after={"working": action == "work", "note": note},
+    )
     message = _("{day} is now a working day.") if action == "work" else _("{day} is now a day off.")
     turn.say(message.format(day=day.isoformat()))
 

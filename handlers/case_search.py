@@ -25,7 +25,7 @@ from db.case_search import (
     search_cases,
 )
 from db.models import Category, Department, ReportState
-from db.roles import is_admin
+from handlers.adminkit import require_admin
 
 NONE = "-"
 
@@ -36,10 +36,6 @@ PROBLEMS: dict[FilterProblem, str] = {
     FilterProblem.unknown_category: N_("No category is called “{token}”."),
     FilterProblem.bad_month: N_("“{token}” is not a month; write it as YYYY-MM."),
 }
-
-
-def _refusal(turn: Turn) -> str:
-    return turn._("Sorry, only the campaign office (admins) can do this. Nothing was changed.")
 
 
 def _usage(turn: Turn) -> str:
@@ -167,8 +163,7 @@ async def _page(turn: Turn, case_filter: CaseFilter, page: int) -> tuple[str, Ke
 async def cases(turn: Turn) -> None:
     """List the reports matching the typed filters, first page."""
     _ = turn._
-    if not await is_admin(turn.session, turn.account, turn.services.settings.admin_ids):
-        turn.say(_refusal(turn))
+    if not await require_admin(turn):
         return
     parsed = await parse_filters(turn.session, turn.context.args or [])
     if isinstance(parsed, BadFilter):
@@ -184,8 +179,7 @@ async def page_button(turn: Turn) -> None:
     """Show another page in place of the pressed one."""
     _ = turn._
     turn.clear_keyboard = True
-    if not await is_admin(turn.session, turn.account, turn.services.settings.admin_ids):
-        turn.toast = _refusal(turn)
+    if not await require_admin(turn):
         return
     unpacked = _unpack(turn.callback_data)
     if unpacked is None:

@@ -13,11 +13,10 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 from bot.i18n import Translator
 from bot.render import MESSAGE_MAX, cut, esc
 from bot.turn import Turn, turn_handler
-from db.audit import record
 from db.categories import LIMIT_DAYS_MAX, NAME_MAX, add_category, all_categories
 from db.departments import valid_code
 from db.models import Category
-from handlers.adminkit import category_or_say, require_admin
+from handlers.adminkit import audit, category_or_say, require_admin
 
 PRIVATE = filters.ChatType.PRIVATE
 DEFAULT_WORDS = frozenset({"-", "default", "默认"})
@@ -54,24 +53,6 @@ async def categories(turn: Turn) -> None:
         await say_categories(turn)
 
 
-async def _audit(
-    turn: Turn,
-    category: Category,
-    action: str,
-    before: dict[str, object] | None,
-    after: dict[str, object],
-) -> None:
-    await record(
-        turn.session,
-        actor_account_id=turn.account.id,
-        action=action,
-        subject=f"category:{category.code}",
-        now=turn.now,
-        before=before,
-        after=after,
-    )
-
-
 def _name_ok(name: str) -> bool:
     return 0 < len(name) <= NAME_MAX
 
@@ -103,7 +84,12 @@ async def category_add(turn: Turn) -> None:
             )
         )
         return
-    await _audit(turn, created, "category.add", None, {"name_zh": name_zh, "name_en": name_en})
+    await audit(
+        turn,
+        "category.add",
+        f"category:{created.code}",
+        after={"name_zh": name_zh, "name_en": name_en},
+    )
     turn.say(_("Added: {category}.").format(category=category_line(created, _)))
 
 
@@ -123,8 +109,12 @@ async def category_rename(turn: Turn) -> None:
     if category is None:
         return
     field = "name_zh" if language == "zh" else "name_en"
-    await _audit(
-        turn, category, "category.rename", {field: getattr(category, field)}, {field: name}
+    await audit(
+        turn,
+        "category.rename",
+        f"category:{category.code}",
+        {field: getattr(category, field)},
+        {field: name},
     )
     setattr(category, field, name)
     turn.session.add(category)
@@ -147,7 +137,9 @@ async def category_retire(turn: Turn) -> None:
     if not category.active:
         turn.say(_("{code} is already retired.").format(code=esc(category.code)))
         return
-    await _audit(turn, category, "category.retire", {"active": True}, {"active": False})
+    await audit(
+        turn, "category.retire", f"category:{category.code}", {"active": True}, {"active": False}
+    )
     category.active = False
     turn.session.add(category)
     turn.say(
@@ -191,10 +183,10 @@ async def category_limits(turn: Turn) -> None:
     category = await category_or_say(turn, args[0])
     if category is None:
         return
-    await _audit(
+    await audit(
         turn,
-        category,
         "category.limits",
+        f"category:{category.code}",
         {"sign_days": category.sign_days, "reply_days": category.reply_days},
         {"sign_days": sign, "reply_days": reply},
     )

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from telegram.ext import BaseHandler, CommandHandler, filters
 
-from bot.render import esc
 from bot.turn import Outgoing, OutgoingFile, Turn, turn_handler
-from db.digest import parse_month, previous_month
-from db.roles import is_admin
+from handlers.adminkit import month_or_say, require_admin
 from scheduler.digest_job import bundle_for, keep_files
 
 
@@ -16,24 +14,12 @@ async def digest(turn: Turn) -> None:
     """Build the digest of a month (default: last month) and send it with chart and workbook."""
     _ = turn._
     settings = turn.services.settings
-    if not await is_admin(turn.session, turn.account, settings.admin_ids):
-        turn.say(_("Sorry, only the campaign office (admins) can do this. Nothing was changed."))
+    if not await require_admin(turn):
         return
     args = turn.context.args or []
-    if args:
-        try:
-            month = parse_month(args[0])
-        except ValueError:
-            turn.say(
-                _("Please give the month as YYYY-MM, e.g. /digest {example}.").format(
-                    example=f"{previous_month(turn.now, settings.tz):%Y-%m}"
-                )
-            )
-            return
-    else:
-        month = previous_month(turn.now, settings.tz)
-    if month > turn.now.astimezone(settings.tz).date():
-        turn.say(_("Month {month} has not started yet.").format(month=esc(args[0])))
+    usage = _("Please give the month as YYYY-MM, e.g. /digest {example}.")
+    month = month_or_say(turn, args[0] if args else None, usage)
+    if month is None:
         return
     bundle = await bundle_for(turn.services, turn.session, month, turn.now, turn.language)
     chart, workbook = keep_files(settings.data_dir, bundle)

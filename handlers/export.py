@@ -12,12 +12,11 @@ from collections.abc import AsyncIterator
 from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.i18n import gettext_for
-from bot.render import esc
 from bot.turn import Outgoing, OutgoingFile, Turn, turn_handler
 from db.audit import record
-from db.digest import ReportRow, build_digest, month_report_rows, parse_month, previous_month
-from db.roles import is_admin
+from db.digest import ReportRow, build_digest, month_report_rows
 from db.workdays import load_calendar
+from handlers.adminkit import month_or_say, require_admin
 from scheduler.report_export import render_reports_workbook
 
 EXPORT_DIR = "exports"
@@ -29,25 +28,12 @@ async def export(turn: Turn) -> None:
     """Write the month's workbook (default: last month) and send it to the admin."""
     _ = turn._
     settings = turn.services.settings
-    if not await is_admin(turn.session, turn.account, settings.admin_ids):
-        turn.say(_("Sorry, only the campaign office (admins) can do this. Nothing was changed."))
+    if not await require_admin(turn):
         return
     args = turn.context.args or []
-    month = previous_month(turn.now, settings.tz)
-    if args:
-        try:
-            if len(args) > 1:
-                raise ValueError("one month only")
-            month = parse_month(args[0])
-        except ValueError:
-            turn.say(
-                _("Please give the month as YYYY-MM, e.g. /export {example}.").format(
-                    example=f"{month:%Y-%m}"
-                )
-            )
-            return
-    if month > turn.now.astimezone(settings.tz).date():
-        turn.say(_("Month {month} has not started yet.").format(month=esc(args[0])))
+    usage = _("Please give the month as YYYY-MM, e.g. /export {example}.")
+    month = month_or_say(turn, " ".join(args) or None, usage)  # two words are no month
+    if month is None:
         return
     calendar = await load_calendar(turn.session)
     limits = settings.deadlines.base_limits()

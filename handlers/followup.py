@@ -231,6 +231,18 @@ async def _receipt_report(turn: Turn) -> Report | None:
     return await turn.session.get(Report, report_id) if report_id else None
 
 
+def _forget_report(turn: Turn) -> None:
+    chat = turn.update.effective_chat
+    assert chat is not None
+    turn.services.receipt_sessions.pop(chat.id, None)
+
+
+def _reopen(turn: Turn) -> int:
+    """The opened report was forgotten (a restart, or another /receipt): leave the flow."""
+    turn.say(turn._("Please open the report again with /receipt and your code."))
+    return END
+
+
 @turn_handler
 async def receipt_command(turn: Turn) -> ReceiptState | int:
     """Open a report by receipt code, given with the command or asked for."""
@@ -296,20 +308,16 @@ async def receipt_menu(turn: Turn) -> ReceiptState | int:
 async def receipt_add_info(turn: Turn) -> ReceiptState | int:
     """Append the typed information to the report's timeline."""
     _ = turn._
-    chat = turn.update.effective_chat
-    assert chat is not None
-    report_id = turn.services.receipt_sessions.get(chat.id)
-    report = await turn.session.get(Report, report_id) if report_id else None
+    report = await _receipt_report(turn)
     if report is None:
-        turn.say(_("Please open the report again with /receipt and your code."))
-        return END
+        return _reopen(turn)
     text = typed_text(turn, turn.services.settings.report.description_max_chars)
     if text is None:
         return ReceiptState.ADD_INFO
     # Fully anonymous reports stay unlinked: the event records no account.
     actor = report.reporter_account_id if report.reporter_account_id == turn.account.id else None
     await add_reporter_info(turn.session, report, text=text, actor_account_id=actor, now=turn.now)
-    turn.services.receipt_sessions.pop(chat.id, None)
+    _forget_report(turn)
     turn.say(_("Added to report {number}. Thank you.").format(number=report.number))
     return END
 
@@ -319,8 +327,7 @@ async def _rate_from_receipt(turn: Turn, report: Report, comment: str | None) ->
     assert chat is not None
     rating = turn.services.receipt_ratings.pop(chat.id, None)
     if rating is None:
-        turn.say(turn._("Please open the report again with /receipt and your code."))
-        return END
+        return _reopen(turn)
     turn.say(
         await reporter.rate(turn, report, Rating(rating), comment, _receipt_actor(turn, report))
     )
@@ -333,15 +340,12 @@ async def receipt_answer(turn: Turn) -> ReceiptState | int:
     """Relay the typed answer to the unit's question."""
     report = await _receipt_report(turn)
     if report is None:
-        turn.say(turn._("Please open the report again with /receipt and your code."))
-        return END
+        return _reopen(turn)
     text = typed_text(turn, reporter.ANSWER_MAX)
     if text is None:
         return ReceiptState.ANSWER
     turn.say(await reporter.answer_question(turn, report, text, _receipt_actor(turn, report)))
-    chat = turn.update.effective_chat
-    assert chat is not None
-    turn.services.receipt_sessions.pop(chat.id, None)
+    _forget_report(turn)
     return END
 
 
@@ -350,8 +354,7 @@ async def receipt_comment(turn: Turn) -> ReceiptState | int:
     """The optional comment of a rating given through the receipt."""
     report = await _receipt_report(turn)
     if report is None:
-        turn.say(turn._("Please open the report again with /receipt and your code."))
-        return END
+        return _reopen(turn)
     text = typed_text(turn, reporter.COMMENT_MAX)
     if text is None:
         return ReceiptState.COMMENT

@@ -23,7 +23,7 @@ from telegram.ext import (
 from bot import callbacks as cb
 from bot.conversation import conversation
 from bot.i18n import N_, Translator
-from bot.render import esc, local_time, state_label
+from bot.render import cut, esc, local_time, state_label
 from bot.turn import Keyboard, Turn, turn_handler
 from db.case_rules import (
     Accept,
@@ -85,10 +85,6 @@ def _not_admin(turn: Turn) -> str:
     )
 
 
-def _shorten(name: str) -> str:
-    return name if len(name) <= BUTTON_LABEL_MAX else name[: BUTTON_LABEL_MAX - 1] + "…"
-
-
 async def _admin(turn: Turn) -> bool:
     return await is_admin(turn.session, turn.account, turn.services.settings.admin_ids)
 
@@ -113,9 +109,7 @@ async def _card(turn: Turn, report: Report) -> tuple[str, Keyboard]:
         unit = esc(department.name)
     else:
         unit = _("not sure ({text})").format(text=esc(report.department_text or "—"))
-    description = report.description
-    if len(description) > DESCRIPTION_CUT:
-        description = description[: DESCRIPTION_CUT - 1] + "…"
+    description = cut(report.description, DESCRIPTION_CUT)
     lines = [
         f"<b>{report.number}</b> · {esc(state_label(report.state, _))}",
         _("Category: {name}").format(
@@ -147,7 +141,7 @@ async def _card(turn: Turn, report: Report) -> tuple[str, Keyboard]:
         rows.append(
             [
                 (
-                    _("Assign to {unit}").format(unit=_shorten(department.name)),
+                    _("Assign to {unit}").format(unit=cut(department.name, BUTTON_LABEL_MAX)),
                     cb.INBOX_ASSIGN.pack(report.id, department.id or 0),
                 )
             ]
@@ -365,7 +359,8 @@ async def search_unit(turn: Turn) -> int:
         turn.say(_("No unit matches “{text}”. Try other characters.").format(text=esc(text)))
         return State.UNIT
     rows: Keyboard = [
-        [(_shorten(d.name), cb.INBOX_ASSIGN.pack(report.id, d.id or 0))] for d in matches
+        [(cut(d.name, BUTTON_LABEL_MAX), cb.INBOX_ASSIGN.pack(report.id, d.id or 0))]
+        for d in matches
     ]
     turn.say(
         _("Report {number}: choose the unit, or type other characters to search again:").format(

@@ -39,7 +39,7 @@ from telegram.ext import (
 from bot import callbacks as cb
 from bot.conversation import conversation
 from bot.i18n import N_
-from bot.render import esc, identity_label
+from bot.render import cut, esc, identity_label
 from bot.turn import Keyboard, Turn, turn_handler
 from db.cases import limits_for, open_case
 from db.categories import active_categories, active_category, category_name
@@ -51,6 +51,7 @@ from db.models import Category, Department, IdentityMode
 from db.reports import submit_draft
 from db.validation import TextProblem, check_length, clean_text, parse_phone
 from db.workdays import load_calendar
+from handlers.casekit import account_id, chat_key
 from handlers.uploads import incoming_file, receive
 
 
@@ -181,7 +182,7 @@ async def ask(turn: Turn, draft: Draft, state: State) -> State:
         )
     elif state is State.SUMMARY:
         # Save first: the confirm button carries the revision the saved draft will have.
-        await save_draft(turn.session, _account_id(turn), draft, turn.now)
+        await save_draft(turn.session, account_id(turn), draft, turn.now)
         turn.say(await summary_text(turn, draft), summary_keyboard(turn, draft))
     elif state is State.EDIT:
         rows: Keyboard = [
@@ -250,15 +251,8 @@ async def summary_text(turn: Turn, draft: Draft) -> str:
 
 async def _remember(turn: Turn, state: State | int) -> None:
     """Store the next question with the draft, in one transaction: they cannot disagree."""
-    chat, user = turn.update.effective_chat, turn.update.effective_user
-    assert chat is not None and user is not None
     value = None if state == END else int(state)
-    await store_state(turn.session, CONVERSATION, (chat.id, user.id), value)
-
-
-def _account_id(turn: Turn) -> int:
-    assert turn.account.id is not None
-    return turn.account.id
+    await store_state(turn.session, CONVERSATION, chat_key(turn), value)
 
 
 # --- steps -------------------------------------------------------------------------------------
@@ -270,7 +264,7 @@ def step(fn: Step) -> Callable[..., Awaitable[object]]:
     """Load the draft for a step, end politely when it is gone, save it after the step."""
 
     async def run(turn: Turn) -> object:
-        loaded = await load_draft(turn.session, _account_id(turn))
+        loaded = await load_draft(turn.session, account_id(turn))
         if loaded is None:
             turn.clear_keyboard = True
             turn.say(
@@ -283,7 +277,7 @@ def step(fn: Step) -> Callable[..., Awaitable[object]]:
         draft, _updated = loaded
         state = await fn(turn, draft)
         if state != END:
-            await save_draft(turn.session, _account_id(turn), draft, turn.now)
+            await save_draft(turn.session, account_id(turn), draft, turn.now)
         await _remember(turn, state)
         return state
 
@@ -295,7 +289,7 @@ def step(fn: Step) -> Callable[..., Awaitable[object]]:
 @turn_handler
 async def start_report(turn: Turn) -> State:
     """Open a new draft, or continue the unfinished one."""
-    loaded = await load_draft(turn.session, _account_id(turn))
+    loaded = await load_draft(turn.session, account_id(turn))
     turn.clear_keyboard = turn.update.callback_query is not None
     if loaded is not None:
         draft, _updated = loaded
@@ -306,7 +300,7 @@ async def start_report(turn: Turn) -> State:
             "You are filing a report about the work style of an official or a service "
             "window. It takes six short steps; send /cancel at any time to stop."
         )
-    await save_draft(turn.session, _account_id(turn), draft, turn.now)
+    await save_draft(turn.session, account_id(turn), draft, turn.now)
     state = await ask(turn, draft, resume_state(draft))
     turn.replies[0].text = f"{intro}\n\n{turn.replies[0].text}"
     await _remember(turn, state)
@@ -339,7 +333,9 @@ async def search_department(turn: Turn, draft: Draft) -> State:
         return State.DEPARTMENT
     draft.department_text = text
     matches = await search_departments(turn.session, text)
-    rows: Keyboard = [[(_shorten(d.name), cb.DEPARTMENT.pack(d.id or 0))] for d in matches]
+    rows: Keyboard = [
+        [(cut(d.name, BUTTON_LABEL_MAX), cb.DEPARTMENT.pack(d.id or 0))] for d in matches
+    ]
     rows.append([(_("Not sure"), cb.DEPARTMENT.pack("unsure"))])
     if matches:
         turn.say(_("Choose the unit you mean, or type other characters to search again:"), rows)
@@ -352,10 +348,6 @@ async def search_department(turn: Turn, draft: Draft) -> State:
             rows,
         )
     return State.DEPARTMENT
-
-
-def _shorten(name: str) -> str:
-    return name if len(name) <= BUTTON_LABEL_MAX else name[: BUTTON_LABEL_MAX - 1] + "…"
 
 
 @step
@@ -484,7 +476,7 @@ async def evidence_action(turn: Turn, draft: Draft) -> State:
     if fields is not None and fields["action"] == "clear":
         dropped = [a.path for a in draft.attachments]
         draft.attachments = []
-        await save_draft(turn.session, _account_id(turn), draft, turn.now)
+        await save_draft(turn.session, account_id(turn), draft, turn.now)
         await turn.session.flush()
         await remove_if_unreferenced(turn.session, turn.services.settings.attachments_dir, dropped)
         turn.say(turn._("All evidence was removed from this report."))
@@ -563,7 +555,7 @@ async def summary_action(turn: Turn, draft: Draft) -> State | int:
     settings = turn.services.settings
     submitted = await submit_draft(
         turn.session,
-        account_id=_account_id(turn),
+        account_id=account_id(turn),
         draft=draft,
         language=turn.language,
         now=turn.now,
@@ -586,7 +578,7 @@ async def summary_action(turn: Turn, draft: Draft) -> State | int:
         auto_assign=settings.routing.auto_assign,
         conflict_department_id=draft.department_id if draft.leader_involved else None,
     )
-    await delete_draft(turn.session, _account_id(turn))
+    await delete_draft(turn.session, account_id(turn))
     received = _("Your report has been received. Its number is <b>{number}</b>.").format(
         number=submitted.report.number
     )
@@ -659,7 +651,7 @@ def _wrong_input(turn: Turn, state: State) -> str:
 
 
 async def _discard(turn: Turn) -> None:
-    draft = await delete_draft(turn.session, _account_id(turn))
+    draft = await delete_draft(turn.session, account_id(turn))
     if draft is not None and draft.attachments:
         await turn.session.flush()
         await remove_if_unreferenced(
@@ -672,7 +664,7 @@ async def _discard(turn: Turn) -> None:
 @turn_handler
 async def cancel(turn: Turn) -> int:
     """Leave the flow and keep nothing half-done."""
-    had_draft = await load_draft(turn.session, _account_id(turn)) is not None
+    had_draft = await load_draft(turn.session, account_id(turn)) is not None
     await _discard(turn)
     turn.clear_keyboard = turn.update.callback_query is not None
     if had_draft:

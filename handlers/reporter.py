@@ -25,6 +25,7 @@ from handlers.casekit import (
     OTHER,
     TEXT,
     apply_as,
+    chat_key,
     no_longer_valid,
     notify_admins,
     notify_liaisons,
@@ -159,12 +160,6 @@ def rating_prompt(turn: Turn, report: Report, rating: Rating) -> tuple[str, Keyb
 # --- reporters with a linked account -----------------------------------------------------------
 
 
-def _key(turn: Turn) -> tuple[int, int]:
-    chat, user = turn.update.effective_chat, turn.update.effective_user
-    assert chat is not None and user is not None
-    return (chat.id, user.id)
-
-
 async def _own_report(turn: Turn, report_id: int | None) -> Report | None:
     """The report, when it is this account's own; None for anything else (forged, foreign)."""
     report = await turn.session.get(Report, report_id) if report_id else None
@@ -180,7 +175,7 @@ def _reporter(turn: Turn) -> Actor:
 @turn_handler
 async def start_answer(turn: Turn) -> int:
     """The 'answer the question' button of the relayed question."""
-    await store_state(turn.session, TARGETS, _key(turn), None)
+    await store_state(turn.session, TARGETS, chat_key(turn), None)
     fields = cb.REPORTER_ANSWER.unpack(turn.callback_data)
     report = await _own_report(turn, cb.as_int(fields["report"]) if fields else None)
     if report is None:
@@ -191,7 +186,7 @@ async def start_answer(turn: Turn) -> int:
         turn.clear_keyboard = True
         turn.say(await refusal(turn, report, Refused(RefusalReason.wrong_state)))
         return END
-    await store_state(turn.session, TARGETS, _key(turn), {"report": report.id})
+    await store_state(turn.session, TARGETS, chat_key(turn), {"report": report.id})
     turn.say(
         turn._("Type your answer for report {number} (up to {max} characters). Or /cancel.").format(
             number=report.number, max=ANSWER_MAX
@@ -202,7 +197,7 @@ async def start_answer(turn: Turn) -> int:
 
 @turn_handler
 async def take_answer(turn: Turn) -> int:
-    stored = await target_value(turn.session, TARGETS, _key(turn))
+    stored = await target_value(turn.session, TARGETS, chat_key(turn))
     report = await _own_report(turn, stored.get("report") if stored else None)
     if report is None:
         turn.say(turn._("That step is no longer open. Nothing was changed."))
@@ -210,7 +205,7 @@ async def take_answer(turn: Turn) -> int:
     text = typed_text(turn, ANSWER_MAX)
     if text is None:
         return State.ANSWER
-    await store_state(turn.session, TARGETS, _key(turn), None)
+    await store_state(turn.session, TARGETS, chat_key(turn), None)
     turn.say(await answer_question(turn, report, text, _reporter(turn)))
     return END
 
@@ -218,7 +213,7 @@ async def take_answer(turn: Turn) -> int:
 @turn_handler
 async def choose_rating(turn: Turn) -> int:
     """A rating button under the answer: remember the choice, ask for the optional comment."""
-    await store_state(turn.session, TARGETS, _key(turn), None)
+    await store_state(turn.session, TARGETS, chat_key(turn), None)
     fields = cb.RATE.unpack(turn.callback_data)
     report = await _own_report(turn, cb.as_int(fields["report"]) if fields else None)
     rating = _rating(fields["rating"] if fields else None)
@@ -231,20 +226,20 @@ async def choose_rating(turn: Turn) -> int:
         turn.say(await refusal(turn, report, Refused(RefusalReason.wrong_state)))
         return END
     await store_state(
-        turn.session, TARGETS, _key(turn), {"report": report.id, "rating": rating.value}
+        turn.session, TARGETS, chat_key(turn), {"report": report.id, "rating": rating.value}
     )
     turn.say(*rating_prompt(turn, report, rating))
     return State.COMMENT
 
 
 async def _finish_rating(turn: Turn, comment: str | None) -> int:
-    stored = await target_value(turn.session, TARGETS, _key(turn))
+    stored = await target_value(turn.session, TARGETS, chat_key(turn))
     report = await _own_report(turn, stored.get("report") if stored else None)
     rating = _rating(stored.get("rating") if stored else None)
     if report is None or rating is None:
         turn.say(turn._("That step is no longer open. Nothing was changed."))
         return END
-    await store_state(turn.session, TARGETS, _key(turn), None)
+    await store_state(turn.session, TARGETS, chat_key(turn), None)
     turn.say(await rate(turn, report, rating, comment, _reporter(turn)))
     return END
 
@@ -265,7 +260,7 @@ async def no_comment(turn: Turn) -> int:
 
 @turn_handler
 async def cancel(turn: Turn) -> int:
-    await store_state(turn.session, TARGETS, _key(turn), None)
+    await store_state(turn.session, TARGETS, chat_key(turn), None)
     turn.say(turn._("Cancelled. Nothing was changed."))
     return END
 
@@ -277,7 +272,7 @@ def _rating(value: object) -> Rating | None:
 def build_handler() -> BaseHandler[object, object, object]:
     async def reask(turn: Turn) -> State:
         turn.say(turn._("Please answer with text, or /cancel."))
-        stored = await target_value(turn.session, TARGETS, _key(turn))
+        stored = await target_value(turn.session, TARGETS, chat_key(turn))
         return State.COMMENT if stored and stored.get("rating") else State.ANSWER
 
     again = MessageHandler(OTHER, turn_handler(reask))

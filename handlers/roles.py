@@ -30,6 +30,7 @@ from db.roles import (
     revoke_invite,
     revoke_role,
 )
+from handlers.adminkit import require_admin
 from handlers.start import refresh_command_menu
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -154,21 +155,10 @@ async def invite(turn: Turn) -> None:
     )
 
 
-async def _admin_or_refuse(turn: Turn) -> bool:
-    if await is_admin(turn.session, turn.account, turn.services.settings.admin_ids):
-        return True
-    message = turn._("Sorry, only the campaign office (admins) can do this. Nothing was changed.")
-    if turn.update.callback_query is not None:
-        turn.toast = message
-    else:
-        turn.say(message)
-    return False
-
-
 @turn_handler
 async def withdraw_invite(turn: Turn) -> None:
     """The button under a new invite link: the link stops working at once."""
-    if not await _admin_or_refuse(turn):
+    if not await require_admin(turn):
         return
     fields = cb.INVITE_REVOKE.unpack(turn.callback_data)
     invite_id = cb.as_int(fields["invite"]) if fields else None
@@ -190,7 +180,7 @@ async def withdraw_invite(turn: Turn) -> None:
 async def revoke(turn: Turn) -> None:
     """/revoke TELEGRAM_ID or /revoke DEPARTMENT_CODE: list active roles with revoke buttons."""
     _ = turn._
-    if not await _admin_or_refuse(turn):
+    if not await require_admin(turn):
         return
     args = turn.context.args or []
     if len(args) != 1:
@@ -236,7 +226,7 @@ async def revoke(turn: Turn) -> None:
 @turn_handler
 async def end_grant(turn: Turn) -> None:
     """End one role grant; the person loses the role's rights at their next press."""
-    if not await _admin_or_refuse(turn):
+    if not await require_admin(turn):
         return
     fields = cb.GRANT_REVOKE.unpack(turn.callback_data)
     grant_id = cb.as_int(fields["grant"]) if fields else None

@@ -13,7 +13,6 @@ from bot import callbacks as cb
 from bot.i18n import N_, Translator
 from bot.render import MESSAGE_MAX, cut, esc
 from bot.turn import Turn, turn_handler
-from db.audit import record
 from db.departments import (
     DEPARTMENT_CLASSES,
     MAX_NAME_LENGTH,
@@ -23,7 +22,7 @@ from db.departments import (
     open_report_numbers,
 )
 from db.models import Department
-from handlers.adminkit import require_admin, unit_or_say
+from handlers.adminkit import audit, require_admin, unit_or_say
 
 PRIVATE = filters.ChatType.PRIVATE
 PAGE_SIZE = 15
@@ -122,24 +121,6 @@ async def units_page(turn: Turn) -> None:
     await say_units(turn, fields["text"][1:], page)
 
 
-async def _audit(
-    turn: Turn,
-    unit: Department,
-    action: str,
-    before: dict[str, object] | None,
-    after: dict[str, object],
-) -> None:
-    await record(
-        turn.session,
-        actor_account_id=turn.account.id,
-        action=action,
-        subject=unit.code,
-        now=turn.now,
-        before=before,
-        after=after,
-    )
-
-
 @turn_handler
 async def unit_add(turn: Turn) -> None:
     """/unit_add CODE NAME KIND [CLASS]: a new unit, active at once."""
@@ -163,12 +144,11 @@ async def unit_add(turn: Turn) -> None:
     if isinstance(created, UnitProblem):
         turn.say(_problem(created, code, _))
         return
-    await _audit(
+    await audit(
         turn,
-        created,
         "department.add",
-        None,
-        {"name": created.name, "kind": created.kind.value, "class": created.dept_class},
+        created.code,
+        after={"name": created.name, "kind": created.kind.value, "class": created.dept_class},
     )
     turn.say(
         _("Added: {unit}. Invite its liaison with /invite liaison {code}.").format(
@@ -194,7 +174,7 @@ async def unit_rename(turn: Turn) -> None:
     if len(name) > MAX_NAME_LENGTH:
         turn.say(_problem(UnitProblem.bad_name, unit.code, _))
         return
-    await _audit(turn, unit, "department.rename", {"name": unit.name}, {"name": name})
+    await audit(turn, "department.rename", unit.code, {"name": unit.name}, {"name": name})
     unit.name = name
     turn.session.add(unit)
     turn.say(_("Renamed: {unit}.").format(unit=unit_line(unit, _)))
@@ -222,7 +202,7 @@ async def unit_class(turn: Turn) -> None:
     if value is not None and value not in DEPARTMENT_CLASSES:
         turn.say(_problem(UnitProblem.bad_class, unit.code, _))
         return
-    await _audit(turn, unit, "department.class", {"class": unit.dept_class}, {"class": value})
+    await audit(turn, "department.class", unit.code, {"class": unit.dept_class}, {"class": value})
     unit.dept_class = value
     turn.session.add(unit)
     turn.say(_("Class set: {unit}.").format(unit=unit_line(unit, _)))
@@ -255,7 +235,7 @@ async def unit_off(turn: Turn) -> None:
             ).format(unit=esc(unit.name), count=len(numbers), numbers=esc(shown))
         )
         return
-    await _audit(turn, unit, "department.deactivate", {"active": True}, {"active": False})
+    await audit(turn, "department.deactivate", unit.code, {"active": True}, {"active": False})
     unit.active = False
     turn.session.add(unit)
     turn.say(
@@ -281,7 +261,7 @@ async def unit_on(turn: Turn) -> None:
     if unit.active:
         turn.say(_("{unit} is already active.").format(unit=esc(unit.name)))
         return
-    await _audit(turn, unit, "department.activate", {"active": False}, {"active": True})
+    await audit(turn, "department.activate", unit.code, {"active": False}, {"active": True})
     unit.active = True
     turn.session.add(unit)
     turn.say(_("{unit} is active again.").format(unit=esc(unit.name)))

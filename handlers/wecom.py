@@ -15,7 +15,7 @@ from bot.render import esc
 from bot.turn import Turn, turn_handler
 from db.audit import record
 from db.models import Department
-from db.roles import is_admin
+from handlers.adminkit import require_admin
 from scheduler.sender import mask_url
 
 URL_MAX = 300
@@ -49,8 +49,7 @@ async def _audit(turn: Turn, unit: Department, new_url: str | None) -> None:
 async def wecom(turn: Turn) -> None:
     """Set, show or remove a unit's robot."""
     _ = turn._
-    if not await is_admin(turn.session, turn.account, turn.services.settings.admin_ids):
-        turn.say(_("Sorry, only the campaign office (admins) can do this. Nothing was changed."))
+    if not await require_admin(turn):
         return
     args = turn.context.args or []
     if not args or len(args) > 2:

@@ -92,6 +92,14 @@ async def test_export_permissions_and_bad_months(case_bot: Harness) -> None:
     assert not (bot.settings.data_dir / "exports").exists()
 
 
+async def test_export_takes_one_month_only(case_bot: Harness) -> None:
+    """Two words are no month: the admin gets the usage with last month as the example."""
+    bot = case_bot
+    answer = texts(await bot.say(ADMIN, "/export 2026-03 2026-04"))
+    assert "YYYY-MM" in answer and "/export 2026-" in answer
+    assert not (bot.settings.data_dir / "exports").exists()
+
+
 def workbook_rows(bot: Harness, month: str) -> list[tuple[object, ...]]:
     documents = [
         c.params
