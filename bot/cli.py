@@ -206,21 +206,10 @@ def import_departments_command(
 
 
 async def _digest(settings: Settings, month: date, now: datetime) -> DigestBundle:
-    from db.workdays import load_calendar
     from scheduler.digest_bundle import build_digest_bundle
 
     async with _session(settings) as session:
-        return await build_digest_bundle(
-            session,
-            month,
-            now,
-            calendar=await load_calendar(session),
-            tz=settings.tz,
-            limits=settings.deadlines.base_limits(),
-            weights=settings.digest.weights.score_weights(),
-            overdue_limit=settings.digest.overdue_numbers_max,
-            language=settings.default_language,
-        )
+        return await build_digest_bundle(session, settings, month, now, settings.default_language)
 
 
 def _month(settings: Settings, text: str, now: datetime) -> date:
@@ -261,12 +250,10 @@ def digest(
     first = previous_month(now, settings.tz) if month is None else _month(settings, month, now)
     migrate.upgrade(settings.database.url)
     bundle = asyncio.run(_digest(settings, first, now))
-    stem = f"digest-{first:%Y-%m}"
-    departments = out / f"{stem}-departments"
+    bundle.write_files(out)
+    departments = out / f"{bundle.stem}-departments"
     departments.mkdir(parents=True, exist_ok=True)
-    (out / f"{stem}.png").write_bytes(bundle.chart_png)
-    (out / f"{stem}.xlsx").write_bytes(bundle.workbook_xlsx)
-    (out / f"{stem}-office.html").write_text(bundle.office_text + "\n", encoding="utf-8")
+    (out / f"{bundle.stem}-office.html").write_text(bundle.office_text + "\n", encoding="utf-8")
     for figures in bundle.digest.departments:
         text = bundle.department_texts[figures.department_id]
         name = f"{_safe_file_part(figures.code)}.html"

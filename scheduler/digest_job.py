@@ -51,30 +51,15 @@ async def already_published(session: AsyncSession, month: date) -> bool:
 async def bundle_for(
     services: Services, session: AsyncSession, month: date, now: datetime, language: str
 ) -> DigestBundle:
-    settings = services.settings
-    return await build_digest_bundle(
-        session,
-        month,
-        now,
-        calendar=await load_calendar(session),
-        tz=settings.tz,
-        limits=settings.deadlines.base_limits(),
-        weights=settings.digest.weights.score_weights(),
-        overdue_limit=settings.digest.overdue_numbers_max,
-        language=language,
-    )
+    return await build_digest_bundle(session, services.settings, month, now, language)
 
 
 def keep_files(data_dir: Path, bundle: DigestBundle) -> tuple[Attachment, Attachment]:
     """Write the chart and workbook under the data dir; the outbox refers to them by path."""
-    stem = f"digest-{bundle.digest.month:%Y-%m}"
-    folder = data_dir / DIGEST_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{stem}.png").write_bytes(bundle.chart_png)
-    (folder / f"{stem}.xlsx").write_bytes(bundle.workbook_xlsx)
+    chart, workbook = bundle.write_files(data_dir / DIGEST_DIR)
     return (
-        Attachment(kind="photo", path=f"{DIGEST_DIR}/{stem}.png", name=f"{stem}.png"),
-        Attachment(kind="document", path=f"{DIGEST_DIR}/{stem}.xlsx", name=f"{stem}.xlsx"),
+        Attachment(kind="photo", path=f"{DIGEST_DIR}/{chart}", name=chart),
+        Attachment(kind="document", path=f"{DIGEST_DIR}/{workbook}", name=workbook),
     )
 
 
