@@ -20,7 +20,7 @@ from bot.services import BotContext, Services
 from db.digest import previous_month
 from db.models import Department, OutboxMessage, Role
 from db.outbox import Attachment, enqueue
-from db.roles import admin_recipients, department_recipients
+from db.roles import admin_recipients, recipients_by_department
 from db.workdays import WorkCalendar, load_calendar, local_date, next_working_day
 from scheduler.digest_bundle import DigestBundle, build_digest_bundle
 
@@ -108,10 +108,10 @@ async def publish_digest(services: Services, now: datetime, *, force: bool = Fal
                 now=now,
             )
         units = {d.id: d for d in (await session.exec(select(Department))).all()}
-        roles = frozenset({Role.liaison, Role.leader})
+        people = await recipients_by_department(session, frozenset({Role.liaison, Role.leader}))
         for figures in default.digest.departments:
             unit_id = figures.department_id
-            for person in await department_recipients(session, unit_id, roles):
+            for person in people.get(unit_id, []):
                 text = (await bundle(person.language)).department_texts[unit_id]
                 added += await enqueue(
                     session,
