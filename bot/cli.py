@@ -10,8 +10,8 @@ import asyncio
 import logging
 import re
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
 
 from bot.i18n import gettext_for
@@ -38,8 +39,8 @@ from db.departments import (
     parse_departments_csv,
     sample_csv_path,
 )
-from db.engine import create_engine, session_factory
-from db.models import Department, Role
+from db.engine import SessionFactory, create_engine, session_factory
+from db.models import Campaign, CampaignPhase, Department, Role
 from db.roles import DEPARTMENT_ROLES, create_invite, ensure_role
 from handlers.roles import ROLE_WORDS as INVITE_ROLE_WORDS
 
@@ -95,6 +96,24 @@ def _settings(config: Path | None) -> Settings:
         raise _fail(f"invalid setting {where}: {first['msg']}") from None
 
 
+@asynccontextmanager
+async def _sessions(settings: Settings) -> AsyncIterator[SessionFactory]:
+    """A session factory on its own engine, disposed when the command is done: each command
+    is one `asyncio.run`, and an engine must not outlive its event loop."""
+    engine = create_engine(settings.database.url)
+    try:
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def _session(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """One session of `_sessions`, for a command that needs no more."""
+    async with _sessions(settings) as sessions, sessions() as session:
+        yield session
+
+
 def _configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(),
@@ -137,16 +156,12 @@ def db_upgrade(
 
 async def _import(settings: Settings, data: bytes, if_empty: bool) -> ImportResult | None:
     rows = parse_departments_csv(data)
-    engine = create_engine(settings.database.url)
-    try:
-        async with session_factory(engine)() as session:
-            if if_empty and (await session.exec(select(Department).limit(1))).first():
-                return None
-            result = await import_departments(session, rows)
-            await session.commit()
-            return result
-    finally:
-        await engine.dispose()
+    async with _session(settings) as session:
+        if if_empty and (await session.exec(select(Department).limit(1))).first():
+            return None
+        result = await import_departments(session, rows)
+        await session.commit()
+        return result
 
 
 @app.command("import-departments")
@@ -191,25 +206,10 @@ def import_departments_command(
 
 
 async def _digest(settings: Settings, month: date, now: datetime) -> DigestBundle:
-    from db.workdays import load_calendar
     from scheduler.digest_bundle import build_digest_bundle
 
-    engine = create_engine(settings.database.url)
-    try:
-        async with session_factory(engine)() as session:
-            return await build_digest_bundle(
-                session,
-                month,
-                now,
-                calendar=await load_calendar(session),
-                tz=settings.tz,
-                limits=settings.deadlines.base_limits(),
-                weights=settings.digest.weights.score_weights(),
-                overdue_limit=settings.digest.overdue_numbers_max,
-                language=settings.default_language,
-            )
-    finally:
-        await engine.dispose()
+    async with _session(settings) as session:
+        return await build_digest_bundle(session, settings, month, now, settings.default_language)
 
 
 def _month(settings: Settings, text: str, now: datetime) -> date:
@@ -250,12 +250,10 @@ def digest(
     first = previous_month(now, settings.tz) if month is None else _month(settings, month, now)
     migrate.upgrade(settings.database.url)
     bundle = asyncio.run(_digest(settings, first, now))
-    stem = f"digest-{first:%Y-%m}"
-    departments = out / f"{stem}-departments"
+    bundle.write_files(out)
+    departments = out / f"{bundle.stem}-departments"
     departments.mkdir(parents=True, exist_ok=True)
-    (out / f"{stem}.png").write_bytes(bundle.chart_png)
-    (out / f"{stem}.xlsx").write_bytes(bundle.workbook_xlsx)
-    (out / f"{stem}-office.html").write_text(bundle.office_text + "\n", encoding="utf-8")
+    (out / f"{bundle.stem}-office.html").write_text(bundle.office_text + "\n", encoding="utf-8")
     for figures in bundle.digest.departments:
         text = bundle.department_texts[figures.department_id]
         name = f"{_safe_file_part(figures.code)}.html"
@@ -268,12 +266,8 @@ def digest(
 
 
 async def _export_departments(settings: Settings) -> bytes:
-    engine = create_engine(settings.database.url)
-    try:
-        async with session_factory(engine)() as session:
-            return await export_departments(session)
-    finally:
-        await engine.dispose()
+    async with _session(settings) as session:
+        return await export_departments(session)
 
 
 @app.command("export-departments")
@@ -299,28 +293,22 @@ def export_departments_command(
 
 
 async def _make_admin(settings: Settings, telegram_id: int) -> bool:
-    engine = create_engine(settings.database.url)
-    try:
-        async with session_factory(engine)() as session:
-            now = datetime.now(UTC)
-            account, _new = await get_or_create_account(
-                session, telegram_id, settings.default_language
+    async with _session(settings) as session:
+        now = datetime.now(UTC)
+        account, _new = await get_or_create_account(session, telegram_id, settings.default_language)
+        assert account.id is not None
+        _grant, created = await ensure_role(session, account.id, Role.admin, None, now)
+        if created:
+            await record(
+                session,
+                actor_account_id=None,
+                action="role.grant",
+                subject=f"account:{telegram_id}",
+                now=now,
+                after={"role": Role.admin.value},
             )
-            assert account.id is not None
-            _grant, created = await ensure_role(session, account.id, Role.admin, None, now)
-            if created:
-                await record(
-                    session,
-                    actor_account_id=None,
-                    action="role.grant",
-                    subject=f"account:{telegram_id}",
-                    now=now,
-                    after={"role": Role.admin.value},
-                )
-            await session.commit()
-            return created
-    finally:
-        await engine.dispose()
+        await session.commit()
+        return created
 
 
 @app.command("make-admin")
@@ -360,36 +348,32 @@ async def _invite(
 ) -> tuple[str, datetime, str | None] | None:
     """The link, its expiry and the department's name; None when no active department has
     the code."""
-    engine = create_engine(settings.database.url)
-    try:
-        async with session_factory(engine)() as session:
-            now = datetime.now(UTC)
-            department = None
-            if code is not None:
-                department = await department_by_code(session, code)
-                if department is None or not department.active:
-                    return None
-            invite, token = await create_invite(
-                session,
-                role=role,
-                department_id=department.id if department else None,
-                created_by=None,
-                now=now,
-                ttl=timedelta(days=settings.invites.ttl_days),
-            )
-            await record(
-                session,
-                actor_account_id=None,
-                action="invite.create",
-                subject=f"invite:{invite.id}",
-                now=now,
-                after={"role": role.value, "department": department.code if department else None},
-            )
-            await session.commit()
-            link = f"https://t.me/{bot_username}?start={token}"
-            return link, invite.expires_at, department.name if department else None
-    finally:
-        await engine.dispose()
+    async with _session(settings) as session:
+        now = datetime.now(UTC)
+        department = None
+        if code is not None:
+            department = await department_by_code(session, code)
+            if department is None or not department.active:
+                return None
+        invite, token = await create_invite(
+            session,
+            role=role,
+            department_id=department.id if department else None,
+            created_by=None,
+            now=now,
+            ttl=timedelta(days=settings.invites.ttl_days),
+        )
+        await record(
+            session,
+            actor_account_id=None,
+            action="invite.create",
+            subject=f"invite:{invite.id}",
+            now=now,
+            after={"role": role.value, "department": department.code if department else None},
+        )
+        await session.commit()
+        link = f"https://t.me/{bot_username}?start={token}"
+        return link, invite.expires_at, department.name if department else None
 
 
 @app.command()
@@ -453,35 +437,31 @@ async def _export(settings: Settings, first: date, now: datetime) -> bytes:
     from scheduler.report_export import render_reports_workbook
 
     _ = gettext_for(settings.default_language)
-    engine = create_engine(settings.database.url)
-    try:
-        async with session_factory(engine)() as session:
-            calendar = await load_calendar(session)
-            limits = settings.deadlines.base_limits()
-            digest = await build_digest(
-                session,
-                first,
-                now,
-                calendar=calendar,
-                tz=settings.tz,
-                limits=limits,
-                weights=settings.digest.weights.score_weights(),
+    async with _session(settings) as session:
+        calendar = await load_calendar(session)
+        limits = settings.deadlines.base_limits()
+        digest = await build_digest(
+            session,
+            first,
+            now,
+            calendar=calendar,
+            tz=settings.tz,
+            limits=limits,
+            weights=settings.digest.weights.score_weights(),
+        )
+        total = await month_report_count(session, digest)
+        rows = month_report_rows(
+            session,
+            digest,
+            calendar=calendar,
+            tz=settings.tz,
+            limits=limits,
+            language=settings.default_language,
+        )
+        with _progress(_("Exporting reports"), total) as advance:
+            return await render_reports_workbook(
+                rows, f"{first:%Y-%m}", _, settings.tz, on_row=advance
             )
-            total = await month_report_count(session, digest)
-            rows = month_report_rows(
-                session,
-                digest,
-                calendar=calendar,
-                tz=settings.tz,
-                limits=limits,
-                language=settings.default_language,
-            )
-            with _progress(_("Exporting reports"), total) as advance:
-                return await render_reports_workbook(
-                    rows, f"{first:%Y-%m}", _, settings.tz, on_row=advance
-                )
-    finally:
-        await engine.dispose()
 
 
 @app.command()
@@ -504,27 +484,30 @@ def export(
     typer.echo(_("Reports of {month} written to {out}.").format(month=f"{first:%Y-%m}", out=out))
 
 
+def _campaign_lines(
+    campaign: Campaign, phases: list[CampaignPhase], today: date | None = None
+) -> list[str]:
+    """The campaign and one line per phase; `today`'s phase, if given, marked ◀."""
+    lines = [f"{campaign.name} ({campaign.year})"]
+    for p in phases:
+        mark = "  ◀" if today is not None and p.starts_on <= today <= p.ends_on else ""
+        lines.append(f"{p.position}. {p.name}  {p.starts_on:%Y-%m-%d} – {p.ends_on:%Y-%m-%d}{mark}")
+    return lines
+
+
 async def _campaign_init(
     settings: Settings, template: str, year: int, name: str | None
 ) -> list[str] | None:
     """The phase lines of the (new or existing) campaign; None for an unknown template."""
     from db.campaigns import init_campaign, phases_of
 
-    engine = create_engine(settings.database.url)
-    try:
-        async with session_factory(engine)() as session:
-            campaign = await init_campaign(session, template, year, name)
-            if campaign is None or campaign.id is None:
-                return None
-            lines = [f"{campaign.name} ({campaign.year})"]
-            lines += [
-                f"{p.position}. {p.name}  {p.starts_on:%Y-%m-%d} – {p.ends_on:%Y-%m-%d}"
-                for p in await phases_of(session, campaign.id)
-            ]
-            await session.commit()
-            return lines
-    finally:
-        await engine.dispose()
+    async with _session(settings) as session:
+        campaign = await init_campaign(session, template, year, name)
+        if campaign is None or campaign.id is None:
+            return None
+        lines = _campaign_lines(campaign, await phases_of(session, campaign.id))
+        await session.commit()
+        return lines
 
 
 @campaign_app.command("init")
@@ -566,22 +549,12 @@ async def _campaign_show(settings: Settings) -> list[str]:
     from db.campaigns import phases_of
     from db.workdays import local_date
 
-    engine = create_engine(settings.database.url)
-    try:
-        async with session_factory(engine)() as session:
-            campaign = await active_campaign(session)
-            if campaign is None or campaign.id is None:
-                return []
-            today = local_date(datetime.now(UTC), settings.tz)
-            lines = [f"{campaign.name} ({campaign.year})"]
-            for p in await phases_of(session, campaign.id):
-                mark = "  ◀" if p.starts_on <= today <= p.ends_on else ""
-                lines.append(
-                    f"{p.position}. {p.name}  {p.starts_on:%Y-%m-%d} – {p.ends_on:%Y-%m-%d}{mark}"
-                )
-            return lines
-    finally:
-        await engine.dispose()
+    async with _session(settings) as session:
+        campaign = await active_campaign(session)
+        if campaign is None or campaign.id is None:
+            return []
+        today = local_date(datetime.now(UTC), settings.tz)
+        return _campaign_lines(campaign, await phases_of(session, campaign.id), today)
 
 
 @campaign_app.command("show")
@@ -601,14 +574,10 @@ async def _export_duties(settings: Settings, first: date, last: date) -> tuple[b
     from scheduler.duty_workbook import duties_workbook
 
     _ = gettext_for(settings.default_language)
-    engine = create_engine(settings.database.url)
-    try:
-        async with session_factory(engine)() as session:
-            return await duties_workbook(
-                session, first, last, _, settings.default_language, settings.tz
-            )
-    finally:
-        await engine.dispose()
+    async with _session(settings) as session:
+        return await duties_workbook(
+            session, first, last, _, settings.default_language, settings.tz
+        )
 
 
 @app.command("export-duties")
@@ -694,9 +663,7 @@ async def _purge(settings: Settings, dry_run: bool) -> tuple[list[PurgeCandidate
     from scheduler.retention_job import due_for_purge, purge
 
     _ = gettext_for(settings.default_language)
-    engine = create_engine(settings.database.url)
-    try:
-        sessions = session_factory(engine)
+    async with _sessions(settings) as sessions:
         now = datetime.now(UTC)
         candidates = await due_for_purge(sessions, settings, now)
         if dry_run or not candidates:
@@ -704,8 +671,6 @@ async def _purge(settings: Settings, dry_run: bool) -> tuple[list[PurgeCandidate
         with _progress(_("Purging"), len(candidates)) as advance:
             done = await purge(sessions, settings, now, candidates, lambda _c: advance(1))
         return candidates, done
-    finally:
-        await engine.dispose()
 
 
 @app.command()

@@ -166,16 +166,7 @@ class DigestWeightSettings(BaseModel):
         return self
 
     def score_weights(self) -> ScoreWeights:
-        return ScoreWeights(
-            signed_on_time=self.signed_on_time,
-            answered_on_time=self.answered_on_time,
-            satisfaction=self.satisfaction,
-            returned=self.returned,
-            reopened=self.reopened,
-            overdue=self.overdue,
-            submissions_on_time=self.submissions_on_time,
-            ledger_completion=self.ledger_completion,
-        )
+        return ScoreWeights(**self.model_dump())
 
 
 class DigestSettings(BaseModel):

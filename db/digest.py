@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -81,9 +81,7 @@ class ScoreWeights:
     ledger_completion: float = 0.1
 
     def __post_init__(self) -> None:
-        values = [self.signed_on_time, self.answered_on_time, self.satisfaction]
-        values += [self.returned, self.reopened, self.overdue]
-        values += [self.submissions_on_time, self.ledger_completion]
+        values = [getattr(self, f.name) for f in fields(self)]
         if any(value < 0 for value in values):
             raise ValueError("digest weights must not be negative")
         if sum(values) <= 0:

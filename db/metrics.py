@@ -250,6 +250,20 @@ def _overdue_condition(
     return and_(_open_condition(report), col(report.due_at) < now)
 
 
+def _event_counts() -> list[tuple[EventKind, tuple[ColumnElement[bool], ...]]]:
+    """The event counts of both statements, in `_COUNTED` order after the report counts: the
+    kind and any further condition on the event."""
+    replied_on_time = and_(
+        col(ReportEvent.due_at).is_not(None),
+        col(ReportEvent.created_at) <= col(ReportEvent.due_at),
+    )
+    return [
+        (EventKind.replied, ()),
+        (EventKind.replied, (replied_on_time,)),
+        *((kind, ()) for kind in _COUNTED[7:]),
+    ]
+
+
 @cache
 def _metrics_statement(
     stretches: int,
@@ -319,10 +333,6 @@ def _metrics_statement(
         select(func.coalesce(func.sum(per_stretch), 0)).select_from(pieces).scalar_subquery()
     )
     is_open = _open_condition()
-    replied_on_time = and_(
-        col(ReportEvent.due_at).is_not(None),
-        col(ReportEvent.created_at) <= col(ReportEvent.due_at),
-    )
     return select(  # type: ignore[return-value]
         department,
         col(Department.active),
@@ -331,12 +341,7 @@ def _metrics_statement(
         signed_on_time,
         reports(is_open),
         reports(is_open, col(Report.due_at) < bindparam("now", type_=UTCDateTime())),
-        events(EventKind.replied),
-        events(EventKind.replied, replied_on_time),
-        events(EventKind.returned),
-        events(EventKind.reopened),
-        events(EventKind.rated),
-        events(EventKind.escalated),
+        *(events(kind, *conditions) for kind, conditions in _event_counts()),
     ).order_by(department)
 
 
@@ -387,11 +392,8 @@ def _grouped_metrics_statement(
         .subquery("backlog")
     )
     kind = col(ReportEvent.kind)
-    on_time = col(ReportEvent.created_at) <= col(ReportEvent.due_at)
     event_counts = [
-        func.count(case((kind == EventKind.replied, 1))),
-        func.count(case((and_(kind == EventKind.replied, on_time), 1))),
-        *(func.count(case((kind == k, 1))) for k in _COUNTED[7:]),
+        func.count(case((and_(kind == k, *conditions), 1))) for k, conditions in _event_counts()
     ]
     events = (
         select(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func, update
+from sqlalchemy import ColumnElement, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -267,26 +267,24 @@ class Holder:
     account: Account
 
 
-async def department_holders(session: AsyncSession, department_id: int) -> list[Holder]:
-    """The active liaison and leader grants of a department, oldest first."""
+async def _holders(session: AsyncSession, *conditions: ColumnElement[bool]) -> list[Holder]:
     statement = (
         select(RoleGrant, Account)
         .join(Account, col(Account.id) == col(RoleGrant.account_id))
-        .where(col(RoleGrant.department_id) == department_id, col(RoleGrant.revoked_at).is_(None))
+        .where(col(RoleGrant.revoked_at).is_(None), *conditions)
         .order_by(col(RoleGrant.id))
     )
     return [Holder(grant, account) for grant, account in (await session.exec(statement)).all()]
+
+
+async def department_holders(session: AsyncSession, department_id: int) -> list[Holder]:
+    """The active liaison and leader grants of a department, oldest first."""
+    return await _holders(session, col(RoleGrant.department_id) == department_id)
 
 
 async def all_holders(session: AsyncSession) -> list[Holder]:
     """Every active grant in the campaign with its holder, oldest first."""
-    statement = (
-        select(RoleGrant, Account)
-        .join(Account, col(Account.id) == col(RoleGrant.account_id))
-        .where(col(RoleGrant.revoked_at).is_(None))
-        .order_by(col(RoleGrant.id))
-    )
-    return [Holder(grant, account) for grant, account in (await session.exec(statement)).all()]
+    return await _holders(session)
 
 
 @dataclass(frozen=True)
@@ -297,23 +295,42 @@ class Recipient:
     language: str
 
 
+async def _recipients(
+    session: AsyncSession, roles: frozenset[Role], *conditions: ColumnElement[bool]
+) -> dict[int, list[Recipient]]:
+    statement = (
+        select(col(RoleGrant.department_id), Account)
+        .join(RoleGrant, col(RoleGrant.account_id) == col(Account.id))
+        .where(
+            col(RoleGrant.role).in_(roles),
+            col(RoleGrant.department_id).is_not(None),
+            col(RoleGrant.revoked_at).is_(None),
+            col(Account.unreachable).is_(False),
+            *conditions,
+        )
+        .order_by(col(RoleGrant.id))
+    )
+    found: dict[int, dict[int, Recipient]] = {}
+    for department_id, account in (await session.exec(statement)).all():
+        people = found.setdefault(department_id, {})
+        people.setdefault(account.telegram_id, Recipient(account.telegram_id, account.language))
+    return {department_id: list(people.values()) for department_id, people in found.items()}
+
+
 async def department_recipients(
     session: AsyncSession, department_id: int, roles: frozenset[Role] = frozenset({Role.liaison})
 ) -> list[Recipient]:
     """The reachable holders of active `roles` in a department, each once, oldest grant first."""
-    statement = (
-        select(Account)
-        .join(RoleGrant, col(RoleGrant.account_id) == col(Account.id))
-        .where(
-            col(RoleGrant.role).in_(roles),
-            col(RoleGrant.department_id) == department_id,
-            col(RoleGrant.revoked_at).is_(None),
-            col(Account.unreachable).is_(False),
-        )
-        .order_by(col(RoleGrant.id))
-    )
-    accounts = {a.telegram_id: a for a in (await session.exec(statement)).all()}
-    return [Recipient(a.telegram_id, a.language) for a in accounts.values()]
+    found = await _recipients(session, roles, col(RoleGrant.department_id) == department_id)
+    return found.get(department_id, [])
+
+
+async def recipients_by_department(
+    session: AsyncSession, roles: frozenset[Role]
+) -> dict[int, list[Recipient]]:
+    """`department_recipients` of every department with any, in one statement: the monthly
+    digest reaches hundreds of departments."""
+    return await _recipients(session, roles)
 
 
 async def admin_recipients(

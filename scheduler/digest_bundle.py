@@ -7,14 +7,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from pathlib import Path
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import gettext_for
-from db.case_rules import Limits
-from db.digest import Digest, ReportRow, ScoreWeights, build_digest, month_report_rows
-from db.workdays import WorkCalendar
+from bot.settings import Settings
+from db.digest import Digest, ReportRow, build_digest, month_report_rows
+from db.workdays import load_calendar
 from scheduler.digest_files import render_chart, render_workbook
 from scheduler.digest_text import department_message, office_message
 
@@ -28,25 +28,33 @@ class DigestBundle:
     chart_png: bytes
     workbook_xlsx: bytes
 
+    @property
+    def stem(self) -> str:
+        """The start of every file name of the month's digest, e.g. digest-2026-03."""
+        return f"digest-{self.digest.month:%Y-%m}"
+
+    def write_files(self, folder: Path) -> tuple[str, str]:
+        """Write the chart and the workbook into `folder` (made if needed); their file names."""
+        folder.mkdir(parents=True, exist_ok=True)
+        chart, workbook = f"{self.stem}.png", f"{self.stem}.xlsx"
+        (folder / chart).write_bytes(self.chart_png)
+        (folder / workbook).write_bytes(self.workbook_xlsx)
+        return chart, workbook
+
 
 async def build_digest_bundle(
-    session: AsyncSession,
-    month: date,
-    now: datetime,
-    *,
-    calendar: WorkCalendar,
-    tz: ZoneInfo,
-    limits: Limits,
-    weights: ScoreWeights,
-    overdue_limit: int = 20,
-    language: str = "zh_CN",
+    session: AsyncSession, settings: Settings, month: date, now: datetime, language: str
 ) -> DigestBundle:
-    """The digest of `month` with its messages (in `language`), chart and workbook.
+    """The digest of `month` with its messages (in `language`), chart and workbook, by the
+    limits, weights and time zone of `settings`.
 
     The chart is drawn in a worker thread: matplotlib takes a noticeable fraction of a second
     and must not stall the bot's event loop.
     """
     _ = gettext_for(language)
+    calendar = await load_calendar(session)
+    tz = settings.tz
+    limits = settings.deadlines.base_limits()
     digest = await build_digest(
         session,
         month,
@@ -54,8 +62,8 @@ async def build_digest_bundle(
         calendar=calendar,
         tz=tz,
         limits=limits,
-        weights=weights,
-        overdue_limit=overdue_limit,
+        weights=settings.digest.weights.score_weights(),
+        overdue_limit=settings.digest.overdue_numbers_max,
     )
 
     def rows(department_ids: list[int] | None) -> AsyncIterator[ReportRow]:

@@ -20,7 +20,7 @@ from bot.services import BotContext, Services
 from db.digest import previous_month
 from db.models import Department, OutboxMessage, Role
 from db.outbox import Attachment, enqueue
-from db.roles import admin_recipients, department_recipients
+from db.roles import admin_recipients, recipients_by_department
 from db.workdays import WorkCalendar, load_calendar, local_date, next_working_day
 from scheduler.digest_bundle import DigestBundle, build_digest_bundle
 
@@ -51,30 +51,15 @@ async def already_published(session: AsyncSession, month: date) -> bool:
 async def bundle_for(
     services: Services, session: AsyncSession, month: date, now: datetime, language: str
 ) -> DigestBundle:
-    settings = services.settings
-    return await build_digest_bundle(
-        session,
-        month,
-        now,
-        calendar=await load_calendar(session),
-        tz=settings.tz,
-        limits=settings.deadlines.base_limits(),
-        weights=settings.digest.weights.score_weights(),
-        overdue_limit=settings.digest.overdue_numbers_max,
-        language=language,
-    )
+    return await build_digest_bundle(session, services.settings, month, now, language)
 
 
 def keep_files(data_dir: Path, bundle: DigestBundle) -> tuple[Attachment, Attachment]:
     """Write the chart and workbook under the data dir; the outbox refers to them by path."""
-    stem = f"digest-{bundle.digest.month:%Y-%m}"
-    folder = data_dir / DIGEST_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{stem}.png").write_bytes(bundle.chart_png)
-    (folder / f"{stem}.xlsx").write_bytes(bundle.workbook_xlsx)
+    chart, workbook = bundle.write_files(data_dir / DIGEST_DIR)
     return (
-        Attachment(kind="photo", path=f"{DIGEST_DIR}/{stem}.png", name=f"{stem}.png"),
-        Attachment(kind="document", path=f"{DIGEST_DIR}/{stem}.xlsx", name=f"{stem}.xlsx"),
+        Attachment(kind="photo", path=f"{DIGEST_DIR}/{chart}", name=chart),
+        Attachment(kind="document", path=f"{DIGEST_DIR}/{workbook}", name=workbook),
     )
 
 
@@ -123,10 +108,10 @@ async def publish_digest(services: Services, now: datetime, *, force: bool = Fal
                 now=now,
             )
         units = {d.id: d for d in (await session.exec(select(Department))).all()}
-        roles = frozenset({Role.liaison, Role.leader})
+        people = await recipients_by_department(session, frozenset({Role.liaison, Role.leader}))
         for figures in default.digest.departments:
             unit_id = figures.department_id
-            for person in await department_recipients(session, unit_id, roles):
+            for person in people.get(unit_id, []):
                 text = (await bundle(person.language)).department_texts[unit_id]
                 added += await enqueue(
                     session,

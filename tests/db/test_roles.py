@@ -12,13 +12,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from db.models import Account, Department, DepartmentKind, Invite, Role
 from db.roles import (
     InviteProblem,
+    Recipient,
     active_roles,
     create_invite,
+    department_recipients,
     grant_role,
     hash_token,
     is_admin,
     leaves_no_admin,
     new_invite_token,
+    recipients_by_department,
     redeem_invite,
     revoke_invite,
     revoke_role,
@@ -199,3 +202,30 @@ async def test_a_handover_invite_ends_the_old_grant_when_redeemed(session: Async
     new = await redeem_invite(session, token, person.id, NOW + timedelta(hours=1))
     assert not isinstance(new, InviteProblem) and new.account_id == person.id
     assert old.revoked_at == NOW + timedelta(hours=1)
+
+
+async def test_recipients_by_department_match_department_recipients(session: AsyncSession) -> None:
+    """The one-statement lookup of the monthly digest gives each unit what the per-unit one
+    gives: reachable liaisons and leaders, each once, oldest grant first; nothing for others."""
+    first, _admin, person = await _setup(session)
+    second = Department(code="D012", name="市财政局", kind=DepartmentKind.department)
+    leader = Account(telegram_id=902, language="en")
+    gone = Account(telegram_id=903, unreachable=True)
+    session.add_all([second, leader, gone])
+    await session.flush()
+    assert first.id and second.id and person.id and leader.id and gone.id
+    await grant_role(session, leader.id, Role.leader, first.id, NOW)
+    await grant_role(session, person.id, Role.liaison, first.id, NOW)
+    await grant_role(session, person.id, Role.leader, first.id, NOW)
+    await grant_role(session, gone.id, Role.liaison, second.id, NOW)
+    await grant_role(session, person.id, Role.liaison, second.id, NOW)
+    roles = frozenset({Role.liaison, Role.leader})
+
+    found = await recipients_by_department(session, roles)
+
+    assert found == {
+        first.id: await department_recipients(session, first.id, roles),
+        second.id: await department_recipients(session, second.id, roles),
+    }
+    assert found[first.id] == [Recipient(902, "en"), Recipient(901, person.language)]
+    assert found[second.id] == [Recipient(901, person.language)]
