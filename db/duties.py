@@ -448,20 +448,25 @@ async def review_submission(
     if isinstance(status, SubmissionProblem):
         return status
     _store(submission, status)
-    last = (
-        await session.exec(
-            select(SubmissionRound)
-            .where(SubmissionRound.submission_id == submission_id)
-            .order_by(col(SubmissionRound.number).desc())
-            .limit(1)
-        )
-    ).one()
+    last = await last_round(session, submission_id)
+    assert last is not None  # a submitted submission has filed a round
     last.decision = decision
     last.comment = (comment or "").strip() or None
     last.reviewed_by = reviewer_account_id
     last.reviewed_at = now
     await session.flush()
     return submission
+
+
+async def last_round(session: AsyncSession, submission_id: int) -> SubmissionRound | None:
+    return (
+        await session.exec(
+            select(SubmissionRound)
+            .where(SubmissionRound.submission_id == submission_id)
+            .order_by(col(SubmissionRound.number).desc())
+            .limit(1)
+        )
+    ).first()
 
 
 async def rounds_of(session: AsyncSession, submission_id: int) -> list[SubmissionRound]:
