@@ -29,7 +29,9 @@ from db.duty_rules import (
     owed_periods,
     parse_period,
     period_key,
+    read_status,
     review,
+    write_status,
 )
 from db.models import (
     Department,
@@ -42,7 +44,6 @@ from db.models import (
     ReviewDecision,
     Submission,
     SubmissionRound,
-    SubmissionState,
 )
 from db.workdays import WorkCalendar, add_working_days, local_date
 
@@ -357,26 +358,7 @@ async def open_submissions(
 
 
 def status_of(submission: Submission) -> SubmissionStatus:
-    return SubmissionStatus(
-        state=SubmissionState(submission.state),
-        due_at=submission.due_at,
-        rounds=submission.rounds,
-        first_submitted_at=submission.first_submitted_at,
-        submitted_at=submission.submitted_at,
-        resubmit_due_at=submission.resubmit_due_at,
-        accepted_at=submission.accepted_at,
-        version=submission.version,
-    )
-
-
-def _store(submission: Submission, status: SubmissionStatus) -> None:
-    submission.state = status.state
-    submission.rounds = status.rounds
-    submission.first_submitted_at = status.first_submitted_at
-    submission.submitted_at = status.submitted_at
-    submission.resubmit_due_at = status.resubmit_due_at
-    submission.accepted_at = status.accepted_at
-    submission.version = status.version
+    return read_status(SubmissionStatus, submission)
 
 
 class AccessProblem(StrEnum):
@@ -405,7 +387,7 @@ async def file_submission(
     status = file_round(status_of(submission), now)
     if isinstance(status, SubmissionProblem):
         return status
-    _store(submission, status)
+    write_status(submission, status)
     filed = SubmissionRound(
         submission_id=submission_id,
         number=status.rounds,
@@ -447,7 +429,7 @@ async def review_submission(
     )
     if isinstance(status, SubmissionProblem):
         return status
-    _store(submission, status)
+    write_status(submission, status)
     last = await last_round(session, submission_id)
     assert last is not None  # a submitted submission has filed a round
     last.decision = decision
