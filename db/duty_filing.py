@@ -18,9 +18,9 @@ from sqlalchemy import delete
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from db.duties import AccessProblem, file_submission
+from db.duties import AccessProblem, file_submission, status_of
 from db.duties import last_round as last_round  # the filing flows read it from here
-from db.duty_rules import SubmissionProblem
+from db.duty_rules import SubmissionProblem, current_due
 from db.ledger import NewItem, add_item
 from db.models import (
     DutyFile,
@@ -86,11 +86,9 @@ def duty_status(submission: Submission, now: datetime) -> DutyStatus:
 
 
 def working_due(submission: Submission) -> datetime:
-    """The due time the unit works against: a returned one's resubmission due, else the
-    period's."""
-    if submission.state == SubmissionState.returned and submission.resubmit_due_at is not None:
-        return submission.resubmit_due_at
-    return submission.due_at
+    """The due time the unit works against (`current_due`), and for one filed the period's, so
+    every submission sorts and shows by one time."""
+    return current_due(status_of(submission)) or submission.due_at
 
 
 async def unit_duties(
