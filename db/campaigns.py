@@ -8,12 +8,13 @@ ranges; loading it for a year turns them into dates that admins may then edit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from db.models import Campaign, CampaignPhase
+from db.duty_rules import period_of
+from db.models import Campaign, CampaignPhase, DuePeriod
 
 
 @dataclass(frozen=True)
@@ -42,13 +43,13 @@ TEMPLATES: dict[str, CampaignTemplate] = {
 }
 
 
-def _last_day(year: int, month: int) -> date:
-    return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
-
-
 def phase_dates(template: CampaignTemplate, year: int) -> list[tuple[str, date, date]]:
     return [
-        (p.name, date(year, p.first_month, 1), _last_day(year, p.last_month))
+        (
+            p.name,
+            date(year, p.first_month, 1),
+            period_of(DuePeriod.month, date(year, p.last_month, 1)).end,
+        )
         for p in template.phases
     ]
 

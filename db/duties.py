@@ -14,11 +14,13 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.duty_rules import (
     DueRule,
+    Period,
     SubmissionProblem,
     SubmissionStatus,
     due_day,
@@ -27,7 +29,9 @@ from db.duty_rules import (
     owed_periods,
     parse_period,
     period_key,
+    read_status,
     review,
+    write_status,
 )
 from db.models import (
     Department,
@@ -40,7 +44,6 @@ from db.models import (
     ReviewDecision,
     Submission,
     SubmissionRound,
-    SubmissionState,
 )
 from db.workdays import WorkCalendar, add_working_days, local_date
 
@@ -91,6 +94,37 @@ def questions_of(row: Obligation | Submission) -> list[str]:
     return [str(q) for q in json.loads(row.questions or "[]")]
 
 
+@dataclass(frozen=True)
+class _Unit:
+    id: int
+    kind: DepartmentKind
+    dept_class: str | None
+
+
+async def _active_units(session: AsyncSession) -> list[_Unit]:
+    statement = (
+        select(Department.id, Department.kind, Department.dept_class)
+        .where(col(Department.active))
+        .order_by(col(Department.id))
+    )
+    return [_Unit(i, kind, c) for i, kind, c in (await session.exec(statement)).all() if i]
+
+
+def _covered(
+    units: Sequence[_Unit], scope: DutyScope, scope_class: str | None, unit_ids: Sequence[int]
+) -> list[int]:
+    """Of the active `units`, the ids a scope covers; one rule for a single duty and for the
+    scan's batch of them."""
+    if scope is DutyScope.listed:
+        listed = set(unit_ids)
+        return [u.id for u in units if u.id in listed]
+    return [
+        u.id
+        for u in units
+        if u.kind in UNIT_KINDS and (scope is DutyScope.all or u.dept_class == scope_class)
+    ]
+
+
 async def scope_unit_ids(
     session: AsyncSession,
     scope: DutyScope,
@@ -98,32 +132,28 @@ async def scope_unit_ids(
     unit_ids: Sequence[int],
 ) -> list[int]:
     """The active units a scope covers, by id."""
-    statement = select(Department.id).where(col(Department.active))
-    if scope is DutyScope.all:
-        statement = statement.where(col(Department.kind).in_(UNIT_KINDS))
-    elif scope is DutyScope.dept_class:
-        statement = statement.where(
-            Department.dept_class == scope_class, col(Department.kind).in_(UNIT_KINDS)
-        )
-    else:
-        statement = statement.where(col(Department.id).in_(list(unit_ids)))
-    return [i for i in (await session.exec(statement.order_by(col(Department.id)))).all() if i]
+    return _covered(await _active_units(session), scope, scope_class, unit_ids)
+
+
+async def _listed_units(
+    session: AsyncSession, obligation_ids: Sequence[int]
+) -> dict[int, list[int]]:
+    """The units each of these duties names (`ObligationUnit`), by duty id."""
+    statement = select(ObligationUnit.obligation_id, ObligationUnit.department_id).where(
+        col(ObligationUnit.obligation_id).in_(list(obligation_ids))
+    )
+    listed: dict[int, list[int]] = {}
+    for obligation_id, department_id in (await session.exec(statement)).all():
+        listed.setdefault(obligation_id, []).append(department_id)
+    return listed
 
 
 async def obligation_unit_ids(session: AsyncSession, obligation: Obligation) -> list[int]:
-    listed: list[int] = []
-    if obligation.scope is DutyScope.listed:
-        listed = list(
-            (
-                await session.exec(
-                    select(ObligationUnit.department_id).where(
-                        ObligationUnit.obligation_id == obligation.id
-                    )
-                )
-            ).all()
-        )
+    assert obligation.id is not None
+    scope = DutyScope(obligation.scope)
+    listed = await _listed_units(session, [obligation.id]) if scope is DutyScope.listed else {}
     return await scope_unit_ids(
-        session, DutyScope(obligation.scope), obligation.scope_class, listed
+        session, scope, obligation.scope_class, listed.get(obligation.id, [])
     )
 
 
@@ -166,27 +196,39 @@ async def create_obligation(
         return problem
     obligation = Obligation(
         campaign_id=spec.campaign_id,
-        kind=spec.kind,
-        title=spec.title.strip()[:200],
-        scope=spec.scope,
-        scope_class=spec.scope_class if spec.scope is DutyScope.dept_class else None,
-        period=spec.rule.period,
-        due_on=spec.rule.due_on,
-        days_after=spec.rule.days_after,
         starts_on=spec.rule.starts_on or today,
-        ends_on=spec.rule.ends_on,
-        questions=json.dumps(_clean_questions(spec.questions), ensure_ascii=False),
         created_by=actor_account_id,
         created_at=now,
-        updated_at=now,
     )
+    _write_spec(obligation, spec, now)
     session.add(obligation)
     await session.flush()
+    assert obligation.id is not None
+    _link_units(session, obligation.id, spec)
+    await session.flush()
+    return obligation
+
+
+def _write_spec(obligation: Obligation, spec: DutySpec, now: datetime) -> None:
+    """What a new duty and an edit take from the spec alike (an edit keeps the duty's
+    `starts_on`, see `edit_obligation`); the spec has passed `_check`."""
+    obligation.kind = spec.kind
+    obligation.title = spec.title.strip()[:200]
+    obligation.scope = spec.scope
+    obligation.scope_class = spec.scope_class if spec.scope is DutyScope.dept_class else None
+    obligation.period = spec.rule.period
+    obligation.due_on = spec.rule.due_on
+    obligation.days_after = spec.rule.days_after
+    obligation.ends_on = spec.rule.ends_on
+    obligation.questions = json.dumps(_clean_questions(spec.questions), ensure_ascii=False)
+    obligation.updated_at = now
+
+
+def _link_units(session: AsyncSession, obligation_id: int, spec: DutySpec) -> None:
+    """The units a `listed` duty names, each once; other scopes are read from the units."""
     if spec.scope is DutyScope.listed:
         for unit_id in dict.fromkeys(spec.unit_ids):
-            session.add(ObligationUnit(obligation_id=obligation.id, department_id=unit_id))
-        await session.flush()
-    return obligation
+            session.add(ObligationUnit(obligation_id=obligation_id, department_id=unit_id))
 
 
 async def has_filings(session: AsyncSession, obligation_id: int) -> bool:
@@ -228,30 +270,15 @@ async def edit_obligation(
     if problem is not None:
         return problem
     future_only = await has_filings(session, obligation_id)
-    obligation.kind = spec.kind
-    obligation.title = spec.title.strip()[:200]
-    obligation.scope = spec.scope
-    obligation.scope_class = spec.scope_class if spec.scope is DutyScope.dept_class else None
-    obligation.period = spec.rule.period
-    obligation.due_on = spec.rule.due_on
-    obligation.days_after = spec.rule.days_after
-    obligation.ends_on = spec.rule.ends_on
-    obligation.questions = json.dumps(_clean_questions(spec.questions), ensure_ascii=False)
-    obligation.updated_at = now
+    _write_spec(obligation, spec, now)
     if future_only:
         # Periods opened so far stay as they were; the next materialisation opens new ones
         # from today's rule only.
         obligation.starts_on = max(obligation.starts_on, today + timedelta(days=1))
-    for link in (
-        await session.exec(
-            select(ObligationUnit).where(ObligationUnit.obligation_id == obligation_id)
-        )
-    ).all():
-        await session.delete(link)
-    await session.flush()
-    if spec.scope is DutyScope.listed:
-        for unit_id in dict.fromkeys(spec.unit_ids):
-            session.add(ObligationUnit(obligation_id=obligation_id, department_id=unit_id))
+    await session.exec(  # type: ignore[call-overload]
+        delete(ObligationUnit).where(col(ObligationUnit.obligation_id) == obligation_id)
+    )
+    _link_units(session, obligation_id, spec)
     if not future_only:
         # Nothing filed yet: every opened submission follows the new duty.
         units = set(await scope_unit_ids(session, spec.scope, spec.scope_class, spec.unit_ids))
@@ -280,33 +307,40 @@ async def open_submissions(
 
     Idempotent (existing rows are looked up first, and the table's unique key guards the rest);
     the deadline scan calls it before reading due times, so a new quarter's report shows up in
-    `/duties` and gets its reminders without anybody starting it.
+    `/duties` and gets its reminders without anybody starting it. A few statements whatever the
+    number of duties: the scan runs it every time.
     """
     today = local_date(now, tz)
-    added = 0
-    obligations = (await session.exec(select(Obligation).where(col(Obligation.active)))).all()
-    for obligation in obligations:
-        assert obligation.id is not None
+    owed: list[tuple[Obligation, DueRule, list[Period | None]]] = []
+    for obligation in (await session.exec(select(Obligation).where(col(Obligation.active)))).all():
         rule = rule_of(obligation)
         periods = owed_periods(rule, today, calendar)
-        if not periods:
-            continue
-        units = await obligation_unit_ids(session, obligation)
-        existing = {
-            (department_id, key)
-            for department_id, key in (
-                await session.exec(
-                    select(Submission.department_id, Submission.period).where(
-                        Submission.obligation_id == obligation.id
-                    )
-                )
-            ).all()
-        }
+        if periods:
+            owed.append((obligation, rule, periods))
+    if not owed:
+        return 0
+    ids = [o.id for o, _rule, _periods in owed if o.id is not None]
+    units = await _active_units(session)
+    listed = await _listed_units(session, ids)
+    keys = {period_key(p) for _o, _rule, periods in owed for p in periods}
+    opened = select(Submission.obligation_id, Submission.department_id, Submission.period).where(
+        col(Submission.obligation_id).in_(ids), col(Submission.period).in_(keys)
+    )
+    existing = {(o, d, p) for o, d, p in (await session.exec(opened)).all()}
+    added = 0
+    for obligation, rule, periods in owed:
+        assert obligation.id is not None
+        unit_ids = _covered(
+            units,
+            DutyScope(obligation.scope),
+            obligation.scope_class,
+            listed.get(obligation.id, []),
+        )
         for period in periods:
             key = period_key(period)
             due_at = due_time(due_day(rule, period, calendar), tz)
-            for unit_id in units:
-                if (unit_id, key) in existing:
+            for unit_id in unit_ids:
+                if (obligation.id, unit_id, key) in existing:
                     continue
                 session.add(
                     Submission(
@@ -324,26 +358,7 @@ async def open_submissions(
 
 
 def status_of(submission: Submission) -> SubmissionStatus:
-    return SubmissionStatus(
-        state=SubmissionState(submission.state),
-        due_at=submission.due_at,
-        rounds=submission.rounds,
-        first_submitted_at=submission.first_submitted_at,
-        submitted_at=submission.submitted_at,
-        resubmit_due_at=submission.resubmit_due_at,
-        accepted_at=submission.accepted_at,
-        version=submission.version,
-    )
-
-
-def _store(submission: Submission, status: SubmissionStatus) -> None:
-    submission.state = status.state
-    submission.rounds = status.rounds
-    submission.first_submitted_at = status.first_submitted_at
-    submission.submitted_at = status.submitted_at
-    submission.resubmit_due_at = status.resubmit_due_at
-    submission.accepted_at = status.accepted_at
-    submission.version = status.version
+    return read_status(SubmissionStatus, submission)
 
 
 class AccessProblem(StrEnum):
@@ -372,7 +387,7 @@ async def file_submission(
     status = file_round(status_of(submission), now)
     if isinstance(status, SubmissionProblem):
         return status
-    _store(submission, status)
+    write_status(submission, status)
     filed = SubmissionRound(
         submission_id=submission_id,
         number=status.rounds,
@@ -414,21 +429,26 @@ async def review_submission(
     )
     if isinstance(status, SubmissionProblem):
         return status
-    _store(submission, status)
-    last = (
-        await session.exec(
-            select(SubmissionRound)
-            .where(SubmissionRound.submission_id == submission_id)
-            .order_by(col(SubmissionRound.number).desc())
-            .limit(1)
-        )
-    ).one()
+    write_status(submission, status)
+    last = await last_round(session, submission_id)
+    assert last is not None  # a submitted submission has filed a round
     last.decision = decision
     last.comment = (comment or "").strip() or None
     last.reviewed_by = reviewer_account_id
     last.reviewed_at = now
     await session.flush()
     return submission
+
+
+async def last_round(session: AsyncSession, submission_id: int) -> SubmissionRound | None:
+    return (
+        await session.exec(
+            select(SubmissionRound)
+            .where(SubmissionRound.submission_id == submission_id)
+            .order_by(col(SubmissionRound.number).desc())
+            .limit(1)
+        )
+    ).first()
 
 
 async def rounds_of(session: AsyncSession, submission_id: int) -> list[SubmissionRound]:

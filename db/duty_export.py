@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_
+from sqlalchemy import and_, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -74,25 +74,36 @@ def bounds(first: date, last: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
 async def submission_rows(
     session: AsyncSession, start: datetime, end: datetime
 ) -> AsyncIterator[SubmissionRow]:
+    """With each submission its last decided round's verdict, joined in: one statement."""
+    decided = (
+        select(SubmissionRound.submission_id, func.max(SubmissionRound.number).label("number"))
+        .where(col(SubmissionRound.decision).is_not(None))
+        .group_by(col(SubmissionRound.submission_id))
+        .subquery()
+    )
     statement = (
-        select(Submission, Obligation, Department)
+        select(
+            Submission,
+            Obligation,
+            Department,
+            SubmissionRound.decision,
+            SubmissionRound.comment,
+        )
         .join(Obligation, col(Obligation.id) == col(Submission.obligation_id))
         .join(Department, col(Department.id) == col(Submission.department_id))
+        .outerjoin(decided, decided.c.submission_id == col(Submission.id))
+        .outerjoin(
+            SubmissionRound,
+            and_(
+                col(SubmissionRound.submission_id) == decided.c.submission_id,
+                col(SubmissionRound.number) == decided.c.number,
+            ),
+        )
         .where(col(Submission.due_at) >= start, col(Submission.due_at) <= end)
         .order_by(col(Obligation.id), col(Submission.period), col(Department.code))
     )
-    for submission, obligation, department in (await session.exec(statement)).all():
-        last = (
-            await session.exec(
-                select(SubmissionRound)
-                .where(
-                    SubmissionRound.submission_id == submission.id,
-                    col(SubmissionRound.decision).is_not(None),
-                )
-                .order_by(col(SubmissionRound.number).desc())
-                .limit(1)
-            )
-        ).first()
+    rows = (await session.exec(statement)).all()
+    for submission, obligation, department, decision, comment in rows:
         yield SubmissionRow(
             duty=obligation.title,
             kind=ObligationKind(obligation.kind),
@@ -104,8 +115,8 @@ async def submission_rows(
             on_time=filed_on_time(status_of(submission)),
             rounds=submission.rounds,
             state=SubmissionState(submission.state),
-            decision=ReviewDecision(last.decision) if last and last.decision else None,
-            comment=last.comment if last else None,
+            decision=ReviewDecision(decision) if decision else None,
+            comment=comment,
         )
 
 

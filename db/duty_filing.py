@@ -14,11 +14,13 @@ from datetime import date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import delete
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from db.duties import AccessProblem, file_submission
-from db.duty_rules import SubmissionProblem
+from db.duties import AccessProblem, file_submission, status_of
+from db.duties import last_round as last_round  # the filing flows read it from here
+from db.duty_rules import SubmissionProblem, current_due
 from db.ledger import NewItem, add_item
 from db.models import (
     DutyFile,
@@ -84,11 +86,9 @@ def duty_status(submission: Submission, now: datetime) -> DutyStatus:
 
 
 def working_due(submission: Submission) -> datetime:
-    """The due time the unit works against: a returned one's resubmission due, else the
-    period's."""
-    if submission.state == SubmissionState.returned and submission.resubmit_due_at is not None:
-        return submission.resubmit_due_at
-    return submission.due_at
+    """The due time the unit works against (`current_due`), and for one filed the period's, so
+    every submission sorts and shows by one time."""
+    return current_due(status_of(submission)) or submission.due_at
 
 
 async def unit_duties(
@@ -116,17 +116,6 @@ async def unit_duties(
     ).all()
     rows = sorted(pending, key=lambda r: (working_due(r[0]), r[0].id or 0))
     return [*rows, *accepted]
-
-
-async def last_round(session: AsyncSession, submission_id: int) -> SubmissionRound | None:
-    return (
-        await session.exec(
-            select(SubmissionRound)
-            .where(SubmissionRound.submission_id == submission_id)
-            .order_by(col(SubmissionRound.number).desc())
-            .limit(1)
-        )
-    ).first()
 
 
 @dataclass(frozen=True)
@@ -284,14 +273,15 @@ async def replace_self_check_items(
 ) -> tuple[tuple[RectificationItem, ...], tuple[RectificationItem, ...]]:
     """Drop the untouched items of the submission, add one per finding; returns (added, kept)."""
     assert submission.id is not None
-    for item in await untouched_items(session, submission.id):
-        for update in (
-            await session.exec(select(LedgerUpdate).where(LedgerUpdate.item_id == item.id))
-        ).all():
-            await session.delete(update)
-        await session.flush()
-        await session.delete(item)
-    await session.flush()
+    dropped = [item.id for item in await untouched_items(session, submission.id)]
+    if dropped:
+        # Their only history is the `created` row, which goes with them.
+        await session.exec(  # type: ignore[call-overload]
+            delete(LedgerUpdate).where(col(LedgerUpdate.item_id).in_(dropped))
+        )
+        await session.exec(  # type: ignore[call-overload]
+            delete(RectificationItem).where(col(RectificationItem.id).in_(dropped))
+        )
     kept = (
         await session.exec(
             select(RectificationItem)

@@ -9,9 +9,10 @@ office clerk would count. A due day ends at local midnight (`db.workdays.end_of_
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from db.models import DuePeriod, LedgerState, ReviewDecision, SubmissionState
@@ -306,6 +307,24 @@ def ledger_step(
         confirmed_at=None,
         version=bumped,
     )
+
+
+# --- rows and statuses ----------------------------------------------------------------------
+
+Status = TypeVar("Status", SubmissionStatus, ItemStatus)
+
+
+def read_status(kind: type[Status], row: object) -> Status:
+    """The status a rule reads, off the row (`Submission`, `RectificationItem`) that stores its
+    fields under the same names."""
+    return kind(**{f.name: getattr(row, f.name) for f in fields(kind)})
+
+
+def write_status(row: object, status: SubmissionStatus | ItemStatus) -> None:
+    """What a rule decided, back onto its row; the due time is not the rules' to move."""
+    for f in fields(status):
+        if f.name != "due_at":
+            setattr(row, f.name, getattr(status, f.name))
 
 
 def item_overdue(item: ItemStatus, now: datetime) -> bool:

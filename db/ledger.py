@@ -15,7 +15,14 @@ from enum import StrEnum
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from db.duty_rules import ItemStatus, LedgerAction, LedgerProblem, ledger_step
+from db.duty_rules import (
+    ItemStatus,
+    LedgerAction,
+    LedgerProblem,
+    ledger_step,
+    read_status,
+    write_status,
+)
 from db.models import (
     LedgerSource,
     LedgerState,
@@ -83,14 +90,7 @@ class ItemAccess(StrEnum):
 
 
 def status_of(item: RectificationItem) -> ItemStatus:
-    return ItemStatus(
-        state=LedgerState(item.state),
-        due_at=item.due_at,
-        reopen_count=item.reopen_count,
-        done_at=item.done_at,
-        confirmed_at=item.confirmed_at,
-        version=item.version,
-    )
+    return read_status(ItemStatus, item)
 
 
 async def change_item(
@@ -118,11 +118,7 @@ async def change_item(
     status = ledger_step(status_of(item), action, note, now, version=version)
     if isinstance(status, LedgerProblem):
         return status
-    item.state = status.state
-    item.reopen_count = status.reopen_count
-    item.done_at = status.done_at
-    item.confirmed_at = status.confirmed_at
-    item.version = status.version
+    write_status(item, status)
     update = LedgerUpdate(
         item_id=item_id,
         kind=UPDATE_KIND[action],

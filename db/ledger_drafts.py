@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -53,22 +53,22 @@ class InspectionDraft:
     """Bumped on every change, so a confirm button from an older summary is recognised."""
 
 
-def _files(raw: dict[str, Any]) -> list[DraftFile]:
-    return [DraftFile(**item) for item in raw.pop("files", [])]
+Kept = TypeVar("Kept", UpdateDraft, InspectionDraft)
+
+
+def _from_json(kind: type[Kept], text: str) -> Kept:
+    raw = json.loads(text)
+    files = [DraftFile(**item) for item in raw.pop("files", [])]
+    known = {k: v for k, v in raw.items() if k in kind.__dataclass_fields__}
+    return kind(files=files, **known)
 
 
 def update_from_json(text: str) -> UpdateDraft:
-    raw = json.loads(text)
-    files = _files(raw)
-    known = {k: v for k, v in raw.items() if k in UpdateDraft.__dataclass_fields__}
-    return UpdateDraft(files=files, **known)
+    return _from_json(UpdateDraft, text)
 
 
 def inspection_from_json(text: str) -> InspectionDraft:
-    raw = json.loads(text)
-    files = _files(raw)
-    known = {k: v for k, v in raw.items() if k in InspectionDraft.__dataclass_fields__}
-    return InspectionDraft(files=files, **known)
+    return _from_json(InspectionDraft, text)
 
 
 async def load(session: AsyncSession, account_id: int, subject: str) -> str | None:

@@ -109,14 +109,29 @@ class ScanContext:
     """The office has its own WeCom robot (`[wecom] office_url`)."""
 
 
-async def _unit_people(session: AsyncSession, rung: Rung, department_id: int) -> list[Recipient]:
-    liaisons = await department_recipients(session, department_id, frozenset({Role.liaison}))
-    leaders = await department_recipients(session, department_id, frozenset({Role.leader}))
-    if rung is Rung.remind:
-        return liaisons
-    if rung is Rung.urge:
-        return liaisons + leaders
-    return leaders
+class _UnitPeople:
+    """Who hears a unit's rung, looked up once per unit and role in a scan: a unit owing ten
+    things is one lookup, not ten."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.known: dict[tuple[int, Role], list[Recipient]] = {}
+
+    async def _holders(self, department_id: int, role: Role) -> list[Recipient]:
+        key = (department_id, role)
+        if key not in self.known:
+            self.known[key] = await department_recipients(
+                self.session, department_id, frozenset({role})
+            )
+        return self.known[key]
+
+    async def of(self, rung: Rung, department_id: int) -> list[Recipient]:
+        if rung is Rung.remind:
+            return await self._holders(department_id, Role.liaison)
+        leaders = await self._holders(department_id, Role.leader)
+        if rung is Rung.urge:
+            return await self._holders(department_id, Role.liaison) + leaders
+        return leaders
 
 
 WECOM_MAX_BYTES = 4000
@@ -229,6 +244,7 @@ async def scan_deadlines(
     queue = _Queue(
         session, scan, await admin_recipients(session, scan.admin_ids, scan.default_language)
     )
+    people = _UnitPeople(session)
     for source in sources:
         grouping = source if isinstance(source, GroupedSource) else None
         groups: dict[str, list[tuple[Notice, str]]] = {}
@@ -253,7 +269,7 @@ async def scan_deadlines(
                     deadline.family, deadline.what, deadline.subject, step, deadline.due_at, scan.tz
                 )
                 if deadline.department_id is not None:
-                    for person in await _unit_people(session, step.rung, deadline.department_id):
+                    for person in await people.of(step.rung, deadline.department_id):
                         await queue.to_chat(
                             key, person, source.text(notice, gettext_for(person.language))
                         )

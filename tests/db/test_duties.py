@@ -94,6 +94,46 @@ async def test_a_quarterly_duty_opens_one_submission_per_unit(any_engine: AsyncE
         assert await open_submissions(session, later, CALENDAR, SHANGHAI) == 2
 
 
+async def test_one_scan_opens_duties_of_every_scope_for_the_units_each_covers(
+    any_engine: AsyncEngine,
+) -> None:
+    """The scan opens all duties in one batch: each still reaches exactly the units its scope
+    names (class, listed window, deactivated unit left out)."""
+    async with session_factory(any_engine)() as session:
+        police, tax, window, gone = await _units(session)
+        specs = [
+            QUARTERLY,
+            DutySpec(
+                kind=ObligationKind.quarterly,
+                title="执法监督类报告",
+                scope=DutyScope.dept_class,
+                scope_class="执法监督",
+                rule=DueRule(DuePeriod.month, days_after=3),
+            ),
+            DutySpec(
+                kind=ObligationKind.plan,
+                title="窗口方案",
+                scope=DutyScope.listed,
+                unit_ids=(window, gone),
+                rule=DueRule(DuePeriod.once, due_on=date(2026, 12, 31)),
+            ),
+        ]
+        made = [
+            await create_obligation(session, spec, actor_account_id=None, now=NOV, tz=SHANGHAI)
+            for spec in specs
+        ]
+        assert not any(isinstance(m, DutyProblem) for m in made)
+        assert await open_submissions(session, NOV, CALENDAR, SHANGHAI) == 4
+        rows = (await session.exec(select(Submission).order_by(col(Submission.id)))).all()
+        assert {(r.department_id, r.period) for r in rows} == {
+            (police, "2026-Q4"),
+            (tax, "2026-Q4"),
+            (police, "2026-11"),
+            (window, "once"),
+        }
+        assert await open_submissions(session, NOV, CALENDAR, SHANGHAI) == 0
+
+
 async def test_rounds_and_permissions(any_engine: AsyncEngine) -> None:
     async with session_factory(any_engine)() as session:
         police, tax, *_ = await _units(session)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,9 +24,19 @@ from db.duty_rules import (
     owed_periods,
     parse_period,
     period_of,
+    read_status,
     review,
+    write_status,
 )
-from db.models import DuePeriod, LedgerState, ReviewDecision, SubmissionState
+from db.models import (
+    DuePeriod,
+    LedgerSource,
+    LedgerState,
+    RectificationItem,
+    ReviewDecision,
+    Submission,
+    SubmissionState,
+)
 from db.workdays import WorkCalendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -207,3 +218,26 @@ def test_ledger_states() -> None:
     confirmed = ledger_step(done, LedgerAction.confirm, None, NOW, version=done.version)
     assert isinstance(confirmed, ItemStatus) and confirmed.state is LedgerState.confirmed
     assert ledger_step(done, LedgerAction.confirm, None, NOW, version=1) is LedgerProblem.stale
+
+
+def test_a_status_is_read_off_its_row_and_written_back_but_for_the_due_time() -> None:
+    row = Submission(obligation_id=1, department_id=1, period="2026-Q2", due_at=DUE)
+    status = read_status(SubmissionStatus, row)
+    assert status == SubmissionStatus(SubmissionState.due, DUE)
+    filed = file_round(status, NOW)
+    assert not isinstance(filed, SubmissionProblem)
+    write_status(row, replace(filed, due_at=DUE + timedelta(days=9)))
+    assert (row.state, row.rounds, row.first_submitted_at, row.version) == (
+        SubmissionState.submitted,
+        1,
+        NOW,
+        2,
+    )
+    assert row.due_at == DUE
+    item = RectificationItem(
+        department_id=1, source=LedgerSource.self_check, description="x", due_at=DUE
+    )
+    done = ledger_step(read_status(ItemStatus, item), LedgerAction.done, "已整改", NOW)
+    assert not isinstance(done, LedgerProblem)
+    write_status(item, done)
+    assert (item.state, item.done_at, item.version) == (LedgerState.done, NOW, 2)
