@@ -19,7 +19,6 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.duties import AccessProblem, file_submission, status_of
-from db.duties import last_round as last_round  # the filing flows read it from here
 from db.duty_rules import SubmissionProblem, current_due
 from db.ledger import NewItem, add_item
 from db.models import (

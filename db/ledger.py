@@ -25,7 +25,6 @@ from db.duty_rules import (
 )
 from db.models import (
     LedgerSource,
-    LedgerState,
     LedgerUpdate,
     LedgerUpdateKind,
     RectificationItem,
@@ -129,15 +128,6 @@ async def change_item(
     session.add(update)
     await session.flush()
     return update
-
-
-async def items_of(
-    session: AsyncSession, department_id: int, *, include_confirmed: bool = True
-) -> list[RectificationItem]:
-    statement = select(RectificationItem).where(RectificationItem.department_id == department_id)
-    if not include_confirmed:
-        statement = statement.where(col(RectificationItem.state) != LedgerState.confirmed)
-    return list((await session.exec(statement.order_by(col(RectificationItem.id)))).all())
 
 
 async def history_of(session: AsyncSession, item_id: int) -> list[LedgerUpdate]:

@@ -6,7 +6,8 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.turn import Outgoing, OutgoingFile, Turn, turn_handler
 from handlers.adminkit import month_or_say, require_admin
-from scheduler.digest_job import bundle_for, keep_files
+from scheduler.digest_bundle import build_digest_bundle
+from scheduler.digest_job import keep_files
 
 
 @turn_handler
@@ -21,7 +22,7 @@ async def digest(turn: Turn) -> None:
     month = month_or_say(turn, args[0] if args else None, usage)
     if month is None:
         return
-    bundle = await bundle_for(turn.services, turn.session, month, turn.now, turn.language)
+    bundle = await build_digest_bundle(turn.session, settings, month, turn.now, turn.language)
     chart, workbook = keep_files(settings.data_dir, bundle)
     chat = turn.update.effective_chat
     assert chat is not None

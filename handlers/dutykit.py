@@ -25,8 +25,8 @@ from bot.period_text import period_label
 from bot.render import MESSAGE_MAX, cut, esc, local_time
 from bot.turn import Keyboard, Outgoing, OutgoingFile, Turn, turn_handler
 from db.conversations import load_states, store_state
-from db.duties import AccessProblem
-from db.duty_filing import Filed, last_round, official_units, working_due
+from db.duties import AccessProblem, last_round
+from db.duty_filing import Filed, official_units, working_due
 from db.duty_rules import SubmissionProblem
 from db.files import remove_if_unreferenced
 from db.filing_drafts import (

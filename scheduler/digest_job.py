@@ -48,12 +48,6 @@ async def already_published(session: AsyncSession, month: date) -> bool:
     return bool(found)
 
 
-async def bundle_for(
-    services: Services, session: AsyncSession, month: date, now: datetime, language: str
-) -> DigestBundle:
-    return await build_digest_bundle(session, services.settings, month, now, language)
-
-
 def keep_files(data_dir: Path, bundle: DigestBundle) -> tuple[Attachment, Attachment]:
     """Write the chart and workbook under the data dir; the outbox refers to them by path."""
     chart, workbook = bundle.write_files(data_dir / DIGEST_DIR)
@@ -82,7 +76,9 @@ async def publish_digest(services: Services, now: datetime, *, force: bool = Fal
 
         async def bundle(language: str) -> DigestBundle:
             if language not in bundles:
-                bundles[language] = await bundle_for(services, session, month, now, language)
+                bundles[language] = await build_digest_bundle(
+                    session, settings, month, now, language
+                )
             return bundles[language]
 
         default = await bundle(settings.default_language)
