@@ -65,6 +65,14 @@ def chat_key(turn: Turn) -> tuple[int, int]:
     return (chat.id, user.id)
 
 
+async def remember(turn: Turn, conversation: str, state: int) -> None:
+    """Store the flow's next step in the handler's transaction, beside the draft it belongs to,
+    so the two cannot disagree after a crash (END removes it)."""
+    await store_state(
+        turn.session, conversation, chat_key(turn), None if state == END else int(state)
+    )
+
+
 def account_id(turn: Turn) -> int:
     assert turn.account.id is not None
     return turn.account.id

@@ -38,6 +38,7 @@ from db.filing_drafts import (
 from db.models import Department, Obligation, Submission, SubmissionState
 from db.roles import admin_recipients, department_recipients
 from db.validation import check_length, clean_text
+from handlers import casekit
 from handlers.casekit import END, MEDIA, PRIVATE, TEXT, Build, account_id, chat_key, notices
 
 OTHER = ~filters.TEXT & ~filters.COMMAND & ~filters.PHOTO & ~filters.Document.ALL & PRIVATE
@@ -77,7 +78,7 @@ def fit_lines(head: list[str], lines: list[str]) -> str:
 
 async def remember(turn: Turn, state: int) -> None:
     """Store the next question in the same transaction as the draft: they cannot disagree."""
-    await store_state(turn.session, CONVERSATION, chat_key(turn), None if state == END else state)
+    await casekit.remember(turn, CONVERSATION, state)
 
 
 async def set_target(turn: Turn, submission_id: int | None) -> None:

@@ -54,6 +54,7 @@ from handlers.casekit import (
     account_id,
     leave_other_flows,
     no_longer_valid,
+    remember,
     typed_text,
 )
 from handlers.ledgerkit import (
@@ -64,7 +65,6 @@ from handlers.ledgerkit import (
     item_label,
     local_today,
     new_item_framing,
-    remember,
     tell_unit,
 )
 

@@ -30,6 +30,7 @@ from handlers.casekit import (
     chat_key,
     leave_other_flows,
     no_longer_valid,
+    remember,
     set_target,
     stay_in,
     target_value,
@@ -39,7 +40,6 @@ from handlers.ledgerkit import (
     item_label,
     liaison_buttons,
     notify_unit,
-    remember,
     tell_unit,
 )
 

@@ -50,6 +50,7 @@ from handlers.casekit import (
     chat_key,
     leave_other_flows,
     no_longer_valid,
+    remember,
     set_target,
     typed_text,
 )
@@ -61,7 +62,6 @@ from handlers.ledgerkit import (
     no_such_item,
     notify_office,
     office_buttons,
-    remember,
     standing,
 )
 

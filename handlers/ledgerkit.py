@@ -17,7 +17,6 @@ from bot.i18n import N_, Translator, gettext_for
 from bot.render import cut, esc, fit_message, local_time
 from bot.turn import Keyboard, Outgoing, Turn
 from db.categories import category_name
-from db.conversations import store_state
 from db.date_input import DateProblem
 from db.drafts import DraftFile
 from db.duty_filing import OfficialUnits, official_units
@@ -35,7 +34,6 @@ from db.models import (
 )
 from db.roles import Recipient, admin_recipients, department_recipients, is_admin
 from db.workdays import end_of_day, local_date
-from handlers.casekit import END, chat_key
 from handlers.uploads import incoming_file, receive
 
 LINE_CUT = 60
@@ -226,12 +224,6 @@ async def notify_office(turn: Turn, item: RectificationItem, framing: Framing) -
     settings = turn.services.settings
     recipients = await admin_recipients(turn.session, settings.admin_ids, settings.default_language)
     await item_notices(turn, recipients, item, framing)
-
-
-async def remember(turn: Turn, conversation: str, state: int) -> None:
-    """Store the flow's next step in the handler's transaction, beside the draft it belongs to,
-    so the two cannot disagree after a crash."""
-    await store_state(turn.session, conversation, chat_key(turn), None if state == END else state)
 
 
 def parse_item_number(text: str) -> int | None:

@@ -43,7 +43,6 @@ from bot.render import cut, esc, identity_label
 from bot.turn import Keyboard, Turn, turn_handler
 from db.cases import limits_for, open_case
 from db.categories import active_categories, active_category, category_name
-from db.conversations import store_state
 from db.departments import search_departments
 from db.drafts import Draft, delete_draft, load_draft, save_draft
 from db.files import remove_if_unreferenced
@@ -51,7 +50,7 @@ from db.models import Category, Department, IdentityMode
 from db.reports import submit_draft
 from db.validation import TextProblem, check_length, clean_text, parse_phone
 from db.workdays import load_calendar
-from handlers.casekit import account_id, chat_key
+from handlers.casekit import account_id, remember
 from handlers.uploads import incoming_file, receive
 
 
@@ -251,8 +250,7 @@ async def summary_text(turn: Turn, draft: Draft) -> str:
 
 async def _remember(turn: Turn, state: State | int) -> None:
     """Store the next question with the draft, in one transaction: they cannot disagree."""
-    value = None if state == END else int(state)
-    await store_state(turn.session, CONVERSATION, chat_key(turn), value)
+    await remember(turn, CONVERSATION, state)
 
 
 # --- steps -------------------------------------------------------------------------------------
