@@ -26,6 +26,14 @@ def cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+BUTTON_LABEL_MAX = 30
+"""Longer button labels wrap or get cut by the client; a unit's name is cut to this."""
+
+
+def button_label(text: str) -> str:
+    return cut(text, BUTTON_LABEL_MAX)
+
+
 def fit_message(head: list[str], timeline: list[str]) -> str:
     """Head and timeline in one message, dropping the oldest timeline lines when it would be
     too long for Telegram (each line is short by construction: long bodies are cut)."""

@@ -25,7 +25,7 @@ from telegram.ext import CallbackQueryHandler, MessageHandler
 from bot import callbacks as cb
 from bot.i18n import Translator
 from bot.period_text import period_label
-from bot.render import esc
+from bot.render import button_label, esc
 from bot.turn import Keyboard, OutgoingFile, Turn
 from db.duties import questions_of
 from db.duty_filing import NewFile, file_report, official_units
@@ -39,7 +39,6 @@ from handlers.dutykit import (
     account_id,
     announce,
     cancel_from_summary,
-    cut_label,
     due_line,
     fit_lines,
     heading,
@@ -127,7 +126,9 @@ async def ask(turn: Turn, filing: Filing, state: State) -> State:
         rows: Keyboard = [
             [
                 (
-                    cut_label(_("Question {number}: {question}").format(number=i + 1, question=q)),
+                    button_label(
+                        _("Question {number}: {question}").format(number=i + 1, question=q)
+                    ),
                     cb.DUTY_STEP.pack(f"q{i}"),
                 )
             ]

@@ -49,7 +49,6 @@ FLOW_BUTTONS = r"^d[sc]:"
 """The filing conversation's own buttons; any other button falls through to its own handler."""
 TARGET = "duty_filing.target"
 """Conversation-state rows holding the submission id a person is filing."""
-BUTTON_LABEL_MAX = 30
 SHOWN_TEXT_MAX = 300
 """Longest piece of an answer shown in a summary or a notice; the round keeps it whole."""
 
@@ -58,10 +57,6 @@ CANCELLED = N_(
     "owed: send /duties to file it later."
 )
 NOT_YOURS = N_("This submission is not one of your unit's duties. Send /duties to see them.")
-
-
-def cut_label(text: str) -> str:
-    return cut(text, BUTTON_LABEL_MAX)
 
 
 def shown(text: str | None) -> str:

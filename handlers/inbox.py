@@ -23,7 +23,7 @@ from telegram.ext import (
 from bot import callbacks as cb
 from bot.conversation import conversation
 from bot.i18n import N_, Translator
-from bot.render import cut, esc, local_time, state_label
+from bot.render import button_label, cut, esc, local_time, state_label
 from bot.turn import Keyboard, Turn, turn_handler
 from db.case_rules import (
     Accept,
@@ -64,7 +64,6 @@ TARGETS = "inbox.target"
 INBOX_LIMIT = 10
 DESCRIPTION_CUT = 300
 REASON_MAX = 500
-BUTTON_LABEL_MAX = 30
 
 ASSIGNABLE = frozenset({ReportState.received, ReportState.returned, ReportState.escalated})
 REJECTABLE = frozenset({ReportState.received, ReportState.returned})
@@ -141,7 +140,7 @@ async def _card(turn: Turn, report: Report) -> tuple[str, Keyboard]:
         rows.append(
             [
                 (
-                    _("Assign to {unit}").format(unit=cut(department.name, BUTTON_LABEL_MAX)),
+                    _("Assign to {unit}").format(unit=button_label(department.name)),
                     cb.INBOX_ASSIGN.pack(report.id, department.id or 0),
                 )
             ]
@@ -359,8 +358,7 @@ async def search_unit(turn: Turn) -> int:
         turn.say(_("No unit matches “{text}”. Try other characters.").format(text=esc(text)))
         return State.UNIT
     rows: Keyboard = [
-        [(cut(d.name, BUTTON_LABEL_MAX), cb.INBOX_ASSIGN.pack(report.id, d.id or 0))]
-        for d in matches
+        [(button_label(d.name), cb.INBOX_ASSIGN.pack(report.id, d.id or 0))] for d in matches
     ]
     turn.say(
         _("Report {number}: choose the unit, or type other characters to search again:").format(

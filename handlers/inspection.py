@@ -32,7 +32,7 @@ from telegram.ext import (
 
 from bot import callbacks as cb
 from bot.conversation import conversation
-from bot.render import cut, esc
+from bot.render import button_label, esc
 from bot.turn import Keyboard, Turn, turn_handler
 from db import ledger_drafts
 from db.categories import active_categories, active_category, category_name
@@ -69,7 +69,6 @@ from handlers.ledgerkit import (
 )
 
 CONVERSATION = "inspection"
-BUTTON_LABEL_MAX = 30
 SEARCH_MAX = 50
 
 
@@ -224,9 +223,7 @@ async def search_unit(turn: Turn, draft: InspectionDraft) -> int:
     if not matches:
         turn.say(_("No unit matches “{text}”. Try other characters.").format(text=esc(text)))
         return State.UNIT
-    rows: Keyboard = [
-        [(cut(d.name, BUTTON_LABEL_MAX), cb.INSPECT.pack("unit", d.id or 0))] for d in matches
-    ]
+    rows: Keyboard = [[(button_label(d.name), cb.INSPECT.pack("unit", d.id or 0))] for d in matches]
     turn.say(_("Choose the unit, or type other characters to search again:"), rows)
     return State.UNIT
 

@@ -39,7 +39,7 @@ from telegram.ext import (
 from bot import callbacks as cb
 from bot.conversation import conversation
 from bot.i18n import N_
-from bot.render import cut, esc, identity_label
+from bot.render import button_label, esc, identity_label
 from bot.turn import Keyboard, Turn, turn_handler
 from db.cases import limits_for, open_case
 from db.categories import active_categories, active_category, category_name
@@ -69,7 +69,6 @@ class State(IntEnum):
 
 END = ConversationHandler.END
 CONVERSATION = "report"
-BUTTON_LABEL_MAX = 30
 PRIVATE = filters.ChatType.PRIVATE
 TEXT = filters.TEXT & ~filters.COMMAND & PRIVATE
 MEDIA = (filters.PHOTO | filters.Document.ALL) & PRIVATE
@@ -331,9 +330,7 @@ async def search_department(turn: Turn, draft: Draft) -> State:
         return State.DEPARTMENT
     draft.department_text = text
     matches = await search_departments(turn.session, text)
-    rows: Keyboard = [
-        [(cut(d.name, BUTTON_LABEL_MAX), cb.DEPARTMENT.pack(d.id or 0))] for d in matches
-    ]
+    rows: Keyboard = [[(button_label(d.name), cb.DEPARTMENT.pack(d.id or 0))] for d in matches]
     rows.append([(_("Not sure"), cb.DEPARTMENT.pack("unsure"))])
     if matches:
         turn.say(_("Choose the unit you mean, or type other characters to search again:"), rows)

@@ -13,7 +13,7 @@ from bot import callbacks as cb
 from bot.conversation import conversation
 from bot.i18n import N_
 from bot.period_text import period_label
-from bot.render import cut, esc, local_time
+from bot.render import button_label, cut, esc, local_time
 from bot.turn import Keyboard, Turn, turn_handler
 from db.duties import open_submissions
 from db.duty_filing import DutyStatus, duty_status, official_units, unit_duties, working_due
@@ -27,7 +27,6 @@ from handlers.dutykit import (
     PRIVATE,
     account_id,
     cancel,
-    cut_label,
     filing_of,
     fit_lines,
     openable,
@@ -86,7 +85,7 @@ async def show_duties(turn: Turn) -> None:
             )
             if can_file and status in OPEN and submission.id is not None:
                 label = _("File: {title} ({period})").format(title=obligation.title, period=period)
-                keyboard.append([(cut_label(label), cb.DUTY_OPEN.pack(submission.id))])
+                keyboard.append([(button_label(label), cb.DUTY_OPEN.pack(submission.id))])
         if not lines:
             lines.append(_("Nothing is owed at the moment."))
         if not can_file:

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from bot import callbacks as cb
 from bot.fakeapi import FakeUser
 from bot.i18n import gettext_for
+from bot.render import button_label
 from db.categories import active_categories
 from db.duties import DutySpec, create_obligation, open_submissions, review_submission
 from db.duty_rules import DueRule
@@ -32,7 +33,7 @@ from db.models import (
     SubmissionState,
 )
 from db.workdays import WorkCalendar, end_of_day
-from handlers.dutykit import FILED, cut_label
+from handlers.dutykit import FILED
 from tests.handlers.test_casework import ADMIN, LIAISON, OTHER, case_bot, join_liaison
 from tests.handlers.test_roles_flow import LINK
 from tests.harness import Harness, html_sent, labels, texts
@@ -108,7 +109,7 @@ async def test_a_liaison_files_a_quarterly_report_with_answers_and_a_pdf(
 
     listed = await bot.say(LIAISON, "/duties")
     assert "市公安局" in texts(listed) and "季度工作报告" in texts(listed) and Q1 in texts(listed)
-    label = cut_label(ZH("File: {title} ({period})").format(title="季度工作报告", period=Q1))
+    label = button_label(ZH("File: {title} ({period})").format(title="季度工作报告", period=Q1))
     assert label in labels(bot.api, listed[-1])
 
     opened = await bot.press(LIAISON, label)
@@ -189,7 +190,9 @@ async def test_a_self_check_with_two_problems_fills_the_ledger(case_bot: Harness
     await engine.dispose()
 
     await bot.say(LIAISON, "/duties")
-    label = cut_label(ZH("File: {title} ({period})").format(title="自查自纠", period=ZH("one-off")))
+    label = button_label(
+        ZH("File: {title} ({period})").format(title="自查自纠", period=ZH("one-off"))
+    )
     first = await bot.press(LIAISON, label)
     assert categories[0].name_zh in texts(first)
     buttons = await bot.say(LIAISON, "随便写点")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import date
 
+from bot.render import button_label
 from db.categories import active_categories
 from db.duty_rules import DueRule
 from db.models import DuePeriod, ObligationKind
-from handlers.dutykit import cut_label
 from tests.handlers.test_casework import ADMIN, LIAISON, case_bot, join_liaison
 from tests.handlers.test_duty_filing import EN, Q1, QUARTERLY, QUESTIONS, ZH, _db, add_duty
 from tests.harness import Harness
@@ -23,7 +23,8 @@ async def test_a_filed_report_reads_as_questions_and_answers(case_bot: Harness) 
     ids = await add_duty(bot, ObligationKind.quarterly, "季度工作报告", QUARTERLY, QUESTIONS)
     await bot.say(LIAISON, "/duties")
     await bot.press(
-        LIAISON, cut_label(ZH("File: {title} ({period})").format(title="季度工作报告", period=Q1))
+        LIAISON,
+        button_label(ZH("File: {title} ({period})").format(title="季度工作报告", period=Q1)),
     )
     await bot.say(LIAISON, "开展窗口作风整治")
     await bot.say(LIAISON, "发现两处推诿问题")
@@ -57,7 +58,7 @@ async def test_a_filed_self_check_reads_as_findings_by_category(case_bot: Harnes
     await bot.say(LIAISON, "/duties")
     await bot.press(
         LIAISON,
-        cut_label(ZH("File: {title} ({period})").format(title="自查自纠", period=ZH("one-off"))),
+        button_label(ZH("File: {title} ({period})").format(title="自查自纠", period=ZH("one-off"))),
     )
     await bot.press(LIAISON, ZH("Problems found"))
     # The pressed question becomes the answer, punctuated as Chinese.
