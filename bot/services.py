@@ -36,6 +36,11 @@ class Services:
     """chat id → the rating chosen in an opened receipt, while the comment is typed; memory-only
     for the same reason."""
 
+    def wake_sender(self) -> None:
+        """A job queued outbox rows: send them now rather than at the sender's next poll."""
+        if self.sender is not None:
+            self.sender.wake.set()
+
 
 SERVICES_KEY = "services"
 

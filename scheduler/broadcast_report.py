@@ -64,6 +64,6 @@ async def report_broadcasts(services: Services, now: datetime) -> int:
 async def run_broadcast_reports(context: BotContext) -> int:
     services = context.services
     queued = await report_broadcasts(services, services.clock())
-    if queued and services.sender is not None:
-        services.sender.wake.set()
+    if queued:
+        services.wake_sender()
     return queued

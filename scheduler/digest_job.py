@@ -133,6 +133,6 @@ async def publish_digest(services: Services, now: datetime, *, force: bool = Fal
 async def run_digest_job(context: BotContext) -> int:
     services = context.services
     added = await publish_digest(services, services.clock())
-    if added and services.sender is not None:
-        services.sender.wake.set()
+    if added:
+        services.wake_sender()
     return added

@@ -45,6 +45,5 @@ async def run_deadline_scan(context: BotContext) -> int:
         log.info("deadline scan opened %d submissions", opened)
     if added:
         log.info("deadline scan queued %d messages", added)
-        if services.sender is not None:
-            services.sender.wake.set()
+        services.wake_sender()
     return added
