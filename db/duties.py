@@ -15,7 +15,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.duty_rules import (
@@ -148,13 +148,49 @@ async def _listed_units(
     return listed
 
 
-async def obligation_unit_ids(session: AsyncSession, obligation: Obligation) -> list[int]:
-    assert obligation.id is not None
-    scope = DutyScope(obligation.scope)
-    listed = await _listed_units(session, [obligation.id]) if scope is DutyScope.listed else {}
-    return await scope_unit_ids(
-        session, scope, obligation.scope_class, listed.get(obligation.id, [])
+@dataclass(frozen=True)
+class DutyOverview:
+    """What `/duty list` says of one duty."""
+
+    units: int
+    """Active units it covers now."""
+    filed: int
+    """Submissions filed at least once."""
+    listed_codes: list[str]
+    """The codes of a `listed` duty's units, in code order."""
+
+
+async def duty_overviews(
+    session: AsyncSession, obligations: Sequence[Obligation]
+) -> dict[int, DutyOverview]:
+    """Every duty's overview in a fixed few statements, not a few per duty."""
+    ids = [o.id for o in obligations if o.id is not None]
+    units = await _active_units(session)
+    listed = await _listed_units(session, ids)
+    filed_rows = await session.exec(
+        select(Submission.obligation_id, func.count())
+        .where(col(Submission.obligation_id).in_(ids), col(Submission.rounds) > 0)
+        .group_by(col(Submission.obligation_id))
     )
+    filed = {obligation_id: count for obligation_id, count in filed_rows.all()}
+    code_rows = await session.exec(
+        select(ObligationUnit.obligation_id, Department.code)
+        .join(Department, col(Department.id) == col(ObligationUnit.department_id))
+        .where(col(ObligationUnit.obligation_id).in_(ids))
+        .order_by(col(Department.code))
+    )
+    codes: dict[int, list[str]] = {}
+    for obligation_id, code in code_rows.all():
+        codes.setdefault(obligation_id, []).append(code)
+    return {
+        o.id: DutyOverview(
+            units=len(_covered(units, DutyScope(o.scope), o.scope_class, listed.get(o.id, []))),
+            filed=filed.get(o.id, 0),
+            listed_codes=codes.get(o.id, []),
+        )
+        for o in obligations
+        if o.id is not None
+    }
 
 
 def _clean_questions(questions: Sequence[str]) -> list[str] | None:

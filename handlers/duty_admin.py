@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.callbacks import as_int
@@ -27,8 +27,8 @@ from db.duties import (
     DutyProblem,
     DutySpec,
     create_obligation,
+    duty_overviews,
     edit_obligation,
-    obligation_unit_ids,
     open_submissions,
     questions_of,
     rule_of,
@@ -44,7 +44,7 @@ from db.duty_form import (
     resolve_units,
     scope_text,
 )
-from db.models import Department, DuePeriod, DutyScope, Obligation, ObligationUnit, Submission
+from db.models import DuePeriod, DutyScope, Obligation, Submission
 from db.workdays import load_calendar
 from handlers.adminkit import require_admin
 from handlers.dutykit import command_body, file_button, notify_unit
@@ -230,16 +230,6 @@ def _audit_fields(obligation: Obligation, codes: tuple[str, ...] | list[str]) ->
     }
 
 
-async def _listed_codes(turn: Turn, obligation: Obligation) -> list[str]:
-    statement = (
-        select(Department.code)
-        .join(ObligationUnit, col(ObligationUnit.department_id) == col(Department.id))
-        .where(ObligationUnit.obligation_id == obligation.id)
-        .order_by(col(Department.code))
-    )
-    return list((await turn.session.exec(statement)).all())
-
-
 async def _list(turn: Turn) -> None:
     _ = turn._
     obligations = (
@@ -251,14 +241,11 @@ async def _list(turn: Turn) -> None:
         turn.say(_("No duties yet. Send /duty to see the form for a new one."))
         return
     lines = [_("<b>Duties</b> (/duties status ID shows who filed):")]
+    overviews = await duty_overviews(turn.session, obligations)
     shown = 0
     for obligation in obligations:
-        units = len(await obligation_unit_ids(turn.session, obligation))
-        filed = await turn.session.scalar(
-            select(func.count())
-            .select_from(Submission)
-            .where(Submission.obligation_id == obligation.id, col(Submission.rounds) > 0)
-        )
+        assert obligation.id is not None
+        overview = overviews[obligation.id]
         line = _("#{id} {title} · {kind} · {due} · {scope} ({units} units) · {filed} filed").format(
             id=obligation.id,
             title=esc(obligation.title),
@@ -268,11 +255,11 @@ async def _list(turn: Turn) -> None:
                 scope_text(
                     DutyScope(obligation.scope),
                     obligation.scope_class,
-                    await _listed_codes(turn, obligation),
+                    overview.listed_codes,
                 )
             ),
-            units=units,
-            filed=filed or 0,
+            units=overview.units,
+            filed=overview.filed,
         )
         if not obligation.active:
             line = _("{duty} (switched off)").format(duty=line)
@@ -298,7 +285,8 @@ async def _edit(turn: Turn, word: str, body: str) -> None:
     if obligation is None:
         return
     assert obligation.id is not None
-    codes = await _listed_codes(turn, obligation)
+    assert obligation.id is not None
+    codes = (await duty_overviews(turn.session, [obligation]))[obligation.id].listed_codes
     current = form_text(
         obligation.kind,
         obligation.title,

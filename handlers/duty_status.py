@@ -30,9 +30,9 @@ from db.duty_status import (
     opened_periods,
     unit_cells,
 )
-from db.models import Obligation
+from db.models import Obligation, Role
 from db.outbox import enqueue
-from db.roles import department_recipients
+from db.roles import recipients_by_department
 from db.workdays import local_date
 from handlers.adminkit import require_admin
 from handlers.dutykit import file_button
@@ -203,10 +203,11 @@ async def remind(turn: Turn) -> None:
         for c in await unit_cells(turn.session, obligation.id, period, turn.now)
         if c.cell is Cell.missing
     ]
+    liaisons = await recipients_by_department(turn.session, frozenset({Role.liaison}))
     keys: list[str] = []
     reminded = unreachable = already = 0
     for item in cells:
-        recipients = await department_recipients(turn.session, item.submission.department_id)
+        recipients = liaisons.get(item.submission.department_id, [])
         if not recipients:
             unreachable += 1
             continue
