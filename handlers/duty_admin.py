@@ -285,7 +285,6 @@ async def _edit(turn: Turn, word: str, body: str) -> None:
     if obligation is None:
         return
     assert obligation.id is not None
-    assert obligation.id is not None
     codes = (await duty_overviews(turn.session, [obligation]))[obligation.id].listed_codes
     current = form_text(
         obligation.kind,
