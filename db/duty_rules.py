@@ -16,7 +16,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from db.models import DuePeriod, LedgerState, ReviewDecision, SubmissionState
-from db.workdays import WorkCalendar, end_of_day, next_working_day
+from db.workdays import WorkCalendar, end_of_day, working_day_after
 
 ONCE = "once"
 
@@ -66,18 +66,6 @@ def parse_period(key: str) -> Period | None:
         return None
 
 
-def shift_working_days(day: date, days: int, calendar: WorkCalendar) -> date:
-    """The `days`-th working day strictly after `day` (0: `day` itself if working, else the next
-    working day)."""
-    if days < 0:
-        raise ValueError(f"days must be >= 0, got {days}")
-    if days == 0:
-        return day if calendar.is_working_day(day) else next_working_day(day, calendar)
-    for _ in range(days):
-        day = next_working_day(day, calendar)
-    return day
-
-
 @dataclass(frozen=True)
 class DueRule:
     """When a duty falls due; `db.models.Obligation` holds the same fields."""
@@ -107,7 +95,7 @@ def due_day(rule: DueRule, period: Period | None, calendar: WorkCalendar) -> dat
         return rule.due_on
     if period is None:
         raise ValueError(f"a {rule.period} duty needs a period")
-    return shift_working_days(period.end, rule.days_after, calendar)
+    return working_day_after(period.end, rule.days_after, calendar)
 
 
 def due_time(day: date, tz: ZoneInfo) -> datetime:

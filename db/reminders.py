@@ -21,17 +21,11 @@ insert-or-ignore sends it once, and a moved deadline (an approved extension) sta
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, datetime, time
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from db.workdays import (
-    WorkCalendar,
-    local_date,
-    next_working_day,
-    previous_working_day,
-    working_days_between,
-)
+from db.workdays import WorkCalendar, local_date, shift_working_days, working_days_between
 
 
 class Rung(StrEnum):
@@ -60,36 +54,22 @@ class Step:
     """Aware UTC moment from which the step is due."""
 
 
-def _shift(day: date, working_days: int, calendar: WorkCalendar) -> date:
-    for _ in range(abs(working_days)):
-        day = (
-            next_working_day(day, calendar)
-            if working_days > 0
-            else previous_working_day(day, calendar)
-        )
-    return day
-
-
-def _moment(day: date, at: time, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, at, tzinfo=tz).astimezone(ZoneInfo("UTC"))
-
-
 def ladder_for(
     due_at: datetime, ladder: Ladder, calendar: WorkCalendar, tz: ZoneInfo
 ) -> list[Step]:
     """Every rung of one deadline, in time order."""
     due_day = local_date(due_at, tz)
-    steps = [
-        Step(Rung.remind, -before, _moment(_shift(due_day, -before, calendar), ladder.at, tz))
-        for before in sorted(set(ladder.remind_before_days), reverse=True)
-        if before >= 0
+
+    def step(rung: Rung, offset: int) -> Step:
+        day = shift_working_days(due_day, offset, calendar)
+        return Step(rung, offset, datetime.combine(day, ladder.at, tzinfo=tz).astimezone(UTC))
+
+    reminders = sorted({before for before in ladder.remind_before_days if before >= 0})
+    return [
+        *(step(Rung.remind, -before) for before in reversed(reminders)),
+        step(Rung.urge, 1),
+        step(Rung.supervise, max(ladder.supervise_after_days, 2)),
     ]
-    steps.append(Step(Rung.urge, 1, _moment(_shift(due_day, 1, calendar), ladder.at, tz)))
-    after = max(ladder.supervise_after_days, 2)
-    steps.append(
-        Step(Rung.supervise, after, _moment(_shift(due_day, after, calendar), ladder.at, tz))
-    )
-    return steps
 
 
 def due_steps(

@@ -175,6 +175,26 @@ def previous_working_day(day: date, calendar: WorkCalendar) -> date:
     return day
 
 
+def working_day_after(day: date, days: int, calendar: WorkCalendar) -> date:
+    """The `days`-th working day strictly after `day` (0: `day` itself if it is a working day,
+    else the next one): how a time limit of N working days is counted."""
+    if days < 0:
+        raise ValueError(f"days must be >= 0, got {days}")
+    if days == 0:
+        return day if calendar.is_working_day(day) else next_working_day(day, calendar)
+    for _ in range(days):
+        day = next_working_day(day, calendar)
+    return day
+
+
+def shift_working_days(day: date, days: int, calendar: WorkCalendar) -> date:
+    """`days` working days later (earlier when negative), counted from `day` whatever it is."""
+    step = next_working_day if days > 0 else previous_working_day
+    for _ in range(abs(days)):
+        day = step(day, calendar)
+    return day
+
+
 def local_date(moment: datetime, tz: ZoneInfo) -> date:
     """The calendar date of an aware moment in the campaign time zone."""
     _require_aware(moment, "moment")
@@ -199,16 +219,7 @@ def add_working_days(start: datetime, days: int, calendar: WorkCalendar, tz: Zon
     `days == 0`: the end of the start's local day if it is a working day, else of the next one.
     """
     _require_aware(start, "start")
-    if days < 0:
-        raise ValueError(f"days must be >= 0, got {days}")
-    day = local_date(start, tz)
-    if days == 0:
-        if not calendar.is_working_day(day):
-            day = next_working_day(day, calendar)
-    else:
-        for _ in range(days):
-            day = next_working_day(day, calendar)
-    return end_of_day(day, tz)
+    return end_of_day(working_day_after(local_date(start, tz), days, calendar), tz)
 
 
 def _days_after(first: date, last: date) -> Iterator[date]:
