@@ -36,7 +36,7 @@ async def _events_for(turn: Turn, word: str) -> tuple[list[AuditEvent], str] | N
         by = await trail(session, actor_account_id=account.id, limit=SHOWN) if account else []
         merged = {e.id: e for e in [*about, *by]}.values()
         newest = sorted(merged, key=lambda e: (e.created_at, e.id or 0), reverse=True)
-        return newest[:SHOWN], f"ID {telegram_id}"
+        return newest[:SHOWN], turn._("ID {id}").format(id=telegram_id)
     number = parse_number(word)
     if number is not None:
         return await trail(session, subject=number, limit=SHOWN), number

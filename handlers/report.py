@@ -222,7 +222,9 @@ async def summary_text(turn: Turn, draft: Draft) -> str:
         unit = _("Not sure")
     identity = identity_label(draft.identity_mode, _) if draft.identity_mode else ""
     if draft.identity_mode is IdentityMode.real_name:
-        identity += f" — {esc(draft.reporter_name)}, {esc(draft.reporter_phone)}"
+        identity = _("{identity} — {name}, {phone}").format(
+            identity=identity, name=esc(draft.reporter_name), phone=esc(draft.reporter_phone)
+        )
     lines = [
         _("<b>Please check your report</b>"),
         _("Category: {value}").format(
