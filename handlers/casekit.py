@@ -14,13 +14,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.ext import BaseHandler, ConversationHandler, MessageHandler, filters
 
 from bot.i18n import N_, Translator, gettext_for
-from bot.render import esc, state_label
+from bot.render import button_label, esc, state_label
 from bot.turn import Keyboard, Outgoing, OutgoingFile, Turn, turn_handler
 from db.audit import record
 from db.case_rules import Actor, Applied, Command, RefusalReason, Refused
 from db.cases import apply_command, limits_for
 from db.conversations import load_states, store_state
-from db.models import Account, Category, Report
+from db.departments import search_departments
+from db.models import Account, Category, Department, Report
 from db.roles import Recipient, admin_recipients, department_recipients
 from db.validation import check_length, clean_text
 from db.workdays import load_calendar
@@ -240,3 +241,21 @@ def typed_text(turn: Turn, maximum: int) -> str | None:
         return text
     turn.say(turn._("Please type between 1 and {max} characters, or /cancel.").format(max=maximum))
     return None
+
+
+UNIT_SEARCH_MAX = 50
+
+
+async def unit_choices(turn: Turn, pack: Callable[[Department], str]) -> Keyboard | None:
+    """The units matching what the admin typed, as buttons whose data `pack` makes; None (with
+    the reason said) when the text cannot be searched or matches nothing."""
+    _ = turn._
+    text = clean_text(turn.text)
+    if not text or len(text) > UNIT_SEARCH_MAX:
+        turn.say(_("Please type between 1 and 50 characters of the unit's name."))
+        return None
+    matches = await search_departments(turn.session, text)
+    if not matches:
+        turn.say(_("No unit matches “{text}”. Try other characters.").format(text=esc(text)))
+        return None
+    return [[(button_label(d.name), pack(d))] for d in matches]

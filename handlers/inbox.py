@@ -37,11 +37,9 @@ from db.case_rules import (
 )
 from db.case_rules import OwnerKind as CaseOwnerKind
 from db.categories import category_name
-from db.departments import search_departments
 from db.models import Category, Department, IdentityMode, Report, ReportState
 from db.reports import parse_number
 from db.roles import is_admin
-from db.validation import clean_text
 from db.workdays import deadline_is_guessed, load_calendar
 from handlers import casework
 from handlers.casekit import (
@@ -56,6 +54,7 @@ from handlers.casekit import (
     stay_in,
     target,
     typed_text,
+    unit_choices,
 )
 
 CONVERSATION = "inbox"
@@ -349,17 +348,10 @@ async def search_unit(turn: Turn) -> int:
     if report is None:
         return END
     assert report.id is not None
-    text = clean_text(turn.text)
-    if not text or len(text) > 50:
-        turn.say(_("Please type between 1 and 50 characters of the unit's name."))
+    report_id = report.id
+    rows = await unit_choices(turn, lambda d: cb.INBOX_ASSIGN.pack(report_id, d.id or 0))
+    if rows is None:
         return State.UNIT
-    matches = await search_departments(turn.session, text)
-    if not matches:
-        turn.say(_("No unit matches “{text}”. Try other characters.").format(text=esc(text)))
-        return State.UNIT
-    rows: Keyboard = [
-        [(button_label(d.name), cb.INBOX_ASSIGN.pack(report.id, d.id or 0))] for d in matches
-    ]
     turn.say(
         _("Report {number}: choose the unit, or type other characters to search again:").format(
             number=report.number

@@ -32,18 +32,16 @@ from telegram.ext import (
 
 from bot import callbacks as cb
 from bot.conversation import conversation
-from bot.render import button_label, esc
+from bot.render import esc
 from bot.turn import Keyboard, Turn, turn_handler
 from db import ledger_drafts
 from db.categories import active_categories, active_category, category_name
 from db.date_input import DateProblem, parse_due_date
-from db.departments import search_departments
 from db.files import remove_if_unreferenced
 from db.ledger import NewItem
 from db.ledger_drafts import INSPECTION, InspectionDraft
 from db.ledger_updates import record_finding
 from db.models import Department, LedgerSource
-from db.validation import clean_text
 from handlers.adminkit import require_admin
 from handlers.casekit import (
     END,
@@ -56,6 +54,7 @@ from handlers.casekit import (
     no_longer_valid,
     remember,
     typed_text,
+    unit_choices,
 )
 from handlers.ledgerkit import (
     add_evidence,
@@ -69,7 +68,6 @@ from handlers.ledgerkit import (
 )
 
 CONVERSATION = "inspection"
-SEARCH_MAX = 50
 
 
 class State(IntEnum):
@@ -214,17 +212,10 @@ async def start(turn: Turn) -> int:
 
 @step
 async def search_unit(turn: Turn, draft: InspectionDraft) -> int:
-    _ = turn._
-    text = clean_text(turn.text)
-    if not text or len(text) > SEARCH_MAX:
-        turn.say(_("Please type between 1 and 50 characters of the unit's name."))
+    rows = await unit_choices(turn, lambda d: cb.INSPECT.pack("unit", d.id or 0))
+    if rows is None:
         return State.UNIT
-    matches = await search_departments(turn.session, text)
-    if not matches:
-        turn.say(_("No unit matches “{text}”. Try other characters.").format(text=esc(text)))
-        return State.UNIT
-    rows: Keyboard = [[(button_label(d.name), cb.INSPECT.pack("unit", d.id or 0))] for d in matches]
-    turn.say(_("Choose the unit, or type other characters to search again:"), rows)
+    turn.say(turn._("Choose the unit, or type other characters to search again:"), rows)
     return State.UNIT
 
 
