@@ -42,9 +42,7 @@ def _ts(*, nullable: bool = False, index: bool = False) -> Column[datetime]:
     return Column(UTCDateTime(), nullable=nullable, index=index)
 
 
-def _enum(
-    enum_cls: type[StrEnum], *, index: bool = False, nullable: bool = False
-) -> Column[str]:
+def _enum(enum_cls: type[StrEnum], *, index: bool = False, nullable: bool = False) -> Column[str]:
     # Stored as plain VARCHAR without a CHECK constraint: adding a state later needs no
     # migration, and PostgreSQL's native ENUM types would need ALTER TYPE for every new value.
     return Column(
