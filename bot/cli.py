@@ -432,32 +432,14 @@ def invite(
 
 
 async def _export(settings: Settings, first: date, now: datetime) -> bytes:
-    from db.digest import build_digest, month_report_count, month_report_rows
-    from db.workdays import load_calendar
-    from scheduler.report_export import render_reports_workbook
+    from db.digest import month_report_count, month_span
+    from scheduler.report_export import month_reports, render_reports_workbook
 
     _ = gettext_for(settings.default_language)
+    span = month_span(first, now, settings.tz)
     async with _session(settings) as session:
-        calendar = await load_calendar(session)
-        limits = settings.deadlines.base_limits()
-        digest = await build_digest(
-            session,
-            first,
-            now,
-            calendar=calendar,
-            tz=settings.tz,
-            limits=limits,
-            weights=settings.digest.weights.score_weights(),
-        )
-        total = await month_report_count(session, digest)
-        rows = month_report_rows(
-            session,
-            digest,
-            calendar=calendar,
-            tz=settings.tz,
-            limits=limits,
-            language=settings.default_language,
-        )
+        total = await month_report_count(session, span)
+        rows = month_reports(session, settings, span, settings.default_language)
         with _progress(_("Exporting reports"), total) as advance:
             return await render_reports_workbook(
                 rows, f"{first:%Y-%m}", _, settings.tz, on_row=advance

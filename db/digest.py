@@ -208,6 +208,21 @@ def month_bounds(month: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, end
 
 
+@dataclass(frozen=True)
+class MonthSpan:
+    """A month as the report rows read it: its UTC bounds and the moment it is judged at.
+    A `Digest` carries the same three, so either can be passed where a span is wanted."""
+
+    start: datetime
+    end: datetime
+    now: datetime
+
+
+def month_span(month: date, now: datetime, tz: ZoneInfo) -> MonthSpan:
+    start, end = month_bounds(month, tz)
+    return MonthSpan(start, end, now)
+
+
 class _Name(NamedTuple):
     """What a digest line shows of a department: plain columns, not ORM objects, because
     loading hundreds of `Department` entities cost more than the query that found them."""
@@ -335,7 +350,7 @@ class ReportRow:
     reporter_phone: str | None
 
 
-async def month_report_count(session: AsyncSession, digest: Digest) -> int:
+async def month_report_count(session: AsyncSession, digest: Digest | MonthSpan) -> int:
     """How many rows `month_report_rows` yields without `department_ids`: a progress bar's total."""
     statement = (
         select(func.count())
@@ -347,7 +362,7 @@ async def month_report_count(session: AsyncSession, digest: Digest) -> int:
 
 async def month_report_rows(
     session: AsyncSession,
-    digest: Digest,
+    digest: Digest | MonthSpan,
     *,
     calendar: WorkCalendar,
     tz: ZoneInfo,

@@ -14,10 +14,9 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 from bot.i18n import gettext_for
 from bot.turn import Outgoing, OutgoingFile, Turn, turn_handler
 from db.audit import record
-from db.digest import ReportRow, build_digest, month_report_rows
-from db.workdays import load_calendar
+from db.digest import ReportRow, month_span
 from handlers.adminkit import month_or_say, require_admin
-from scheduler.report_export import render_reports_workbook
+from scheduler.report_export import month_reports, render_reports_workbook
 
 EXPORT_DIR = "exports"
 """Under the data dir; the outbox sends the file from there by path."""
@@ -35,29 +34,12 @@ async def export(turn: Turn) -> None:
     month = month_or_say(turn, " ".join(args) or None, usage)  # two words are no month
     if month is None:
         return
-    calendar = await load_calendar(turn.session)
-    limits = settings.deadlines.base_limits()
-    digest = await build_digest(
-        turn.session,
-        month,
-        turn.now,
-        calendar=calendar,
-        tz=settings.tz,
-        limits=limits,
-        weights=settings.digest.weights.score_weights(),
-    )
+    span = month_span(month, turn.now, settings.tz)
     count = 0
 
     async def rows() -> AsyncIterator[ReportRow]:
         nonlocal count
-        async for row in month_report_rows(
-            turn.session,
-            digest,
-            calendar=calendar,
-            tz=settings.tz,
-            limits=limits,
-            language=turn.language,
-        ):
+        async for row in month_reports(turn.session, settings, span, turn.language):
             count += 1
             yield row
 

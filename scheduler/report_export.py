@@ -1,4 +1,4 @@
-"""A month of reports as an XLSX workbook: the command line's `zhengfeng export`.
+"""A month of reports as an XLSX workbook: `zhengfeng export` and the admins' `/export`.
 
 The same rows and columns as the digest's "all reports" sheet (`db.digest.month_report_rows`,
 `scheduler.digest_files.report_values`), so the export and the digest never disagree on what a
@@ -8,13 +8,34 @@ only for real-name reports. A month without reports is a workbook with the heade
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from io import BytesIO
 from zoneinfo import ZoneInfo
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from bot.i18n import Translator
-from db.digest import ReportRow
+from bot.settings import Settings
+from db.digest import MonthSpan, ReportRow, month_report_rows
+from db.workdays import load_calendar
 from scheduler.digest_files import literal_row, report_headers, report_values, sheet_name
+
+
+async def month_reports(
+    session: AsyncSession, settings: Settings, span: MonthSpan, language: str
+) -> AsyncIterator[ReportRow]:
+    """The month's reports as the export shows them: the digest's rows, without building the
+    rest of the digest."""
+    calendar = await load_calendar(session)
+    async for row in month_report_rows(
+        session,
+        span,
+        calendar=calendar,
+        tz=settings.tz,
+        limits=settings.deadlines.base_limits(),
+        language=language,
+    ):
+        yield row
 
 
 async def render_reports_workbook(
