@@ -35,7 +35,6 @@ from bot.conversation import conversation
 from bot.i18n import gettext_for
 from bot.render import esc
 from bot.turn import Keyboard, Turn, turn_handler
-from db.audit import record
 from db.broadcasts import (
     TEXT_MAX,
     Audience,
@@ -48,7 +47,7 @@ from db.broadcasts import (
 )
 from db.conversations import load_states, store_state
 from db.validation import clean_text
-from handlers.adminkit import require_admin
+from handlers.adminkit import audit, require_admin
 from handlers.casekit import END, PRIVATE, TEXT, chat_key, stay_in
 
 CONVERSATION = "broadcast"
@@ -288,12 +287,10 @@ async def send(turn: Turn) -> int:
         now=turn.now,
         render=render_notice,
     )
-    await record(
-        turn.session,
-        actor_account_id=turn.account.id,
-        action="broadcast.send",
-        subject=f"broadcast:{sent.id}",
-        now=turn.now,
+    await audit(
+        turn,
+        "broadcast.send",
+        f"broadcast:{sent.id}",
         after={
             "audience": sent.audience,
             "recipients": sent.recipients,

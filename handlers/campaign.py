@@ -11,13 +11,12 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 from bot.i18n import N_
 from bot.render import cut, esc
 from bot.turn import Turn, turn_handler
-from db.audit import record
 from db.campaign_edit import PhaseProblem, active_campaign, edit_phase
 from db.campaigns import phases_of
 from db.date_input import read_date
 from db.models import Campaign
 from db.workdays import local_date
-from handlers.adminkit import require_admin
+from handlers.adminkit import audit, require_admin
 
 USAGE = N_(
     "To change a phase: /campaign phase N START END [name], dates as YYYY-MM-DD, e.g. "
@@ -75,12 +74,10 @@ async def _edit(turn: Turn, campaign: Campaign, args: list[str]) -> None:
     if isinstance(phase, PhaseProblem):
         turn.say(_(PROBLEMS[phase]).format(number=position, start=starts_on, end=ends_on))
         return
-    await record(
-        turn.session,
-        actor_account_id=turn.account.id,
-        action="campaign.phase",
-        subject=f"campaign:{campaign.id}",
-        now=turn.now,
+    await audit(
+        turn,
+        "campaign.phase",
+        f"campaign:{campaign.id}",
         before={"position": position, "phase": before},
         after={"position": position, "phase": (phase.name, f"{starts_on}", f"{ends_on}")},
     )

@@ -19,7 +19,6 @@ from bot.i18n import N_, Translator
 from bot.period_text import period_label
 from bot.render import MESSAGE_MAX, cut, esc, local_time
 from bot.turn import Keyboard, Turn, turn_handler
-from db.audit import record
 from db.campaign_edit import active_campaign
 from db.duties import (
     MAX_QUESTION_LENGTH,
@@ -46,7 +45,7 @@ from db.duty_form import (
 )
 from db.models import DuePeriod, DutyScope, Obligation, Submission
 from db.workdays import load_calendar
-from handlers.adminkit import require_admin
+from handlers.adminkit import audit, require_admin
 from handlers.dutykit import command_body, file_button, notify_unit
 
 FORM_HELP = N_(
@@ -195,14 +194,7 @@ async def _create(turn: Turn, body: str) -> None:
         turn.say(_duty_problem(turn, made))
         return
     assert made.id is not None
-    await record(
-        turn.session,
-        actor_account_id=turn.account.id,
-        action="duty.create",
-        subject=f"duty:{made.id}",
-        now=turn.now,
-        after=_audit_fields(made, form.unit_codes),
-    )
+    await audit(turn, "duty.create", f"duty:{made.id}", after=_audit_fields(made, form.unit_codes))
     units, first_due = await _open_and_announce(turn, made)
     turn.say(
         turn._(
@@ -330,12 +322,10 @@ async def _edit(turn: Turn, word: str, body: str) -> None:
     if isinstance(result, DutyProblem):
         turn.say(_duty_problem(turn, result, obligation.id))
         return
-    await record(
-        turn.session,
-        actor_account_id=turn.account.id,
-        action="duty.edit",
-        subject=f"duty:{obligation.id}",
-        now=turn.now,
+    await audit(
+        turn,
+        "duty.edit",
+        f"duty:{obligation.id}",
         before=before,
         after={
             **_audit_fields(result.obligation, form.unit_codes if scope_given else codes),
@@ -378,14 +368,8 @@ async def _off(turn: Turn, word: str) -> None:
     obligation.active = False
     obligation.updated_at = turn.now
     turn.session.add(obligation)
-    await record(
-        turn.session,
-        actor_account_id=turn.account.id,
-        action="duty.off",
-        subject=f"duty:{obligation.id}",
-        now=turn.now,
-        before={"active": True},
-        after={"active": False},
+    await audit(
+        turn, "duty.off", f"duty:{obligation.id}", before={"active": True}, after={"active": False}
     )
     turn.say(
         turn._(

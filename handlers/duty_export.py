@@ -12,9 +12,8 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.render import esc
 from bot.turn import Outgoing, OutgoingFile, Turn, turn_handler
-from db.audit import record
 from db.date_input import read_date
-from handlers.adminkit import require_admin
+from handlers.adminkit import audit, require_admin
 from handlers.export import EXPORT_DIR
 from scheduler.duty_workbook import duties_workbook
 
@@ -58,12 +57,10 @@ async def export_duties(turn: Turn) -> None:
     path = f"{EXPORT_DIR}/duties-{first:%Y%m%d}-{last:%Y%m%d}-{stamp}.xlsx"
     (settings.data_dir / EXPORT_DIR).mkdir(parents=True, exist_ok=True)
     (settings.data_dir / path).write_bytes(data)
-    await record(
-        turn.session,
-        actor_account_id=turn.account.id,
-        action="export.duties",
-        subject=f"export:{first}:{last}",
-        now=turn.now,
+    await audit(
+        turn,
+        "export.duties",
+        f"export:{first}:{last}",
         after={"submissions": filed, "ledger": items, "file": name},
     )
     chat = turn.update.effective_chat

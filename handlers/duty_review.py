@@ -29,7 +29,6 @@ from bot.i18n import N_, Translator
 from bot.period_text import period_label
 from bot.render import cut, esc, fit_message, local_time
 from bot.turn import Keyboard, Turn, turn_handler
-from db.audit import record
 from db.categories import all_categories, category_name
 from db.conversations import store_state
 from db.duties import AccessProblem, questions_of, review_submission, rounds_of, status_of
@@ -46,7 +45,7 @@ from db.models import (
 )
 from db.roles import is_admin
 from db.workdays import load_calendar
-from handlers.adminkit import require_admin
+from handlers.adminkit import audit, require_admin
 from handlers.casekit import (
     END,
     TEXT,
@@ -133,12 +132,10 @@ async def _apply(
         await turn.session.refresh(submission)
         turn.say(_problem(turn, outcome, submission, submission.id))
         return None
-    await record(
-        turn.session,
-        actor_account_id=turn.account.id,
-        action=f"duty.review.{decision.value}",
-        subject=f"submission:{submission.id}",
-        now=turn.now,
+    await audit(
+        turn,
+        f"duty.review.{decision.value}",
+        f"submission:{submission.id}",
         before={"state": SubmissionState.submitted.value, "version": version},
         after={"state": outcome.state, "comment": comment, "rounds": outcome.rounds},
     )

@@ -19,7 +19,6 @@ from bot.i18n import N_, gettext_for
 from bot.period_text import period_label
 from bot.render import MESSAGE_MAX, cut, esc, fit_lines, local_time
 from bot.turn import Keyboard, Turn, turn_handler
-from db.audit import record
 from db.duty_status import (
     CELL_ORDER,
     Cell,
@@ -34,7 +33,7 @@ from db.models import Obligation, Role
 from db.outbox import enqueue
 from db.roles import recipients_by_department
 from db.workdays import local_date
-from handlers.adminkit import require_admin
+from handlers.adminkit import audit, require_admin
 from handlers.dutykit import file_button
 
 STATUS_TEXT = re.compile(r"^\s*/duties(@\w+)?\s+status\b", re.IGNORECASE)
@@ -238,12 +237,10 @@ async def remind(turn: Turn) -> None:
             reminded += 1
         else:
             already += 1
-    await record(
-        turn.session,
-        actor_account_id=turn.account.id,
-        action="duty.remind",
-        subject=f"duty:{obligation.id}",
-        now=turn.now,
+    await audit(
+        turn,
+        "duty.remind",
+        f"duty:{obligation.id}",
         after={"period": period, "units": reminded, "already": already, "no_liaison": unreachable},
     )
     sender = turn.services.sender

@@ -13,9 +13,8 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.i18n import gettext_for
 from bot.turn import Outgoing, OutgoingFile, Turn, turn_handler
-from db.audit import record
 from db.digest import ReportRow, month_span
-from handlers.adminkit import month_or_say, require_admin
+from handlers.adminkit import audit, month_or_say, require_admin
 from scheduler.report_export import month_reports, render_reports_workbook
 
 EXPORT_DIR = "exports"
@@ -51,13 +50,8 @@ async def export(turn: Turn) -> None:
     folder = settings.data_dir / EXPORT_DIR
     folder.mkdir(parents=True, exist_ok=True)
     (settings.data_dir / path).write_bytes(workbook)
-    await record(
-        turn.session,
-        actor_account_id=turn.account.id,
-        action="export.reports",
-        subject=f"export:{month:%Y-%m}",
-        now=turn.now,
-        after={"reports": count, "file": name},
+    await audit(
+        turn, "export.reports", f"export:{month:%Y-%m}", after={"reports": count, "file": name}
     )
     chat = turn.update.effective_chat
     assert chat is not None

@@ -18,10 +18,9 @@ from bot import callbacks as cb
 from bot.i18n import Translator
 from bot.render import MESSAGE_MAX, cut, esc, local_time, role_label
 from bot.turn import Keyboard, Turn, turn_handler
-from db.audit import record
 from db.models import Account, Department, Role, RoleGrant
 from db.roles import Holder, all_holders, create_invite, department_holders, grant_role, revoke_role
-from handlers.adminkit import require_admin, unit_or_say
+from handlers.adminkit import audit, require_admin, unit_or_say
 from handlers.start import refresh_command_menu
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -241,12 +240,10 @@ async def _end_old(turn: Turn, old: RoleGrant, successor: str) -> None:
     """End the old grant, record the handover, and give the old holder the menu left to them."""
     await revoke_role(turn.session, old.id or 0, turn.now)
     holder = await turn.session.get(Account, old.account_id)
-    await record(
-        turn.session,
-        actor_account_id=turn.account.id,
-        action="role.handover",
-        subject=f"account:{holder.telegram_id if holder else old.account_id}",
-        now=turn.now,
+    await audit(
+        turn,
+        "role.handover",
+        f"account:{holder.telegram_id if holder else old.account_id}",
         before={"role": old.role.value, "department_id": old.department_id},
         after={"successor": successor},
     )
@@ -296,12 +293,10 @@ async def handover_to(turn: Turn) -> None:
         ttl=timedelta(days=settings.invites.ttl_days),
         replaces_grant_id=old.id if how == "i" else None,
     )
-    await record(
-        turn.session,
-        actor_account_id=turn.account.id,
-        action="invite.create",
-        subject=f"invite:{invite.id}",
-        now=turn.now,
+    await audit(
+        turn,
+        "invite.create",
+        f"invite:{invite.id}",
         after={
             "role": Role.liaison.value,
             "department": unit.code,

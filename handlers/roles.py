@@ -16,7 +16,6 @@ from bot import callbacks as cb
 from bot.i18n import N_, Translator
 from bot.render import esc, local_time, role_label
 from bot.turn import Keyboard, Turn, turn_handler
-from db.audit import record
 from db.models import Account, Department, Role, RoleGrant
 from db.roles import (
     DEPARTMENT_ROLES,
@@ -30,7 +29,7 @@ from db.roles import (
     revoke_invite,
     revoke_role,
 )
-from handlers.adminkit import require_admin
+from handlers.adminkit import audit, require_admin
 from handlers.start import refresh_command_menu
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -125,12 +124,10 @@ async def invite(turn: Turn) -> None:
         now=turn.now,
         ttl=timedelta(days=settings.invites.ttl_days),
     )
-    await record(
-        turn.session,
-        actor_account_id=turn.account.id,
-        action="invite.create",
-        subject=f"invite:{created.id}",
-        now=turn.now,
+    await audit(
+        turn,
+        "invite.create",
+        f"invite:{created.id}",
         after={"role": role.value, "department": department.code if department else None},
     )
     link = f"https://t.me/{turn.context.bot.username}?start={token}"
@@ -164,13 +161,7 @@ async def withdraw_invite(turn: Turn) -> None:
     invite_id = cb.as_int(fields["invite"]) if fields else None
     turn.clear_keyboard = True
     if invite_id is not None and await revoke_invite(turn.session, invite_id, turn.now):
-        await record(
-            turn.session,
-            actor_account_id=turn.account.id,
-            action="invite.withdraw",
-            subject=f"invite:{invite_id}",
-            now=turn.now,
-        )
+        await audit(turn, "invite.withdraw", f"invite:{invite_id}")
         turn.say(turn._("The invite link was withdrawn; it no longer works."))
     else:
         turn.say(turn._("That invite link was already used, withdrawn or never existed."))
@@ -248,12 +239,10 @@ async def end_grant(turn: Turn) -> None:
     holder = await turn.session.get(Account, grant.account_id)
     if holder is not None:
         await refresh_command_menu(turn, holder)
-    await record(
-        turn.session,
-        actor_account_id=turn.account.id,
-        action="role.revoke",
-        subject=f"account:{holder.telegram_id if holder else grant.account_id}",
-        now=turn.now,
+    await audit(
+        turn,
+        "role.revoke",
+        f"account:{holder.telegram_id if holder else grant.account_id}",
         before={"role": grant.role.value, "department_id": grant.department_id},
     )
     turn.say(turn._("Ended: {grant}.").format(grant=await _grant_sentence(turn, grant)))
@@ -283,12 +272,10 @@ async def _finish_handover(turn: Turn, old_grant_id: int) -> None:
     if old is None or old.revoked_at != turn.now:
         return  # ended earlier, by an admin or an earlier link: nothing happened now
     holder = await turn.session.get(Account, old.account_id)
-    await record(
-        turn.session,
-        actor_account_id=turn.account.id,
-        action="role.handover_complete",
-        subject=f"account:{holder.telegram_id if holder else old.account_id}",
-        now=turn.now,
+    await audit(
+        turn,
+        "role.handover_complete",
+        f"account:{holder.telegram_id if holder else old.account_id}",
         before={"role": old.role.value, "department_id": old.department_id},
         after={"successor": f"account:{turn.account.telegram_id}"},
     )

@@ -13,9 +13,8 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.render import esc
 from bot.turn import Turn, turn_handler
-from db.audit import record
 from db.models import Department
-from handlers.adminkit import require_admin
+from handlers.adminkit import audit, require_admin
 from scheduler.sender import mask_url
 
 URL_MAX = 300
@@ -34,12 +33,10 @@ def robot_url_ok(url: str) -> bool:
 
 async def _audit(turn: Turn, unit: Department, new_url: str | None) -> None:
     """The URL's key is a secret: the trail keeps only the masked form."""
-    await record(
-        turn.session,
-        actor_account_id=turn.account.id,
-        action="department.wecom",
-        subject=unit.code,
-        now=turn.now,
+    await audit(
+        turn,
+        "department.wecom",
+        unit.code,
         before={"wecom_url": mask_url(unit.wecom_url) if unit.wecom_url else None},
         after={"wecom_url": mask_url(new_url) if new_url else None},
     )
