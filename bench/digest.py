@@ -12,7 +12,7 @@ answered and waiting, reopened, escalated, returned, overdue. Generation is SQL 
 is first upgraded to the current migrations (and re-analysed if that changed it), so a file
 generated before an index migration measures the indexes the code now expects.
 
-Then, in one process, it times `db.digest.build_digest` for March 2026 as judged on 1 April
+Then, in one process, it times `db.office.digest.build_digest` for March 2026 as judged on 1 April
 and the plain scan ``SELECT handling_department_id, count(*) FROM report GROUP BY 1`` through the
 same engine (each the median of --runs runs after one warm-up), and prints both, their ratio,
 the peak Python memory of the digest (tracemalloc) and the growth of the process's peak RSS.
@@ -43,10 +43,13 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
-from bot.i18n import gettext_for  # noqa: E402
+from bot.documents.digest_files import render_workbook  # noqa: E402
+from bot.runtime.i18n import gettext_for  # noqa: E402
 from db import migrate  # noqa: E402
-from db.case_rules import Limits  # noqa: E402
-from db.digest import (  # noqa: E402
+from db.calendar.workdays import load_calendar  # noqa: E402
+from db.cases.rules import Limits  # noqa: E402
+from db.engine import create_engine, session_factory  # noqa: E402
+from db.office.digest import (  # noqa: E402
     Digest,
     ReportRow,
     ScoreWeights,
@@ -54,9 +57,6 @@ from db.digest import (  # noqa: E402
     month_bounds,
     month_report_rows,
 )
-from db.engine import create_engine, session_factory  # noqa: E402
-from db.workdays import load_calendar  # noqa: E402
-from scheduler.digest_files import render_workbook  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
 MONTH = date(2026, 3, 1)

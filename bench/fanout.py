@@ -66,8 +66,8 @@ class CountingApi(FakeBotApi):
 
 
 async def queue_reminders(url: str, count: int) -> None:
+    from db.delivery.outbox import enqueue
     from db.engine import create_engine, session_factory
-    from db.outbox import enqueue
 
     engine = create_engine(url)
     now = datetime.now(UTC)
@@ -109,7 +109,7 @@ def spawn(root_url: str, workdir: Path, limit: int) -> subprocess.Popen[bytes]:
 
 def serve_bot() -> None:
     from bot.app import build_application
-    from bot.settings import load_settings
+    from bot.runtime.settings import load_settings
 
     build_application(load_settings()).run_polling()
 

@@ -280,7 +280,7 @@ def serve_echo() -> None:
 
 def serve_zhengfeng() -> None:
     from bot.app import build_application
-    from bot.settings import load_settings
+    from bot.runtime.settings import load_settings
     from db.migrate import upgrade
 
     settings = load_settings()
@@ -290,8 +290,8 @@ def serve_zhengfeng() -> None:
 
 
 async def load_sample_units(url: str) -> None:
-    from db.departments import import_departments, parse_departments_csv, sample_csv_path
     from db.engine import create_engine, session_factory
+    from db.people.departments import import_departments, parse_departments_csv, sample_csv_path
 
     engine = create_engine(url)
     async with session_factory(engine)() as session:

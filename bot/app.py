@@ -17,55 +17,49 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.i18n import LANGUAGES
 from bot.persistence import DatabasePersistence
 from bot.request import AiohttpRequest
-from bot.services import SERVICES_KEY, BotContext, Services, services_of, system_clock
-from bot.settings import Settings
+from bot.runtime.i18n import LANGUAGES
+from bot.runtime.services import SERVICES_KEY, BotContext, Services, services_of, system_clock
+from bot.runtime.settings import Settings
 from bot.updates import PerChatUpdateProcessor
 from db.engine import create_engine, session_factory
-from handlers import (
-    admin_menu,
-    audit_view,
+from handlers import errors, start
+from handlers.cases import casework, extension, followup, inbox, report, reporter
+from handlers.cases import search as case_search
+from handlers.cases import view as case_view
+from handlers.duties import admin as duty_admin
+from handlers.duties import export as duty_export
+from handlers.duties import review as duty_review
+from handlers.duties import status as duty_status
+from handlers.duties import unit_duties
+from handlers.ledger import inspection
+from handlers.ledger import review as ledger_review
+from handlers.ledger import update as ledger_update
+from handlers.ledger import view as ledger_view
+from handlers.office import audit as audit_view
+from handlers.office import (
     broadcast,
     calendar,
     campaign,
-    case_search,
-    case_view,
-    casework,
-    categories_admin,
     digest,
-    duty_admin,
-    duty_export,
-    duty_review,
-    duty_status,
-    errors,
     export,
-    extension,
-    followup,
-    inbox,
-    inspection,
-    ledger_review,
-    ledger_update,
-    ledger_view,
-    people,
-    report,
-    reporter,
-    roles,
-    start,
-    unit_duties,
     units,
     wecom,
 )
+from handlers.office import categories as categories_admin
+from handlers.office import menu as admin_menu
+from handlers.people import roles
+from handlers.people import roster as people
 from handlers.start import bot_commands, set_config_admin_menus
-from scheduler.broadcast_report import INTERVAL_SECONDS as BROADCAST_REPORT_INTERVAL
-from scheduler.broadcast_report import run_broadcast_reports
-from scheduler.digest_job import run_digest_job
-from scheduler.draft_timeout import sweep_idle_drafts
-from scheduler.reminder_job import run_deadline_scan
-from scheduler.retention_job import run_retention_job
-from scheduler.sender import OutboxSender
-from scheduler.unrated import close_unrated_reports
+from scheduler.cases.idle_drafts import sweep_idle_drafts
+from scheduler.cases.unrated import close_unrated_reports
+from scheduler.deadlines.job import run_deadline_scan
+from scheduler.delivery.broadcast_report import INTERVAL_SECONDS as BROADCAST_REPORT_INTERVAL
+from scheduler.delivery.broadcast_report import run_broadcast_reports
+from scheduler.delivery.sender import OutboxSender
+from scheduler.office.digest import run_digest_job
+from scheduler.office.retention import run_retention_job
 
 log = logging.getLogger(__name__)
 

@@ -24,13 +24,15 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
 
-from bot.i18n import gettext_for
-from bot.render import role_label
-from bot.settings import ConfigFileMissing, Settings, load_settings
+from bot.runtime.i18n import gettext_for
+from bot.runtime.render import role_label
+from bot.runtime.settings import ConfigFileMissing, Settings, load_settings
 from db import migrate
-from db.accounts import get_or_create_account
-from db.audit import record
-from db.departments import (
+from db.engine import SessionFactory, create_engine, session_factory
+from db.models import Campaign, CampaignPhase, Department, Role
+from db.office.audit import record
+from db.people.accounts import get_or_create_account
+from db.people.departments import (
     DepartmentCsvError,
     ImportResult,
     department_by_code,
@@ -39,14 +41,12 @@ from db.departments import (
     parse_departments_csv,
     sample_csv_path,
 )
-from db.engine import SessionFactory, create_engine, session_factory
-from db.models import Campaign, CampaignPhase, Department, Role
-from db.roles import DEPARTMENT_ROLES, create_invite, ensure_role
-from handlers.roles import ROLE_WORDS as INVITE_ROLE_WORDS
+from db.people.roles import DEPARTMENT_ROLES, create_invite, ensure_role
+from handlers.people.roles import ROLE_WORDS as INVITE_ROLE_WORDS
 
 if TYPE_CHECKING:
-    from db.retention import PurgeCandidate, Purged
-    from scheduler.digest_bundle import DigestBundle
+    from bot.documents.digest_bundle import DigestBundle
+    from db.office.retention import PurgeCandidate, Purged
 
 app = typer.Typer(
     help="正风 Zhengfeng: the work-style campaign bot.",
@@ -206,7 +206,7 @@ def import_departments_command(
 
 
 async def _digest(settings: Settings, month: date, now: datetime) -> DigestBundle:
-    from scheduler.digest_bundle import build_digest_bundle
+    from bot.documents.digest_bundle import build_digest_bundle
 
     async with _session(settings) as session:
         return await build_digest_bundle(session, settings, month, now, settings.default_language)
@@ -214,7 +214,7 @@ async def _digest(settings: Settings, month: date, now: datetime) -> DigestBundl
 
 def _month(settings: Settings, text: str, now: datetime) -> date:
     """A `--month` value as its first day; exit 2 for a malformed or future month."""
-    from db.digest import parse_month
+    from db.office.digest import parse_month
 
     _ = gettext_for(settings.default_language)
     try:
@@ -242,7 +242,7 @@ def digest(
     config: ConfigOption = None,
 ) -> None:
     """Write a month's digest (情况通报): chart, workbook and messages, as the bot sends them."""
-    from db.digest import previous_month
+    from db.office.digest import previous_month
 
     settings = _settings(config)
     _ = gettext_for(settings.default_language)
@@ -393,7 +393,7 @@ def invite(
     config: ConfigOption = None,
 ) -> None:
     """Print a single-use invite link (https://t.me/<bot>?start=<token>) that grants a role."""
-    from bot.render import local_time
+    from bot.runtime.render import local_time
 
     settings = _settings(config)
     _ = gettext_for(settings.default_language)
@@ -432,8 +432,8 @@ def invite(
 
 
 async def _export(settings: Settings, first: date, now: datetime) -> bytes:
-    from db.digest import month_report_count, month_span
-    from scheduler.report_export import month_reports, render_reports_workbook
+    from bot.documents.report_workbook import month_reports, render_reports_workbook
+    from db.office.digest import month_report_count, month_span
 
     _ = gettext_for(settings.default_language)
     span = month_span(first, now, settings.tz)
@@ -481,7 +481,7 @@ async def _campaign_init(
     settings: Settings, template: str, year: int, name: str | None
 ) -> list[str] | None:
     """The phase lines of the (new or existing) campaign; None for an unknown template."""
-    from db.campaigns import init_campaign, phases_of
+    from db.office.campaigns import init_campaign, phases_of
 
     async with _session(settings) as session:
         campaign = await init_campaign(session, template, year, name)
@@ -506,7 +506,7 @@ def campaign_init(
     config: ConfigOption = None,
 ) -> None:
     """Load a campaign's phases from a template; running it again changes nothing."""
-    from db.campaigns import TEMPLATES
+    from db.office.campaigns import TEMPLATES
 
     settings = _settings(config)
     _ = gettext_for(settings.default_language)
@@ -527,9 +527,9 @@ def campaign_init(
 
 
 async def _campaign_show(settings: Settings) -> list[str]:
-    from db.campaign_edit import active_campaign
-    from db.campaigns import phases_of
-    from db.workdays import local_date
+    from db.calendar.workdays import local_date
+    from db.office.campaign_edit import active_campaign
+    from db.office.campaigns import phases_of
 
     async with _session(settings) as session:
         campaign = await active_campaign(session)
@@ -553,7 +553,7 @@ def campaign_show(config: ConfigOption = None) -> None:
 
 
 async def _export_duties(settings: Settings, first: date, last: date) -> tuple[bytes, int, int]:
-    from scheduler.duty_workbook import duties_workbook
+    from bot.documents.duty_workbook import duties_workbook
 
     _ = gettext_for(settings.default_language)
     async with _session(settings) as session:
@@ -597,7 +597,7 @@ def backup(
     config: ConfigOption = None,
 ) -> None:
     """Copy the SQLite database consistently while the bot runs (PostgreSQL: use pg_dump)."""
-    from bot.backup import NotSqlite, backup_sqlite, sqlite_path
+    from db.backup import NotSqlite, backup_sqlite, sqlite_path
 
     settings = _settings(config)
     _ = gettext_for(settings.default_language)
@@ -631,7 +631,7 @@ def backup(
 
 
 def _purge_line(candidate: PurgeCandidate, settings: Settings) -> str:
-    from bot.render import local_time
+    from bot.runtime.render import local_time
 
     fields = ", ".join(candidate.personal_fields) or "—"
     return (
@@ -642,7 +642,7 @@ def _purge_line(candidate: PurgeCandidate, settings: Settings) -> str:
 
 
 async def _purge(settings: Settings, dry_run: bool) -> tuple[list[PurgeCandidate], list[Purged]]:
-    from scheduler.retention_job import due_for_purge, purge
+    from scheduler.office.retention import due_for_purge, purge
 
     _ = gettext_for(settings.default_language)
     async with _sessions(settings) as sessions:
@@ -703,7 +703,7 @@ def chat(
     """Try the real bot in the terminal: no Telegram, no token; switch persona with :as."""
     import tempfile
 
-    from bot.chat import console_settings, personas, run_chat
+    from bot.console import console_settings, personas, run_chat
 
     settings = _settings(config)
     _ = gettext_for(settings.default_language)

@@ -156,7 +156,7 @@ class ReportState(StrEnum):
 class Report(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("year", "seq"),
-        # The monthly digest (`db.metrics`) reads a month of assignments and the open backlog
+        # The monthly digest (`db.cases.metrics`) reads a month of assignments and the open backlog
         # from covering indexes alone: a million-report table is never scanned. PostgreSQL
         # reads the month-first ones (hash aggregates); SQLite seeks each department's part of
         # the department-first ones, so it never sorts a month of rows.
@@ -204,8 +204,8 @@ class Report(SQLModel, table=True):
     )
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
-    # The handling case (`db.case_rules.Case`), flattened; `db.cases` maps it both ways. All
-    # nullable or defaulted so reports filed before case handling existed stay valid.
+    # The handling case (`db.cases.rules.Case`), flattened; `db.cases.handling` maps it both ways.
+    # All nullable or defaulted so reports filed before case handling existed stay valid.
     owner_kind: str | None = Field(default=None, max_length=20)
     owner_department_id: int | None = Field(default=None, foreign_key="department.id")
     due_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True, index=True))
@@ -243,7 +243,7 @@ class ReportCounter(SQLModel, table=True):
 
 
 class EventKind(StrEnum):
-    """What happened on the timeline; the handling steps are produced by `db.case_rules`."""
+    """What happened on the timeline; the handling steps are produced by `db.cases.rules`."""
 
     created = "created"
     info_added = "info_added"
@@ -267,7 +267,8 @@ class EventKind(StrEnum):
     """Closed by the office after an escalation."""
     closed_unrated = "closed_unrated"
     purged = "purged"
-    """Retention removed the reporter's personal data and the attachments (`db.retention`)."""
+    """Retention removed the reporter's personal data and the attachments
+    (`db.office.retention`)."""
 
 
 class ReportEvent(SQLModel, table=True):
@@ -380,8 +381,8 @@ class Invite(SQLModel, table=True):
 
     Only the SHA-256 of the token is kept: a leaked database or backup must not let anyone claim
     a liaison's or an admin's role. `department_id` is required for liaison and leader and null
-    for admin; `db.roles.create_invite` enforces that, since a CHECK would need a migration for
-    every new role.
+    for admin; `db.people.roles.create_invite` enforces that, since a CHECK would need a migration
+    for every new role.
     """
 
     __tablename__ = "invite"
@@ -545,7 +546,7 @@ class Obligation(SQLModel, table=True):
 
     Each (duty, period, unit) yields one `Submission`, created when the period opens; the
     submission keeps the due time and questions it was created with, so an edited duty changes
-    later periods only once anything was submitted (see `db.duties.edit_obligation`).
+    later periods only once anything was submitted (see `db.duties.obligations.edit_obligation`).
     """
 
     id: int | None = Field(default=None, primary_key=True)
@@ -603,7 +604,7 @@ class Submission(SQLModel, table=True):
     obligation_id: int = Field(foreign_key="obligation.id", index=True)
     department_id: int = Field(foreign_key="department.id", index=True)
     period: str = Field(max_length=16)
-    """`once`, `2026-11`, `2026-Q4` or `2026-H2` (see `db.duty_rules.Period`)."""
+    """`once`, `2026-11`, `2026-Q4` or `2026-H2` (see `db.duties.rules.Period`)."""
     due_at: datetime = Field(sa_column=_ts())
     questions: str = Field(default="[]", sa_column=Column(Text(), nullable=False))
     state: SubmissionState = Field(

@@ -7,9 +7,9 @@ import logging
 from telegram import Update
 from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot.i18n import gettext_for, normalize_language
-from bot.services import BotContext
-from db.accounts import mark_unreachable
+from bot.runtime.i18n import gettext_for, normalize_language
+from bot.runtime.services import BotContext
+from db.people.accounts import mark_unreachable
 
 log = logging.getLogger(__name__)
 

@@ -9,18 +9,18 @@ from telegram import Bot, BotCommand, BotCommandScopeChat
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot import callbacks as cb
-from bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_, gettext_for
-from bot.render import esc
-from bot.settings import Settings
-from bot.turn import Keyboard, Turn, turn_handler
-from db.accounts import set_language
-from db.campaigns import current_phase
+from bot.runtime import callbacks as cb
+from bot.runtime.i18n import LANGUAGE_NAMES, LANGUAGES, N_, gettext_for
+from bot.runtime.render import esc
+from bot.runtime.settings import Settings
+from bot.runtime.turn import Keyboard, Turn, turn_handler
+from db.calendar.workdays import local_date
 from db.engine import SessionFactory
 from db.models import Account, Role
-from db.roles import account_roles
-from db.workdays import local_date
-from handlers import followup
+from db.office.campaigns import current_phase
+from db.people.accounts import set_language
+from db.people.roles import account_roles
+from handlers.cases import followup
 
 log = logging.getLogger(__name__)
 

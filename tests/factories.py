@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from db.categories import active_categories
-from db.drafts import Draft
+from db.cases.categories import active_categories
+from db.cases.drafts import Draft
+from db.cases.reports import submit_draft
 from db.models import IdentityMode, Report
-from db.reports import submit_draft
 
 TZ = ZoneInfo("Asia/Shanghai")
 

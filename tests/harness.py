@@ -12,11 +12,11 @@ from telegram import Update
 
 from bot.app import BotApplication, build_application
 from bot.fakeapi import FakeBotApi, FakeRequest, FakeUser
-from bot.services import BotContext
-from bot.settings import DatabaseSettings, DeliverySettings, Settings, TelegramSettings
-from db.departments import import_departments, parse_departments_csv, sample_csv_path
+from bot.runtime.services import BotContext
+from bot.runtime.settings import DatabaseSettings, DeliverySettings, Settings, TelegramSettings
 from db.engine import create_engine, session_factory
 from db.migrate import upgrade_engine
+from db.people.departments import import_departments, parse_departments_csv, sample_csv_path
 from tests.conftest import NOW
 
 

@@ -13,9 +13,9 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from bot.cli import app
-from db.accounts import get_or_create_account
 from db.engine import create_engine, session_factory
 from db.models import IdentityMode, ReportState
+from db.people.accounts import get_or_create_account
 from tests.factories import file_report
 
 runner = CliRunner()

@@ -14,12 +14,12 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.i18n import gettext_for
-from db.duties import DutySpec, create_obligation, file_submission, open_submissions
-from db.duty_rules import DueRule
+from bot.runtime.i18n import gettext_for
+from db.calendar.workdays import WorkCalendar
+from db.duties.obligations import DutySpec, create_obligation, file_submission, open_submissions
+from db.duties.rules import DueRule
 from db.engine import create_engine, session_factory
 from db.models import Department, DuePeriod, DutyScope, ObligationKind, Submission
-from db.workdays import WorkCalendar
 
 runner = CliRunner()
 ZH = gettext_for("zh_CN")

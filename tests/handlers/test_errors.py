@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.fakeapi import FakeUser
-from bot.i18n import gettext_for
+from bot.runtime.i18n import gettext_for
 from tests.harness import Harness, labels, texts
 
 EN = gettext_for("en")
@@ -45,7 +45,7 @@ async def test_an_internal_error_gets_a_polite_answer(
     async def broken(*_args: object, **_kwargs: object) -> list[object]:
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr("handlers.report.search_departments", broken)
+    monkeypatch.setattr("handlers.cases.report.search_departments", broken)
     apology = await bot.say(user, "公安")
     assert "saved" in texts(apology)
     monkeypatch.undo()

@@ -5,11 +5,11 @@ duty's answer). The older flow's draft stays, and its own entry continues it."""
 
 from __future__ import annotations
 
-from bot import callbacks as cb
+from bot.runtime import callbacks as cb
 from db.models import DutyDraft, ObligationKind, Submission, SubmissionState
-from tests.handlers.test_casework import ADMIN, LIAISON, case_bot, join_liaison
-from tests.handlers.test_duty_filing import EN, QUARTERLY, QUESTIONS, ZH, add_duty, stored
-from tests.handlers.test_ledger_flow import _item, _load
+from tests.handlers.cases.test_casework import ADMIN, LIAISON, case_bot, join_liaison
+from tests.handlers.duties.test_duty_filing import EN, QUARTERLY, QUESTIONS, ZH, add_duty, stored
+from tests.handlers.ledger.test_ledger_flow import _item, _load
 from tests.harness import Harness, labels, texts
 
 __all__ = ["case_bot"]

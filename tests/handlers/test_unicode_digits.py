@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.i18n import gettext_for
-from tests.handlers.test_casework import ADMIN, case_bot
+from bot.runtime.i18n import gettext_for
+from tests.handlers.cases.test_casework import ADMIN, case_bot
 from tests.harness import Harness, texts
 
 __all__ = ["case_bot"]

@@ -1,6 +1,6 @@
 """case fields
 
-The handling case of `db.case_rules` stored on the report: owner, due time, handling department,
+The handling case of `db.cases.rules` stored on the report: owner, due time, handling department,
 extension request, rating, merge target and a version for compare-and-set writes. Every column
 is nullable or has a server default, so reports filed before this revision stay valid.
 

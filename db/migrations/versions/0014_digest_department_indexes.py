@@ -1,7 +1,7 @@
 """digest department indexes
 
 On SQLite the monthly digest now reads each department's figures with index seeks, department
-by department (`db.metrics`), instead of one range over the whole month followed by a sort of
+by department (`db.cases.metrics`), instead of one range over the whole month followed by a sort of
 every row by department: sorting a month of a million-report table cost more than reading it.
 These covering indexes lead with the department for that. The month-first indexes of revision
 0009 stay: PostgreSQL still aggregates the month's range in hash tables, its fast shape.

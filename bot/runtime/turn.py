@@ -1,0 +1,245 @@
+"""One update, one database session, one commit, then the replies.
+
+Handlers describe what to say; the replies go out only after the transaction committed, so a
+person is never told "saved" about something that was rolled back.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, TelegramError
+
+from bot.runtime.i18n import Translator, gettext_for, normalize_language
+from bot.runtime.services import BotContext, Services
+from db.delivery.outbox import Attachment, enqueue
+from db.models import Account
+from db.people.accounts import get_or_create_account, mark_unreachable
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+Keyboard = list[list[tuple[str, str]]]
+"""Rows of (label, callback data); kept plain so handlers need no Telegram types."""
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+def markup(rows: Keyboard | None) -> InlineKeyboardMarkup | None:
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(text, callback_data=data) for text, data in row] for row in rows]
+    )
+
+
+@dataclass
+class Reply:
+    text: str
+    keyboard: Keyboard | None = None
+
+
+@dataclass(frozen=True)
+class OutgoingFile:
+    """A photo or document: one Telegram already has, resent by its file id (a copy, not a
+    forward: nothing of the original sender travels with it), or a file under the data dir."""
+
+    kind: str
+    """`photo` or `document`."""
+    file_id: str | None = None
+    path: str | None = None
+    """Relative to the data dir."""
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to somebody else than the person of this update (a liaison, a reporter)."""
+
+    chat_id: int
+    text: str
+    keyboard: Keyboard | None = None
+    files: tuple[OutgoingFile, ...] = ()
+    """Sent before the text, so the text's buttons stay at the bottom of the chat."""
+    urgent: bool = False
+    """Goes out even in quiet hours (a reporter's notices); officials' notices wait for the
+    send window."""
+
+
+@dataclass
+class Turn:
+    update: Update
+    context: BotContext
+    session: AsyncSession
+    account: Account
+    replies: list[Reply] = field(default_factory=list)
+    notices: list[Outgoing] = field(default_factory=list)
+    """Written to the outbox in the handler's transaction, sent right after the replies."""
+    toast: str | None = None
+    clear_keyboard: bool = False
+    """Remove the buttons of the pressed message, so it cannot be pressed again."""
+    pressed_becomes: str | None = None
+    """Replace the pressed question by the answer given, buttons removed, in one call."""
+    after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Bot API calls that must only happen once the change behind them is committed (a
+    person's command menu after a role change); each must log its own failures."""
+
+    @property
+    def services(self) -> Services:
+        return self.context.services
+
+    @property
+    def _(self) -> Translator:
+        return gettext_for(self.account.language)
+
+    @property
+    def language(self) -> str:
+        return self.account.language
+
+    @property
+    def now(self) -> datetime:
+        return self.services.clock()
+
+    @property
+    def text(self) -> str:
+        message = self.update.effective_message
+        return (message.text or "") if message is not None else ""
+
+    @property
+    def callback_data(self) -> str | None:
+        query = self.update.callback_query
+        return query.data if query is not None else None
+
+    def say(self, text: str, keyboard: Keyboard | None = None) -> None:
+        self.replies.append(Reply(text, keyboard))
+
+    def notify(self, messages: list[Outgoing]) -> None:
+        self.notices.extend(messages)
+
+    async def flush(self) -> None:
+        """Send what the handler said; called after the commit."""
+        replies = list(self.replies)
+        query = self.update.callback_query
+        if query is not None:
+            await query.answer(self.toast)
+            if query.message is not None and (self.pressed_becomes or self.clear_keyboard):
+                replies = await self._rewrite_pressed(replies)
+        chat = self.update.effective_chat
+        if chat is None:
+            return
+        for reply in replies:
+            await self.context.bot.send_message(
+                chat.id,
+                reply.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup(reply.keyboard),
+                link_preview_options=NO_PREVIEW,
+            )
+
+    async def _rewrite_pressed(self, replies: list[Reply]) -> list[Reply]:
+        """Turn the pressed question into the answer given and the next question.
+
+        One edit instead of an edit and a new message: half the Bot API calls per button, a
+        shorter chat, and the old buttons disappear. Returns what still has to be sent.
+        """
+        query = self.update.callback_query
+        assert query is not None
+        parts = [p for p in (self.pressed_becomes, replies[0].text if replies else None) if p]
+        try:
+            if parts:
+                await query.edit_message_text(
+                    "\n\n".join(parts),
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup(replies[0].keyboard) if replies else None,
+                    link_preview_options=NO_PREVIEW,
+                )
+                return replies[1:]
+            await query.edit_message_reply_markup(reply_markup=None)
+        except BadRequest:
+            # A double press or a message that can no longer be edited: say it anew instead.
+            pass
+        return replies
+
+
+async def open_turn(update: Update, context: BotContext, session: AsyncSession) -> Turn:
+    user = update.effective_user
+    assert user is not None
+    default = context.services.settings.default_language
+    language = normalize_language(user.language_code, default)
+    account, _ = await get_or_create_account(session, user.id, language)
+    return Turn(update=update, context=context, session=session, account=account)
+
+
+def turn_handler(
+    fn: Callable[[Turn], Awaitable[T]],
+) -> Callable[[Update, BotContext], Awaitable[T]]:
+    """Wrap a handler step: open a session and account, run, queue notices, commit, reply, and
+    send the notices."""
+
+    @functools.wraps(fn)
+    async def wrapper(update: Update, context: BotContext) -> T:
+        services = context.services
+        async with services.sessions() as session:
+            turn = await open_turn(update, context, session)
+            result = await fn(turn)
+            keys = await queue_notices(session, turn.notices, turn.now, services)
+            await session.commit()
+        try:
+            await turn.flush()
+        except Forbidden:
+            # Blocked mid-flow: what they typed is committed and the flow position must still
+            # advance with it; remember not to write to them until they come back.
+            async with services.sessions() as session:
+                await mark_unreachable(session, turn.account.telegram_id)
+                await session.commit()
+            log.info("reply not delivered: the person blocked the bot")
+        except TelegramError:
+            # The answer is saved; the person can ask for the current question with /report.
+            log.warning("reply not delivered", exc_info=True)
+        for call in turn.after_commit:
+            await call()
+        if keys and services.sender is not None:
+            await services.sender.send_now(keys)
+        return result
+
+    return wrapper
+
+
+async def queue_notices(
+    session: AsyncSession, notices: list[Outgoing], now: datetime, services: Services
+) -> list[str]:
+    """Put the notices in the outbox, in the handler's transaction: they exist exactly when what
+    they announce was committed. Returns their keys, for sending at once after the commit."""
+    keys = []
+    grace = timedelta(seconds=services.settings.delivery.grace_seconds)
+    for notice in notices:
+        key = f"notice:{uuid.uuid4().hex}"
+        await enqueue(
+            session,
+            key=key,
+            chat_id=notice.chat_id,
+            text=notice.text,
+            keyboard=notice.keyboard,
+            files=[
+                Attachment(kind=f.kind, file_id=f.file_id, path=f.path, name=f.name)
+                for f in notice.files
+            ],
+            urgent=notice.urgent,
+            now=now,
+            not_before=now + grace,
+        )
+        keys.append(key)
+    return keys

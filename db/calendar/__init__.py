@@ -1,0 +1,1 @@
+"""Time in working days: the Chinese calendar with overrides, the reminder ladder, typed dates."""

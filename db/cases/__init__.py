@@ -1,0 +1,3 @@
+"""Reports and their handling cases: the state machine, storing and applying it, drafts, receipts,
+categories, search and handling figures.
+"""

@@ -1,0 +1,257 @@
+"""Creating reports from finished drafts and reading them back for their reporters."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy import Executable, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from db.cases.drafts import Draft
+from db.cases.receipts import hash_receipt, new_receipt, normalize_receipt
+from db.models import (
+    Attachment,
+    EventKind,
+    IdentityMode,
+    Report,
+    ReportCounter,
+    ReportEvent,
+)
+
+
+def format_number(year: int, seq: int) -> str:
+    return f"ZF{year}-{seq:06d}"
+
+
+def parse_number(text: str) -> str | None:
+    """Accept `zf2026-123` and similar; return the canonical public number or None."""
+    cleaned = text.strip().upper().replace(" ", "")
+    if not cleaned.startswith("ZF") or "-" not in cleaned:
+        return None
+    year_part, _, seq_part = cleaned[2:].partition("-")
+    if not (
+        (year_part + seq_part).isascii()
+        and year_part.isdigit()
+        and len(year_part) == 4
+        and seq_part.isdigit()
+    ):
+        return None
+    if not 0 < int(seq_part) < 1_000_000:
+        return None
+    return format_number(int(year_part), int(seq_part))
+
+
+@functools.cache
+def _seq_statements(dialect: str) -> tuple[Executable, Executable]:
+    """The counter's two statements, built once per dialect and run with the year as parameter:
+    building them cost more Python time than running them."""
+    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # On the table, not the entity: an ORM update would also search the session for objects to
+    # synchronise, and nothing here keeps counters loaded.
+    table = ReportCounter.__table__  # type: ignore[attr-defined]
+    year = sa.bindparam("seq_year")
+    ensure = insert_fn(table).values(year=year, last_seq=0).on_conflict_do_nothing()
+    bump = (
+        update(table)
+        .where(table.c.year == year)
+        .values(last_seq=table.c.last_seq + 1)
+        .returning(table.c.last_seq)
+    )
+    return ensure, bump
+
+
+async def next_seq(session: AsyncSession, year: int) -> int:
+    """Allocate the next number of the year inside the caller's transaction, race-free."""
+    ensure, bump = _seq_statements(session.get_bind().dialect.name)
+    await session.exec(ensure, params={"seq_year": year})  # type: ignore[call-overload]
+    result = await session.exec(bump, params={"seq_year": year})  # type: ignore[call-overload]
+    return int(result.scalar_one())
+
+
+@dataclass(frozen=True)
+class Submitted:
+    report: Report
+    receipt: str | None
+    """Shown once to the reporter and never stored in clear."""
+
+
+async def submit_draft(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    draft: Draft,
+    language: str,
+    now: datetime,
+    tz: ZoneInfo,
+) -> Submitted:
+    if not draft.is_complete():
+        raise ValueError("draft is not complete")
+    assert draft.category_id is not None and draft.description and draft.identity_mode
+    receipt: str | None = None
+    receipt_hash: str | None = None
+    if draft.identity_mode is not IdentityMode.real_name:
+        receipt = new_receipt()
+        raw = normalize_receipt(receipt)
+        assert raw is not None
+        receipt_hash = await asyncio.to_thread(hash_receipt, raw)
+    year = now.astimezone(tz).year
+    seq = await next_seq(session, year)
+    fully_anonymous = draft.identity_mode is IdentityMode.fully_anonymous
+    report = Report(
+        number=format_number(year, seq),
+        year=year,
+        seq=seq,
+        category_id=draft.category_id,
+        department_id=draft.department_id,
+        department_text=draft.department_text,
+        description=draft.description,
+        time_place=draft.time_place,
+        identity_mode=draft.identity_mode,
+        reporter_account_id=None if fully_anonymous else account_id,
+        reporter_name=draft.reporter_name
+        if draft.identity_mode is IdentityMode.real_name
+        else None,
+        reporter_phone=(
+            draft.reporter_phone if draft.identity_mode is IdentityMode.real_name else None
+        ),
+        receipt_hash=receipt_hash,
+        leader_involved=draft.leader_involved,
+        language=language,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(report)
+    await session.flush()
+    assert report.id is not None
+    event = ReportEvent(
+        report_id=report.id,
+        kind=EventKind.created,
+        actor_account_id=None if fully_anonymous else account_id,
+        actor_role="reporter",
+        public=True,
+        created_at=now,
+    )
+    session.add(event)
+    await session.flush()
+    for item in draft.attachments:
+        session.add(
+            Attachment(
+                report_id=report.id,
+                event_id=event.id,
+                kind=item.kind,
+                file_name=item.file_name,
+                mime_type=item.mime_type,
+                size=item.size,
+                sha256=item.sha256,
+                path=item.path,
+                created_at=now,
+            )
+        )
+    return Submitted(report=report, receipt=receipt)
+
+
+async def reports_of_account(
+    session: AsyncSession, account_id: int, limit: int = 20
+) -> list[Report]:
+    result = await session.exec(
+        select(Report)
+        .where(Report.reporter_account_id == account_id)
+        .order_by(col(Report.created_at).desc())
+        .limit(limit)
+    )
+    return list(result.all())
+
+
+async def report_of_account(session: AsyncSession, account_id: int, number: str) -> Report | None:
+    """Only the reporter's own report: a number alone is public and proves nothing."""
+    result = await session.exec(
+        select(Report).where(Report.number == number, Report.reporter_account_id == account_id)
+    )
+    return result.first()
+
+
+async def report_by_receipt(session: AsyncSession, raw_receipt: str) -> Report | None:
+    digest = await asyncio.to_thread(hash_receipt, raw_receipt)
+    result = await session.exec(select(Report).where(Report.receipt_hash == digest))
+    return result.first()
+
+
+async def public_timeline(session: AsyncSession, report_id: int) -> list[ReportEvent]:
+    result = await session.exec(
+        select(ReportEvent)
+        .where(ReportEvent.report_id == report_id, col(ReportEvent.public).is_(True))
+        .order_by(col(ReportEvent.created_at), col(ReportEvent.id))
+    )
+    return list(result.all())
+
+
+async def add_reporter_info(
+    session: AsyncSession,
+    report: Report,
+    *,
+    text: str,
+    actor_account_id: int | None,
+    now: datetime,
+) -> ReportEvent:
+    """Extra information from the reporter joins the timeline; the report itself stays as filed."""
+    assert report.id is not None
+    event = ReportEvent(
+        report_id=report.id,
+        kind=EventKind.info_added,
+        actor_account_id=actor_account_id,
+        actor_role="reporter",
+        public=True,
+        body=text,
+        created_at=now,
+    )
+    session.add(event)
+    report.updated_at = now
+    session.add(report)
+    await session.flush()
+    return event
+
+
+async def attach_to_latest(
+    session: AsyncSession,
+    report_id: int,
+    event_kind: EventKind,
+    *,
+    kind: str,
+    mime_type: str,
+    size: int,
+    sha256: str,
+    path: str,
+    file_name: str | None = None,
+) -> Attachment:
+    """Keep a file with the newest event of `event_kind` (e.g. the answer just recorded), so the
+    timeline knows which step brought it."""
+    event = (
+        await session.exec(
+            select(ReportEvent)
+            .where(col(ReportEvent.report_id) == report_id, col(ReportEvent.kind) == event_kind)
+            .order_by(col(ReportEvent.id).desc())
+            .limit(1)
+        )
+    ).first()
+    if event is None:
+        raise ValueError(f"report {report_id} has no {event_kind} event to attach to")
+    attachment = Attachment(
+        report_id=report_id,
+        event_id=event.id,
+        kind=kind,
+        file_name=file_name,
+        mime_type=mime_type,
+        size=size,
+        sha256=sha256,
+        path=path,
+    )
+    session.add(attachment)
+    await session.flush()
+    return attachment

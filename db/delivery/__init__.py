@@ -1,0 +1,1 @@
+"""What the bot has decided to send: the outbox and broadcasts."""

@@ -1,0 +1,237 @@
+"""The outbox: what the bot has decided to send, and how far delivery got.
+
+Producers (a handler's notices, the deadline scans, the monthly digest) insert rows in their own
+transaction, so a message exists exactly when the decision behind it was committed. Delivery
+(`scheduler.delivery.sender`) goes row by row:
+
+1. `claim`: a compare-and-set that records the attempt (`claimed_at`, `attempts + 1`); the caller
+   commits before talking to Telegram.
+2. the send;
+3. `mark_sent`, or `release` (retry later), or `mark_failed` (give up).
+
+A crash between 1 and 3 leaves a claimed, unsent row. Telegram offers no idempotency key, so the
+bot cannot know whether the message arrived: `recover_in_doubt` puts such rows back in the queue
+and counts them (`in_doubt`). The policy is therefore at-least-once with at most one duplicate per
+message per crash, and never a duplicate without a crash. A live sender's claim is never taken
+over: recovery runs once at start-up, before any sender exists.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from db.models import Channel, OutboxMessage
+
+ERROR_MAX = 300
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file to send with a message: a Telegram file id, or a file under the data dir."""
+
+    kind: str
+    """`photo` or `document`."""
+    file_id: str | None = None
+    path: str | None = None
+    name: str | None = None
+
+
+def _files_json(files: Sequence[Attachment]) -> str | None:
+    if not files:
+        return None
+    return json.dumps(
+        [{k: v for k, v in f.__dict__.items() if v is not None} for f in files],
+        ensure_ascii=False,
+    )
+
+
+def files_of(message: OutboxMessage) -> list[Attachment]:
+    return [Attachment(**item) for item in json.loads(message.files)] if message.files else []
+
+
+def keyboard_of(message: OutboxMessage) -> list[list[tuple[str, str]]] | None:
+    if not message.keyboard:
+        return None
+    return [[(label, data) for label, data in row] for row in json.loads(message.keyboard)]
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    key: str,
+    text: str,
+    now: datetime,
+    chat_id: int | None = None,
+    department_id: int | None = None,
+    keyboard: list[list[tuple[str, str]]] | None = None,
+    files: Sequence[Attachment] = (),
+    urgent: bool = False,
+    not_before: datetime | None = None,
+    office_robot: bool = False,
+) -> bool:
+    """Insert unless a row with this key exists; True when inserted. Flushes, never commits.
+
+    One row is one message to one recipient: a Telegram chat (`chat_id`), a department's WeCom
+    robot (`department_id`) or the office's own robot (`office_robot`, from the config).
+    """
+    if sum((chat_id is not None, department_id is not None, office_robot)) != 1:
+        raise ValueError("give exactly one of chat_id, department_id and office_robot")
+    values = {
+        "dedupe_key": key,
+        "channel": Channel.telegram if chat_id is not None else Channel.wecom,
+        "chat_id": chat_id,
+        "department_id": department_id,
+        "text": text,
+        "keyboard": json.dumps(keyboard, ensure_ascii=False) if keyboard else None,
+        "files": _files_json(files),
+        "urgent": urgent,
+        "next_attempt_at": not_before or now,
+        "attempts": 0,
+        "in_doubt": 0,
+        "created_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert_fn(OutboxMessage)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    )
+    result = await session.exec(statement)  # type: ignore[call-overload]
+    return bool(result.rowcount)
+
+
+def _pending() -> list[object]:
+    return [
+        col(OutboxMessage.sent_at).is_(None),
+        col(OutboxMessage.failed_at).is_(None),
+        col(OutboxMessage.claimed_at).is_(None),
+    ]
+
+
+async def due_messages(
+    session: AsyncSession, now: datetime, *, quiet: bool, limit: int = 200
+) -> list[OutboxMessage]:
+    """Unclaimed rows whose time has come, urgent first, oldest first. During quiet hours
+    (`quiet`) only urgent rows."""
+    conditions = [*_pending(), col(OutboxMessage.next_attempt_at) <= now]
+    if quiet:
+        conditions.append(col(OutboxMessage.urgent).is_(True))
+    statement = (
+        select(OutboxMessage)
+        .where(*conditions)
+        .order_by(
+            col(OutboxMessage.urgent).desc(),
+            col(OutboxMessage.next_attempt_at),
+            col(OutboxMessage.id),
+        )
+        .limit(limit)
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def pending_by_keys(session: AsyncSession, keys: Sequence[str]) -> list[OutboxMessage]:
+    """The unclaimed, unsent rows among `keys` (a handler's own notices, sent at once)."""
+    if not keys:
+        return []
+    statement = (
+        select(OutboxMessage)
+        .where(*_pending(), col(OutboxMessage.dedupe_key).in_(keys))
+        .order_by(col(OutboxMessage.id))
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def claim(session: AsyncSession, message_id: int, now: datetime) -> bool:
+    """Record the attempt; False when another sender claimed it or it is done already."""
+    result = await session.exec(
+        update(OutboxMessage)  # type: ignore[call-overload]
+        .where(col(OutboxMessage.id) == message_id, *_pending())
+        .values(claimed_at=now, attempts=col(OutboxMessage.attempts) + 1)
+    )
+    return bool(result.rowcount)
+
+
+async def mark_sent(session: AsyncSession, message_id: int, now: datetime) -> None:
+    await session.exec(
+        update(OutboxMessage)  # type: ignore[call-overload]
+        .where(col(OutboxMessage.id) == message_id)
+        .values(sent_at=now, last_error=None)
+    )
+
+
+async def release(session: AsyncSession, message_id: int, retry_at: datetime, error: str) -> None:
+    """Back in the queue for another attempt at `retry_at` (a 429, a 5xx, a network error)."""
+    await session.exec(
+        update(OutboxMessage)  # type: ignore[call-overload]
+        .where(col(OutboxMessage.id) == message_id)
+        .values(claimed_at=None, next_attempt_at=retry_at, last_error=error[:ERROR_MAX])
+    )
+
+
+async def mark_failed(session: AsyncSession, message_id: int, now: datetime, error: str) -> None:
+    """Give up: the recipient blocked the bot, or Telegram refuses this message for good."""
+    await session.exec(
+        update(OutboxMessage)  # type: ignore[call-overload]
+        .where(col(OutboxMessage.id) == message_id)
+        .values(failed_at=now, last_error=error[:ERROR_MAX])
+    )
+
+
+async def recover_in_doubt(session: AsyncSession) -> int:
+    """At start-up: attempts a crash interrupted go back in the queue, counted. Returns how many
+    (each may reach its recipient a second time)."""
+    result = await session.exec(
+        update(OutboxMessage)  # type: ignore[call-overload]
+        .where(
+            col(OutboxMessage.claimed_at).is_not(None),
+            col(OutboxMessage.sent_at).is_(None),
+            col(OutboxMessage.failed_at).is_(None),
+        )
+        .values(claimed_at=None, in_doubt=col(OutboxMessage.in_doubt) + 1)
+    )
+    return int(result.rowcount or 0)
+
+
+async def fail_pending_for_chat(
+    session: AsyncSession, chat_id: int, now: datetime, error: str
+) -> int:
+    """A blocked recipient: drop what still waits for them (it cannot arrive)."""
+    result = await session.exec(
+        update(OutboxMessage)  # type: ignore[call-overload]
+        .where(col(OutboxMessage.chat_id) == chat_id, *_pending())
+        .values(failed_at=now, last_error=error[:ERROR_MAX])
+    )
+    return int(result.rowcount or 0)
+
+
+@dataclass(frozen=True)
+class OutboxCounts:
+    pending: int
+    sent: int
+    failed: int
+    in_doubt: int
+
+
+async def counts(session: AsyncSession) -> OutboxCounts:
+    row = (
+        await session.exec(
+            select(
+                func.count().filter(
+                    col(OutboxMessage.sent_at).is_(None), col(OutboxMessage.failed_at).is_(None)
+                ),
+                func.count().filter(col(OutboxMessage.sent_at).is_not(None)),
+                func.count().filter(col(OutboxMessage.failed_at).is_not(None)),
+                func.coalesce(func.sum(OutboxMessage.in_doubt), 0),
+            )
+        )
+    ).one()
+    return OutboxCounts(*(int(v) for v in row))

@@ -1,0 +1,1 @@
+"""People and the units they serve: accounts, invites and role grants, departments."""

@@ -1,0 +1,3 @@
+"""Chat flows of people and roles: invite links, revocation, /whoami, who holds which role and
+handovers.
+"""

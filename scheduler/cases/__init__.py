@@ -1,0 +1,1 @@
+"""Jobs that keep reports moving: idle drafts closed, unrated answers closed."""

@@ -1,0 +1,87 @@
+"""The reports' deadlines for the deadline scan: signing for and answering, and the office's own
+triage; with the wording of each rung."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.runtime.i18n import N_, Translator
+from bot.runtime.render import esc
+from db.calendar.reminders import Rung
+from db.cases.rules import DueKind, OwnerKind
+from db.models import Report, ReportState
+from scheduler.deadlines.scan import Deadline, Notice
+
+OPEN_STATES = (
+    ReportState.received,
+    ReportState.assigned,
+    ReportState.signed,
+    ReportState.returned,
+    ReportState.escalated,
+)
+"""Reports whose clock runs for somebody other than the reporter (info_requested and replied wait
+for the reporter; the 未评价 job closes the latter)."""
+
+WHAT: dict[str, str] = {
+    DueKind.triage.value: N_("triage"),
+    DueKind.sign.value: N_("signing for it"),
+    DueKind.reply.value: N_("answering it"),
+    DueKind.reassign.value: N_("routing it again"),
+}
+
+TEXTS: dict[Rung, str] = {
+    Rung.remind: N_("⏰ Reminder: report <b>{number}</b> ({unit}) is due for {what} by {due}."),
+    Rung.urge: N_(
+        "催办: report <b>{number}</b> ({unit}) is past its deadline for {what} ({due}). Please "
+        "handle it today."
+    ),
+    Rung.supervise: N_(
+        "督办: report <b>{number}</b> ({unit}) is {days} working days past its deadline for "
+        "{what} ({due})."
+    ),
+}
+
+
+class ReportDeadlines:
+    async def open_deadlines(self, session: AsyncSession, now: datetime) -> list[Deadline]:
+        statement = select(
+            Report.number,
+            Report.due_at,
+            Report.due_kind,
+            Report.owner_kind,
+            Report.owner_department_id,
+            Report.assigned_at,
+            Report.signed_at,
+        ).where(col(Report.state).in_(OPEN_STATES), col(Report.due_at).is_not(None))
+        deadlines = []
+        for number, due_at, due_kind, owner_kind, owner_department, assigned, signed in (
+            await session.exec(statement)
+        ).all():
+            if due_kind not in WHAT:
+                continue
+            by_unit = owner_kind == OwnerKind.department.value
+            since = signed if due_kind == DueKind.reply.value else assigned
+            deadlines.append(
+                Deadline(
+                    family="report",
+                    what=due_kind,
+                    subject=number,
+                    due_at=due_at,
+                    since=since if by_unit else None,
+                    department_id=owner_department if by_unit else None,
+                )
+            )
+        return deadlines
+
+    def text(self, notice: Notice, _: Translator) -> str:
+        deadline = notice.deadline
+        return _(TEXTS[notice.step.rung]).format(
+            number=deadline.subject,
+            unit=esc(notice.unit) if notice.unit else _("the campaign office"),
+            what=_(WHAT[deadline.what]),
+            due=notice.due,
+            days=notice.overdue_days,
+        )

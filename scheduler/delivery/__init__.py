@@ -1,0 +1,1 @@
+"""Delivery: the outbox sender with its pace, and the broadcast delivery reports."""

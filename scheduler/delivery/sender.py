@@ -1,0 +1,424 @@
+"""Drains the outbox: every row delivered once, within Telegram's and WeCom's limits.
+
+The rules of the outbox are in `db.delivery.outbox` (claim, commit, send, mark; after a crash an
+unconfirmed attempt is sent again once). Here: the pace (`scheduler.delivery.limits`), quiet hours,
+and what each kind of failure means:
+
+* 429 (`RetryAfter`): the row goes back with Telegram's wait, and the whole sender pauses for it;
+* 5xx, timeouts, network errors: back in the queue with a growing delay; given up after
+  `max_attempts`;
+* 403 (`Forbidden`, the person blocked the bot): the account is marked unreachable, what still
+  waits for that chat is dropped, and, when the person holds a role, the admins are told once;
+* 400 (`BadRequest`): Telegram will never accept this message; given up at once.
+
+A handler's own notices are sent right after its commit by `send_now` (the person is waiting);
+the loop picks up everything else: scans' reminders, rows that failed, rows left by a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlmodel import col, select
+from telegram import Bot
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from bot.runtime.i18n import gettext_for
+from bot.runtime.render import role_label
+from bot.runtime.settings import Settings
+from bot.runtime.turn import NO_PREVIEW, markup
+from db.calendar.workdays import WorkCalendar, load_calendar
+from db.delivery.outbox import (
+    claim,
+    due_messages,
+    enqueue,
+    fail_pending_for_chat,
+    files_of,
+    keyboard_of,
+    mark_failed,
+    mark_sent,
+    pending_by_keys,
+    recover_in_doubt,
+    release,
+)
+from db.engine import SessionFactory
+from db.models import Account, Channel, Department, OutboxMessage, RoleGrant
+from db.people.accounts import mark_unreachable
+from db.people.roles import admin_recipients
+from scheduler.delivery.limits import SendLimits
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE = 5.0
+BACKOFF_MAX = 3600.0
+WECOM_RATE_LIMITED = 45009
+STOP_TIMEOUT = 10.0
+
+
+def backoff(attempts: int) -> timedelta:
+    """5 s, 10 s, 20 s … at most an hour: a brief Telegram outage costs seconds, a long one
+    does not turn into a retry storm."""
+    return timedelta(seconds=min(BACKOFF_MAX, BACKOFF_BASE * 2 ** max(0, attempts - 1)))
+
+
+def is_quiet(now: datetime, settings: Settings, calendar: WorkCalendar) -> bool:
+    """Outside the send window (default 08:30–18:00 on working days) non-urgent rows wait."""
+    local = now.astimezone(settings.tz)
+    window = settings.delivery
+    if not calendar.is_working_day(local.date()):
+        return True
+    return not (window.window_start <= local.time() < window.window_end)
+
+
+_BOLD = re.compile(r"</?b>")
+_CODE = re.compile(r"</?code>")
+_TAG = re.compile(r"<[^>]+>")
+
+
+WECOM_LIMIT_BYTES = 4096
+"""A WeCom robot refuses markdown longer than this; a Chinese character takes 3 bytes, so a
+message that fits Telegram's 4,096 characters may not fit here."""
+_ELLIPSIS = "…"
+
+
+def wecom_markdown(text: str) -> str:
+    """Telegram HTML → WeCom markdown: bold and code survive, other tags go, entities decode.
+    Cut on a character boundary, ending in "…", when it is longer than a robot takes."""
+    text = _BOLD.sub("**", text)
+    text = _CODE.sub("`", text)
+    markdown = html.unescape(_TAG.sub("", text))
+    encoded = markdown.encode()
+    if len(encoded) <= WECOM_LIMIT_BYTES:
+        return markdown
+    room = WECOM_LIMIT_BYTES - len(_ELLIPSIS.encode())
+    return encoded[:room].decode(errors="ignore") + _ELLIPSIS
+
+
+def mask_url(url: str) -> str:
+    """A robot URL for display: the key is a secret, so only its last 4 characters show."""
+    base, _, key = url.partition("key=")
+    if not key:
+        return url[:30] + "…"
+    return f"{base}key=…{key[-4:]}"
+
+
+@dataclass
+class DrainResult:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+class OutboxSender:
+    """One per bot process; `start` recovers a crash's attempts, then the loop runs."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        sessions: SessionFactory,
+        settings: Settings,
+        clock: Callable[[], datetime],
+        *,
+        limits: SendLimits | None = None,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.bot, self.sessions, self.settings, self.clock = bot, sessions, settings, clock
+        delivery = settings.delivery
+        self.limits = limits or SendLimits(
+            overall_per_second=delivery.overall_per_second,
+            chat_interval=delivery.chat_interval_seconds,
+            group_per_minute=int(settings.rate_limit.group_max_rate),
+        )
+        self.http = http
+        self.wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._paused_until = 0.0
+        self._pace_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[str]] = set()
+        self._recipient_locks: dict[tuple[str, int], asyncio.Lock] = {}
+        self._concurrency = asyncio.Semaphore(settings.delivery.concurrency)
+        self.recovered = 0
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def recover(self) -> int:
+        async with self.sessions() as session:
+            self.recovered = await recover_in_doubt(session)
+            await session.commit()
+        if self.recovered:
+            log.warning(
+                "%d outbox messages were being sent when the bot stopped; each is sent again "
+                "(its recipient may get it twice)",
+                self.recovered,
+            )
+        return self.recovered
+
+    async def start(self) -> None:
+        await self.recover()
+        self._task = asyncio.create_task(self._run(), name="outbox-sender")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            # Bounded: a shutdown must never hang on the sender.
+            await asyncio.wait([self._task], timeout=STOP_TIMEOUT)
+            self._task = None
+        if self.http is not None:
+            await self.http.aclose()
+            self.http = None
+
+    async def _run(self) -> None:
+        poll = self.settings.delivery.poll_seconds
+        while True:
+            try:
+                result = await self.drain_once()
+            except Exception:
+                log.exception("outbox drain failed; trying again")
+                result = DrainResult()
+            if result.sent or result.retried:
+                continue
+            # asyncio.timeout, not wait_for: 3.11's wait_for wraps the wait in a task of its own
+            # and can lose a cancellation that arrives as the timeout fires (the bot would then
+            # hang at shutdown).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(poll):
+                    await self.wake.wait()
+            self.wake.clear()
+
+    # --- draining --------------------------------------------------------------------------
+
+    async def drain_once(self, keys: Sequence[str] | None = None) -> DrainResult:
+        """Deliver what is due now (or the pending rows among `keys`), within the limits."""
+        now = self.clock()
+        async with self.sessions() as session:
+            calendar = await load_calendar(session)
+            quiet = is_quiet(now, self.settings, calendar)
+            if keys is None:
+                rows = await due_messages(session, now, quiet=quiet)
+            else:
+                rows = [r for r in await pending_by_keys(session, keys) if r.urgent or not quiet]
+        if not self._tasks:
+            self._recipient_locks.clear()  # nobody holds or waits for one: start afresh
+        tasks = [asyncio.create_task(self._in_turn(row)) for row in rows]
+        for task in tasks:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        outcomes = await asyncio.gather(*tasks)
+        # Also wait for sends another drain started (the loop and a handler's `send_now` run
+        # side by side): when this returns, nothing this process took on is still in the air.
+        others = self._tasks.difference(tasks)
+        if others:
+            await asyncio.wait(others)
+        return DrainResult(
+            sent=outcomes.count("sent"),
+            retried=outcomes.count("retry"),
+            failed=outcomes.count("failed"),
+        )
+
+    async def _in_turn(self, row: OutboxMessage) -> str:
+        """One message at a time per chat, in order and at its pace; a bounded number in all."""
+        recipient = _recipient(row)
+        lock = self._recipient_locks.setdefault(recipient, asyncio.Lock())
+        async with lock:
+            await asyncio.sleep(self.limits.recipient_wait(recipient))
+            async with self._concurrency:
+                self.limits.record(recipient)
+                return await self.deliver(row)
+
+    async def send_now(self, keys: Sequence[str]) -> DrainResult:
+        """A handler's notices, right after its commit; whatever cannot go now stays queued."""
+        if not keys:
+            return DrainResult()
+        try:
+            return await self.drain_once(keys)
+        finally:
+            self.wake.set()
+
+    async def _pace(self) -> None:
+        """Wait for the next overall slot, right before a Bot API call goes out.
+
+        Booking slots when a send is scheduled is not enough: sends held up together (by a
+        slow commit, say) would then leave in a bunch, and Telegram counts what arrives.
+        """
+        async with self._pace_lock:
+            await asyncio.sleep(max(self.limits.overall_wait(), self._pause_left()))
+            self.limits.take_overall()
+
+    def _pause_left(self) -> float:
+        return max(0.0, self._paused_until - self.limits.clock())
+
+    async def deliver(self, row: OutboxMessage) -> str:
+        """Claim, send, mark; returns sent, retry, failed or skipped (claimed elsewhere)."""
+        assert row.id is not None
+        async with self.sessions() as session:
+            claimed = await claim(session, row.id, self.clock())
+            await session.commit()
+        if not claimed:
+            return "skipped"
+        attempts = row.attempts + 1
+        try:
+            if row.channel is Channel.wecom:
+                await self._send_wecom(row)
+            else:
+                await self._send_telegram(row)
+        except RetryAfter as error:
+            wait = error.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            self._paused_until = self.limits.clock() + seconds
+            return await self._retry(row, timedelta(seconds=seconds), f"429: {error}")
+        except _WecomLimited as error:
+            return await self._retry(row, timedelta(seconds=60), str(error))
+        except Forbidden as error:
+            await self._blocked(row, str(error))
+            return "failed"
+        except BadRequest as error:
+            await self._fail(row, f"400: {error}")
+            log.warning("outbox %s refused by Telegram: %s", row.dedupe_key, error)
+            return "failed"
+        except (NetworkError, TelegramError, httpx.HTTPError, _WecomError) as error:
+            if attempts >= self.settings.delivery.max_attempts:
+                await self._fail(row, f"gave up after {attempts} attempts: {error}")
+                log.error("outbox %s: giving up after %d attempts", row.dedupe_key, attempts)
+                return "failed"
+            return await self._retry(row, backoff(attempts), f"{type(error).__name__}: {error}")
+        async with self.sessions() as session:
+            await mark_sent(session, row.id, self.clock())
+            await session.commit()
+        return "sent"
+
+    async def _retry(self, row: OutboxMessage, delay: timedelta, error: str) -> str:
+        assert row.id is not None
+        async with self.sessions() as session:
+            await release(session, row.id, self.clock() + delay, error)
+            await session.commit()
+        return "retry"
+
+    async def _fail(self, row: OutboxMessage, error: str) -> None:
+        assert row.id is not None
+        async with self.sessions() as session:
+            await mark_failed(session, row.id, self.clock(), error)
+            await session.commit()
+
+    # --- the two channels ------------------------------------------------------------------
+
+    async def _send_telegram(self, row: OutboxMessage) -> None:
+        assert row.chat_id is not None
+        for file in files_of(row):
+            content: Any = file.file_id
+            if file.path is not None:
+                content = (self.settings.data_dir / file.path).read_bytes()
+            await self._pace()
+            if file.kind == "photo":
+                await self.bot.send_photo(row.chat_id, content)
+            else:
+                await self.bot.send_document(row.chat_id, content, filename=file.name)
+        await self._pace()
+        await self.bot.send_message(
+            row.chat_id,
+            row.text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup(keyboard_of(row)),
+            link_preview_options=NO_PREVIEW,
+        )
+
+    async def _send_wecom(self, row: OutboxMessage) -> None:
+        async with self.sessions() as session:
+            department = (
+                await session.get(Department, row.department_id) if row.department_id else None
+            )
+        if row.department_id is None:
+            office = self.settings.wecom.office_url
+            url = office.get_secret_value() if office is not None else None
+        else:
+            url = department.wecom_url if department is not None else None
+        if url is None:
+            raise BadRequest("no WeCom robot configured")
+        if self.http is None:
+            self.http = httpx.AsyncClient(timeout=10.0)
+        response = await self.http.post(
+            url, json={"msgtype": "markdown", "markdown": {"content": wecom_markdown(row.text)}}
+        )
+        response.raise_for_status()
+        body = response.json()
+        code = int(body.get("errcode", 0))
+        if code == WECOM_RATE_LIMITED:
+            raise _WecomLimited(f"WeCom robot {mask_url(url)} is over its 20 messages a minute")
+        if code != 0:
+            # The URL holds the robot's key: report the code, never the URL.
+            raise _WecomError(f"WeCom errcode {code} for robot {mask_url(url)}")
+
+    # --- a recipient who blocked the bot ---------------------------------------------------
+
+    async def _blocked(self, row: OutboxMessage, error: str) -> None:
+        assert row.id is not None and row.chat_id is not None
+        now = self.clock()
+        async with self.sessions() as session:
+            await mark_failed(session, row.id, now, f"403: {error}")
+            dropped = await fail_pending_for_chat(session, row.chat_id, now, "403: blocked")
+            newly = await mark_unreachable(session, row.chat_id)
+            if newly:
+                await self._tell_admins_of_blocked(session, row.chat_id, now)
+            await session.commit()
+        log.info("recipient blocked the bot; %d waiting messages dropped", dropped)
+
+    async def _tell_admins_of_blocked(self, session: Any, chat_id: int, now: datetime) -> None:
+        """Only officials are named: a citizen's Telegram id is never shown to anyone."""
+        grants = (
+            await session.exec(
+                select(RoleGrant, Department)
+                .join(Account, col(Account.id) == col(RoleGrant.account_id))
+                .join(Department, col(Department.id) == col(RoleGrant.department_id), isouter=True)
+                .where(col(Account.telegram_id) == chat_id, col(RoleGrant.revoked_at).is_(None))
+            )
+        ).all()
+        if not grants:
+            return
+        admins = await admin_recipients(
+            session, self.settings.admin_ids, self.settings.default_language
+        )
+        for admin in admins:
+            if admin.telegram_id == chat_id:
+                continue
+            _ = gettext_for(admin.language)
+            roles = ", ".join(
+                _("{role} of {unit}").format(role=role_label(g.role, _), unit=html.escape(d.name))
+                if d is not None
+                else role_label(g.role, _)
+                for g, d in grants
+            )
+            text = _(
+                "Messages to {roles} (Telegram ID {id}) cannot be delivered: the person blocked "
+                "the bot. Please reach them another way or hand the role to someone else."
+            ).format(roles=roles, id=chat_id)
+            await enqueue(
+                session,
+                key=f"unreachable:{chat_id}:{now.date().isoformat()}:{admin.telegram_id}",
+                chat_id=admin.telegram_id,
+                text=text,
+                now=now,
+            )
+        self.wake.set()
+
+
+class _WecomError(Exception):
+    pass
+
+
+class _WecomLimited(Exception):
+    """One robot's limit: only its own messages wait, Telegram's keep going."""
+
+
+def _recipient(row: OutboxMessage) -> tuple[str, int]:
+    if row.channel is Channel.wecom:
+        return ("wecom", row.department_id or 0)
+    return ("telegram", row.chat_id or 0)

@@ -1,0 +1,1 @@
+"""The office's periodic jobs: the monthly digest and the retention purge."""

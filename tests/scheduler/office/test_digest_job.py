@@ -1,0 +1,72 @@
+"""情况通报 through the bot: published once on the first working day, previewed with /digest."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from bot.fakeapi import FakeUser
+from db.calendar.workdays import WorkCalendar
+from scheduler.office.digest import first_working_day, publish_digest
+from tests.handlers.cases.test_case_loop import LEADER, join_leader, signed_report
+from tests.handlers.cases.test_casework import ADMIN, LIAISON
+from tests.harness import Harness, texts
+from tests.scheduler.delivery.test_outbox import office, sender_of
+
+__all__ = ["office"]
+
+APRIL_FIRST_0901 = datetime(2026, 4, 1, 1, 1, tzinfo=UTC)  # Wednesday 09:01 in Shanghai
+
+
+def methods_to(bot: Harness, chat_id: int) -> list[str]:
+    return [c.method for c in bot.api.calls if c.params.get("chat_id") == chat_id]
+
+
+def test_the_first_working_day_skips_holidays() -> None:
+    calendar = WorkCalendar()
+    assert first_working_day(date(2026, 4, 1), calendar) == date(2026, 4, 1)
+    assert first_working_day(date(2026, 10, 1), calendar) > date(2026, 10, 7)
+    assert first_working_day(date(2026, 2, 1), calendar) == date(2026, 2, 2)  # a Sunday
+
+
+async def test_the_monthly_digest_goes_out_once(office: Harness) -> None:
+    bot = office
+    await join_leader(bot)
+    await signed_report(bot)
+    await bot.say(ADMIN, "/start")
+    assert bot.app is not None
+    services = bot.app.bot_data["services"]
+
+    bot.clock.now = APRIL_FIRST_0901.replace(hour=0)  # 08:01: not yet
+    assert await publish_digest(services, bot.clock.now) == 0
+    bot.clock.now = APRIL_FIRST_0901
+    assert await publish_digest(services, bot.clock.now) > 0
+    assert await publish_digest(services, bot.clock.now) == 0, "once"
+    for _ in range(3):
+        await sender_of(bot).drain_once()
+
+    assert methods_to(bot, ADMIN.id)[-3:] == ["sendPhoto", "sendDocument", "sendMessage"]
+    office_text = bot.api.sent_messages(ADMIN.id)[-1]["text"]
+    assert "2026" in office_text and "市公安局" in office_text
+    for official in (LIAISON, LEADER):
+        unit_text = bot.api.sent_messages(official.id)[-1]["text"]
+        assert "市公安局" in unit_text and "2026" in unit_text
+    before = len(bot.api.calls)
+    await bot.crash()
+    await bot.start()
+    assert await publish_digest(services := bot.app.bot_data["services"], bot.clock.now) == 0
+    await sender_of(bot).drain_once()
+    assert services is not None
+    assert not [c for c in bot.api.calls[before:] if c.method in ("sendPhoto", "sendDocument")]
+
+
+async def test_admins_preview_any_month(office: Harness) -> None:
+    bot = office
+    await signed_report(bot)
+    stranger = FakeUser(907, "Stranger", language_code="en")
+    assert "only the campaign office" in texts(await bot.say(stranger, "/digest"))
+    bad = texts(await bot.say(ADMIN, "/digest March"))
+    assert "YYYY-MM" in bad
+    assert "has not started" in texts(await bot.say(ADMIN, "/digest 2027-01"))
+    await bot.say(ADMIN, "/digest 2026-03")
+    assert methods_to(bot, ADMIN.id)[-3:] == ["sendPhoto", "sendDocument", "sendMessage"]
+    assert "市公安局" in bot.api.sent_messages(ADMIN.id)[-1]["text"]
