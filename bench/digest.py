@@ -46,6 +46,7 @@ from sqlalchemy import text  # noqa: E402
 from bot.documents.digest_files import render_workbook  # noqa: E402
 from bot.runtime.i18n import gettext_for  # noqa: E402
 from db import migrate  # noqa: E402
+from db.calendar.months import month_bounds  # noqa: E402
 from db.calendar.workdays import load_calendar  # noqa: E402
 from db.cases.rules import Limits  # noqa: E402
 from db.engine import create_engine, session_factory  # noqa: E402
@@ -54,7 +55,6 @@ from db.office.digest import (  # noqa: E402
     ReportRow,
     ScoreWeights,
     build_digest,
-    month_bounds,
     month_report_rows,
 )
 

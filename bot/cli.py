@@ -28,9 +28,9 @@ from bot.runtime.i18n import gettext_for
 from bot.runtime.render import role_label
 from bot.runtime.settings import ConfigFileMissing, Settings, load_settings
 from db import migrate
+from db.audit import record
 from db.engine import SessionFactory, create_engine, session_factory
 from db.models import Campaign, CampaignPhase, Department, Role
-from db.office.audit import record
 from db.people.accounts import get_or_create_account
 from db.people.departments import (
     DepartmentCsvError,
@@ -214,7 +214,7 @@ async def _digest(settings: Settings, month: date, now: datetime) -> DigestBundl
 
 def _month(settings: Settings, text: str, now: datetime) -> date:
     """A `--month` value as its first day; exit 2 for a malformed or future month."""
-    from db.office.digest import parse_month
+    from db.calendar.months import parse_month
 
     _ = gettext_for(settings.default_language)
     try:
@@ -242,7 +242,7 @@ def digest(
     config: ConfigOption = None,
 ) -> None:
     """Write a month's digest (情况通报): chart, workbook and messages, as the bot sends them."""
-    from db.office.digest import previous_month
+    from db.calendar.months import previous_month
 
     settings = _settings(config)
     _ = gettext_for(settings.default_language)
@@ -433,7 +433,8 @@ def invite(
 
 async def _export(settings: Settings, first: date, now: datetime) -> bytes:
     from bot.documents.report_workbook import month_reports, render_reports_workbook
-    from db.office.digest import month_report_count, month_span
+    from db.calendar.months import month_span
+    from db.office.digest import month_report_count
 
     _ = gettext_for(settings.default_language)
     span = month_span(first, now, settings.tz)

@@ -42,6 +42,7 @@ from db.people.departments import (
     sample_csv_path,
 )
 from db.people.roles import grant_role
+from scheduler.delivery.sender import OutboxSender
 
 BOT_USERNAME = "zhengfeng_console_bot"
 LIAISON_DEPARTMENT = "D011"
@@ -220,7 +221,8 @@ class Console:
     async def deliver_waiting(self) -> None:
         """Send at once what the outbox holds for the personas (see the module docstring)."""
         services = services_of(self.app)
-        if services.sender is None:
+        sender = services.sender
+        if not isinstance(sender, OutboxSender):
             return
         ids = [p.user.id for p in self.personas.values()]
         async with services.sessions() as session:
@@ -236,7 +238,7 @@ class Console:
                 )
             ).all()
         for row in rows:
-            await services.sender.deliver(row)
+            await sender.deliver(row)
 
     def _unseen(self, persona: Persona) -> list[dict[str, Any]]:
         seen = self.seen.get(persona.user.id, {})

@@ -17,8 +17,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.documents.digest_files import literal_row, report_headers, report_values, sheet_name
 from bot.runtime.i18n import Translator
 from bot.runtime.settings import Settings
+from db.calendar.months import MonthSpan
 from db.calendar.workdays import load_calendar
-from db.office.digest import MonthSpan, ReportRow, month_report_rows
+from db.office.digest import ReportRow, month_report_rows
 
 
 async def month_reports(

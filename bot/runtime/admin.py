@@ -12,10 +12,10 @@ from datetime import date
 
 from bot.runtime.render import esc
 from bot.runtime.turn import Turn
+from db.audit import record
+from db.calendar.months import parse_month, previous_month
 from db.cases.categories import category_by_code
 from db.models import Category, Department
-from db.office.audit import record
-from db.office.digest import parse_month, previous_month
 from db.people.departments import department_by_code
 from db.people.roles import is_admin
 

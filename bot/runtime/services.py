@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram.ext import Application, CallbackContext, ExtBot
@@ -13,12 +14,26 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.runtime.settings import Settings
 from db.engine import SessionFactory
 
-if TYPE_CHECKING:
-    from scheduler.delivery.sender import OutboxSender
-
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
+
+
+class OutboxDrain(Protocol):
+    """What handlers and jobs ask of the outbox sender. The sender (`scheduler.delivery`) sits
+    above the runtime and imports it, so the wiring plugs it in here and the runtime only knows
+    this much of it."""
+
+    wake: asyncio.Event
+    """Set to make the sender look at the outbox now rather than at its next poll."""
+
+    async def send_now(self, keys: Sequence[str]) -> object:
+        """Send these rows at once, ahead of the queue (a person is waiting for them)."""
+        ...
+
+    async def drain_once(self, keys: Sequence[str] | None = None) -> object:
+        """Send what is due now (or only these rows) and return."""
+        ...
 
 
 @dataclass
@@ -30,7 +45,7 @@ class Services:
     receipt_sessions: dict[int, int] = field(default_factory=dict)
     """chat id → report id of an opened receipt. Deliberately memory-only: a stored link between
     a Telegram account and a fully anonymous report is exactly what anonymity forbids."""
-    sender: OutboxSender | None = None
+    sender: OutboxDrain | None = None
     """Drains the outbox; set when the application starts (`bot.app`)."""
     receipt_ratings: dict[int, str] = field(default_factory=dict)
     """chat id → the rating chosen in an opened receipt, while the comment is typed; memory-only

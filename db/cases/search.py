@@ -18,9 +18,9 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from db.calendar.months import month_bounds, parse_month
 from db.cases.rules import TERMINAL_STATES, DueKind
 from db.models import Category, Department, Report, ReportState
-from db.office.digest import month_bounds, parse_month
 
 PAGE_SIZE = 10
 

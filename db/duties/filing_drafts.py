@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.cases.drafts import DraftFile
-from db.duties.drafts import delete_draft, load_draft, store_draft
+from db.duty_drafts import delete_draft, load_draft, store_draft
 
 
 @dataclass

@@ -30,9 +30,7 @@ from db.duties.rules import (
     owed_periods,
     parse_period,
     period_key,
-    read_status,
     review,
-    write_status,
 )
 from db.models import (
     Department,
@@ -46,6 +44,7 @@ from db.models import (
     Submission,
     SubmissionRound,
 )
+from db.status_fields import read_status, write_status
 
 UNIT_KINDS = (DepartmentKind.department, DepartmentKind.district)
 """Who owes a duty scoped to "all" or to a class: the organisations themselves. Windows, key

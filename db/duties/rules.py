@@ -1,5 +1,5 @@
-"""Duties, submissions and ledger items as plain rules: periods, due days, review rounds and the
-ledger's states, testable without a database or Telegram.
+"""Duties and submissions as plain rules: periods, due days and review rounds, testable without a
+database or Telegram.
 
 Due days count working days on the Chinese calendar in the campaign time zone: "5 working days
 after each quarter" (seed 004) is the 5th working day strictly after the quarter's last day, so a
@@ -9,14 +9,13 @@ office clerk would count. A due day ends at local midnight (`db.calendar.workday
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from db.calendar.workdays import WorkCalendar, end_of_day, working_day_after
-from db.models import DuePeriod, LedgerState, ReviewDecision, SubmissionState
+from db.models import DuePeriod, ReviewDecision, SubmissionState
 
 ONCE = "once"
 
@@ -222,98 +221,3 @@ def filed_on_time(status: SubmissionStatus) -> bool | None:
     if status.first_submitted_at is None:
         return None
     return status.first_submitted_at <= status.due_at
-
-
-# --- the rectification ledger --------------------------------------------------------------
-
-
-class LedgerProblem(StrEnum):
-    not_open = "not_open"
-    """Progress and "done" belong to open items."""
-    not_done = "not_done"
-    """Only an item the unit marked done can be confirmed."""
-    still_open = "still_open"
-    """An open item cannot be reopened."""
-    note_required = "note_required"
-    stale = "stale"
-
-
-class LedgerAction(StrEnum):
-    progress = "progress"
-    done = "done"
-    confirm = "confirm"
-    reopen = "reopen"
-
-
-@dataclass(frozen=True)
-class ItemStatus:
-    state: LedgerState
-    due_at: datetime
-    reopen_count: int = 0
-    done_at: datetime | None = None
-    confirmed_at: datetime | None = None
-    version: int = 1
-
-
-def ledger_step(
-    item: ItemStatus,
-    action: LedgerAction,
-    note: str | None,
-    now: datetime,
-    *,
-    version: int | None = None,
-) -> ItemStatus | LedgerProblem:
-    """open → (progress…) → done → confirmed; the office may reopen a done or confirmed item.
-
-    A progress note needs words; "done" and "reopen" need a note too (what was fixed, what is
-    still missing), so the history reads as a ledger, not a row of ticks.
-    """
-    if version is not None and version != item.version:
-        return LedgerProblem.stale
-    if action is not LedgerAction.confirm and not (note or "").strip():
-        return LedgerProblem.note_required
-    bumped = item.version + 1
-    if action is LedgerAction.progress:
-        if item.state is not LedgerState.open:
-            return LedgerProblem.not_open
-        return replace(item, version=bumped)
-    if action is LedgerAction.done:
-        if item.state is not LedgerState.open:
-            return LedgerProblem.not_open
-        return replace(item, state=LedgerState.done, done_at=now, version=bumped)
-    if action is LedgerAction.confirm:
-        if item.state is not LedgerState.done:
-            return LedgerProblem.not_done
-        return replace(item, state=LedgerState.confirmed, confirmed_at=now, version=bumped)
-    if item.state is LedgerState.open:
-        return LedgerProblem.still_open
-    return replace(
-        item,
-        state=LedgerState.open,
-        reopen_count=item.reopen_count + 1,
-        done_at=None,
-        confirmed_at=None,
-        version=bumped,
-    )
-
-
-# --- rows and statuses ----------------------------------------------------------------------
-
-Status = TypeVar("Status", SubmissionStatus, ItemStatus)
-
-
-def read_status(kind: type[Status], row: object) -> Status:
-    """The status a rule reads, off the row (`Submission`, `RectificationItem`) that stores its
-    fields under the same names."""
-    return kind(**{f.name: getattr(row, f.name) for f in fields(kind)})
-
-
-def write_status(row: object, status: SubmissionStatus | ItemStatus) -> None:
-    """What a rule decided, back onto its row; the due time is not the rules' to move."""
-    for f in fields(status):
-        if f.name != "due_at":
-            setattr(row, f.name, getattr(status, f.name))
-
-
-def item_overdue(item: ItemStatus, now: datetime) -> bool:
-    return item.state is LedgerState.open and now > item.due_at

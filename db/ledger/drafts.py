@@ -14,7 +14,7 @@ from typing import TypeVar
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.cases.drafts import DraftFile
-from db.duties.drafts import delete_draft, load_draft, store_draft
+from db.duty_drafts import delete_draft, load_draft, store_draft
 
 INSPECTION = "inspection"
 """Subject of the admin's inspection draft (one at a time per admin)."""

@@ -15,20 +15,14 @@ from enum import StrEnum
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from db.duties.rules import (
-    ItemStatus,
-    LedgerAction,
-    LedgerProblem,
-    ledger_step,
-    read_status,
-    write_status,
-)
+from db.ledger.rules import ItemStatus, LedgerAction, LedgerProblem, ledger_step
 from db.models import (
     LedgerSource,
     LedgerUpdate,
     LedgerUpdateKind,
     RectificationItem,
 )
+from db.status_fields import read_status, write_status
 
 MAX_TEXT = 2000
 

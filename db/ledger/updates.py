@@ -16,9 +16,10 @@ from enum import StrEnum
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from db.audit import record
 from db.cases.drafts import DraftFile
-from db.duties.rules import LedgerAction, LedgerProblem
 from db.ledger.items import ItemAccess, NewItem, add_item, change_item
+from db.ledger.rules import LedgerAction, LedgerProblem
 from db.models import (
     Department,
     DutyFile,
@@ -28,7 +29,6 @@ from db.models import (
     Report,
     ReportState,
 )
-from db.office.audit import record
 
 
 def _attach(

@@ -1,3 +1,1 @@
-"""The campaign office's records: the audit trail, the monthly digest, retention, campaigns and
-phases.
-"""
+"""The campaign office's records: the monthly digest, retention, campaigns and their phases."""

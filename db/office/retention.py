@@ -21,9 +21,9 @@ from sqlalchemy import delete, update
 from sqlmodel import col, exists, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from db.audit import record
 from db.files import remove_if_unreferenced
 from db.models import Attachment, EventKind, Report, ReportEvent, ReportState
-from db.office.audit import record
 
 CLOSED_STATES: frozenset[ReportState] = frozenset(
     {ReportState.closed, ReportState.rejected, ReportState.merged}

@@ -16,12 +16,12 @@ from telegram.ext import BaseHandler, ConversationHandler, MessageHandler, filte
 from bot.runtime.i18n import N_, Translator, gettext_for
 from bot.runtime.render import button_label, esc, state_label
 from bot.runtime.turn import Keyboard, Outgoing, OutgoingFile, Turn, turn_handler
+from db.audit import record
 from db.calendar.workdays import load_calendar
 from db.cases.handling import apply_command, limits_for
 from db.cases.rules import Actor, Applied, Command, RefusalReason, Refused
 from db.conversations import load_states, store_state
 from db.models import Account, Category, Department, Report
-from db.office.audit import record
 from db.people.departments import search_departments
 from db.people.roles import Recipient, admin_recipients, department_recipients
 from db.validation import check_length, clean_text

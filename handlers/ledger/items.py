@@ -22,8 +22,8 @@ from db.calendar.workdays import end_of_day, local_date
 from db.cases.categories import category_name
 from db.cases.drafts import DraftFile
 from db.duties.filing import OfficialUnits, official_units
-from db.duties.rules import LedgerAction, item_overdue
 from db.ledger.items import history_of, status_of
+from db.ledger.rules import LedgerAction, item_overdue
 from db.ledger.updates import files_by_update
 from db.models import (
     Category,

@@ -20,8 +20,8 @@ from bot.runtime.i18n import Translator
 from bot.runtime.render import esc
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.conversations import store_state
-from db.duties.rules import LedgerAction, LedgerProblem
 from db.ledger.items import ItemAccess
+from db.ledger.rules import LedgerAction, LedgerProblem
 from db.ledger.updates import record_step
 from db.models import LedgerState, LedgerUpdate, RectificationItem
 from handlers.cases.commands import (

@@ -35,10 +35,10 @@ from bot.runtime.i18n import Translator
 from bot.runtime.render import esc
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.conversations import load_states
-from db.duties.rules import LedgerAction, LedgerProblem
 from db.files import remove_if_unreferenced
 from db.ledger import drafts as ledger_drafts
 from db.ledger.drafts import UpdateDraft, item_subject
+from db.ledger.rules import LedgerAction, LedgerProblem
 from db.ledger.updates import record_step
 from db.models import Department, LedgerState, LedgerUpdate, RectificationItem
 from handlers.cases.commands import (

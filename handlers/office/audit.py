@@ -1,7 +1,7 @@
 """/audit [NUMBER|CODE|@TELEGRAM_ID] for admins: the newest audit events, who, what, when,
 before → after.
 
-The trail is read only here and written by every admin action (`db.office.audit.record`); secrets
+The trail is read only here and written by every admin action (`db.audit.record`); secrets
 were masked before they were stored, so nothing shown here needs masking again.
 """
 
@@ -14,10 +14,10 @@ from bot.runtime.admin import require_admin
 from bot.runtime.i18n import Translator
 from bot.runtime.render import MESSAGE_MAX, cut, esc, local_time
 from bot.runtime.turn import Turn, turn_handler
+from db.audit import trail
 from db.cases.categories import category_by_code
 from db.cases.reports import parse_number
 from db.models import Account, AuditEvent
-from db.office.audit import trail
 from db.people.departments import department_by_code
 
 PRIVATE = filters.ChatType.PRIVATE

@@ -15,7 +15,8 @@ from bot.documents.report_workbook import month_reports, render_reports_workbook
 from bot.runtime.admin import audit, month_or_say, require_admin
 from bot.runtime.i18n import gettext_for
 from bot.runtime.turn import Outgoing, OutgoingFile, Turn, turn_handler
-from db.office.digest import ReportRow, month_span
+from db.calendar.months import month_span
+from db.office.digest import ReportRow
 
 EXPORT_DIR = "exports"
 """Under the data dir; the outbox sends the file from there by path."""

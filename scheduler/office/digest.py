@@ -18,10 +18,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.documents.digest_bundle import DigestBundle, build_digest_bundle
 from bot.runtime.services import BotContext, Services
+from db.calendar.months import previous_month
 from db.calendar.workdays import WorkCalendar, load_calendar, local_date, next_working_day
 from db.delivery.outbox import Attachment, enqueue
 from db.models import Department, OutboxMessage, Role
-from db.office.digest import previous_month
 from db.people.roles import admin_recipients, recipients_by_department
 
 log = logging.getLogger(__name__)

@@ -33,9 +33,10 @@ from db.duties.filing_drafts import (
 )
 from db.duties.obligations import AccessProblem, DutySpec, create_obligation, open_submissions
 from db.duties.obligations import review_submission as review
-from db.duties.rules import DueRule, LedgerAction, SubmissionProblem
+from db.duties.rules import DueRule, SubmissionProblem
 from db.engine import session_factory
 from db.ledger.items import change_item
+from db.ledger.rules import LedgerAction
 from db.models import (
     Account,
     Category,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,9 +10,6 @@ import pytest
 from db.calendar.workdays import WorkCalendar
 from db.duties.rules import (
     DueRule,
-    ItemStatus,
-    LedgerAction,
-    LedgerProblem,
     SubmissionProblem,
     SubmissionStatus,
     current_due,
@@ -21,21 +17,14 @@ from db.duties.rules import (
     due_time,
     file_round,
     filed_on_time,
-    ledger_step,
     owed_periods,
     parse_period,
     period_of,
-    read_status,
     review,
-    write_status,
 )
 from db.models import (
     DuePeriod,
-    LedgerSource,
-    LedgerState,
-    RectificationItem,
     ReviewDecision,
-    Submission,
     SubmissionState,
 )
 
@@ -198,46 +187,3 @@ def test_late_filing_is_late() -> None:
     assert isinstance(filed, SubmissionStatus)
     assert filed_on_time(filed) is False
     assert filed_on_time(SubmissionStatus(SubmissionState.due, DUE)) is None
-
-
-def test_ledger_states() -> None:
-    item = ItemStatus(LedgerState.open, DUE)
-    assert ledger_step(item, LedgerAction.progress, "", NOW) is LedgerProblem.note_required
-    moved = ledger_step(item, LedgerAction.progress, "已约谈窗口负责人", NOW)
-    assert isinstance(moved, ItemStatus) and moved.state is LedgerState.open
-    assert ledger_step(moved, LedgerAction.confirm, None, NOW) is LedgerProblem.not_done
-    done = ledger_step(moved, LedgerAction.done, "制度已印发", NOW)
-    assert isinstance(done, ItemStatus) and done.state is LedgerState.done
-    assert ledger_step(done, LedgerAction.done, "again", NOW) is LedgerProblem.not_open
-    reopened = ledger_step(done, LedgerAction.reopen, "证明材料不全", NOW)
-    assert isinstance(reopened, ItemStatus)
-    assert (reopened.state, reopened.reopen_count, reopened.done_at) == (LedgerState.open, 1, None)
-    assert ledger_step(reopened, LedgerAction.reopen, "x", NOW) is LedgerProblem.still_open
-    done = ledger_step(reopened, LedgerAction.done, "补充了材料", NOW)
-    assert isinstance(done, ItemStatus)
-    confirmed = ledger_step(done, LedgerAction.confirm, None, NOW, version=done.version)
-    assert isinstance(confirmed, ItemStatus) and confirmed.state is LedgerState.confirmed
-    assert ledger_step(done, LedgerAction.confirm, None, NOW, version=1) is LedgerProblem.stale
-
-
-def test_a_status_is_read_off_its_row_and_written_back_but_for_the_due_time() -> None:
-    row = Submission(obligation_id=1, department_id=1, period="2026-Q2", due_at=DUE)
-    status = read_status(SubmissionStatus, row)
-    assert status == SubmissionStatus(SubmissionState.due, DUE)
-    filed = file_round(status, NOW)
-    assert not isinstance(filed, SubmissionProblem)
-    write_status(row, replace(filed, due_at=DUE + timedelta(days=9)))
-    assert (row.state, row.rounds, row.first_submitted_at, row.version) == (
-        SubmissionState.submitted,
-        1,
-        NOW,
-        2,
-    )
-    assert row.due_at == DUE
-    item = RectificationItem(
-        department_id=1, source=LedgerSource.self_check, description="x", due_at=DUE
-    )
-    done = ledger_step(read_status(ItemStatus, item), LedgerAction.done, "已整改", NOW)
-    assert not isinstance(done, LedgerProblem)
-    write_status(item, done)
-    assert (item.state, item.done_at, item.version) == (LedgerState.done, NOW, 2)

@@ -24,9 +24,10 @@ from db.duties.obligations import (
     rounds_of,
     scope_unit_ids,
 )
-from db.duties.rules import DueRule, LedgerAction, LedgerProblem, SubmissionProblem
+from db.duties.rules import DueRule, SubmissionProblem
 from db.engine import session_factory
 from db.ledger.items import ItemAccess, NewItem, add_item, change_item, history_of
+from db.ledger.rules import LedgerAction, LedgerProblem
 from db.models import (
     Department,
     DepartmentKind,

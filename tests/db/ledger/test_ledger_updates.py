@@ -9,12 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from db.audit import trail
 from db.cases.drafts import DraftFile
-from db.duties.rules import LedgerAction, LedgerProblem
 from db.engine import session_factory
 from db.ledger import drafts as ledger_drafts
 from db.ledger.drafts import UpdateDraft, item_subject
 from db.ledger.items import ItemAccess, NewItem
+from db.ledger.rules import LedgerAction, LedgerProblem
 from db.ledger.updates import files_by_update, ledger_rows, record_finding, record_step
 from db.models import (
     Account,
@@ -24,7 +25,6 @@ from db.models import (
     LedgerSource,
     LedgerState,
 )
-from db.office.audit import trail
 
 NOW = datetime(2026, 3, 16, 2, 30, tzinfo=UTC)
 PHOTO = DraftFile("photo", "image/jpeg", 2048, "a" * 64, f"aa/{'a' * 64}")

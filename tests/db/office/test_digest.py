@@ -7,8 +7,7 @@ on SQLite and PostgreSQL); its figures are checked there, the score and ranking 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,9 +20,6 @@ from db.office.digest import (
     Digest,
     ScoreWeights,
     build_digest,
-    month_bounds,
-    parse_month,
-    previous_month,
     score,
 )
 from tests.db.cases.test_case_metrics import CALENDAR, END, NOW, START, TZ, _month, _world
@@ -132,19 +128,3 @@ async def test_equal_scores_share_a_rank(engine: AsyncEngine) -> None:
     assert [f.rank for f in ranked] == [1, 1, 1]
     assert [f.code for f in ranked] == ["M0", "M1", "M2"]  # ties by code
     assert "Z9" not in [f.code for f in digest.departments]  # inactive and idle: not listed
-
-
-def test_month_boundaries_are_local() -> None:
-    shanghai = ZoneInfo("Asia/Shanghai")
-    assert month_bounds(MARCH, shanghai) == (START, END)
-    assert month_bounds(date(2026, 12, 1), shanghai)[1] == datetime(2026, 12, 31, 16, tzinfo=UTC)
-    with pytest.raises(ValueError):
-        month_bounds(date(2026, 3, 2), shanghai)
-    assert parse_month("2026-03") == MARCH
-    assert parse_month(" 2026-3 ") == MARCH
-    for bad in ("2026-13", "2026-00", "March", "2026/03", "", "26-03"):
-        with pytest.raises(ValueError):
-            parse_month(bad)
-    # 07:30 on 1 April in Shanghai is still 31 March in UTC: the previous month is March.
-    assert previous_month(datetime(2026, 3, 31, 23, 30, tzinfo=UTC), shanghai) == MARCH
-    assert previous_month(datetime(2026, 1, 5, tzinfo=UTC), shanghai) == date(2025, 12, 1)

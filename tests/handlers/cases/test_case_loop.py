@@ -435,6 +435,4 @@ async def test_an_answer_can_carry_a_file(case_bot: Harness) -> None:
     await engine.dispose()
     replied = [e for e in events if e.kind is EventKind.replied]
     assert attachment.event_id == replied[-1].id and attachment.kind == "photo"
-    assert (
-        bot.settings.attachments_dir / attachment.path
-    ).read_bytes() == b"scan-of-the-decision"
+    assert (bot.settings.attachments_dir / attachment.path).read_bytes() == b"scan-of-the-decision"

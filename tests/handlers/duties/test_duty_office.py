@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from bot.fakeapi import FakeBotApi, FakeUser
 from bot.runtime import callbacks as cb
 from bot.runtime.i18n import gettext_for
+from db.audit import trail
 from db.duties.obligations import file_submission, scope_unit_ids
 from db.engine import create_engine, session_factory
 from db.ledger.items import NewItem, add_item
@@ -28,7 +29,6 @@ from db.models import (
     SubmissionRound,
     SubmissionState,
 )
-from db.office.audit import trail
 from db.office.campaigns import init_campaign
 from tests.handlers.people.test_roles_flow import LINK
 from tests.harness import Harness, html_sent, labels, make_settings, prepare_database, texts
@@ -377,9 +377,7 @@ async def test_export_of_duties_as_a_workbook(office_bot: Harness) -> None:
     assert "run forward" in texts(await bot.say(ADMIN, "/export duties 2026-06-30 2026-04-01"))
     answer = texts(await bot.say(ADMIN, "/export duties 2026-04-01 2026-06-30"))
     assert "submissions, 1 ledger items" in answer
-    [path] = list(
-        (bot.settings.data_dir / "exports").glob("duties-20260401-20260630-*.xlsx")
-    )
+    [path] = list((bot.settings.data_dir / "exports").glob("duties-20260401-20260630-*.xlsx"))
     workbook = load_workbook(BytesIO(path.read_bytes()), read_only=True)
     assert workbook.sheetnames == [EN("Submissions"), EN("Ledger")]
     filed = [r for r in workbook.worksheets[0].iter_rows(values_only=True)]

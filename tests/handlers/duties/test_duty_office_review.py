@@ -155,9 +155,7 @@ async def test_the_workbook_names_periods_and_keeps_typed_text_as_text(
         ),
     )
     await bot.say(ADMIN, "/export duties 2026-03-01 2026-03-31")
-    [path] = list(
-        (bot.settings.data_dir / "exports").glob("duties-20260301-20260331-*.xlsx")
-    )
+    [path] = list((bot.settings.data_dir / "exports").glob("duties-20260301-20260331-*.xlsx"))
     workbook = load_workbook(BytesIO(path.read_bytes()))
     filed = list(workbook.worksheets[0].iter_rows(min_row=2))
     assert {row[4].value for row in filed} == {EN("one-off")}

@@ -8,9 +8,9 @@ from __future__ import annotations
 from sqlmodel import select
 
 from bot.runtime.i18n import gettext_for
+from db.audit import trail
 from db.engine import create_engine, session_factory
 from db.models import DutyDraft, DutyFile, LedgerSource, RectificationItem, Report, ReportState
-from db.office.audit import trail
 from tests.handlers.cases.test_casework import (
     ADMIN,
     LIAISON,

@@ -11,6 +11,7 @@ from sqlmodel import select
 from bot.fakeapi import FakeUser
 from bot.runtime import callbacks as cb
 from bot.runtime.i18n import gettext_for
+from db.audit import trail
 from db.engine import create_engine, session_factory
 from db.ledger.items import NewItem, add_item, history_of
 from db.models import (
@@ -21,7 +22,6 @@ from db.models import (
     LedgerUpdateKind,
     RectificationItem,
 )
-from db.office.audit import trail
 from db.people.departments import department_by_code
 from tests.conftest import NOW
 from tests.handlers.cases.test_case_loop import LEADER, join_leader

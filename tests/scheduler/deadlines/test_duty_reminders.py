@@ -14,8 +14,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from db.calendar.reminders import Ladder, Rung, ladder_for
 from db.calendar.workdays import WorkCalendar, end_of_day, local_date
 from db.duties.obligations import DutySpec, create_obligation, file_submission, review_submission
-from db.duties.rules import DueRule, LedgerAction
+from db.duties.rules import DueRule
 from db.ledger.items import NewItem, add_item, change_item
+from db.ledger.rules import LedgerAction
 from db.models import (
     Department,
     DuePeriod,

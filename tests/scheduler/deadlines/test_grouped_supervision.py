@@ -179,9 +179,7 @@ async def test_each_admin_gets_one_supervision_listing_the_late_units(two_admins
 async def test_the_office_robot_gets_the_list_in_chinese(two_admins: Harness) -> None:
     bot = two_admins
     ids = await four_units_owe_a_quarterly_report(bot)
-    bot.settings.wecom = WecomSettings(
-        office_url=SecretStr("https://example.invalid/?key=k")
-    )
+    bot.settings.wecom = WecomSettings(office_url=SecretStr("https://example.invalid/?key=k"))
     due = (await submissions(bot))[ids["D011"]].due_at
     bot.clock.now = rungs(due, bot)[(Rung.supervise, 3)] + timedelta(minutes=1)
     await run_deadline_scan(bot.context)

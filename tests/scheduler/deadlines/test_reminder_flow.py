@@ -97,9 +97,7 @@ async def test_the_office_robot_hears_the_supervision(office: Harness) -> None:
     from db.models import OutboxMessage
 
     bot = office
-    bot.settings.wecom = WecomSettings(
-        office_url=SecretStr("https://example.invalid/?key=k")
-    )
+    bot.settings.wecom = WecomSettings(office_url=SecretStr("https://example.invalid/?key=k"))
     await signed_report(bot)
     at = await rungs(bot)
     bot.clock.now = at[(Rung.supervise, 3)] + timedelta(minutes=1)
