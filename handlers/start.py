@@ -10,6 +10,7 @@ from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.runtime import callbacks as cb
+from bot.runtime.conversation import PRIVATE
 from bot.runtime.i18n import LANGUAGE_NAMES, LANGUAGES, N_, gettext_for
 from bot.runtime.render import esc
 from bot.runtime.settings import Settings
@@ -24,7 +25,6 @@ from handlers.cases import followup
 
 log = logging.getLogger(__name__)
 
-PRIVATE = filters.ChatType.PRIVATE
 
 CommandList = list[tuple[str, str]]
 

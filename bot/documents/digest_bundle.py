@@ -16,7 +16,11 @@ from bot.documents.digest_text import department_message, office_message
 from bot.runtime.i18n import gettext_for
 from bot.runtime.settings import Settings
 from db.calendar.workdays import load_calendar
+from db.delivery.outbox import Attachment
 from db.office.digest import Digest, ReportRow, build_digest, month_report_rows
+
+DIGEST_DIR = "digests"
+"""Under the data dir: the chart and workbook of each published month."""
 
 
 @dataclass(frozen=True)
@@ -88,4 +92,13 @@ async def build_digest_bundle(
         },
         chart_png=chart,
         workbook_xlsx=workbook,
+    )
+
+
+def keep_files(data_dir: Path, bundle: DigestBundle) -> tuple[Attachment, Attachment]:
+    """Write the chart and workbook under the data dir; the outbox refers to them by path."""
+    chart, workbook = bundle.write_files(data_dir / DIGEST_DIR)
+    return (
+        Attachment(kind="photo", path=f"{DIGEST_DIR}/{chart}", name=chart),
+        Attachment(kind="document", path=f"{DIGEST_DIR}/{workbook}", name=workbook),
     )

@@ -102,6 +102,11 @@ class Turn:
         return self.context.services
 
     @property
+    def account_id(self) -> int:
+        assert self.account.id is not None
+        return self.account.id
+
+    @property
     def _(self) -> Translator:
         return gettext_for(self.account.language)
 

@@ -21,8 +21,11 @@ from telegram.ext import (
 )
 
 from bot.runtime import callbacks as cb
-from bot.runtime.conversation import conversation
+from bot.runtime.conversation import END, MEDIA, TEXT, conversation, stay_in
+from bot.runtime.flow_state import set_target
 from bot.runtime.i18n import N_, Translator, gettext_for
+from bot.runtime.input import no_longer_valid
+from bot.runtime.notices import notify_admins
 from bot.runtime.render import RATING_LABELS, esc, local_time
 from bot.runtime.turn import Keyboard, Outgoing, OutgoingFile, Turn, turn_handler
 from bot.runtime.uploads import incoming_file, keep, refusal_of
@@ -43,19 +46,7 @@ from db.files import remove_if_unreferenced
 from db.models import Category, Department, EventKind, IdentityMode, Report, ReportState, Role
 from db.people.roles import active_roles, department_recipients
 from db.validation import check_length, clean_text
-from handlers.cases.commands import (
-    END,
-    MEDIA,
-    TEXT,
-    apply_as,
-    no_longer_valid,
-    notify_admins,
-    notify_reporter,
-    refusal,
-    set_target,
-    stay_in,
-    target,
-)
+from handlers.cases.commands import apply_as, notify_reporter, refusal, target
 
 CONVERSATION = "casework"
 TARGETS = "casework.target"

@@ -12,12 +12,13 @@ from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot.runtime import callbacks as cb
 from bot.runtime.i18n import Translator
+from bot.runtime.input import no_longer_valid
 from bot.runtime.render import local_time
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.cases.rules import DecideExtension, Refused
 from db.models import Report
 from db.people.roles import is_admin
-from handlers.cases.commands import apply_as, no_longer_valid, notify_liaisons, refusal
+from handlers.cases.commands import apply_as, notify_liaisons, refusal
 
 
 @turn_handler

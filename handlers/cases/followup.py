@@ -13,13 +13,13 @@ from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
-    ConversationHandler,
     MessageHandler,
     filters,
 )
 
 from bot.runtime import callbacks as cb
-from bot.runtime.conversation import conversation
+from bot.runtime.conversation import END, PRIVATE, TEXT, conversation
+from bot.runtime.input import typed_text
 from bot.runtime.render import (
     RATING_LABELS,
     esc,
@@ -42,11 +42,7 @@ from db.cases.reports import (
 from db.cases.rules import Actor, Rating, RefusalReason, Refused
 from db.models import Category, Department, Report, ReportState
 from handlers.cases import reporter
-from handlers.cases.commands import refusal, typed_text
-
-PRIVATE = filters.ChatType.PRIVATE
-TEXT = filters.TEXT & ~filters.COMMAND & PRIVATE
-END = ConversationHandler.END
+from handlers.cases.commands import refusal
 
 
 class ReceiptState(IntEnum):

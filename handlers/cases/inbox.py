@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import IntEnum
 
-from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from telegram.ext import (
     CallbackQueryHandler,
@@ -21,12 +20,15 @@ from telegram.ext import (
 )
 
 from bot.runtime import callbacks as cb
-from bot.runtime.conversation import conversation
+from bot.runtime.conversation import END, PRIVATE, TEXT, conversation, stay_in
+from bot.runtime.flow_state import set_target
 from bot.runtime.i18n import N_, Translator
+from bot.runtime.input import no_longer_valid, typed_text, unit_choices
 from bot.runtime.render import button_label, cut, esc, local_time, state_label
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.calendar.workdays import deadline_is_guessed, load_calendar
 from db.cases.categories import category_name
+from db.cases.inbox import ASSIGNABLE, CLOSABLE, REJECTABLE, in_inbox, inbox_reports
 from db.cases.reports import parse_number
 from db.cases.rules import (
     Accept,
@@ -38,24 +40,10 @@ from db.cases.rules import (
     Refused,
     Reject,
 )
-from db.cases.rules import OwnerKind as CaseOwnerKind
 from db.models import Category, Department, IdentityMode, Report, ReportState
 from db.people.roles import is_admin
 from handlers.cases import casework
-from handlers.cases.commands import (
-    END,
-    PRIVATE,
-    TEXT,
-    apply_as,
-    no_longer_valid,
-    notify_reporter,
-    refusal,
-    set_target,
-    stay_in,
-    target,
-    typed_text,
-    unit_choices,
-)
+from handlers.cases.commands import apply_as, notify_reporter, refusal, target
 
 CONVERSATION = "inbox"
 TARGETS = "inbox.target"
@@ -63,10 +51,6 @@ TARGETS = "inbox.target"
 INBOX_LIMIT = 10
 DESCRIPTION_CUT = 300
 REASON_MAX = 500
-
-ASSIGNABLE = frozenset({ReportState.received, ReportState.returned, ReportState.escalated})
-REJECTABLE = frozenset({ReportState.received, ReportState.returned})
-CLOSABLE = frozenset({ReportState.escalated})
 
 
 class State(IntEnum):
@@ -85,12 +69,6 @@ def _not_admin(turn: Turn) -> str:
 
 async def _admin(turn: Turn) -> bool:
     return await is_admin(turn.session, turn.account, turn.services.settings.admin_ids)
-
-
-def _in_inbox(report: Report) -> bool:
-    if report.state is ReportState.escalated:
-        return report.owner_kind == CaseOwnerKind.admins.value
-    return report.state in REJECTABLE
 
 
 # --- the list ----------------------------------------------------------------------------------
@@ -165,21 +143,7 @@ async def inbox(turn: Turn) -> int:
     if not await _admin(turn):
         turn.say(_not_admin(turn))
         return END
-    statement = (
-        select(Report)
-        .where(
-            or_(
-                col(Report.state).in_([ReportState.received, ReportState.returned]),
-                and_(
-                    col(Report.state) == ReportState.escalated,
-                    col(Report.owner_kind) == CaseOwnerKind.admins.value,
-                ),
-            )
-        )
-        .order_by(col(Report.due_at).is_(None), col(Report.due_at), col(Report.id))
-        .limit(INBOX_LIMIT)
-    )
-    reports = list((await turn.session.exec(statement)).all())
+    reports = await inbox_reports(turn.session, INBOX_LIMIT)
     if not reports:
         turn.say(_("The inbox is empty: no report is waiting for triage."))
         return END
@@ -270,7 +234,7 @@ async def _pressed_report(turn: Turn, allowed: frozenset[ReportState]) -> Report
         turn.toast = no_longer_valid(turn)
         turn.clear_keyboard = True
         return None
-    if report.state not in allowed or not _in_inbox(report):
+    if report.state not in allowed or not in_inbox(report):
         message = await refusal(turn, report, Refused(RefusalReason.wrong_state))
         turn.toast = message
         turn.clear_keyboard = True

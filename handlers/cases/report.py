@@ -33,11 +33,11 @@ from telegram.ext import (
     CommandHandler,
     ConversationHandler,
     MessageHandler,
-    filters,
 )
 
 from bot.runtime import callbacks as cb
-from bot.runtime.conversation import conversation
+from bot.runtime.conversation import END, MEDIA, NOT_TEXT_OR_FILE, PRIVATE, TEXT, conversation
+from bot.runtime.flow_state import remember
 from bot.runtime.i18n import N_
 from bot.runtime.render import button_label, esc, identity_label
 from bot.runtime.turn import Keyboard, Turn, turn_handler
@@ -51,7 +51,6 @@ from db.files import remove_if_unreferenced
 from db.models import Category, Department, IdentityMode
 from db.people.departments import search_departments
 from db.validation import TextProblem, check_length, clean_text, parse_phone
-from handlers.cases.commands import account_id, remember
 
 
 class State(IntEnum):
@@ -67,12 +66,7 @@ class State(IntEnum):
     EDIT = 10
 
 
-END = ConversationHandler.END
 CONVERSATION = "report"
-PRIVATE = filters.ChatType.PRIVATE
-TEXT = filters.TEXT & ~filters.COMMAND & PRIVATE
-MEDIA = (filters.PHOTO | filters.Document.ALL) & PRIVATE
-OTHER = ~filters.TEXT & ~filters.COMMAND & ~filters.PHOTO & ~filters.Document.ALL & PRIVATE
 
 EDITABLE: dict[str, tuple[State, str]] = {
     "category": (State.CATEGORY, N_("Category")),
@@ -180,7 +174,7 @@ async def ask(turn: Turn, draft: Draft, state: State) -> State:
         )
     elif state is State.SUMMARY:
         # Save first: the confirm button carries the revision the saved draft will have.
-        await save_draft(turn.session, account_id(turn), draft, turn.now)
+        await save_draft(turn.session, turn.account_id, draft, turn.now)
         turn.say(await summary_text(turn, draft), summary_keyboard(turn, draft))
     elif state is State.EDIT:
         rows: Keyboard = [
@@ -263,7 +257,7 @@ def step(fn: Step) -> Callable[..., Awaitable[object]]:
     """Load the draft for a step, end politely when it is gone, save it after the step."""
 
     async def run(turn: Turn) -> object:
-        loaded = await load_draft(turn.session, account_id(turn))
+        loaded = await load_draft(turn.session, turn.account_id)
         if loaded is None:
             turn.clear_keyboard = True
             turn.say(
@@ -276,7 +270,7 @@ def step(fn: Step) -> Callable[..., Awaitable[object]]:
         draft, _updated = loaded
         state = await fn(turn, draft)
         if state != END:
-            await save_draft(turn.session, account_id(turn), draft, turn.now)
+            await save_draft(turn.session, turn.account_id, draft, turn.now)
         await _remember(turn, state)
         return state
 
@@ -288,7 +282,7 @@ def step(fn: Step) -> Callable[..., Awaitable[object]]:
 @turn_handler
 async def start_report(turn: Turn) -> State:
     """Open a new draft, or continue the unfinished one."""
-    loaded = await load_draft(turn.session, account_id(turn))
+    loaded = await load_draft(turn.session, turn.account_id)
     turn.clear_keyboard = turn.update.callback_query is not None
     if loaded is not None:
         draft, _updated = loaded
@@ -299,7 +293,7 @@ async def start_report(turn: Turn) -> State:
             "You are filing a report about the work style of an official or a service "
             "window. It takes six short steps; send /cancel at any time to stop."
         )
-    await save_draft(turn.session, account_id(turn), draft, turn.now)
+    await save_draft(turn.session, turn.account_id, draft, turn.now)
     state = await ask(turn, draft, resume_state(draft))
     turn.replies[0].text = f"{intro}\n\n{turn.replies[0].text}"
     await _remember(turn, state)
@@ -473,7 +467,7 @@ async def evidence_action(turn: Turn, draft: Draft) -> State:
     if fields is not None and fields["action"] == "clear":
         dropped = [a.path for a in draft.attachments]
         draft.attachments = []
-        await save_draft(turn.session, account_id(turn), draft, turn.now)
+        await save_draft(turn.session, turn.account_id, draft, turn.now)
         await turn.session.flush()
         await remove_if_unreferenced(turn.session, turn.services.settings.attachments_dir, dropped)
         turn.say(turn._("All evidence was removed from this report."))
@@ -552,7 +546,7 @@ async def summary_action(turn: Turn, draft: Draft) -> State | int:
     settings = turn.services.settings
     submitted = await submit_draft(
         turn.session,
-        account_id=account_id(turn),
+        account_id=turn.account_id,
         draft=draft,
         language=turn.language,
         now=turn.now,
@@ -575,7 +569,7 @@ async def summary_action(turn: Turn, draft: Draft) -> State | int:
         auto_assign=settings.routing.auto_assign,
         conflict_department_id=draft.department_id if draft.leader_involved else None,
     )
-    await delete_draft(turn.session, account_id(turn))
+    await delete_draft(turn.session, turn.account_id)
     received = _("Your report has been received. Its number is <b>{number}</b>.").format(
         number=submitted.report.number
     )
@@ -648,7 +642,7 @@ def _wrong_input(turn: Turn, state: State) -> str:
 
 
 async def _discard(turn: Turn) -> None:
-    draft = await delete_draft(turn.session, account_id(turn))
+    draft = await delete_draft(turn.session, turn.account_id)
     if draft is not None and draft.attachments:
         await turn.session.flush()
         await remove_if_unreferenced(
@@ -661,7 +655,7 @@ async def _discard(turn: Turn) -> None:
 @turn_handler
 async def cancel(turn: Turn) -> int:
     """Leave the flow and keep nothing half-done."""
-    had_draft = await load_draft(turn.session, account_id(turn)) is not None
+    had_draft = await load_draft(turn.session, turn.account_id) is not None
     await _discard(turn)
     turn.clear_keyboard = turn.update.callback_query is not None
     if had_draft:
@@ -677,7 +671,7 @@ def build_handler() -> ConversationHandler[object]:
 
     def fallback(state: State) -> list[BaseHandler[object, object, object]]:
         return [
-            MessageHandler((TEXT | MEDIA | OTHER), reask[state]),
+            MessageHandler((TEXT | MEDIA | NOT_TEXT_OR_FILE), reask[state]),
             CallbackQueryHandler(reask[state]),
         ]
 

@@ -13,27 +13,18 @@ from enum import IntEnum
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler
 
 from bot.runtime import callbacks as cb
-from bot.runtime.conversation import conversation
+from bot.runtime.conversation import END, NOT_TEXT, TEXT, conversation
+from bot.runtime.flow_state import chat_key, target_value
 from bot.runtime.i18n import Translator
+from bot.runtime.input import no_longer_valid, typed_text
+from bot.runtime.notices import notify_admins
 from bot.runtime.render import RATING_LABELS, esc, local_time
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.cases.rules import Actor, AnswerInfo, Applied, Rate, Rating, RefusalReason, Refused
 from db.conversations import store_state
 from db.models import EventKind, Report, ReportState
 from handlers.cases.casework import action_keyboard
-from handlers.cases.commands import (
-    END,
-    OTHER,
-    TEXT,
-    apply_as,
-    chat_key,
-    no_longer_valid,
-    notify_admins,
-    notify_liaisons,
-    refusal,
-    target_value,
-    typed_text,
-)
+from handlers.cases.commands import apply_as, notify_liaisons, refusal
 
 CONVERSATION = "reporter"
 TARGETS = "reporter.target"
@@ -275,7 +266,7 @@ def build_handler() -> BaseHandler[object, object, object]:
         stored = await target_value(turn.session, TARGETS, chat_key(turn))
         return State.COMMENT if stored and stored.get("rating") else State.ANSWER
 
-    again = MessageHandler(OTHER, turn_handler(reask))
+    again = MessageHandler(NOT_TEXT, turn_handler(reask))
     return conversation(
         entry_points=[
             CallbackQueryHandler(start_answer, pattern=cb.REPORTER_ANSWER.pattern),

@@ -17,6 +17,8 @@ from bot.runtime.admin import audit, require_admin
 from bot.runtime.callbacks import as_int
 from bot.runtime.duty_labels import kind_label
 from bot.runtime.i18n import N_, Translator
+from bot.runtime.input import command_body
+from bot.runtime.notices import notify_unit
 from bot.runtime.period_text import period_label
 from bot.runtime.render import MESSAGE_MAX, cut, esc, local_time
 from bot.runtime.turn import Keyboard, Turn, turn_handler
@@ -46,7 +48,7 @@ from db.duties.obligations import (
 )
 from db.models import DuePeriod, DutyScope, Obligation, Submission
 from db.office.campaign_edit import active_campaign
-from handlers.duties.filing import command_body, file_button, notify_unit
+from handlers.duties.filing import file_button
 
 FORM_HELP = N_(
     "<b>New duty</b>: send /duty followed by the form, one item a line, for example:\n"

@@ -11,11 +11,11 @@ import re
 from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.documents.duty_workbook import duties_workbook
+from bot.documents.exports import keep_export
 from bot.runtime.admin import audit, require_admin
 from bot.runtime.render import esc
 from bot.runtime.turn import Outgoing, OutgoingFile, Turn, turn_handler
 from db.calendar.date_input import read_date
-from handlers.office.export import EXPORT_DIR
 
 DUTIES_TEXT = re.compile(r"^\s*/export(@\w+)?\s+duties\b", re.IGNORECASE)
 MAX_DAYS = 3 * 366
@@ -52,11 +52,9 @@ async def export_duties(turn: Turn) -> None:
     data, filed, items = await duties_workbook(
         turn.session, first, last, _, turn.language, settings.tz
     )
-    name = f"duties-{first:%Y%m%d}-{last:%Y%m%d}.xlsx"
-    stamp = f"{turn.now:%Y%m%dT%H%M%S}-{turn.account.id}"
-    path = f"{EXPORT_DIR}/duties-{first:%Y%m%d}-{last:%Y%m%d}-{stamp}.xlsx"
-    (settings.data_dir / EXPORT_DIR).mkdir(parents=True, exist_ok=True)
-    (settings.data_dir / path).write_bytes(data)
+    path, name = keep_export(
+        settings.data_dir, f"duties-{first:%Y%m%d}-{last:%Y%m%d}", turn.now, turn.account.id, data
+    )
     await audit(
         turn,
         "export.duties",

@@ -1,5 +1,5 @@
-"""What the duty flows share: the two filing flows (periodic reports, self-checks), `/duties`
-and the office's duty commands.
+"""The filing conversation the two filing flows (periodic reports, self-checks) share, and what
+`/duties` and the office's duty commands say about a filing.
 
 Both flows run in one persistent conversation entered by a DUTY_OPEN button: the button only
 names a submission, so every entry checks that it belongs to one of the presser's units (an
@@ -10,21 +10,21 @@ restart loses nothing.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler
 
 from bot.runtime import callbacks as cb
 from bot.runtime import render
+from bot.runtime.conversation import END, MEDIA, NOT_TEXT_OR_FILE, TEXT
+from bot.runtime.flow_state import remember, set_target, target_id
 from bot.runtime.i18n import N_, Translator, gettext_for
 from bot.runtime.period_text import period_label
 from bot.runtime.render import MESSAGE_MAX, cut, esc, local_time
 from bot.runtime.turn import Keyboard, Outgoing, OutgoingFile, Turn, turn_handler
-from db.conversations import load_states, store_state
 from db.duties.filing import Filed, official_units, working_due
 from db.duties.filing_drafts import (
     FilingDraft,
@@ -38,12 +38,7 @@ from db.files import remove_if_unreferenced
 from db.models import Department, Obligation, Submission, SubmissionState
 from db.people.roles import admin_recipients, department_recipients
 from db.validation import check_length, clean_text
-from handlers.cases import commands as casekit
-from handlers.cases.commands import END, MEDIA, PRIVATE, TEXT, Build, account_id, chat_key, notices
 
-OTHER = ~filters.TEXT & ~filters.COMMAND & ~filters.PHOTO & ~filters.Document.ALL & PRIVATE
-"""Anything but text, photos and documents: unlike casekit's, it also leaves those to a step's
-text-only handlers."""
 CONVERSATION = "duty_filing"
 FLOW_BUTTONS = r"^d[sc]:"
 """The filing conversation's own buttons; any other button falls through to its own handler."""
@@ -71,13 +66,14 @@ def fit_lines(head: list[str], lines: list[str]) -> str:
     )
 
 
-async def remember(turn: Turn, state: int) -> None:
+async def remember_step(turn: Turn, state: int) -> None:
     """Store the next question in the same transaction as the draft: they cannot disagree."""
-    await casekit.remember(turn, CONVERSATION, state)
+    await remember(turn, CONVERSATION, state)
 
 
-async def set_target(turn: Turn, submission_id: int | None) -> None:
-    await store_state(turn.session, TARGET, chat_key(turn), submission_id)
+async def set_filing(turn: Turn, submission_id: int | None) -> None:
+    """Remember (or forget) which submission this person is filing."""
+    await set_target(turn, TARGET, submission_id)
 
 
 @dataclass
@@ -99,7 +95,7 @@ async def openable(turn: Turn, submission_id: int | None) -> tuple[Submission, O
     """The submission when the presser is a liaison of its unit and it can be filed now;
     otherwise the answer to give."""
     _ = turn._
-    units = await official_units(turn.session, account_id(turn))
+    units = await official_units(turn.session, turn.account_id)
     submission = await turn.session.get(Submission, submission_id) if submission_id else None
     if submission is None or submission.department_id not in units.liaison_of:
         return _(NOT_YOURS)
@@ -129,10 +125,10 @@ async def filing_of(
 
 async def current(turn: Turn) -> tuple[Filing, datetime] | None:
     """The filing this person is in, with the draft's last change; None when it is gone."""
-    stored = (await load_states(turn.session, TARGET)).get(chat_key(turn))
-    if not isinstance(stored, int):
+    stored = await target_id(turn, TARGET)
+    if stored is None:
         return None
-    loaded = await load_filing_draft(turn.session, account_id(turn), stored)
+    loaded = await load_filing_draft(turn.session, turn.account_id, stored)
     submission = await turn.session.get(Submission, stored)
     if loaded is None or submission is None:
         return None
@@ -146,7 +142,7 @@ Step = Callable[[Turn, Filing], Awaitable[int]]
 
 
 async def save_draft(turn: Turn, filing: Filing) -> None:
-    await save_filing_draft(turn.session, account_id(turn), filing.draft, turn.now)
+    await save_filing_draft(turn.session, turn.account_id, filing.draft, turn.now)
 
 
 def filing_step(fn: Step) -> Callable[[Turn], Awaitable[int | None]]:
@@ -167,7 +163,7 @@ def filing_step(fn: Step) -> Callable[[Turn], Awaitable[int | None]]:
                     "see what your unit owes."
                 )
             )
-            await remember(turn, END)
+            await remember_step(turn, END)
             return END
         filing, updated_at = loaded
         idle = timedelta(minutes=turn.services.settings.conversation.idle_timeout_minutes)
@@ -187,7 +183,7 @@ def filing_step(fn: Step) -> Callable[[Turn], Awaitable[int | None]]:
         state = await fn(turn, filing)
         if state != END:
             await save_draft(turn, filing)
-        await remember(turn, state)
+        await remember_step(turn, state)
         return state
 
     run.__name__ = fn.__name__
@@ -209,7 +205,7 @@ def with_reasks(table: Mapping[S, list[Handler]], reask: Callable[[S], Step]) ->
     `reask(state)` for any other message and for a stale button of the filing's own."""
     for state, handlers in table.items():
         answer = step(reask(state))
-        handlers.append(MessageHandler(TEXT | MEDIA | OTHER, answer))
+        handlers.append(MessageHandler(TEXT | MEDIA | NOT_TEXT_OR_FILE, answer))
         handlers.append(CallbackQueryHandler(answer, pattern=FLOW_BUTTONS))
     return dict(table)
 
@@ -284,7 +280,7 @@ async def cancel_from_summary(turn: Turn, filing: Filing) -> int:
 
 async def discard(turn: Turn, submission_id: int) -> bool:
     """Drop the draft and the files only it held; True when there was one."""
-    draft = await delete_filing_draft(turn.session, account_id(turn), submission_id)
+    draft = await delete_filing_draft(turn.session, turn.account_id, submission_id)
     if draft is None:
         return False
     if draft.files:
@@ -297,10 +293,10 @@ async def discard(turn: Turn, submission_id: int) -> bool:
 @turn_handler
 async def cancel(turn: Turn) -> int:
     """Leave the filing; the draft is discarded and the submission is still owed."""
-    stored = (await load_states(turn.session, TARGET)).get(chat_key(turn))
-    had = isinstance(stored, int) and await discard(turn, stored)
-    await set_target(turn, None)
-    await remember(turn, END)
+    stored = await target_id(turn, TARGET)
+    had = stored is not None and await discard(turn, stored)
+    await set_filing(turn, None)
+    await remember_step(turn, END)
     turn.clear_keyboard = turn.update.callback_query is not None
     if had:
         turn.say(turn._(CANCELLED))
@@ -352,10 +348,10 @@ async def announce(
             checked = await openable(turn, filing.submission_id)
             turn.say(checked if isinstance(checked, str) else _(NOT_YOURS))
         await discard(turn, filing.submission_id)
-        await set_target(turn, None)
+        await set_filing(turn, None)
         return END
     await discard(turn, filing.submission_id)
-    await set_target(turn, None)
+    await set_filing(turn, None)
     submission, obligation, unit = filing.submission, filing.obligation, filing.unit
 
     def say(template: str, t: Translator) -> str:
@@ -385,21 +381,6 @@ async def announce(
 
 def due_line(turn: Turn, submission: Submission) -> str:
     return local_time(working_due(submission), turn.services.settings.tz)
-
-
-_COMMAND = re.compile(r"^\s*/\S+")
-
-
-def command_body(turn: Turn) -> str:
-    """The message without its leading /command (lines kept: a form spans several)."""
-    return _COMMAND.sub("", turn.text, count=1).strip()
-
-
-async def notify_unit(turn: Turn, department_id: int, build: Build) -> int:
-    """Queue a notice to every reachable liaison of the unit; returns how many."""
-    recipients = await department_recipients(turn.session, department_id)
-    turn.notify(notices(recipients, build))
-    return len(recipients)
 
 
 def file_button(_: Translator, submission_id: int, label: str) -> Keyboard:

@@ -23,6 +23,7 @@ from enum import IntEnum
 from telegram.ext import CallbackQueryHandler, MessageHandler
 
 from bot.runtime import callbacks as cb
+from bot.runtime.conversation import MEDIA, TEXT
 from bot.runtime.i18n import Translator
 from bot.runtime.period_text import period_label
 from bot.runtime.render import button_label, esc
@@ -32,12 +33,10 @@ from db.duties.filing import NewFile, file_report, official_units
 from db.duties.filing_drafts import FilingFile
 from db.duties.obligations import questions_of
 from db.files import remove_if_unreferenced
-from handlers.cases.commands import MEDIA, TEXT
 from handlers.duties.filing import (
     Filing,
     States,
     Step,
-    account_id,
     announce,
     cancel_from_summary,
     due_line,
@@ -301,7 +300,7 @@ async def summary_action(turn: Turn, filing: Filing) -> int:
     if action != "confirm":
         return await _reask(State.SUMMARY)(turn, filing)
     draft = filing.draft
-    units = await official_units(turn.session, account_id(turn))
+    units = await official_units(turn.session, turn.account_id)
     filed = await file_report(
         turn.session,
         filing.submission_id,
@@ -311,7 +310,7 @@ async def summary_action(turn: Turn, filing: Filing) -> int:
         files=[
             NewFile(f.kind, f.mime_type, f.size, f.sha256, f.path, f.file_name) for f in draft.files
         ],
-        actor_account_id=account_id(turn),
+        actor_account_id=turn.account_id,
         now=turn.now,
     )
     files = tuple(

@@ -24,9 +24,12 @@ from telegram.ext import (
 
 from bot.runtime import callbacks as cb
 from bot.runtime.admin import audit, require_admin
-from bot.runtime.conversation import conversation
+from bot.runtime.conversation import END, TEXT, conversation, stay_in
 from bot.runtime.duty_labels import DECISION_LABELS, SUBMISSION_STATE_LABELS, kind_label
+from bot.runtime.flow_state import chat_key, leave_other_flows, target_value
 from bot.runtime.i18n import N_, Translator
+from bot.runtime.input import no_longer_valid, typed_text
+from bot.runtime.notices import notify_unit
 from bot.runtime.period_text import period_label
 from bot.runtime.render import cut, esc, fit_message, local_time
 from bot.runtime.turn import Keyboard, Turn, turn_handler
@@ -52,17 +55,7 @@ from db.models import (
     SubmissionState,
 )
 from db.people.roles import is_admin
-from handlers.cases.commands import (
-    END,
-    TEXT,
-    chat_key,
-    leave_other_flows,
-    no_longer_valid,
-    stay_in,
-    target_value,
-    typed_text,
-)
-from handlers.duties.filing import file_button, notify_unit, review_keyboard
+from handlers.duties.filing import file_button, review_keyboard
 
 CONVERSATION = "duty_review"
 TARGETS = "duty_review.target"

@@ -26,6 +26,7 @@ from enum import IntEnum
 from telegram.ext import CallbackQueryHandler, MessageHandler
 
 from bot.runtime import callbacks as cb
+from bot.runtime.conversation import TEXT
 from bot.runtime.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, gettext_for
 from bot.runtime.period_text import period_label
 from bot.runtime.render import esc
@@ -36,12 +37,10 @@ from db.cases.categories import active_categories, category_name
 from db.duties.filing import Filed, Finding, file_self_check, official_units
 from db.duties.filing_drafts import FindingDraft
 from db.models import Category
-from handlers.cases.commands import TEXT
 from handlers.duties.filing import (
     Filing,
     States,
     Step,
-    account_id,
     announce,
     cancel_from_summary,
     due_line,
@@ -302,7 +301,7 @@ async def summary_action(turn: Turn, filing: Filing) -> int:
         return await cancel_from_summary(turn, filing)
     if action != "confirm":
         return await _reask(State.SUMMARY)(turn, filing)
-    units = await official_units(turn.session, account_id(turn))
+    units = await official_units(turn.session, turn.account_id)
     filed = await file_self_check(
         turn.session,
         filing.submission_id,
@@ -318,7 +317,7 @@ async def summary_action(turn: Turn, filing: Filing) -> int:
             )
             for f in filing.draft.findings
         ],
-        actor_account_id=account_id(turn),
+        actor_account_id=turn.account_id,
         now=turn.now,
         tz=turn.services.settings.tz,
     )

@@ -10,7 +10,8 @@ from __future__ import annotations
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ConversationHandler
 
 from bot.runtime import callbacks as cb
-from bot.runtime.conversation import conversation
+from bot.runtime.conversation import PRIVATE, conversation
+from bot.runtime.flow_state import leave_other_flows
 from bot.runtime.i18n import N_
 from bot.runtime.period_text import period_label
 from bot.runtime.render import button_label, cut, esc, local_time
@@ -20,18 +21,15 @@ from db.duties.filing import DutyStatus, duty_status, official_units, unit_dutie
 from db.duties.filing_drafts import FilingDraft, load_filing_draft, save_filing_draft
 from db.duties.obligations import open_submissions
 from db.models import Department, ObligationKind
-from handlers.cases.commands import leave_other_flows
 from handlers.duties import periodic_report, self_check
 from handlers.duties.filing import (
     CONVERSATION,
-    PRIVATE,
-    account_id,
     cancel,
     filing_of,
     fit_lines,
     openable,
-    remember,
-    set_target,
+    remember_step,
+    set_filing,
 )
 
 TOAST_MAX = 200
@@ -52,7 +50,7 @@ OPEN = frozenset({DutyStatus.due, DutyStatus.overdue, DutyStatus.returned})
 async def show_duties(turn: Turn) -> None:
     """One message per unit the person serves, opening any period that has begun first."""
     _ = turn._
-    units = await official_units(turn.session, account_id(turn))
+    units = await official_units(turn.session, turn.account_id)
     if not units.all:
         turn.say(
             _(
@@ -107,14 +105,14 @@ async def open_submission(turn: Turn) -> int | None:
     submission, obligation = checked
     assert submission.id is not None
     await leave_other_flows(turn, CONVERSATION)
-    loaded = await load_filing_draft(turn.session, account_id(turn), submission.id)
+    loaded = await load_filing_draft(turn.session, turn.account_id, submission.id)
     draft = loaded[0] if loaded is not None else FilingDraft(submission_id=submission.id)
     filing = await filing_of(turn, submission, obligation, draft)
-    await set_target(turn, submission.id)
+    await set_filing(turn, submission.id)
     flow = self_check if obligation.kind == ObligationKind.self_check else periodic_report
     state = await flow.begin(turn, filing, resumed=loaded is not None)
-    await save_filing_draft(turn.session, account_id(turn), draft, turn.now)
-    await remember(turn, state)
+    await save_filing_draft(turn.session, turn.account_id, draft, turn.now)
+    await remember_step(turn, state)
     return state
 
 

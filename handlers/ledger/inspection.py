@@ -32,7 +32,9 @@ from telegram.ext import (
 
 from bot.runtime import callbacks as cb
 from bot.runtime.admin import require_admin
-from bot.runtime.conversation import conversation
+from bot.runtime.conversation import END, MEDIA, NOT_TEXT, PRIVATE, TEXT, conversation
+from bot.runtime.flow_state import leave_other_flows, remember
+from bot.runtime.input import no_longer_valid, typed_text, unit_choices
 from bot.runtime.render import esc
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.calendar.date_input import DateProblem, parse_due_date
@@ -43,19 +45,6 @@ from db.ledger.drafts import INSPECTION, InspectionDraft
 from db.ledger.items import NewItem
 from db.ledger.updates import record_finding
 from db.models import Department, LedgerSource
-from handlers.cases.commands import (
-    END,
-    MEDIA,
-    OTHER,
-    PRIVATE,
-    TEXT,
-    account_id,
-    leave_other_flows,
-    no_longer_valid,
-    remember,
-    typed_text,
-    unit_choices,
-)
 from handlers.ledger.items import (
     add_evidence,
     date_problem,
@@ -160,7 +149,7 @@ async def _summary(turn: Turn, draft: InspectionDraft) -> str:
 
 
 async def _save(turn: Turn, draft: InspectionDraft, state: int) -> None:
-    await ledger_drafts.save(turn.session, account_id(turn), INSPECTION, draft, turn.now)
+    await ledger_drafts.save(turn.session, turn.account_id, INSPECTION, draft, turn.now)
     await remember(turn, CONVERSATION, state)
 
 
@@ -174,7 +163,7 @@ def step(fn: Step) -> Callable[..., Awaitable[object]]:
         if not await require_admin(turn):
             await remember(turn, CONVERSATION, END)
             return END
-        data = await ledger_drafts.load(turn.session, account_id(turn), INSPECTION)
+        data = await ledger_drafts.load(turn.session, turn.account_id, INSPECTION)
         if data is None:
             turn.clear_keyboard = turn.update.callback_query is not None
             turn.say(turn._("This inspection is no longer open. Send /inspect to start one."))
@@ -199,7 +188,7 @@ async def start(turn: Turn) -> int:
     if not await require_admin(turn):
         return END
     await leave_other_flows(turn, CONVERSATION)
-    data = await ledger_drafts.load(turn.session, account_id(turn), INSPECTION)
+    data = await ledger_drafts.load(turn.session, turn.account_id, INSPECTION)
     if data is not None:
         draft = ledger_drafts.inspection_from_json(data)
         turn.say(turn._("You have an unfinished inspection; let us continue."))
@@ -309,7 +298,7 @@ async def _submit(turn: Turn, draft: InspectionDraft) -> int:
         now=turn.now,
     )
     # The files now belong to the item's first step: drop the draft row only.
-    await ledger_drafts.discard(turn.session, account_id(turn), INSPECTION)
+    await ledger_drafts.discard(turn.session, turn.account_id, INSPECTION)
     assert item.id is not None
     unit = await turn.session.get(Department, item.department_id)
     turn.say(
@@ -322,7 +311,7 @@ async def _submit(turn: Turn, draft: InspectionDraft) -> int:
 
 
 async def _cancel(turn: Turn) -> int:
-    paths = await ledger_drafts.discard(turn.session, account_id(turn), INSPECTION)
+    paths = await ledger_drafts.discard(turn.session, turn.account_id, INSPECTION)
     await remove_if_unreferenced(turn.session, turn.services.settings.attachments_dir, paths)
     turn.say(turn._("Cancelled. The inspection and its files were discarded."))
     return END
@@ -339,7 +328,7 @@ def build_handler() -> ConversationHandler[object]:
     def fallback() -> list[BaseHandler[object, object, object]]:
         return [
             CallbackQueryHandler(button, pattern=cb.INSPECT.pattern),
-            MessageHandler(TEXT | MEDIA | OTHER, wrong_input),
+            MessageHandler(TEXT | MEDIA | NOT_TEXT, wrong_input),
         ]
 
     states: dict[object, list[BaseHandler[object, object, object]]] = {

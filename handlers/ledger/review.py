@@ -14,9 +14,11 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandl
 
 from bot.runtime import callbacks as cb
 from bot.runtime.admin import require_admin
-from bot.runtime.conversation import conversation
+from bot.runtime.conversation import END, TEXT, conversation, stay_in
 from bot.runtime.duty_labels import LEDGER_STATE_LABELS
+from bot.runtime.flow_state import chat_key, leave_other_flows, remember, set_target, target_value
 from bot.runtime.i18n import Translator
+from bot.runtime.input import no_longer_valid, typed_text
 from bot.runtime.render import esc
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.conversations import store_state
@@ -24,18 +26,6 @@ from db.ledger.items import ItemAccess
 from db.ledger.rules import LedgerAction, LedgerProblem
 from db.ledger.updates import record_step
 from db.models import LedgerState, LedgerUpdate, RectificationItem
-from handlers.cases.commands import (
-    END,
-    TEXT,
-    chat_key,
-    leave_other_flows,
-    no_longer_valid,
-    remember,
-    set_target,
-    stay_in,
-    target_value,
-    typed_text,
-)
 from handlers.ledger.items import (
     item_label,
     liaison_buttons,

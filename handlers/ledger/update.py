@@ -29,9 +29,11 @@ from telegram.ext import (
 )
 
 from bot.runtime import callbacks as cb
-from bot.runtime.conversation import conversation
+from bot.runtime.conversation import END, MEDIA, NOT_TEXT, TEXT, conversation
 from bot.runtime.duty_labels import LEDGER_STATE_LABELS
+from bot.runtime.flow_state import chat_key, leave_other_flows, remember, set_target
 from bot.runtime.i18n import Translator
+from bot.runtime.input import no_longer_valid, typed_text
 from bot.runtime.render import esc
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.conversations import load_states
@@ -41,19 +43,6 @@ from db.ledger.drafts import UpdateDraft, item_subject
 from db.ledger.rules import LedgerAction, LedgerProblem
 from db.ledger.updates import record_step
 from db.models import Department, LedgerState, LedgerUpdate, RectificationItem
-from handlers.cases.commands import (
-    END,
-    MEDIA,
-    OTHER,
-    TEXT,
-    account_id,
-    chat_key,
-    leave_other_flows,
-    no_longer_valid,
-    remember,
-    set_target,
-    typed_text,
-)
 from handlers.ledger.items import (
     add_evidence,
     evidence_hint,
@@ -85,17 +74,17 @@ async def _load(turn: Turn) -> UpdateDraft | None:
     stored = (await load_states(turn.session, TARGETS)).get(chat_key(turn))
     if not isinstance(stored, int):
         return None
-    data = await ledger_drafts.load(turn.session, account_id(turn), item_subject(stored))
+    data = await ledger_drafts.load(turn.session, turn.account_id, item_subject(stored))
     return ledger_drafts.update_from_json(data) if data is not None else None
 
 
 async def _save(turn: Turn, draft: UpdateDraft) -> None:
     subject = item_subject(draft.item_id)
-    await ledger_drafts.save(turn.session, account_id(turn), subject, draft, turn.now)
+    await ledger_drafts.save(turn.session, turn.account_id, subject, draft, turn.now)
 
 
 async def _discard(turn: Turn, item_id: int) -> None:
-    paths = await ledger_drafts.discard(turn.session, account_id(turn), item_subject(item_id))
+    paths = await ledger_drafts.discard(turn.session, turn.account_id, item_subject(item_id))
     await remove_if_unreferenced(turn.session, turn.services.settings.attachments_dir, paths)
 
 
@@ -206,7 +195,7 @@ async def start_update(turn: Turn) -> int:
         return END
     await leave_other_flows(turn, CONVERSATION)
     action = fields["action"]
-    data = await ledger_drafts.load(turn.session, account_id(turn), item_subject(item.id))
+    data = await ledger_drafts.load(turn.session, turn.account_id, item_subject(item.id))
     draft = ledger_drafts.update_from_json(data) if data is not None else None
     if draft is not None and draft.action == action:
         turn.say(turn._("You have an unfinished update of this item; let us continue."))
@@ -319,7 +308,7 @@ async def _submit(turn: Turn, draft: UpdateDraft) -> int:
         await _set_target(turn, None)
         return END
     # The files now belong to the update: drop the draft row only, never the files.
-    await ledger_drafts.discard(turn.session, account_id(turn), item_subject(draft.item_id))
+    await ledger_drafts.discard(turn.session, turn.account_id, item_subject(draft.item_id))
     await _set_target(turn, None)
     if action is LedgerAction.progress:
         turn.say(_("Progress on {item} was recorded.").format(item=label))
@@ -360,7 +349,7 @@ async def cancel(turn: Turn) -> int:
 def build_handler() -> ConversationHandler[object]:
     def fallback() -> list[BaseHandler[object, object, object]]:
         return [
-            MessageHandler(TEXT | MEDIA | OTHER, wrong_input),
+            MessageHandler(TEXT | MEDIA | NOT_TEXT, wrong_input),
             CallbackQueryHandler(wrong_input, pattern=cb.LEDGER_STEP.pattern),
         ]
 

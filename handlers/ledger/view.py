@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from telegram.ext import BaseHandler, CommandHandler
 
+from bot.runtime.conversation import PRIVATE
 from bot.runtime.render import MESSAGE_MAX, cut, esc
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.ledger.updates import LedgerRow, ledger_rows
 from db.models import LedgerState, RectificationItem
 from db.people.departments import department_by_code
-from handlers.cases.commands import PRIVATE
 from handlers.ledger.from_report import from_report
 from handlers.ledger.items import (
     Standing,

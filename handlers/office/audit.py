@@ -8,9 +8,10 @@ were masked before they were stored, so nothing shown here needs masking again.
 from __future__ import annotations
 
 from sqlmodel import col, select
-from telegram.ext import BaseHandler, CommandHandler, filters
+from telegram.ext import BaseHandler, CommandHandler
 
 from bot.runtime.admin import require_admin
+from bot.runtime.conversation import PRIVATE
 from bot.runtime.i18n import Translator
 from bot.runtime.render import MESSAGE_MAX, cut, esc, local_time
 from bot.runtime.turn import Turn, turn_handler
@@ -20,7 +21,6 @@ from db.cases.reports import parse_number
 from db.models import Account, AuditEvent
 from db.people.departments import department_by_code
 
-PRIVATE = filters.ChatType.PRIVATE
 SHOWN = 20
 VALUES_CUT = 200
 

@@ -32,7 +32,8 @@ from telegram.ext import (
 
 from bot.runtime import callbacks as cb
 from bot.runtime.admin import audit, require_admin
-from bot.runtime.conversation import conversation
+from bot.runtime.conversation import END, PRIVATE, TEXT, conversation, stay_in
+from bot.runtime.flow_state import chat_key
 from bot.runtime.i18n import gettext_for
 from bot.runtime.render import esc
 from bot.runtime.turn import Keyboard, Turn, turn_handler
@@ -48,7 +49,6 @@ from db.delivery.broadcasts import (
     send_broadcast,
 )
 from db.validation import clean_text
-from handlers.cases.commands import END, PRIVATE, TEXT, chat_key, stay_in
 
 CONVERSATION = "broadcast"
 DRAFTS = "broadcast.draft"

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from telegram.ext import BaseHandler, CommandHandler, filters
 
-from bot.documents.digest_bundle import build_digest_bundle
+from bot.documents.digest_bundle import build_digest_bundle, keep_files
 from bot.runtime.admin import month_or_say, require_admin
 from bot.runtime.turn import Outgoing, OutgoingFile, Turn, turn_handler
-from scheduler.office.digest import keep_files
 
 
 @turn_handler

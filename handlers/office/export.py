@@ -11,15 +11,13 @@ from collections.abc import AsyncIterator
 
 from telegram.ext import BaseHandler, CommandHandler, filters
 
+from bot.documents.exports import keep_export
 from bot.documents.report_workbook import month_reports, render_reports_workbook
 from bot.runtime.admin import audit, month_or_say, require_admin
 from bot.runtime.i18n import gettext_for
 from bot.runtime.turn import Outgoing, OutgoingFile, Turn, turn_handler
 from db.calendar.months import month_span
 from db.office.digest import ReportRow
-
-EXPORT_DIR = "exports"
-"""Under the data dir; the outbox sends the file from there by path."""
 
 
 @turn_handler
@@ -46,11 +44,9 @@ async def export(turn: Turn) -> None:
     _ = gettext_for(turn.language)
     title = _("Reports {month}").format(month=f"{month:%Y-%m}")
     workbook = await render_reports_workbook(rows(), title, _, settings.tz)
-    name = f"reports-{month:%Y-%m}.xlsx"
-    path = f"{EXPORT_DIR}/reports-{month:%Y-%m}-{turn.now:%Y%m%dT%H%M%S}-{turn.account.id}.xlsx"
-    folder = settings.data_dir / EXPORT_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    (settings.data_dir / path).write_bytes(workbook)
+    path, name = keep_export(
+        settings.data_dir, f"reports-{month:%Y-%m}", turn.now, turn.account.id, workbook
+    )
     await audit(
         turn, "export.reports", f"export:{month:%Y-%m}", after={"reports": count, "file": name}
     )

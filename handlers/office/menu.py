@@ -7,18 +7,17 @@ admin again: the menu message may outlive the role.
 
 from __future__ import annotations
 
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.runtime import callbacks as cb
 from bot.runtime.admin import require_admin
+from bot.runtime.conversation import PRIVATE
 from bot.runtime.i18n import N_, Translator
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from handlers.office.audit import say_audit
 from handlers.office.categories import say_categories
 from handlers.office.units import say_units
 from handlers.people.roster import say_people
-
-PRIVATE = filters.ChatType.PRIVATE
 
 TASKS: dict[str, tuple[str, str]] = {
     "inbox": (N_("Triage inbox"), N_("Send /inbox: new, returned and escalated reports.")),

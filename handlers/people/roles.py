@@ -14,6 +14,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 
 from bot.runtime import callbacks as cb
 from bot.runtime.admin import audit, require_admin
+from bot.runtime.conversation import PRIVATE
 from bot.runtime.i18n import N_, Translator
 from bot.runtime.render import esc, local_time, role_label
 from bot.runtime.turn import Keyboard, Turn, turn_handler
@@ -32,7 +33,6 @@ from db.people.roles import (
 )
 from handlers.start import refresh_command_menu
 
-PRIVATE = filters.ChatType.PRIVATE
 START_WITH_TOKEN = filters.Regex(r"^/start(@\w+)?\s+\S+")
 """A deep link (`t.me/<bot>?start=TOKEN`) arrives as "/start TOKEN"; plain /start stays welcome."""
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlmodel import col, select
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.runtime import callbacks as cb
 from bot.runtime.admin import audit, require_admin, unit_or_say
+from bot.runtime.conversation import PRIVATE
 from bot.runtime.i18n import Translator
 from bot.runtime.render import MESSAGE_MAX, cut, esc, local_time, role_label
 from bot.runtime.turn import Keyboard, Turn, turn_handler
@@ -30,7 +31,6 @@ from db.people.roles import (
 )
 from handlers.start import refresh_command_menu
 
-PRIVATE = filters.ChatType.PRIVATE
 FLAGGED_SHOWN = 40
 WARNING = "⚠"
 

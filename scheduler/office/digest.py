@@ -11,23 +11,19 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime
-from pathlib import Path
 
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.documents.digest_bundle import DigestBundle, build_digest_bundle
+from bot.documents.digest_bundle import DigestBundle, build_digest_bundle, keep_files
 from bot.runtime.services import BotContext, Services
 from db.calendar.months import previous_month
 from db.calendar.workdays import WorkCalendar, load_calendar, local_date, next_working_day
-from db.delivery.outbox import Attachment, enqueue
+from db.delivery.outbox import enqueue
 from db.models import Department, OutboxMessage, Role
 from db.people.roles import admin_recipients, recipients_by_department
 
 log = logging.getLogger(__name__)
-
-DIGEST_DIR = "digests"
-"""Under the data dir: the chart and workbook of each published month."""
 
 
 def first_working_day(month: date, calendar: WorkCalendar) -> date:
@@ -46,15 +42,6 @@ async def already_published(session: AsyncSession, month: date) -> bool:
         .where(col(OutboxMessage.dedupe_key).startswith(digest_key(month) + ":"))
     )
     return bool(found)
-
-
-def keep_files(data_dir: Path, bundle: DigestBundle) -> tuple[Attachment, Attachment]:
-    """Write the chart and workbook under the data dir; the outbox refers to them by path."""
-    chart, workbook = bundle.write_files(data_dir / DIGEST_DIR)
-    return (
-        Attachment(kind="photo", path=f"{DIGEST_DIR}/{chart}", name=chart),
-        Attachment(kind="document", path=f"{DIGEST_DIR}/{workbook}", name=workbook),
-    )
 
 
 async def publish_digest(services: Services, now: datetime, *, force: bool = False) -> int:
