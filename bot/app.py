@@ -19,6 +19,7 @@ from telegram.request import BaseRequest
 
 from bot.persistence import DatabasePersistence
 from bot.request import AiohttpRequest
+from bot.runtime.command_menus import bot_commands, set_config_admin_menus
 from bot.runtime.i18n import LANGUAGES
 from bot.runtime.services import SERVICES_KEY, BotContext, Services, services_of, system_clock
 from bot.runtime.settings import Settings
@@ -51,7 +52,6 @@ from handlers.office import categories as categories_admin
 from handlers.office import menu as admin_menu
 from handlers.people import roles
 from handlers.people import roster as people
-from handlers.start import bot_commands, set_config_admin_menus
 from scheduler.cases.idle_drafts import sweep_idle_drafts
 from scheduler.cases.unrated import close_unrated_reports
 from scheduler.deadlines.job import run_deadline_scan
@@ -74,7 +74,7 @@ async def _post_init(application: BotApplication) -> None:
     services = services_of(application)
     # Chinese is the default menu; English users get theirs by language code.
     # Everyone gets the citizen's menu; a role holder's own chat gets theirs when the role is
-    # granted (see handlers.start.refresh_command_menu), config admins' here.
+    # granted (see bot.runtime.command_menus.refresh_command_menu), config admins' here.
     await application.bot.set_my_commands(bot_commands("zh_CN"))
     for language in LANGUAGES:
         await application.bot.set_my_commands(

@@ -53,10 +53,6 @@ def _matplotlib() -> str:
     return str(font_manager.FontProperties(fname=path).get_name())
 
 
-def cjk_font_family() -> str:
-    return _matplotlib()
-
-
 def _rate_bars(
     metrics: DepartmentMetrics, duties: DutyMetrics, _: Translator
 ) -> list[tuple[str, float]]:

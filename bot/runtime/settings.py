@@ -19,6 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from db.cases.handling import ConfiguredLimits
 from db.cases.rules import Limits
 from db.office.digest import ScoreWeights
 
@@ -117,6 +118,9 @@ class DeadlineSettings(BaseModel):
             rating_days=self.rating_days,
             reassign_days=self.reassign_days,
         )
+
+    def configured(self) -> ConfiguredLimits:
+        return ConfiguredLimits(self.base_limits(), self.consultation_reply_days)
 
 
 class DeliverySettings(BaseModel):

@@ -77,6 +77,9 @@ class Outgoing:
     urgent: bool = False
     """Goes out even in quiet hours (a reporter's notices); officials' notices wait for the
     send window."""
+    key: str | None = None
+    """The outbox key of a notice that must go out at most once however often it is decided
+    (the office's "remind now", once per liaison and day); None for a notice of its own."""
 
 
 @dataclass
@@ -227,12 +230,13 @@ async def queue_notices(
     session: AsyncSession, notices: list[Outgoing], now: datetime, services: Services
 ) -> list[str]:
     """Put the notices in the outbox, in the handler's transaction: they exist exactly when what
-    they announce was committed. Returns their keys, for sending at once after the commit."""
+    they announce was committed. Returns the keys of those queued now (a keyed notice queued
+    before is not queued again), for sending at once after the commit."""
     keys = []
     grace = timedelta(seconds=services.settings.delivery.grace_seconds)
     for notice in notices:
-        key = f"notice:{uuid.uuid4().hex}"
-        await enqueue(
+        key = notice.key or f"notice:{uuid.uuid4().hex}"
+        inserted = await enqueue(
             session,
             key=key,
             chat_id=notice.chat_id,
@@ -246,5 +250,6 @@ async def queue_notices(
             now=now,
             not_before=now + grace,
         )
-        keys.append(key)
+        if inserted:
+            keys.append(key)
     return keys

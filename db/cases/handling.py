@@ -17,7 +17,7 @@ commit or roll back together.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,7 +26,8 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from db.calendar.workdays import WorkCalendar
+from db.audit import record
+from db.calendar.workdays import WorkCalendar, load_calendar
 from db.cases.rules import (
     Actor,
     Applied,
@@ -129,6 +130,26 @@ def limits_for(
     if category.reply_days is not None:
         limits = replace(limits, reply_days=category.reply_days)
     return limits
+
+
+@dataclass(frozen=True)
+class ConfiguredLimits:
+    """The limits the office configured (`[deadlines]`): a complaint's, and the shorter reply to
+    a consultation; a category may still set its own days over both (`limits_for`)."""
+
+    base: Limits
+    consultation_reply_days: int = CONSULTATION_REPLY_DAYS
+
+
+async def category_limits(
+    session: AsyncSession, category_id: int, configured: ConfiguredLimits
+) -> Limits:
+    """The limits a report of this category is held to."""
+    category = await session.get(Category, category_id)
+    assert category is not None
+    return limits_for(
+        category, configured.base, consultation_reply_days=configured.consultation_reply_days
+    )
 
 
 async def _load(session: AsyncSession, report_id: int) -> Report | None:
@@ -245,6 +266,43 @@ def _comment_values(command: Command, applied: Applied) -> dict[str, object]:
     if applied.case.rating is None:
         return {"rating_comment": None}
     return {}
+
+
+async def apply_for(
+    session: AsyncSession,
+    report: Report,
+    command: Command,
+    actor: Actor,
+    now: datetime,
+    configured: ConfiguredLimits,
+    tz: ZoneInfo,
+) -> Applied | Refused:
+    """One command on a report's case by a person: the limits of its category, today's
+    calendar, and for an admin's decision its audit event in the same transaction, so the trail
+    can neither miss a decision nor show one that was rolled back."""
+    assert report.id is not None
+    before = report.state
+    outcome = await apply_command(
+        session,
+        report.id,
+        command,
+        actor,
+        now,
+        await load_calendar(session),
+        await category_limits(session, report.category_id, configured),
+        tz,
+    )
+    if actor.is_admin and isinstance(outcome, Applied):
+        await record(
+            session,
+            actor_account_id=actor.account_id,
+            action=f"case.{outcome.event.kind.value}",
+            subject=report.number,
+            now=now,
+            before={"state": before.value},
+            after={"state": outcome.case.state.value, "department_id": outcome.case.department_id},
+        )
+    return outcome
 
 
 async def open_case(

@@ -485,26 +485,6 @@ async def department_metrics(
     return metrics
 
 
-async def overall_metrics(
-    session: AsyncSession,
-    start: datetime,
-    end: datetime,
-    now: datetime,
-    *,
-    calendar: WorkCalendar,
-    tz: ZoneInfo,
-    limits: Limits | None = None,
-) -> DepartmentMetrics:
-    """City-wide totals: the sum of `department_metrics` (a few hundred rows, not reports).
-
-    Every counted report and event has a handling department, so the sum misses nothing.
-    """
-    rows = await department_metrics(
-        session, start, end, now, calendar=calendar, tz=tz, limits=limits
-    )
-    return total(rows)
-
-
 async def overdue_numbers(
     session: AsyncSession, department_id: int, now: datetime, limit: int = 50
 ) -> list[str]:

@@ -14,7 +14,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from db.cases.drafts import Draft
+from db.calendar.workdays import load_calendar
+from db.cases.drafts import Draft, delete_draft
+from db.cases.handling import ConfiguredLimits, category_limits, open_case
 from db.cases.receipts import hash_receipt, new_receipt, normalize_receipt
 from db.models import (
     Attachment,
@@ -157,6 +159,37 @@ async def submit_draft(
     return Submitted(report=report, receipt=receipt)
 
 
+async def file_report(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    draft: Draft,
+    language: str,
+    now: datetime,
+    configured: ConfiguredLimits,
+    tz: ZoneInfo,
+    auto_assign: bool,
+) -> Submitted:
+    """A person's finished draft becomes a report with its case open, and the draft goes, all
+    in the caller's transaction: from this moment the report has an owner and a due time (the
+    office's inbox, or the unit when `auto_assign` routes it there)."""
+    submitted = await submit_draft(
+        session, account_id=account_id, draft=draft, language=language, now=now, tz=tz
+    )
+    await open_case(
+        session,
+        submitted.report,
+        now,
+        await load_calendar(session),
+        await category_limits(session, submitted.report.category_id, configured),
+        tz,
+        auto_assign=auto_assign,
+        conflict_department_id=draft.department_id if draft.leader_involved else None,
+    )
+    await delete_draft(session, account_id)
+    return submitted
+
+
 async def reports_of_account(
     session: AsyncSession, account_id: int, limit: int = 20
 ) -> list[Report]:
@@ -167,6 +200,11 @@ async def reports_of_account(
         .limit(limit)
     )
     return list(result.all())
+
+
+async def report_by_number(session: AsyncSession, number: str) -> Report | None:
+    """The report of a public number (as `parse_number` gives it)."""
+    return (await session.exec(select(Report).where(col(Report.number) == number))).first()
 
 
 async def report_of_account(session: AsyncSession, account_id: int, number: str) -> Report | None:

@@ -713,10 +713,3 @@ def auto_assign(
     if case.conflict_department_id is not None:
         return Refused(RefusalReason.conflict_of_interest)
     return apply(case, Accept(department_id), Actor.system(), now, calendar, limits, tz)
-
-
-def next_due(case: Case) -> tuple[datetime, DueKind] | None:
-    """The next due time and what it is for, for display; None once the case is finished."""
-    if case.due_at is None or case.due_kind is None:
-        return None
-    return case.due_at, case.due_kind

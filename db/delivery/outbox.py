@@ -150,6 +150,14 @@ async def pending_by_keys(session: AsyncSession, keys: Sequence[str]) -> list[Ou
     return list((await session.exec(statement)).all())
 
 
+async def existing_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:
+    """Those of `keys` already in the outbox, sent or not: a keyed message goes out once."""
+    if not keys:
+        return set()
+    statement = select(OutboxMessage.dedupe_key).where(col(OutboxMessage.dedupe_key).in_(keys))
+    return set((await session.exec(statement)).all())
+
+
 async def claim(session: AsyncSession, message_id: int, now: datetime) -> bool:
     """Record the attempt; False when another sender claimed it or it is done already."""
     result = await session.exec(

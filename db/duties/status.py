@@ -6,17 +6,19 @@ submission still owed past its due time, so it changes by itself at midnight.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from db.delivery.outbox import existing_keys
 from db.duties.obligations import status_of
 from db.duties.rules import filed_on_time
-from db.models import Department, Obligation, Submission, SubmissionState
+from db.models import Department, Obligation, Role, Submission, SubmissionState
+from db.people.roles import Recipient, recipients_by_department
 
 
 class Cell(StrEnum):
@@ -110,3 +112,57 @@ def counts(cells: list[UnitCell]) -> dict[Cell, int]:
 async def active_obligations(session: AsyncSession) -> list[Obligation]:
     statement = select(Obligation).where(col(Obligation.active)).order_by(col(Obligation.id))
     return list((await session.exec(statement)).all())
+
+
+def remind_key(submission_id: int, day: date, telegram_id: int) -> str:
+    """The outbox key of the office's "remind now" to one liaison: once per submission, liaison
+    and local day, however often the button is pressed."""
+    return f"duty-remind:{submission_id}:{day:%Y%m%d}:{telegram_id}"
+
+
+@dataclass(frozen=True)
+class Reminder:
+    submission: Submission
+    recipient: Recipient
+    key: str
+
+
+@dataclass
+class RemindPlan:
+    """Who the office's "remind now" reaches, unit by unit."""
+
+    reminders: list[Reminder] = field(default_factory=list)
+    """One per liaison not yet reminded today of a missing submission."""
+    reminded: int = 0
+    """Units with at least one liaison to remind now."""
+    already: int = 0
+    """Units whose every liaison was reminded today already."""
+    unreachable: int = 0
+    """Missing units without a reachable liaison."""
+
+
+async def plan_reminders(
+    session: AsyncSession, obligation_id: int, period: str, now: datetime, today: date
+) -> RemindPlan:
+    """The liaisons of every unit still missing the period, each at most once a day."""
+    missing = [
+        c for c in await unit_cells(session, obligation_id, period, now) if c.cell is Cell.missing
+    ]
+    liaisons = await recipients_by_department(session, frozenset({Role.liaison}))
+    wanted: list[Reminder] = []
+    for item in missing:
+        assert item.submission.id is not None
+        for person in liaisons.get(item.submission.department_id, []):
+            key = remind_key(item.submission.id, today, person.telegram_id)
+            wanted.append(Reminder(item.submission, person, key))
+    sent = await existing_keys(session, [r.key for r in wanted])
+    plan = RemindPlan(reminders=[r for r in wanted if r.key not in sent])
+    for item in missing:
+        mine = [r for r in wanted if r.submission is item.submission]
+        if not mine:
+            plan.unreachable += 1
+        elif any(r.key not in sent for r in mine):
+            plan.reminded += 1
+        else:
+            plan.already += 1
+    return plan

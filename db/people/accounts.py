@@ -13,7 +13,7 @@ from db.models import Account
 _BY_TELEGRAM_ID = select(Account).where(Account.telegram_id == sa.bindparam("telegram_id"))
 
 
-async def _by_telegram_id(session: AsyncSession, telegram_id: int) -> Account | None:
+async def account_by_telegram_id(session: AsyncSession, telegram_id: int) -> Account | None:
     result = await session.exec(_BY_TELEGRAM_ID, params={"telegram_id": telegram_id})
     return result.first()
 
@@ -22,7 +22,7 @@ async def get_or_create_account(
     session: AsyncSession, telegram_id: int, language: str
 ) -> tuple[Account, bool]:
     """Return the account and whether it is new; a new account takes the given language."""
-    account = await _by_telegram_id(session, telegram_id)
+    account = await account_by_telegram_id(session, telegram_id)
     if account is not None:
         if account.unreachable:
             # The person wrote to us, so they unblocked the bot.
@@ -42,7 +42,7 @@ async def set_language(session: AsyncSession, account: Account, language: str) -
 
 async def mark_unreachable(session: AsyncSession, telegram_id: int) -> bool:
     """Note that the person blocked the bot; True when this is news (they were reachable)."""
-    account = await _by_telegram_id(session, telegram_id)
+    account = await account_by_telegram_id(session, telegram_id)
     if account is None or account.unreachable:
         return False
     account.unreachable = True

@@ -10,11 +10,9 @@ from bot.runtime.i18n import N_
 from bot.runtime.notices import Build, notices, notify_unit
 from bot.runtime.render import esc, state_label
 from bot.runtime.turn import OutgoingFile, Turn
-from db.audit import record
-from db.calendar.workdays import load_calendar
-from db.cases.handling import apply_command, limits_for
+from db.cases.handling import apply_for
 from db.cases.rules import Actor, Applied, Command, RefusalReason, Refused
-from db.models import Account, Category, Report
+from db.models import Account, Report
 from db.people.roles import Recipient
 
 REFUSALS: dict[RefusalReason, str] = {
@@ -50,39 +48,12 @@ async def apply_as(
     turn: Turn, report: Report, command: Command, actor: Actor | None = None
 ) -> Applied | Refused:
     """Apply a case command for the presser (an admin unless another actor is given)."""
-    assert report.id is not None
     settings = turn.services.settings
-    category = await turn.session.get(Category, report.category_id)
-    assert category is not None
-    limits = limits_for(
-        category,
-        settings.deadlines.base_limits(),
-        consultation_reply_days=settings.deadlines.consultation_reply_days,
-    )
     if actor is None:
         actor = Actor(account_id=turn.account.id, is_admin=True)
-    before = report.state
-    outcome = await apply_command(
-        turn.session,
-        report.id,
-        command,
-        actor,
-        turn.now,
-        await load_calendar(turn.session),
-        limits,
-        settings.tz,
+    return await apply_for(
+        turn.session, report, command, actor, turn.now, settings.deadlines.configured(), settings.tz
     )
-    if actor.is_admin and isinstance(outcome, Applied):
-        await record(
-            turn.session,
-            actor_account_id=actor.account_id,
-            action=f"case.{outcome.event.kind.value}",
-            subject=report.number,
-            now=turn.now,
-            before={"state": before.value},
-            after={"state": outcome.case.state.value, "department_id": outcome.case.department_id},
-        )
-    return outcome
 
 
 async def refusal(turn: Turn, report: Report, refused: Refused) -> str:

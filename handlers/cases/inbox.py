@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import IntEnum
 
-from sqlmodel import col, select
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -29,7 +28,7 @@ from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.calendar.workdays import deadline_is_guessed, load_calendar
 from db.cases.categories import category_name
 from db.cases.inbox import ASSIGNABLE, CLOSABLE, REJECTABLE, in_inbox, inbox_reports
-from db.cases.reports import parse_number
+from db.cases.reports import parse_number, report_by_number
 from db.cases.rules import (
     Accept,
     CloseByAdmin,
@@ -388,8 +387,7 @@ async def take_merge(turn: Turn) -> int:
     number = parse_number(turn.text)
     target = None
     if number is not None:
-        found = await turn.session.exec(select(Report).where(col(Report.number) == number))
-        target = found.first()
+        target = await report_by_number(turn.session, number)
     if target is None or target.id == report.id:
         turn.say(
             _("Please type the number of another existing report, e.g. ZF2026-000123, or /cancel.")

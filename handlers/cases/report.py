@@ -42,13 +42,11 @@ from bot.runtime.i18n import N_
 from bot.runtime.render import button_label, esc, identity_label
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from bot.runtime.uploads import incoming_file, receive
-from db.calendar.workdays import load_calendar
 from db.cases.categories import active_categories, active_category, category_name
 from db.cases.drafts import Draft, delete_draft, load_draft, save_draft
-from db.cases.handling import limits_for, open_case
-from db.cases.reports import submit_draft
+from db.cases.reports import file_report
 from db.files import remove_if_unreferenced
-from db.models import Category, Department, IdentityMode
+from db.models import Department, IdentityMode
 from db.people.departments import search_departments
 from db.validation import TextProblem, check_length, clean_text, parse_phone
 
@@ -544,32 +542,16 @@ async def summary_action(turn: Turn, draft: Draft) -> State | int:
         turn.toast = _("That choice is not available. Please choose again.")
         return await ask(turn, draft, State.SUMMARY)
     settings = turn.services.settings
-    submitted = await submit_draft(
+    submitted = await file_report(
         turn.session,
         account_id=turn.account_id,
         draft=draft,
         language=turn.language,
         now=turn.now,
+        configured=settings.deadlines.configured(),
         tz=settings.tz,
-    )
-    # From this moment the report has an owner and a due time: the office's inbox, or the unit.
-    category = await turn.session.get(Category, submitted.report.category_id)
-    assert category is not None
-    await open_case(
-        turn.session,
-        submitted.report,
-        turn.now,
-        await load_calendar(turn.session),
-        limits_for(
-            category,
-            settings.deadlines.base_limits(),
-            consultation_reply_days=settings.deadlines.consultation_reply_days,
-        ),
-        settings.tz,
         auto_assign=settings.routing.auto_assign,
-        conflict_department_id=draft.department_id if draft.leader_involved else None,
     )
-    await delete_draft(turn.session, turn.account_id)
     received = _("Your report has been received. Its number is <b>{number}</b>.").format(
         number=submitted.report.number
     )

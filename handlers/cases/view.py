@@ -18,7 +18,7 @@ from bot.runtime.i18n import N_, Translator
 from bot.runtime.render import cut, esc, fit_message, identity_label, local_time, state_label
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.cases.categories import category_name
-from db.cases.reports import parse_number
+from db.cases.reports import parse_number, report_by_number
 from db.cases.rules import DueKind
 from db.models import Account, Category, Department, EventKind, Report, ReportEvent, ReportState
 from db.people.roles import active_roles, is_admin
@@ -158,7 +158,7 @@ async def case(turn: Turn) -> None:
     if number is None:
         turn.say(_("Please give a report number, for example /case ZF2026-000123."))
         return
-    report = (await turn.session.exec(select(Report).where(col(Report.number) == number))).first()
+    report = await report_by_number(turn.session, number)
     not_found = _("No report {number} that you may see.").format(number=esc(number))
     if report is None:
         turn.say(not_found)

@@ -2,9 +2,9 @@
 button that reminds the missing units now.
 
 Only calls whose first argument is `status` come here (the liaisons' `/duties` list answers the
-rest). A reminder goes through the outbox under a key per submission, liaison and local day, so
-pressing the button twice on one day reminds nobody twice; the sender is woken at once instead
-of waiting for the next scan.
+rest). A reminder is a notice like any other, keyed per submission, liaison and local day
+(`db.duties.status.plan_reminders`), so pressing the button twice on one day reminds nobody
+twice; it is sent right after the commit instead of waiting for the next scan.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from bot.runtime.duty_labels import CELL_LABELS, CELL_MARKS
 from bot.runtime.i18n import N_, gettext_for
 from bot.runtime.period_text import period_label
 from bot.runtime.render import MESSAGE_MAX, cut, esc, fit_lines, local_time
-from bot.runtime.turn import Keyboard, Turn, turn_handler
+from bot.runtime.turn import Keyboard, Outgoing, Turn, turn_handler
 from db.calendar.workdays import local_date
-from db.delivery.outbox import enqueue
 from db.duties.status import (
     CELL_ORDER,
     Cell,
@@ -30,10 +29,10 @@ from db.duties.status import (
     counts,
     latest_period,
     opened_periods,
+    plan_reminders,
     unit_cells,
 )
-from db.models import Obligation, Role
-from db.people.roles import recipients_by_department
+from db.models import Obligation
 from handlers.duties.filing import file_button
 
 STATUS_TEXT = re.compile(r"^\s*/duties(@\w+)?\s+status\b", re.IGNORECASE)
@@ -197,59 +196,30 @@ async def remind(turn: Turn) -> None:
         return
     settings = turn.services.settings
     today = local_date(turn.now, settings.tz)
-    cells = [
-        c
-        for c in await unit_cells(turn.session, obligation.id, period, turn.now)
-        if c.cell is Cell.missing
-    ]
-    liaisons = await recipients_by_department(turn.session, frozenset({Role.liaison}))
-    keys: list[str] = []
-    reminded = unreachable = already = 0
-    for item in cells:
-        recipients = liaisons.get(item.submission.department_id, [])
-        if not recipients:
-            unreachable += 1
-            continue
-        assert item.submission.id is not None
-        sent_any = False
-        for person in recipients:
-            _ = gettext_for(person.language)
-            key = f"duty-remind:{item.submission.id}:{today:%Y%m%d}:{person.telegram_id}"
-            text = _(
-                "Reminder from the campaign office: <b>{title}</b> ({period}) was due {due} and "
-                "your unit has not filed it yet. Please file it now."
-            ).format(
-                title=esc(obligation.title),
-                period=esc(period_label(period, _)),
-                due=local_time(item.submission.due_at, settings.tz),
-            )
-            if await enqueue(
-                turn.session,
-                key=key,
-                chat_id=person.telegram_id,
-                text=text,
-                keyboard=file_button(_, item.submission.id, FILE_LABEL),
-                now=turn.now,
-            ):
-                keys.append(key)
-                sent_any = True
-        if sent_any:
-            reminded += 1
-        else:
-            already += 1
+    plan = await plan_reminders(turn.session, obligation.id, period, turn.now, today)
+    notices = []
+    for reminder in plan.reminders:
+        submission, person = reminder.submission, reminder.recipient
+        assert submission.id is not None
+        _ = gettext_for(person.language)
+        text = _(
+            "Reminder from the campaign office: <b>{title}</b> ({period}) was due {due} and "
+            "your unit has not filed it yet. Please file it now."
+        ).format(
+            title=esc(obligation.title),
+            period=esc(period_label(period, _)),
+            due=local_time(submission.due_at, settings.tz),
+        )
+        keyboard = file_button(_, submission.id, FILE_LABEL)
+        notices.append(Outgoing(person.telegram_id, text, keyboard, key=reminder.key))
+    turn.notify(notices)
+    reminded, already, unreachable = plan.reminded, plan.already, plan.unreachable
     await audit(
         turn,
         "duty.remind",
         f"duty:{obligation.id}",
         after={"period": period, "units": reminded, "already": already, "no_liaison": unreachable},
     )
-    sender = turn.services.sender
-    if keys and sender is not None:
-
-        async def send() -> None:
-            await sender.send_now(keys)
-
-        turn.after_commit.append(send)
     turn.say(
         turn._(
             "Reminders for #{id} ({period}): {reminded} units reminded now; {already} already "

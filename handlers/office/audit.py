@@ -19,6 +19,7 @@ from db.audit import trail
 from db.cases.categories import category_by_code
 from db.cases.reports import parse_number
 from db.models import Account, AuditEvent
+from db.people.accounts import account_by_telegram_id
 from db.people.departments import department_by_code
 
 SHOWN = 20
@@ -31,8 +32,7 @@ async def _events_for(turn: Turn, word: str) -> tuple[list[AuditEvent], str] | N
     if word.isascii() and word.lstrip("@").isdigit():
         telegram_id = word.lstrip("@")
         about = await trail(session, subject=f"account:{telegram_id}", limit=SHOWN)
-        statement = select(Account).where(col(Account.telegram_id) == int(telegram_id))
-        account = (await session.exec(statement)).first()
+        account = await account_by_telegram_id(session, int(telegram_id))
         by = await trail(session, actor_account_id=account.id, limit=SHOWN) if account else []
         merged = {e.id: e for e in [*about, *by]}.values()
         newest = sorted(merged, key=lambda e: (e.created_at, e.id or 0), reverse=True)

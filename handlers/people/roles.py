@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func
 from sqlmodel import col, select
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot.runtime import callbacks as cb
 from bot.runtime.admin import audit, require_admin
+from bot.runtime.command_menus import refresh_command_menu
 from bot.runtime.conversation import PRIVATE
 from bot.runtime.i18n import N_, Translator
 from bot.runtime.render import esc, local_time, role_label
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.models import Account, Department, Role, RoleGrant
+from db.people.departments import department_by_code
 from db.people.roles import (
     DEPARTMENT_ROLES,
     InviteProblem,
@@ -31,7 +32,6 @@ from db.people.roles import (
     revoke_invite,
     revoke_role,
 )
-from handlers.start import refresh_command_menu
 
 START_WITH_TOKEN = filters.Regex(r"^/start(@\w+)?\s+\S+")
 """A deep link (`t.me/<bot>?start=TOKEN`) arrives as "/start TOKEN"; plain /start stays welcome."""
@@ -61,12 +61,6 @@ PROBLEM_MESSAGES: dict[InviteProblem, str] = {
         "This invite link was withdrawn by the campaign office. Please ask them for a new one."
     ),
 }
-
-
-async def _department_by_code(turn: Turn, code: str) -> Department | None:
-    """Case-insensitive, because admins type codes from a printed list (d011 means D011)."""
-    statement = select(Department).where(func.upper(col(Department.code)) == code.upper())
-    return (await turn.session.exec(statement)).first()
 
 
 def _invite_usage(_: Translator) -> str:
@@ -105,7 +99,7 @@ async def invite(turn: Turn) -> None:
                 ).format(role=role_label(role, _), word=role.value)
             )
             return
-        department = await _department_by_code(turn, args[1].strip())
+        department = await department_by_code(turn.session, args[1].strip())
         if department is None or not department.active:
             turn.say(
                 _("No active department has the code {code}. Please check the code.").format(
@@ -192,7 +186,7 @@ async def revoke(turn: Turn) -> None:
     if word.isascii() and word.isdigit():
         statement = statement.where(col(Account.telegram_id) == int(word))
     else:
-        department = await _department_by_code(turn, word)
+        department = await department_by_code(turn.session, word)
         if department is None:
             turn.say(
                 _("No active department has the code {code}. Please check the code.").format(

@@ -16,11 +16,13 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.runtime import callbacks as cb
 from bot.runtime.admin import audit, require_admin, unit_or_say
+from bot.runtime.command_menus import refresh_command_menu
 from bot.runtime.conversation import PRIVATE
 from bot.runtime.i18n import Translator
 from bot.runtime.render import MESSAGE_MAX, cut, esc, local_time, role_label
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.models import Account, Department, Role, RoleGrant
+from db.people.accounts import account_by_telegram_id
 from db.people.roles import (
     Holder,
     all_holders,
@@ -29,7 +31,6 @@ from db.people.roles import (
     grant_role,
     revoke_role,
 )
-from handlers.start import refresh_command_menu
 
 FLAGGED_SHOWN = 40
 WARNING = "⚠"
@@ -148,8 +149,7 @@ async def handover(turn: Turn) -> None:
         return
     target = 0
     if len(args) == 2:
-        statement = select(Account).where(col(Account.telegram_id) == int(args[1]))
-        account = (await turn.session.exec(statement)).first()
+        account = await account_by_telegram_id(turn.session, int(args[1]))
         if account is None:
             turn.say(
                 _(

@@ -14,8 +14,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.documents.digest_files import (
     RowSource,
-    cjk_font_family,
-    cjk_font_path,
     render_chart,
     render_workbook,
     sheet_name,
@@ -54,16 +52,6 @@ async def _extra_reports(session: AsyncSession, world: World) -> None:
         report.reporter_name, report.reporter_phone = "李四", "+8613900000000"
         await open_case(session, report, MON, CALENDAR, Limits(), TZ, auto_assign=True)
     await session.commit()
-
-
-def test_chart_has_every_glyph_in_the_cjk_font() -> None:
-    from matplotlib.font_manager import FontProperties, findfont
-
-    family = cjk_font_family()
-    assert findfont(FontProperties(family=family), fallback_to_default=False) == str(
-        cjk_font_path()
-    )
-    assert "Noto Sans SC" in family or "Noto Sans CJK" in family
 
 
 def test_missing_glyphs_are_detected_at_all() -> None:

@@ -23,7 +23,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from db.calendar.workdays import WorkCalendar, end_of_day, local_date
 from db.cases.handling import (
     CONSULTATION_REPLY_DAYS,
+    ConfiguredLimits,
     apply_command,
+    apply_for,
     case_of,
     limits_for,
     open_case,
@@ -59,6 +61,7 @@ from db.engine import session_factory
 from db.migrate import alembic_config, upgrade_engine
 from db.models import (
     Account,
+    AuditEvent,
     Category,
     CategoryKind,
     Department,
@@ -625,3 +628,25 @@ async def test_migration_0005_downgrades_and_upgrades(any_engine: AsyncEngine) -
         kinds = {event.kind for event in events}
         assert EventKind.signed in kinds
         assert all(event.due_at is None for event in events)
+
+
+async def test_an_admins_decision_is_audited_and_a_liaisons_step_is_not(
+    session: AsyncSession,
+) -> None:
+    admin = Account(telegram_id=7001, language="zh_CN")
+    unit = Department(code="D901", name="市测试局", kind=DepartmentKind.department)
+    session.add_all([admin, unit])
+    await session.flush()
+    assert admin.id is not None and unit.id is not None
+    report = await file_report(session, admin.id, NOW)
+    configured = ConfiguredLimits(Limits())
+    await open_case(session, report, NOW, CALENDAR, Limits(), TZ, auto_assign=False)
+    accepted = await apply_for(
+        session, report, Accept(unit.id), Actor(admin.id, is_admin=True), NOW, configured, TZ
+    )
+    assert isinstance(accepted, Applied)
+    liaison = Actor(admin.id, liaison_of=frozenset({unit.id}))
+    signed = await apply_for(session, report, Sign(), liaison, NOW, configured, TZ)
+    assert isinstance(signed, Applied)
+    trail = (await session.exec(select(AuditEvent))).all()
+    assert [(e.action, e.subject) for e in trail] == [("case.accepted", report.number)]

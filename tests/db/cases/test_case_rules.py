@@ -49,7 +49,6 @@ from db.cases.rules import (
     apply,
     auto_assign,
     new_case,
-    next_due,
 )
 from db.models import EventKind, ReportState
 
@@ -70,6 +69,13 @@ REPORTER = Actor(account_id=30, is_reporter=True)
 RECEIPT_HOLDER = Actor(is_reporter=True)
 """A fully anonymous reporter: no account link, only an opened receipt."""
 STRANGER = Actor(account_id=99)
+
+
+def next_due(case: Case) -> tuple[datetime, DueKind] | None:
+    """The next due time and what it is for; None once the case is finished."""
+    if case.due_at is None or case.due_kind is None:
+        return None
+    return case.due_at, case.due_kind
 
 
 def at(y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> datetime:

@@ -10,8 +10,10 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.cases.drafts import Draft, DraftFile, load_draft, save_draft
+from db.cases.handling import ConfiguredLimits
 from db.cases.receipts import normalize_receipt
 from db.cases.reports import (
+    file_report,
     format_number,
     next_seq,
     parse_number,
@@ -20,8 +22,17 @@ from db.cases.reports import (
     reports_of_account,
     submit_draft,
 )
+from db.cases.rules import Limits, OwnerKind
 from db.engine import session_factory
-from db.models import Attachment, IdentityMode, Report, ReportEvent
+from db.models import (
+    Attachment,
+    Department,
+    DepartmentKind,
+    IdentityMode,
+    Report,
+    ReportEvent,
+    ReportState,
+)
 from db.people.accounts import get_or_create_account
 from tests.conftest import NOW
 from tests.factories import complete_draft
@@ -146,3 +157,50 @@ async def test_draft_round_trip_and_revision(session: AsyncSession) -> None:
     stored, updated_at = loaded
     assert stored == draft
     assert updated_at == NOW + timedelta(seconds=9)
+
+
+async def test_filing_a_report_opens_its_case_and_drops_the_draft(session: AsyncSession) -> None:
+    account, _ = await get_or_create_account(session, 1001, "zh_CN")
+    assert account.id is not None
+    draft = await complete_draft(session, IdentityMode.anonymous)
+    await save_draft(session, account.id, draft, NOW)
+    filed = await file_report(
+        session,
+        account_id=account.id,
+        draft=draft,
+        language="zh_CN",
+        now=NOW,
+        configured=ConfiguredLimits(Limits()),
+        tz=TZ,
+        auto_assign=False,
+    )
+    await session.commit()
+    report = filed.report
+    assert report.state is ReportState.received
+    assert report.owner_kind == OwnerKind.admins.value
+    assert report.due_at is not None and report.due_at > NOW
+    assert filed.receipt is not None
+    assert await load_draft(session, account.id) is None
+
+
+async def test_a_filed_report_goes_straight_to_its_unit_with_auto_assign(
+    session: AsyncSession,
+) -> None:
+    account, _ = await get_or_create_account(session, 1002, "zh_CN")
+    assert account.id is not None
+    unit = Department(code="W901", name="政务服务窗口", kind=DepartmentKind.window)
+    session.add(unit)
+    await session.flush()
+    draft = await complete_draft(session, IdentityMode.real_name, department_id=unit.id)
+    filed = await file_report(
+        session,
+        account_id=account.id,
+        draft=draft,
+        language="zh_CN",
+        now=NOW,
+        configured=ConfiguredLimits(Limits()),
+        tz=TZ,
+        auto_assign=True,
+    )
+    assert filed.report.state is ReportState.assigned
+    assert filed.report.handling_department_id == unit.id
