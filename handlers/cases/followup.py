@@ -14,11 +14,10 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     MessageHandler,
-    filters,
 )
 
 from bot.runtime import callbacks as cb
-from bot.runtime.conversation import END, PRIVATE, TEXT, conversation
+from bot.runtime.conversation import END, NOT_TEXT, PRIVATE, TEXT, conversation
 from bot.runtime.input import typed_text
 from bot.runtime.render import (
     RATING_LABELS,
@@ -379,30 +378,29 @@ async def receipt_cancel(turn: Turn) -> int:
 
 
 def build_handlers() -> list[BaseHandler[object, object, object]]:
-    other = ~filters.COMMAND & PRIVATE & ~filters.TEXT
     receipt = conversation(
         entry_points=[CommandHandler("receipt", receipt_command, filters=PRIVATE)],
         states={
             ReceiptState.CODE: [
                 MessageHandler(TEXT, receipt_code),
-                MessageHandler(other, receipt_wrong_input),
+                MessageHandler(NOT_TEXT, receipt_wrong_input),
             ],
             ReceiptState.MENU: [
                 CallbackQueryHandler(receipt_menu, pattern=cb.RECEIPT.pattern),
-                MessageHandler(TEXT | other, receipt_wrong_input),
+                MessageHandler(TEXT | NOT_TEXT, receipt_wrong_input),
             ],
             ReceiptState.ADD_INFO: [
                 MessageHandler(TEXT, receipt_add_info),
-                MessageHandler(other, receipt_wrong_input),
+                MessageHandler(NOT_TEXT, receipt_wrong_input),
             ],
             ReceiptState.ANSWER: [
                 MessageHandler(TEXT, receipt_answer),
-                MessageHandler(other, receipt_wrong_input),
+                MessageHandler(NOT_TEXT, receipt_wrong_input),
             ],
             ReceiptState.COMMENT: [
                 MessageHandler(TEXT, receipt_comment),
                 CallbackQueryHandler(receipt_menu, pattern=cb.RECEIPT.pattern),
-                MessageHandler(other, receipt_wrong_input),
+                MessageHandler(NOT_TEXT, receipt_wrong_input),
             ],
         },
         fallbacks=[CommandHandler("cancel", receipt_cancel)],
