@@ -138,10 +138,23 @@ async def test_another_process_holding_the_lock_is_waited_for(
     outsider = sqlite3.connect(db_file, isolation_level=None)
     outsider.execute("BEGIN IMMEDIATE")
     connection = await _open(db_file, lock)
+    loop = asyncio.get_running_loop()
+    released: list[float] = []
+
+    def release() -> None:
+        outsider.execute("COMMIT")
+        released.append(loop.time())
+
     try:
-        asyncio.get_running_loop().call_later(0.1, outsider.execute, "COMMIT")
+        loop.call_later(0.1, release)
         await connection.execute("INSERT INTO t (v) VALUES ('after')")
+        written = loop.time()
         await connection.commit()
+        # The insert returned only once the other process had let go of its lock ...
+        assert released, "the insert returned while the other process still held the lock"
+        assert released[0] <= written
+        # ... and then it went through: the other process sees the committed row.
+        assert outsider.execute("SELECT v FROM t").fetchall() == [("after",)]
     finally:
         await connection.close()
         outsider.close()
