@@ -9,10 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from telegram.ext import BasePersistence, PersistenceInput
-from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 
 from db.conversations import load_states, store_state
 from db.engine import SessionFactory
+
+# A conversation's key as `BasePersistence` documents it (chat id, user id ...). The library
+# names this type only in its private `telegram.ext._utils.types`, so it is spelled out here.
+ConversationKey = tuple[int | str, ...]
 
 
 class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -25,7 +28,7 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
         )
         self._sessions = sessions
 
-    async def get_conversations(self, name: str) -> ConversationDict:
+    async def get_conversations(self, name: str) -> dict[ConversationKey, object]:
         async with self._sessions() as session:
             return await load_states(session, name)  # type: ignore[return-value]
 
@@ -46,7 +49,7 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
     async def get_bot_data(self) -> dict[Any, Any]:
         return {}
 
-    async def get_callback_data(self) -> CDCData | None:
+    async def get_callback_data(self) -> None:
         return None
 
     async def update_user_data(self, user_id: int, data: dict[Any, Any]) -> None:
@@ -58,7 +61,7 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
     async def update_bot_data(self, data: dict[Any, Any]) -> None:
         return None
 
-    async def update_callback_data(self, data: CDCData) -> None:
+    async def update_callback_data(self, data: object) -> None:
         return None
 
     async def drop_chat_data(self, chat_id: int) -> None:

@@ -17,12 +17,10 @@ in a worker thread per request, which cost more than the request itself.
 from __future__ import annotations
 
 import urllib.request
-from typing import IO
+from typing import IO, cast
 from urllib.parse import SplitResult, urlsplit
 
 import aiohttp
-from telegram._utils.defaultvalue import DefaultValue
-from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -79,22 +77,20 @@ class AiohttpRequest(BaseRequest):
         url: str,
         method: str,
         request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        # python-telegram-bot annotates these as `ODVInput[float]`, a name it keeps in a private
+        # module; an override may accept the wider `object`, and `_given` narrows them.
+        read_timeout: object = BaseRequest.DEFAULT_NONE,
+        write_timeout: object = BaseRequest.DEFAULT_NONE,
+        connect_timeout: object = BaseRequest.DEFAULT_NONE,
+        pool_timeout: object = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         if self._session is None or self._session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
         files = request_data.multipart_data if request_data is not None else None
-        read = self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout
-        connect = (
-            self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout
-        )
-        pool = self._pool_timeout if isinstance(pool_timeout, DefaultValue) else pool_timeout
-        write = write_timeout
-        if isinstance(write, DefaultValue):
-            write = self._media_write_timeout if files else self._write_timeout
+        read = _given(read_timeout, self._read_timeout)
+        connect = _given(connect_timeout, self._connect_timeout)
+        pool = _given(pool_timeout, self._pool_timeout)
+        write = _given(write_timeout, self._media_write_timeout if files else self._write_timeout)
         timeout = _timeout(read=read, write=write, connect=connect, pool=pool)
 
         data: aiohttp.FormData | dict[str, str] | None = None
@@ -119,6 +115,17 @@ class AiohttpRequest(BaseRequest):
         if origin not in self._env_proxies:
             self._env_proxies[origin] = _environment_proxy(parsed)
         return self._env_proxies[origin]
+
+
+def _given(timeout: object, default: float | None) -> float | None:
+    """The timeout the caller passed, or `default` when it passed none.
+
+    "None passed" is `BaseRequest.DEFAULT_NONE`, compared by identity as python-telegram-bot's
+    documentation of that constant asks; `None` itself means "no timeout".
+    """
+    if timeout is BaseRequest.DEFAULT_NONE:
+        return default
+    return cast("float | None", timeout)
 
 
 def _environment_proxy(url: SplitResult) -> str | None:

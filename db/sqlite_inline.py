@@ -18,12 +18,24 @@ then the statement is retried with asyncio sleeps instead of blocking the loop, 
 
 Durability is unchanged: a commit is the same SQLite commit, only issued from another thread.
 The worker thread of aiosqlite is kept for opening and closing the connection.
+
+Why aiosqlite's internals: aiosqlite has no public way to run a call anywhere but on its worker
+thread. Every call of a `Connection` and of its `Cursor`s goes through the private
+`Connection._execute(fn, *args)`, so overriding that one method is what runs statements inline;
+`_connection` (the sqlite3 connection, asked whether a transaction is open) and `_thread` (the
+worker thread, made a daemon) are private too. SQLAlchemy's aiosqlite dialect needs a real
+`aiosqlite.Connection` (it uses private parts of it itself), so a class of our own is no way out.
+Written for and tested with aiosqlite 0.22.1. 0.22.0 has no public `stop()` (which SQLAlchemy and
+`InlineConnection.stop` call); 0.21 and older are a `Thread` subclass without `_thread`.
+pyproject.toml pins the same range, and `check_aiosqlite` refuses any other at import.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +48,55 @@ _RETRYABLE = frozenset({SQLITE_BUSY, SQLITE_BUSY_RECOVERY})
 _STATEMENTS = frozenset({"execute", "executemany"})
 _FIRST_RETRY_DELAY = 0.001
 _MAX_RETRY_DELAY = 0.05
+
+SUPPORTED_AIOSQLITE = ">=0.22.1,<0.23"
+"""The aiosqlite versions this module was written for; tested with 0.22.1."""
+_SUPPORTED_RANGE = ((0, 22, 1), (0, 23))
+
+
+def check_aiosqlite(version: str, connection_class: type[Any]) -> None:
+    """Refuse, loudly, an aiosqlite whose internals this module was not written for.
+
+    Checks the version and that the private parts `InlineConnection` relies on exist: the
+    methods `_execute` and `stop`, and on a fresh (never opened) connection the attributes
+    `_connection` and `_thread` (a `Thread`). Raises RuntimeError naming the supported versions.
+    """
+    problems: list[str] = []
+    low, high = _SUPPORTED_RANGE
+    if not low <= _release(version) < high:
+        problems.append(f"aiosqlite {version} is installed")
+    for method in ("_execute", "stop"):
+        if not callable(getattr(connection_class, method, None)):
+            problems.append(f"Connection.{method}() is missing")
+    try:
+        probe = connection_class(_never_opened, iter_chunk_size=64)
+    except Exception as error:
+        problems.append(f"Connection(connector, iter_chunk_size) failed: {error!r}")
+    else:
+        if not hasattr(probe, "_connection"):
+            problems.append("Connection._connection is missing")
+        if not isinstance(getattr(probe, "_thread", None), threading.Thread):
+            problems.append("Connection._thread is not its worker thread")
+    if problems:
+        raise RuntimeError(
+            f"db.sqlite_inline needs aiosqlite {SUPPORTED_AIOSQLITE} (tested with 0.22.1): it "
+            f"overrides private parts of aiosqlite.Connection. Found: {'; '.join(problems)}. "
+            f"Install a supported version (pip install 'aiosqlite{SUPPORTED_AIOSQLITE}') or check "
+            "this module against the new one before widening the range."
+        )
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """The release numbers of a version string: "0.22.1" and "0.22.1.post1" give (0, 22, 1)."""
+    numbers = re.match(r"\d+(?:\.\d+)*", version)
+    return tuple(int(n) for n in numbers.group().split(".")) if numbers else ()
+
+
+def _never_opened() -> sqlite3.Connection:
+    raise AssertionError("the probe connection of check_aiosqlite is never opened")
+
+
+check_aiosqlite(aiosqlite.__version__, aiosqlite.Connection)
 
 
 def is_read_only(sql: str) -> bool:

@@ -106,6 +106,27 @@ async def test_a_slow_server_times_out() -> None:
         await runner.cleanup()
 
 
+async def test_a_timeout_passed_to_a_call_replaces_the_default() -> None:
+    async def slow(_request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.Response(text="late")
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", slow)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        # The request's own default (30 s) would outlast the 2 s guard: only 0.2 s times out.
+        async with AiohttpRequest(read_timeout=30.0) as request, asyncio.timeout(2):
+            with pytest.raises(TimedOut):
+                await request.post(f"http://127.0.0.1:{port}/botX/getMe", read_timeout=0.2)
+    finally:
+        await runner.cleanup()
+
+
 async def test_no_server_is_a_network_error() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

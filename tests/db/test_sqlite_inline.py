@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
+import aiosqlite
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import create_engine
-from db.sqlite_inline import InlineConnection, connect, is_read_only
+from db.sqlite_inline import (
+    SUPPORTED_AIOSQLITE,
+    InlineConnection,
+    check_aiosqlite,
+    connect,
+    is_read_only,
+)
 
 
 @pytest.fixture
@@ -41,6 +51,44 @@ async def pair(db_file: Path, lock: asyncio.Lock) -> AsyncIterator[tuple[InlineC
     yield first, second
     await first.close()
     await second.close()
+
+
+@pytest.mark.parametrize("version", ["0.22.1", "0.22.1.post1", "0.22.9"])
+def test_the_aiosqlite_it_was_written_for_passes_the_guard(version: str) -> None:
+    check_aiosqlite(version, aiosqlite.Connection)
+
+
+@pytest.mark.parametrize("version", ["0.21.0", "0.22.0", "0.23.0", "0.23.0rc1", "1.0", "unknown"])
+def test_another_aiosqlite_version_is_refused(version: str) -> None:
+    with pytest.raises(RuntimeError, match=re.escape(SUPPORTED_AIOSQLITE)) as refused:
+        check_aiosqlite(version, aiosqlite.Connection)
+    assert f"aiosqlite {version} is installed" in str(refused.value)
+
+
+def test_a_connection_without_the_internals_it_overrides_is_refused() -> None:
+    class ThreadConnection(threading.Thread):
+        """Shaped like aiosqlite 0.21's Connection: the worker thread itself, no stop()."""
+
+        def __init__(self, connector: Callable[[], sqlite3.Connection], iter_chunk_size: int):
+            super().__init__()
+            self._connection: sqlite3.Connection | None = None
+
+        async def _execute(self, fn: Callable[..., Any], *args: Any) -> Any:
+            return fn(*args)
+
+    class Bare:
+        def __init__(self, connector: Callable[[], sqlite3.Connection], iter_chunk_size: int):
+            pass
+
+    with pytest.raises(RuntimeError) as refused:
+        check_aiosqlite("0.22.1", ThreadConnection)
+    assert "stop() is missing" in str(refused.value)
+    assert "_thread is not its worker thread" in str(refused.value)
+    assert "installed" not in str(refused.value)
+    with pytest.raises(RuntimeError) as refused:
+        check_aiosqlite("0.22.1", Bare)
+    assert "_execute() is missing" in str(refused.value)
+    assert "_connection is missing" in str(refused.value)
 
 
 def test_only_selects_count_as_reads() -> None:
@@ -90,10 +138,23 @@ async def test_another_process_holding_the_lock_is_waited_for(
     outsider = sqlite3.connect(db_file, isolation_level=None)
     outsider.execute("BEGIN IMMEDIATE")
     connection = await _open(db_file, lock)
+    loop = asyncio.get_running_loop()
+    released: list[float] = []
+
+    def release() -> None:
+        outsider.execute("COMMIT")
+        released.append(loop.time())
+
     try:
-        asyncio.get_running_loop().call_later(0.1, outsider.execute, "COMMIT")
+        loop.call_later(0.1, release)
         await connection.execute("INSERT INTO t (v) VALUES ('after')")
+        written = loop.time()
         await connection.commit()
+        # The insert returned only once the other process had let go of its lock ...
+        assert released, "the insert returned while the other process still held the lock"
+        assert released[0] <= written
+        # ... and then it went through: the other process sees the committed row.
+        assert outsider.execute("SELECT v FROM t").fetchall() == [("after",)]
     finally:
         await connection.close()
         outsider.close()
