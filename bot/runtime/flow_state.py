@@ -79,6 +79,9 @@ async def leave_other_flows(turn: Turn, keep: str) -> None:
                 and handler.name != keep
                 and key in handler._conversations
             ):
-                # python-telegram-bot has no public way to end a conversation from outside it.
+                # python-telegram-bot has no public way to read or end a conversation from
+                # outside it (its issues #2331 and #2770); hence the private _conversations and
+                # _update_state, the exact version pinned in pyproject.toml, and
+                # tests/handlers/test_conversation_internals.py failing loudly if they change.
                 handler._update_state(ConversationHandler.END, key)
                 await store_state(turn.session, handler.name, key, None)
