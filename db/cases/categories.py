@@ -55,3 +55,33 @@ async def add_category(
     session.add(category)
     await session.flush()
     return category
+
+
+async def rename_category(
+    session: AsyncSession, category: Category, language: str, name: str
+) -> str:
+    """Set its Chinese (`zh`) or English (`en`) name; returns the name it had."""
+    if language == "zh":
+        before, category.name_zh = category.name_zh, name
+    else:
+        before, category.name_en = category.name_en, name
+    session.add(category)
+    await session.flush()
+    return before
+
+
+async def retire_category(session: AsyncSession, category: Category) -> None:
+    """Offered to no new reporter; reports filed under it keep it, and its limits."""
+    category.active = False
+    session.add(category)
+    await session.flush()
+
+
+async def set_category_limits(
+    session: AsyncSession, category: Category, sign_days: int | None, reply_days: int | None
+) -> None:
+    """The category's own sign and reply days (None: the configured default). They apply to
+    clocks started from now on: a due time once told to a unit does not move under it."""
+    category.sign_days, category.reply_days = sign_days, reply_days
+    session.add(category)
+    await session.flush()

@@ -146,11 +146,29 @@ async def delete_draft(session: AsyncSession, account_id: int) -> Draft | None:
     return Draft.from_json(stored)
 
 
-async def expired_drafts(
+@dataclass(frozen=True)
+class ExpiredDraft:
+    """Whose draft was discarded, from when, and the files only it may have held."""
+
+    account_id: int
+    updated_at: datetime
+    paths: list[str]
+
+
+async def remove_expired_drafts(
     session: AsyncSession, now: datetime, idle: timedelta, limit: int = 500
-) -> list[ReportDraft]:
+) -> list[ExpiredDraft]:
+    """Delete the drafts untouched for `idle`, in the caller's transaction, and say whose they
+    were: the caller tells their authors and drops their files in the same transaction, so a
+    person is told exactly when the draft is really gone."""
     cutoff = now - idle
-    result = await session.exec(
-        select(ReportDraft).where(ReportDraft.updated_at < cutoff).limit(limit)
-    )
-    return list(result.all())
+    rows = (
+        await session.exec(select(ReportDraft).where(ReportDraft.updated_at < cutoff).limit(limit))
+    ).all()
+    gone = []
+    for row in rows:
+        paths = [a.path for a in Draft.from_json(row.data).attachments]
+        gone.append(ExpiredDraft(row.account_id, row.updated_at, paths))
+        await session.delete(row)
+    await session.flush()
+    return gone

@@ -9,7 +9,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy import Executable, update
+from sqlalchemy import Executable, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,8 +18,10 @@ from db.calendar.workdays import load_calendar
 from db.cases.drafts import Draft, delete_draft
 from db.cases.handling import ConfiguredLimits, category_limits, open_case
 from db.cases.receipts import hash_receipt, new_receipt, normalize_receipt
+from db.cases.rules import TERMINAL_STATES
 from db.models import (
     Attachment,
+    Department,
     EventKind,
     IdentityMode,
     Report,
@@ -293,3 +295,34 @@ async def attach_to_latest(
     session.add(attachment)
     await session.flush()
     return attachment
+
+
+async def open_report_numbers(session: AsyncSession, department_id: int) -> list[str]:
+    """The reports a unit still owes something on (handling or owning, not finished), by number.
+
+    A unit with any of these cannot be deactivated: nobody would sign for or answer them.
+    """
+    statement = (
+        select(Report.number)
+        .where(
+            or_(
+                col(Report.handling_department_id) == department_id,
+                col(Report.owner_department_id) == department_id,
+            ),
+            col(Report.state).not_in(list(TERMINAL_STATES)),
+        )
+        .order_by(col(Report.number))
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def deactivate_department(session: AsyncSession, unit: Department) -> list[str]:
+    """Take the unit off the list reporters choose from, unless it still owes something on open
+    reports; returns those numbers (empty when it was deactivated)."""
+    assert unit.id is not None
+    numbers = await open_report_numbers(session, unit.id)
+    if not numbers:
+        unit.active = False
+        session.add(unit)
+        await session.flush()
+    return numbers

@@ -195,3 +195,10 @@ async def due_reports(
         if state.done or broadcast.created_at + give_up_after <= now:
             due.append((broadcast, state))
     return due
+
+
+async def mark_reported(session: AsyncSession, broadcast: Broadcast, now: datetime) -> None:
+    """Its author has been sent the delivery report (or cannot be): never again."""
+    broadcast.reported_at = now
+    session.add(broadcast)
+    await session.flush()

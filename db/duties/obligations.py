@@ -266,6 +266,14 @@ def _link_units(session: AsyncSession, obligation_id: int, spec: DutySpec) -> No
             session.add(ObligationUnit(obligation_id=obligation_id, department_id=unit_id))
 
 
+async def switch_off(session: AsyncSession, obligation: Obligation, now: datetime) -> None:
+    """No new periods open for the duty; what units already filed stays."""
+    obligation.active = False
+    obligation.updated_at = now
+    session.add(obligation)
+    await session.flush()
+
+
 async def has_filings(session: AsyncSession, obligation_id: int) -> bool:
     statement = (
         select(Submission.id)

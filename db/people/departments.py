@@ -23,11 +23,12 @@ from sqlalchemy import Integer, Select, String, bindparam, case, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from db.cases.rules import TERMINAL_STATES
-from db.models import Department, DepartmentKind, Report
+from db.models import Department, DepartmentKind
 
 # The five classes seed 003 sorts units into; a unit may also have no class at all.
 DEPARTMENT_CLASSES: tuple[str, ...] = ("党政综合", "经济管理", "执法监督", "管理服务", "其他")
+NO_CLASS_WORDS = frozenset({"none", "-", "无"})
+"""What an admin types for "no class"."""
 
 CSV_COLUMNS: tuple[str, ...] = ("code", "name", "kind", "class")
 MAX_CODE_LENGTH = 32
@@ -451,23 +452,39 @@ async def add_department(
     return unit
 
 
-async def open_report_numbers(session: AsyncSession, department_id: int) -> list[str]:
-    """The reports a unit still owes something on (handling or owning, not finished), by number.
+async def rename_department(
+    session: AsyncSession, unit: Department, name: str
+) -> UnitProblem | None:
+    """The name reporters and liaisons see from now on; None when renamed."""
+    if not name or len(name) > MAX_NAME_LENGTH:
+        return UnitProblem.bad_name
+    unit.name = name
+    session.add(unit)
+    await session.flush()
+    return None
 
-    A unit with any of these cannot be deactivated: nobody would sign for or answer them.
-    """
-    statement = (
-        select(Report.number)
-        .where(
-            or_(
-                col(Report.handling_department_id) == department_id,
-                col(Report.owner_department_id) == department_id,
-            ),
-            col(Report.state).not_in(list(TERMINAL_STATES)),
-        )
-        .order_by(col(Report.number))
-    )
-    return list((await session.exec(statement)).all())
+
+def parse_class(word: str) -> str | UnitProblem | None:
+    """A class of seed 003 as an admin types it; `none` (or - or 无) for no class."""
+    word = word.strip()
+    if word.lower() in NO_CLASS_WORDS:
+        return None
+    return word if word in DEPARTMENT_CLASSES else UnitProblem.bad_class
+
+
+async def set_department_class(session: AsyncSession, unit: Department, value: str | None) -> None:
+    """The class the digest and the duties' `类别` scope group the unit by."""
+    unit.dept_class = value
+    session.add(unit)
+    await session.flush()
+
+
+async def reactivate_department(session: AsyncSession, unit: Department) -> None:
+    """Reporters find the unit again. (Deactivating checks its open reports first:
+    `db.cases.reports.deactivate_department`.)"""
+    unit.active = True
+    session.add(unit)
+    await session.flush()
 
 
 async def list_departments(

@@ -45,6 +45,7 @@ from db.duties.obligations import (
     open_submissions,
     questions_of,
     rule_of,
+    switch_off,
 )
 from db.models import DuePeriod, DutyScope, Obligation, Submission
 from db.office.campaign_edit import active_campaign
@@ -367,9 +368,7 @@ async def _off(turn: Turn, word: str) -> None:
     if not obligation.active:
         turn.say(turn._("Duty #{id} is already switched off.").format(id=obligation.id))
         return
-    obligation.active = False
-    obligation.updated_at = turn.now
-    turn.session.add(obligation)
+    await switch_off(turn.session, obligation, turn.now)
     await audit(
         turn, "duty.off", f"duty:{obligation.id}", before={"active": True}, after={"active": False}
     )

@@ -8,17 +8,25 @@ applying to them (`db.cases.handling.limits_for`).
 
 from __future__ import annotations
 
-from telegram.ext import BaseHandler, CommandHandler, filters
+from telegram.ext import BaseHandler, CommandHandler
 
 from bot.runtime.admin import audit, category_or_say, require_admin
+from bot.runtime.conversation import PRIVATE
 from bot.runtime.i18n import Translator
 from bot.runtime.render import MESSAGE_MAX, cut, esc
 from bot.runtime.turn import Turn, turn_handler
-from db.cases.categories import LIMIT_DAYS_MAX, NAME_MAX, add_category, all_categories
+from db.cases.categories import (
+    LIMIT_DAYS_MAX,
+    NAME_MAX,
+    add_category,
+    all_categories,
+    rename_category,
+    retire_category,
+    set_category_limits,
+)
 from db.models import Category
 from db.people.departments import valid_code
 
-PRIVATE = filters.ChatType.PRIVATE
 DEFAULT_WORDS = frozenset({"-", "default", "默认"})
 
 
@@ -109,15 +117,10 @@ async def category_rename(turn: Turn) -> None:
     if category is None:
         return
     field = "name_zh" if language == "zh" else "name_en"
+    before = await rename_category(turn.session, category, language, name)
     await audit(
-        turn,
-        "category.rename",
-        f"category:{category.code}",
-        {field: getattr(category, field)},
-        {field: name},
+        turn, "category.rename", f"category:{category.code}", {field: before}, {field: name}
     )
-    setattr(category, field, name)
-    turn.session.add(category)
     turn.say(_("Renamed: {category}.").format(category=category_line(category, _)))
 
 
@@ -140,8 +143,7 @@ async def category_retire(turn: Turn) -> None:
     await audit(
         turn, "category.retire", f"category:{category.code}", {"active": True}, {"active": False}
     )
-    category.active = False
-    turn.session.add(category)
+    await retire_category(turn.session, category)
     turn.say(
         _("Retired: {category}. Reports filed under it keep it.").format(
             category=category_line(category, _)
@@ -190,8 +192,7 @@ async def category_limits(turn: Turn) -> None:
         {"sign_days": category.sign_days, "reply_days": category.reply_days},
         {"sign_days": sign, "reply_days": reply},
     )
-    category.sign_days, category.reply_days = sign, reply
-    turn.session.add(category)
+    await set_category_limits(turn.session, category, sign, reply)
     turn.say(_("Limits set: {category}.").format(category=category_line(category, _)))
 
 

@@ -7,27 +7,29 @@ deactivated: nobody would sign for or answer them, so the admin is told which to
 
 from __future__ import annotations
 
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.runtime import callbacks as cb
 from bot.runtime.admin import audit, require_admin, unit_or_say
+from bot.runtime.conversation import PRIVATE
 from bot.runtime.i18n import N_, Translator
 from bot.runtime.render import MESSAGE_MAX, cut, esc
 from bot.runtime.turn import Turn, turn_handler
+from db.cases.reports import deactivate_department
 from db.models import Department
 from db.people.departments import (
     DEPARTMENT_CLASSES,
-    MAX_NAME_LENGTH,
     UnitProblem,
     add_department,
     list_departments,
-    open_report_numbers,
+    parse_class,
+    reactivate_department,
+    rename_department,
+    set_department_class,
 )
 
-PRIVATE = filters.ChatType.PRIVATE
 PAGE_SIZE = 15
 NUMBERS_SHOWN = 30
-NO_CLASS_WORDS = frozenset({"none", "-", "无"})
 
 KIND_LABELS: dict[str, str] = {
     "department": N_("department"),
@@ -170,13 +172,12 @@ async def unit_rename(turn: Turn) -> None:
     unit = await unit_or_say(turn, args[0])
     if unit is None:
         return
-    name = " ".join(args[1:])
-    if len(name) > MAX_NAME_LENGTH:
-        turn.say(_problem(UnitProblem.bad_name, unit.code, _))
+    name, before = " ".join(args[1:]), unit.name
+    problem = await rename_department(turn.session, unit, name)
+    if problem is not None:
+        turn.say(_problem(problem, unit.code, _))
         return
-    await audit(turn, "department.rename", unit.code, {"name": unit.name}, {"name": name})
-    unit.name = name
-    turn.session.add(unit)
+    await audit(turn, "department.rename", unit.code, {"name": before}, {"name": name})
     turn.say(_("Renamed: {unit}.").format(unit=unit_line(unit, _)))
 
 
@@ -197,14 +198,12 @@ async def unit_class(turn: Turn) -> None:
     unit = await unit_or_say(turn, args[0])
     if unit is None:
         return
-    word = args[1].strip()
-    value = None if word.lower() in NO_CLASS_WORDS else word
-    if value is not None and value not in DEPARTMENT_CLASSES:
-        turn.say(_problem(UnitProblem.bad_class, unit.code, _))
+    value = parse_class(args[1])
+    if isinstance(value, UnitProblem):
+        turn.say(_problem(value, unit.code, _))
         return
     await audit(turn, "department.class", unit.code, {"class": unit.dept_class}, {"class": value})
-    unit.dept_class = value
-    turn.session.add(unit)
+    await set_department_class(turn.session, unit, value)
     turn.say(_("Class set: {unit}.").format(unit=unit_line(unit, _)))
 
 
@@ -224,8 +223,7 @@ async def unit_off(turn: Turn) -> None:
     if not unit.active:
         turn.say(_("{unit} is already inactive.").format(unit=esc(unit.name)))
         return
-    assert unit.id is not None
-    numbers = await open_report_numbers(turn.session, unit.id)
+    numbers = await deactivate_department(turn.session, unit)
     if numbers:
         shown = ", ".join(numbers[:NUMBERS_SHOWN]) + (" …" if len(numbers) > NUMBERS_SHOWN else "")
         turn.say(
@@ -236,8 +234,6 @@ async def unit_off(turn: Turn) -> None:
         )
         return
     await audit(turn, "department.deactivate", unit.code, {"active": True}, {"active": False})
-    unit.active = False
-    turn.session.add(unit)
     turn.say(
         _("{unit} is inactive: reporters no longer find it. /unit_on {code} undoes this.").format(
             unit=esc(unit.name), code=esc(unit.code)
@@ -262,8 +258,7 @@ async def unit_on(turn: Turn) -> None:
         turn.say(_("{unit} is already active.").format(unit=esc(unit.name)))
         return
     await audit(turn, "department.activate", unit.code, {"active": False}, {"active": True})
-    unit.active = True
-    turn.session.add(unit)
+    await reactivate_department(turn.session, unit)
     turn.say(_("{unit} is active again.").format(unit=esc(unit.name)))
 
 

@@ -6,29 +6,14 @@ masked, here and everywhere else.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
-from sqlmodel import col, func, select
 from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.runtime.admin import audit, require_admin
 from bot.runtime.render import esc
 from bot.runtime.turn import Turn, turn_handler
+from db.delivery.wecom import mask_url, robot_url_ok, set_robot
 from db.models import Department
-from scheduler.delivery.sender import mask_url
-
-URL_MAX = 300
-
-
-def robot_url_ok(url: str) -> bool:
-    """An http(s) webhook with a `key` parameter (WeCom's form; a local test server too)."""
-    parts = urlsplit(url)
-    return (
-        len(url) <= URL_MAX
-        and parts.scheme in ("https", "http")
-        and bool(parts.netloc)
-        and bool(parse_qs(parts.query).get("key"))
-    )
+from db.people.departments import department_by_code
 
 
 async def _audit(turn: Turn, unit: Department, new_url: str | None) -> None:
@@ -58,8 +43,7 @@ async def wecom(turn: Turn) -> None:
         )
         return
     code = args[0].strip()
-    statement = select(Department).where(func.upper(col(Department.code)) == code.upper())
-    unit = (await turn.session.exec(statement)).first()
+    unit = await department_by_code(turn.session, code)
     if unit is None:
         turn.say(
             _("No active department has the code {code}. Please check the code.").format(
@@ -80,8 +64,7 @@ async def wecom(turn: Turn) -> None:
     value = args[1].strip()
     if value.lower() == "off":
         await _audit(turn, unit, None)
-        unit.wecom_url = None
-        turn.session.add(unit)
+        await set_robot(turn.session, unit, None)
         turn.say(_("{unit}: WeCom robot removed.").format(unit=esc(unit.name)))
         return
     if not robot_url_ok(value):
@@ -93,8 +76,7 @@ async def wecom(turn: Turn) -> None:
         )
         return
     await _audit(turn, unit, value)
-    unit.wecom_url = value
-    turn.session.add(unit)
+    await set_robot(turn.session, unit, value)
     turn.say(
         _("{unit}: reminders, escalations and digests also go to the WeCom robot {url}.").format(
             unit=esc(unit.name), url=esc(mask_url(value))

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from bot.runtime.i18n import gettext_for
 from bot.runtime.services import BotContext
-from db.cases.drafts import Draft, expired_drafts
+from db.cases.drafts import remove_expired_drafts
 from db.delivery.outbox import enqueue
 from db.files import remove_if_unreferenced
 from db.models import Account
@@ -22,10 +22,10 @@ async def sweep_idle_drafts(context: BotContext) -> int:
     idle_minutes = services.settings.conversation.idle_timeout_minutes
     now = services.clock()
     async with services.sessions() as session:
-        rows = await expired_drafts(session, now, timedelta(minutes=idle_minutes))
+        rows = await remove_expired_drafts(session, now, timedelta(minutes=idle_minutes))
         paths: list[str] = []
         for row in rows:
-            paths.extend(a.path for a in Draft.from_json(row.data).attachments)
+            paths.extend(row.paths)
             account = await session.get(Account, row.account_id)
             if account is not None and not account.unreachable:
                 _ = gettext_for(account.language)
@@ -43,8 +43,6 @@ async def sweep_idle_drafts(context: BotContext) -> int:
                     urgent=True,
                     now=now,
                 )
-            await session.delete(row)
-        await session.flush()
         await remove_if_unreferenced(session, services.settings.attachments_dir, paths)
         await session.commit()
     if rows and services.sender is not None:

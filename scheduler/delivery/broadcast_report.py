@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from bot.runtime.i18n import gettext_for
 from bot.runtime.services import BotContext, Services
-from db.delivery.broadcasts import due_reports
+from db.delivery.broadcasts import due_reports, mark_reported
 from db.delivery.outbox import enqueue
 from db.models import Account
 
@@ -53,8 +53,7 @@ async def report_broadcasts(services: Services, now: datetime) -> int:
                     text=text,
                     now=now,
                 )
-            broadcast.reported_at = now
-            session.add(broadcast)
+            await mark_reported(session, broadcast, now)
         await session.commit()
     if queued:
         log.info("%d broadcast reports queued", queued)

@@ -51,6 +51,7 @@ from db.delivery.outbox import (
     recover_in_doubt,
     release,
 )
+from db.delivery.wecom import mask_url
 from db.engine import SessionFactory
 from db.models import Account, Channel, Department, OutboxMessage, RoleGrant
 from db.people.accounts import mark_unreachable
@@ -102,14 +103,6 @@ def wecom_markdown(text: str) -> str:
         return markdown
     room = WECOM_LIMIT_BYTES - len(_ELLIPSIS.encode())
     return encoded[:room].decode(errors="ignore") + _ELLIPSIS
-
-
-def mask_url(url: str) -> str:
-    """A robot URL for display: the key is a secret, so only its last 4 characters show."""
-    base, _, key = url.partition("key=")
-    if not key:
-        return url[:30] + "…"
-    return f"{base}key=…{key[-4:]}"
 
 
 @dataclass

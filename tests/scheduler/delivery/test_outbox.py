@@ -14,6 +14,7 @@ from sqlmodel import select
 from bot.fakeapi import FakeBotApi, FakeUser
 from bot.runtime.settings import RateLimitSettings
 from db.delivery.outbox import claim, counts, enqueue
+from db.delivery.wecom import mask_url
 from db.engine import create_engine, session_factory
 from db.models import Account, Department, OutboxMessage
 from scheduler.delivery.limits import SendLimits
@@ -22,7 +23,6 @@ from scheduler.delivery.sender import (
     OutboxSender,
     backoff,
     is_quiet,
-    mask_url,
     wecom_markdown,
 )
 from tests.handlers.cases.test_casework import ADMIN, LIAISON, join_liaison
