@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.runtime import callbacks as cb
 from bot.runtime.command_menus import OFFICIAL_ROLES
 from bot.runtime.conversation import PRIVATE
 from bot.runtime.i18n import LANGUAGE_NAMES, LANGUAGES
 from bot.runtime.render import esc
+from bot.runtime.services import Handler
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.calendar.workdays import local_date
 from db.office.campaigns import current_phase
@@ -150,7 +151,7 @@ async def group_chat(turn: Turn) -> None:
     turn.say(turn._("To protect reporters, please talk to me in a private chat."))
 
 
-def build_handlers() -> list[BaseHandler[object, object, object]]:
+def build_handlers() -> list[Handler]:
     return [
         CommandHandler("start", start, filters=PRIVATE),
         CommandHandler("help", show_help, filters=PRIVATE),
@@ -160,7 +161,7 @@ def build_handlers() -> list[BaseHandler[object, object, object]]:
     ]
 
 
-def build_last_resort_handlers() -> list[BaseHandler[object, object, object]]:
+def build_last_resort_handlers() -> list[Handler]:
     """Registered after every flow, so they only see what nothing else wanted."""
     return [
         MessageHandler(filters.COMMAND & ~PRIVATE, group_chat),

@@ -11,9 +11,10 @@ import warnings
 from enum import IntEnum
 from typing import Any
 
-from telegram.ext import BaseHandler, ConversationHandler, MessageHandler, filters
+from telegram.ext import ConversationHandler, MessageHandler, filters
 from telegram.warnings import PTBUserWarning
 
+from bot.runtime.services import BotContext, Handler
 from bot.runtime.turn import Turn, turn_handler
 
 END = ConversationHandler.END
@@ -30,7 +31,7 @@ NOT_TEXT_OR_FILE = (
 or that leave files to a handler of their own."""
 
 
-def conversation(**kwargs: Any) -> ConversationHandler[Any]:
+def conversation(**kwargs: Any) -> ConversationHandler[BotContext]:
     """A conversation per person (chat and user), mixing text and button steps.
 
     python-telegram-bot warns that button presses are then not tracked per message. That is what
@@ -42,7 +43,7 @@ def conversation(**kwargs: Any) -> ConversationHandler[Any]:
         return ConversationHandler(**kwargs)
 
 
-def stay_in(state: IntEnum) -> BaseHandler[object, object, object]:
+def stay_in(state: IntEnum) -> Handler:
     """Anything but text while a typed step is open: ask for text again, stay in `state`."""
 
     async def reask(turn: Turn) -> IntEnum:

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
-from telegram.ext import Application, CallbackContext, ExtBot
+from telegram import Update
+from telegram.ext import Application, BaseHandler, CallbackContext, ExtBot
 
 from bot.runtime.settings import Settings
 from db.engine import SessionFactory
@@ -66,6 +67,10 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
     @property
     def services(self) -> Services:
         return services_of(self.application)
+
+
+Handler = BaseHandler[Update, BotContext, Any]
+"""What every handler module builds: handlers of updates, run with our context."""
 
 
 def services_of(application: Application[Any, Any, Any, Any, Any, Any]) -> Services:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import (
@@ -193,7 +193,7 @@ async def open_turn(update: Update, context: BotContext, session: AsyncSession) 
 
 def turn_handler(
     fn: Callable[[Turn], Awaitable[T]],
-) -> Callable[[Update, BotContext], Awaitable[T]]:
+) -> Callable[[Update, BotContext], Coroutine[Any, Any, T]]:
     """Wrap a handler step: open a session and account, run, queue notices, commit, reply, and
     send the notices."""
 

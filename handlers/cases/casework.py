@@ -27,6 +27,7 @@ from bot.runtime.i18n import N_, Translator, gettext_for
 from bot.runtime.input import no_longer_valid
 from bot.runtime.notices import notify_admins
 from bot.runtime.render import RATING_LABELS, esc, local_time
+from bot.runtime.services import BotContext
 from bot.runtime.turn import Keyboard, Outgoing, OutgoingFile, Turn, turn_handler
 from bot.runtime.uploads import incoming_file, keep, refusal_of
 from db.cases.categories import category_name
@@ -480,7 +481,7 @@ async def cancel(turn: Turn) -> int:
     return END
 
 
-def build_handler() -> ConversationHandler[object]:
+def build_handler() -> ConversationHandler[BotContext]:
     return conversation(
         entry_points=[
             CallbackQueryHandler(sign, pattern=cb.CASE_SIGN.pattern),

@@ -8,12 +8,13 @@ nothing.
 
 from __future__ import annotations
 
-from telegram.ext import BaseHandler, CallbackQueryHandler
+from telegram.ext import CallbackQueryHandler
 
 from bot.runtime import callbacks as cb
 from bot.runtime.i18n import Translator
 from bot.runtime.input import no_longer_valid
 from bot.runtime.render import local_time
+from bot.runtime.services import Handler
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.cases.rules import DecideExtension, Refused
 from db.models import Report
@@ -71,5 +72,5 @@ async def decide(turn: Turn) -> None:
     await notify_liaisons(turn, report, build)
 
 
-def build_handlers() -> list[BaseHandler[object, object, object]]:
+def build_handlers() -> list[Handler]:
     return [CallbackQueryHandler(decide, pattern=cb.EXTENSION_DECISION.pattern)]

@@ -10,7 +10,6 @@ from __future__ import annotations
 from enum import IntEnum
 
 from telegram.ext import (
-    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     MessageHandler,
@@ -27,6 +26,7 @@ from bot.runtime.render import (
     public_event_line,
     state_label,
 )
+from bot.runtime.services import Handler
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.cases.categories import category_name
 from db.cases.receipts import normalize_receipt, record_failure, record_success, throttle_wait
@@ -377,7 +377,7 @@ async def receipt_cancel(turn: Turn) -> int:
     return END
 
 
-def build_handlers() -> list[BaseHandler[object, object, object]]:
+def build_handlers() -> list[Handler]:
     receipt = conversation(
         entry_points=[CommandHandler("receipt", receipt_command, filters=PRIVATE)],
         states={

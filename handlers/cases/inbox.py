@@ -24,6 +24,7 @@ from bot.runtime.flow_state import set_target
 from bot.runtime.i18n import N_, Translator
 from bot.runtime.input import no_longer_valid, typed_text, unit_choices
 from bot.runtime.render import button_label, cut, esc, local_time, state_label
+from bot.runtime.services import BotContext
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.calendar.workdays import deadline_is_guessed, load_calendar
 from db.cases.categories import category_name
@@ -427,7 +428,7 @@ async def cancel(turn: Turn) -> int:
     return END
 
 
-def build_handler() -> ConversationHandler[object]:
+def build_handler() -> ConversationHandler[BotContext]:
     return conversation(
         entry_points=[
             CommandHandler("inbox", inbox, filters=PRIVATE),

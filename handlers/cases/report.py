@@ -28,7 +28,6 @@ from collections.abc import Awaitable, Callable
 from enum import IntEnum
 
 from telegram.ext import (
-    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -40,6 +39,7 @@ from bot.runtime.conversation import END, MEDIA, NOT_TEXT_OR_FILE, PRIVATE, TEXT
 from bot.runtime.flow_state import remember
 from bot.runtime.i18n import N_
 from bot.runtime.render import button_label, esc, identity_label
+from bot.runtime.services import BotContext, Handler
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from bot.runtime.uploads import incoming_file, receive
 from db.cases.categories import active_categories, active_category, category_name
@@ -648,16 +648,16 @@ async def cancel(turn: Turn) -> int:
     return END
 
 
-def build_handler() -> ConversationHandler[object]:
+def build_handler() -> ConversationHandler[BotContext]:
     reask = {state: step(_reask(state)) for state in State}
 
-    def fallback(state: State) -> list[BaseHandler[object, object, object]]:
+    def fallback(state: State) -> list[Handler]:
         return [
             MessageHandler((TEXT | MEDIA | NOT_TEXT_OR_FILE), reask[state]),
             CallbackQueryHandler(reask[state]),
         ]
 
-    states: dict[object, list[BaseHandler[object, object, object]]] = {
+    states: dict[object, list[Handler]] = {
         State.CATEGORY: [CallbackQueryHandler(choose_category, pattern=cb.CATEGORY.pattern)],
         State.DEPARTMENT: [
             MessageHandler(TEXT, search_department),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler
 
 from bot.runtime import callbacks as cb
 from bot.runtime.conversation import END, NOT_TEXT, TEXT, conversation
@@ -19,6 +19,7 @@ from bot.runtime.i18n import Translator
 from bot.runtime.input import no_longer_valid, typed_text
 from bot.runtime.notices import notify_admins
 from bot.runtime.render import RATING_LABELS, esc, local_time
+from bot.runtime.services import Handler
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.cases.rules import Actor, AnswerInfo, Applied, Rate, Rating, RefusalReason, Refused
 from db.conversations import store_state
@@ -260,7 +261,7 @@ def _rating(value: object) -> Rating | None:
     return Rating(value) if value in {r.value for r in Rating} else None
 
 
-def build_handler() -> BaseHandler[object, object, object]:
+def build_handler() -> Handler:
     async def reask(turn: Turn) -> State:
         turn.say(turn._("Please answer with text, or /cancel."))
         stored = await target_value(turn.session, TARGETS, chat_key(turn))

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.runtime import callbacks as cb
 from bot.runtime.admin import require_admin
 from bot.runtime.i18n import N_
 from bot.runtime.render import esc, local_time, state_label
+from bot.runtime.services import Handler
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.cases.search import (
     BadFilter,
@@ -190,7 +191,7 @@ async def page_button(turn: Turn) -> None:
     turn.say(text, keyboard)
 
 
-def build_handlers() -> list[BaseHandler[object, object, object]]:
+def build_handlers() -> list[Handler]:
     return [
         CommandHandler("cases", cases, filters=filters.ChatType.PRIVATE),
         CallbackQueryHandler(page_button, pattern=cb.CASES_PAGE.pattern),

@@ -11,11 +11,12 @@
 from __future__ import annotations
 
 from sqlmodel import col, select
-from telegram.ext import BaseHandler, CommandHandler, filters
+from telegram.ext import CommandHandler, filters
 
 from bot.runtime import callbacks as cb
 from bot.runtime.i18n import N_, Translator
 from bot.runtime.render import cut, esc, fit_message, identity_label, local_time, state_label
+from bot.runtime.services import Handler
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.cases.categories import category_name
 from db.cases.reports import parse_number, report_by_number
@@ -187,5 +188,5 @@ async def case(turn: Turn) -> None:
     turn.say(not_found)
 
 
-def build_handlers() -> list[BaseHandler[object, object, object]]:
+def build_handlers() -> list[Handler]:
     return [CommandHandler("case", case, filters=filters.ChatType.PRIVATE)]

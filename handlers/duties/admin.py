@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlmodel import col, select
-from telegram.ext import BaseHandler, CommandHandler, filters
+from telegram.ext import CommandHandler, filters
 
 from bot.runtime.admin import audit, require_admin
 from bot.runtime.callbacks import as_int
@@ -21,6 +21,7 @@ from bot.runtime.input import command_body
 from bot.runtime.notices import notify_unit
 from bot.runtime.period_text import period_label
 from bot.runtime.render import MESSAGE_MAX, cut, esc, local_time
+from bot.runtime.services import Handler
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.calendar.workdays import load_calendar
 from db.duties.form import (
@@ -402,5 +403,5 @@ async def duty(turn: Turn) -> None:
         await _create(turn, body)
 
 
-def build_handlers() -> list[BaseHandler[object, object, object]]:
+def build_handlers() -> list[Handler]:
     return [CommandHandler("duty", duty, filters=filters.ChatType.PRIVATE)]

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 
-from telegram.ext import BaseHandler, CommandHandler, filters
+from telegram.ext import CommandHandler, filters
 
 from bot.documents.duty_workbook import duties_workbook
 from bot.documents.exports import keep_export
 from bot.runtime.admin import audit, require_admin
 from bot.runtime.render import esc
+from bot.runtime.services import Handler
 from bot.runtime.turn import Outgoing, OutgoingFile, Turn, turn_handler
 from db.calendar.date_input import read_date
 
@@ -77,7 +78,7 @@ async def export_duties(turn: Turn) -> None:
     )
 
 
-def build_handlers() -> list[BaseHandler[object, object, object]]:
+def build_handlers() -> list[Handler]:
     return [
         CommandHandler(
             "export",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler
+from telegram.ext import CallbackQueryHandler, MessageHandler
 
 from bot.runtime import callbacks as cb
 from bot.runtime import render
@@ -24,6 +24,7 @@ from bot.runtime.flow_state import remember, set_target, target_id
 from bot.runtime.i18n import N_, Translator, gettext_for
 from bot.runtime.period_text import period_label
 from bot.runtime.render import MESSAGE_MAX, cut, esc, local_time
+from bot.runtime.services import Handler
 from bot.runtime.turn import Keyboard, Outgoing, OutgoingFile, Turn, turn_handler
 from db.duties.filing import Filed, official_units, working_due
 from db.duties.filing_drafts import (
@@ -195,7 +196,6 @@ def step(fn: Step) -> Callable[..., Awaitable[object]]:
     return turn_handler(filing_step(fn))
 
 
-Handler = BaseHandler[object, object, object]
 States = dict[object, list[Handler]]
 S = TypeVar("S", bound=int)
 

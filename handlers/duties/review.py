@@ -14,7 +14,6 @@ from enum import IntEnum
 
 from sqlmodel import col, select
 from telegram.ext import (
-    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -32,6 +31,7 @@ from bot.runtime.input import no_longer_valid, typed_text
 from bot.runtime.notices import notify_unit
 from bot.runtime.period_text import period_label
 from bot.runtime.render import cut, esc, fit_message, local_time
+from bot.runtime.services import BotContext, Handler
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.calendar.workdays import load_calendar
 from db.cases.categories import all_categories, category_name
@@ -415,9 +415,9 @@ async def show(turn: Turn) -> None:
     turn.say(fit_message(head, body), keyboard)
 
 
-def build_handlers() -> list[BaseHandler[object, object, object]]:
+def build_handlers() -> list[Handler]:
     """The review conversation (a return asks for comments), then /submission."""
-    review: ConversationHandler[object] = conversation(
+    review: ConversationHandler[BotContext] = conversation(
         entry_points=[CallbackQueryHandler(decide, pattern=cb.DUTY_REVIEW.pattern)],
         states={
             State.COMMENT: [MessageHandler(TEXT, take_comment), stay_in(State.COMMENT)],

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.runtime import callbacks as cb
 from bot.runtime.admin import audit, require_admin
@@ -19,6 +19,7 @@ from bot.runtime.duty_labels import CELL_LABELS, CELL_MARKS
 from bot.runtime.i18n import N_, gettext_for
 from bot.runtime.period_text import period_label
 from bot.runtime.render import MESSAGE_MAX, cut, esc, fit_lines, local_time
+from bot.runtime.services import Handler
 from bot.runtime.turn import Keyboard, Outgoing, Turn, turn_handler
 from db.calendar.workdays import local_date
 from db.duties.status import (
@@ -234,7 +235,7 @@ async def remind(turn: Turn) -> None:
     )
 
 
-def build_handlers() -> list[BaseHandler[object, object, object]]:
+def build_handlers() -> list[Handler]:
     return [
         CommandHandler(
             "duties",

@@ -7,7 +7,7 @@ has a handler of its own. Leaders read the list; only liaisons file.
 
 from __future__ import annotations
 
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ConversationHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandler
 
 from bot.runtime import callbacks as cb
 from bot.runtime.conversation import PRIVATE, conversation
@@ -15,6 +15,7 @@ from bot.runtime.flow_state import leave_other_flows
 from bot.runtime.i18n import N_
 from bot.runtime.period_text import period_label
 from bot.runtime.render import button_label, cut, esc, local_time
+from bot.runtime.services import BotContext, Handler
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.calendar.workdays import load_calendar
 from db.duties.filing import DutyStatus, duty_status, official_units, unit_duties, working_due
@@ -116,7 +117,7 @@ async def open_submission(turn: Turn) -> int | None:
     return state
 
 
-def build_handler() -> ConversationHandler[object]:
+def build_handler() -> ConversationHandler[BotContext]:
     return conversation(
         entry_points=[CallbackQueryHandler(open_submission, pattern=cb.DUTY_OPEN.pattern)],
         states={**periodic_report.states(), **self_check.states()},
@@ -127,6 +128,6 @@ def build_handler() -> ConversationHandler[object]:
     )
 
 
-def build_handlers() -> list[BaseHandler[object, object, object]]:
+def build_handlers() -> list[Handler]:
     # has_args=False: `/duties status` belongs to the office's matrix.
     return [CommandHandler("duties", show_duties, filters=PRIVATE, has_args=False)]

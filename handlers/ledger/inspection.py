@@ -23,7 +23,6 @@ from datetime import date
 from enum import IntEnum
 
 from telegram.ext import (
-    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -36,6 +35,7 @@ from bot.runtime.conversation import END, MEDIA, NOT_TEXT, PRIVATE, TEXT, conver
 from bot.runtime.flow_state import leave_other_flows, remember
 from bot.runtime.input import no_longer_valid, typed_text, unit_choices
 from bot.runtime.render import esc
+from bot.runtime.services import BotContext, Handler
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.calendar.date_input import DateProblem, parse_due_date
 from db.cases.categories import active_categories, active_category, category_name
@@ -324,14 +324,14 @@ async def cancel(turn: Turn) -> int:
     return END
 
 
-def build_handler() -> ConversationHandler[object]:
-    def fallback() -> list[BaseHandler[object, object, object]]:
+def build_handler() -> ConversationHandler[BotContext]:
+    def fallback() -> list[Handler]:
         return [
             CallbackQueryHandler(button, pattern=cb.INSPECT.pattern),
             MessageHandler(TEXT | MEDIA | NOT_TEXT, wrong_input),
         ]
 
-    states: dict[object, list[BaseHandler[object, object, object]]] = {
+    states: dict[object, list[Handler]] = {
         State.UNIT: [MessageHandler(TEXT, search_unit), *fallback()],
         State.CATEGORY: fallback(),
         State.DESCRIPTION: [MessageHandler(TEXT, take_description), *fallback()],

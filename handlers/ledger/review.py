@@ -20,6 +20,7 @@ from bot.runtime.flow_state import chat_key, leave_other_flows, remember, set_ta
 from bot.runtime.i18n import Translator
 from bot.runtime.input import no_longer_valid, typed_text
 from bot.runtime.render import esc
+from bot.runtime.services import BotContext
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.conversations import store_state
 from db.ledger.items import ItemAccess
@@ -181,7 +182,7 @@ async def cancel(turn: Turn) -> int:
     return END
 
 
-def build_handler() -> ConversationHandler[object]:
+def build_handler() -> ConversationHandler[BotContext]:
     return conversation(
         entry_points=[CallbackQueryHandler(press, pattern=ENTRY)],
         states={State.REASON: [MessageHandler(TEXT, take_reason), stay_in(State.REASON)]},

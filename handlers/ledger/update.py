@@ -21,7 +21,6 @@ from collections.abc import Awaitable, Callable
 from enum import IntEnum
 
 from telegram.ext import (
-    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -35,6 +34,7 @@ from bot.runtime.flow_state import chat_key, leave_other_flows, remember, set_ta
 from bot.runtime.i18n import Translator
 from bot.runtime.input import no_longer_valid, typed_text
 from bot.runtime.render import esc
+from bot.runtime.services import BotContext, Handler
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.conversations import load_states
 from db.files import remove_if_unreferenced
@@ -346,14 +346,14 @@ async def cancel(turn: Turn) -> int:
     return END
 
 
-def build_handler() -> ConversationHandler[object]:
-    def fallback() -> list[BaseHandler[object, object, object]]:
+def build_handler() -> ConversationHandler[BotContext]:
+    def fallback() -> list[Handler]:
         return [
             MessageHandler(TEXT | MEDIA | NOT_TEXT, wrong_input),
             CallbackQueryHandler(wrong_input, pattern=cb.LEDGER_STEP.pattern),
         ]
 
-    states: dict[object, list[BaseHandler[object, object, object]]] = {
+    states: dict[object, list[Handler]] = {
         State.NOTE: [MessageHandler(TEXT, take_note), *fallback()],
         State.EVIDENCE: [
             MessageHandler(MEDIA, take_file),

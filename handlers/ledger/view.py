@@ -10,10 +10,11 @@
 
 from __future__ import annotations
 
-from telegram.ext import BaseHandler, CommandHandler
+from telegram.ext import CommandHandler
 
 from bot.runtime.conversation import PRIVATE
 from bot.runtime.render import MESSAGE_MAX, cut, esc
+from bot.runtime.services import Handler
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.ledger.updates import LedgerRow, ledger_rows
 from db.models import LedgerState, RectificationItem
@@ -135,5 +136,5 @@ async def ledger(turn: Turn) -> None:
     )
 
 
-def build_handlers() -> list[BaseHandler[object, object, object]]:
+def build_handlers() -> list[Handler]:
     return [CommandHandler("ledger", ledger, filters=PRIVATE)]

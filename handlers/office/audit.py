@@ -8,12 +8,13 @@ were masked before they were stored, so nothing shown here needs masking again.
 from __future__ import annotations
 
 from sqlmodel import col, select
-from telegram.ext import BaseHandler, CommandHandler
+from telegram.ext import CommandHandler
 
 from bot.runtime.admin import require_admin
 from bot.runtime.conversation import PRIVATE
 from bot.runtime.i18n import Translator
 from bot.runtime.render import MESSAGE_MAX, cut, esc, local_time
+from bot.runtime.services import Handler
 from bot.runtime.turn import Turn, turn_handler
 from db.audit import trail
 from db.cases.categories import category_by_code
@@ -115,5 +116,5 @@ async def audit(turn: Turn) -> None:
         await say_audit(turn, " ".join(turn.context.args or []).strip())
 
 
-def build_handlers() -> list[BaseHandler[object, object, object]]:
+def build_handlers() -> list[Handler]:
     return [CommandHandler("audit", audit, filters=PRIVATE)]

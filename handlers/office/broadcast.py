@@ -36,6 +36,7 @@ from bot.runtime.conversation import END, PRIVATE, TEXT, conversation, stay_in
 from bot.runtime.flow_state import chat_key
 from bot.runtime.i18n import gettext_for
 from bot.runtime.render import esc
+from bot.runtime.services import BotContext
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.conversations import load_states, store_state
 from db.delivery.broadcasts import (
@@ -316,7 +317,7 @@ async def cancel(turn: Turn) -> int:
     return END
 
 
-def build_handler() -> ConversationHandler[object]:
+def build_handler() -> ConversationHandler[BotContext]:
     return conversation(
         entry_points=[
             CommandHandler("broadcast", broadcast, filters=PRIVATE),

@@ -15,10 +15,11 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from telegram.ext import BaseHandler, CommandHandler, filters
+from telegram.ext import CommandHandler, filters
 
 from bot.runtime.admin import audit
 from bot.runtime.render import esc
+from bot.runtime.services import Handler
 from bot.runtime.turn import Turn, turn_handler
 from db.calendar.workdays import (
     NOTE_MAX_LENGTH,
@@ -138,5 +139,5 @@ async def calendar(turn: Turn) -> None:
     turn.say(message.format(day=day.isoformat()))
 
 
-def build_handlers() -> list[BaseHandler[object, object, object]]:
+def build_handlers() -> list[Handler]:
     return [CommandHandler("calendar", calendar, filters=filters.ChatType.PRIVATE)]

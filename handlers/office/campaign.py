@@ -6,11 +6,12 @@ then adjusts the dates here. Officials see the current phase in /start.
 
 from __future__ import annotations
 
-from telegram.ext import BaseHandler, CommandHandler, filters
+from telegram.ext import CommandHandler, filters
 
 from bot.runtime.admin import audit, require_admin
 from bot.runtime.i18n import N_
 from bot.runtime.render import cut, esc
+from bot.runtime.services import Handler
 from bot.runtime.turn import Turn, turn_handler
 from db.calendar.date_input import read_date
 from db.calendar.workdays import local_date
@@ -107,5 +108,5 @@ async def campaign(turn: Turn) -> None:
         turn.say(turn._(USAGE))
 
 
-def build_handlers() -> list[BaseHandler[object, object, object]]:
+def build_handlers() -> list[Handler]:
     return [CommandHandler("campaign", campaign, filters=filters.ChatType.PRIVATE)]

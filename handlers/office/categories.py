@@ -8,12 +8,13 @@ applying to them (`db.cases.handling.limits_for`).
 
 from __future__ import annotations
 
-from telegram.ext import BaseHandler, CommandHandler
+from telegram.ext import CommandHandler
 
 from bot.runtime.admin import audit, category_or_say, require_admin
 from bot.runtime.conversation import PRIVATE
 from bot.runtime.i18n import Translator
 from bot.runtime.render import MESSAGE_MAX, cut, esc
+from bot.runtime.services import Handler
 from bot.runtime.turn import Turn, turn_handler
 from db.cases.categories import (
     LIMIT_DAYS_MAX,
@@ -196,7 +197,7 @@ async def category_limits(turn: Turn) -> None:
     turn.say(_("Limits set: {category}.").format(category=category_line(category, _)))
 
 
-def build_handlers() -> list[BaseHandler[object, object, object]]:
+def build_handlers() -> list[Handler]:
     return [
         CommandHandler("categories", categories, filters=PRIVATE),
         CommandHandler("category_add", category_add, filters=PRIVATE),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from telegram.ext import BaseHandler, CommandHandler, filters
+from telegram.ext import CommandHandler, filters
 
 from bot.documents.digest_bundle import build_digest_bundle, keep_files
 from bot.runtime.admin import month_or_say, require_admin
+from bot.runtime.services import Handler
 from bot.runtime.turn import Outgoing, OutgoingFile, Turn, turn_handler
 
 
@@ -39,5 +40,5 @@ async def digest(turn: Turn) -> None:
     )
 
 
-def build_handlers() -> list[BaseHandler[object, object, object]]:
+def build_handlers() -> list[Handler]:
     return [CommandHandler("digest", digest, filters=filters.ChatType.PRIVATE)]

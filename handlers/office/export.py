@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from telegram.ext import BaseHandler, CommandHandler, filters
+from telegram.ext import CommandHandler, filters
 
 from bot.documents.exports import keep_export
 from bot.documents.report_workbook import month_reports, render_reports_workbook
 from bot.runtime.admin import audit, month_or_say, require_admin
 from bot.runtime.i18n import gettext_for
+from bot.runtime.services import Handler
 from bot.runtime.turn import Outgoing, OutgoingFile, Turn, turn_handler
 from db.calendar.months import month_span
 from db.office.digest import ReportRow
@@ -64,5 +65,5 @@ async def export(turn: Turn) -> None:
     )
 
 
-def build_handlers() -> list[BaseHandler[object, object, object]]:
+def build_handlers() -> list[Handler]:
     return [CommandHandler("export", export, filters=filters.ChatType.PRIVATE)]

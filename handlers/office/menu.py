@@ -7,12 +7,13 @@ admin again: the menu message may outlive the role.
 
 from __future__ import annotations
 
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.runtime import callbacks as cb
 from bot.runtime.admin import require_admin
 from bot.runtime.conversation import PRIVATE
 from bot.runtime.i18n import N_, Translator
+from bot.runtime.services import Handler
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from handlers.office.audit import say_audit
 from handlers.office.categories import say_categories
@@ -94,7 +95,7 @@ async def admin_task(turn: Turn) -> None:
         turn.toast = turn._("This button is no longer valid.")
 
 
-def build_handlers() -> list[BaseHandler[object, object, object]]:
+def build_handlers() -> list[Handler]:
     return [
         CommandHandler("admin", admin, filters=PRIVATE),
         CallbackQueryHandler(admin_task, pattern=cb.ADMIN_MENU.pattern),

@@ -7,13 +7,14 @@ deactivated: nobody would sign for or answer them, so the admin is told which to
 
 from __future__ import annotations
 
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.runtime import callbacks as cb
 from bot.runtime.admin import audit, require_admin, unit_or_say
 from bot.runtime.conversation import PRIVATE
 from bot.runtime.i18n import N_, Translator
 from bot.runtime.render import MESSAGE_MAX, cut, esc
+from bot.runtime.services import Handler
 from bot.runtime.turn import Turn, turn_handler
 from db.cases.reports import deactivate_department
 from db.models import Department
@@ -262,7 +263,7 @@ async def unit_on(turn: Turn) -> None:
     turn.say(_("{unit} is active again.").format(unit=esc(unit.name)))
 
 
-def build_handlers() -> list[BaseHandler[object, object, object]]:
+def build_handlers() -> list[Handler]:
     return [
         CommandHandler("units", units, filters=PRIVATE),
         CommandHandler("unit_add", unit_add, filters=PRIVATE),

@@ -6,10 +6,11 @@ masked, here and everywhere else.
 
 from __future__ import annotations
 
-from telegram.ext import BaseHandler, CommandHandler, filters
+from telegram.ext import CommandHandler, filters
 
 from bot.runtime.admin import audit, require_admin
 from bot.runtime.render import esc
+from bot.runtime.services import Handler
 from bot.runtime.turn import Turn, turn_handler
 from db.delivery.wecom import mask_url, robot_url_ok, set_robot
 from db.models import Department
@@ -84,5 +85,5 @@ async def wecom(turn: Turn) -> None:
     )
 
 
-def build_handlers() -> list[BaseHandler[object, object, object]]:
+def build_handlers() -> list[Handler]:
     return [CommandHandler("wecom", wecom, filters=filters.ChatType.PRIVATE)]

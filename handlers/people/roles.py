@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlmodel import col, select
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.runtime import callbacks as cb
 from bot.runtime.admin import audit, require_admin
@@ -17,6 +17,7 @@ from bot.runtime.command_menus import refresh_command_menu
 from bot.runtime.conversation import PRIVATE
 from bot.runtime.i18n import N_, Translator
 from bot.runtime.render import esc, local_time, role_label
+from bot.runtime.services import Handler
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.models import Account, Department, Role, RoleGrant
 from db.people.departments import department_by_code
@@ -310,7 +311,7 @@ async def whoami(turn: Turn) -> None:
     turn.say("\n".join([_("<b>Your roles</b>"), *(f"• {line}" for line in lines)]))
 
 
-def build_handlers() -> list[BaseHandler[object, object, object]]:
+def build_handlers() -> list[Handler]:
     return [
         CommandHandler("start", accept_invite, filters=PRIVATE & START_WITH_TOKEN),
         CommandHandler("invite", invite, filters=PRIVATE),

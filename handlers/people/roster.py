@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlmodel import col, select
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.runtime import callbacks as cb
 from bot.runtime.admin import audit, require_admin, unit_or_say
@@ -20,6 +20,7 @@ from bot.runtime.command_menus import refresh_command_menu
 from bot.runtime.conversation import PRIVATE
 from bot.runtime.i18n import Translator
 from bot.runtime.render import MESSAGE_MAX, cut, esc, local_time, role_label
+from bot.runtime.services import Handler
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.models import Account, Department, Role, RoleGrant
 from db.people.accounts import account_by_telegram_id
@@ -331,7 +332,7 @@ async def handover_to(turn: Turn) -> None:
     )
 
 
-def build_handlers() -> list[BaseHandler[object, object, object]]:
+def build_handlers() -> list[Handler]:
     return [
         CommandHandler("people", people, filters=PRIVATE),
         CommandHandler("handover", handover, filters=PRIVATE),
