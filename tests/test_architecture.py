@@ -97,13 +97,7 @@ def test_the_runtime_does_not_import_the_documents() -> None:
 
 
 def test_no_cycle_between_packages() -> None:
-    modules = _modules()
-    graph: dict[str, set[str]] = defaultdict(set)
-    for a, targets in _edges().items():
-        for b in targets:
-            pa, pb = _package(a, modules), _package(b, modules)
-            if pa != pb:
-                graph[pa].add(pb)
+    graph = package_graph()
 
     def reaches(start: str, goal: str) -> bool:
         seen, stack = set(), [start]
@@ -125,3 +119,20 @@ def test_every_module_is_seen() -> None:
     modules = _modules()
     assert {"bot.app", "bot.runtime.turn", "handlers.cases.report", "db.models"} <= set(modules)
     assert "db.models" in _edges()["db.cases.rules"]
+
+
+def package_graph() -> dict[str, set[str]]:
+    """Which folder imports which, for people: `python tests/test_architecture.py`."""
+    modules = _modules()
+    graph: dict[str, set[str]] = defaultdict(set)
+    for a, targets in _edges().items():
+        for b in targets:
+            pa, pb = _package(a, modules), _package(b, modules)
+            if pa != pb:
+                graph[pa].add(pb)
+    return graph
+
+
+if __name__ == "__main__":
+    for package, imported in sorted(package_graph().items()):
+        print(f"{package} -> {', '.join(sorted(imported))}")
