@@ -131,9 +131,9 @@ async def _post_init(application: BotApplication) -> None:
 
 async def _post_shutdown(application: BotApplication) -> None:
     services = services_of(application)
-    if services.sender is not None:
+    if isinstance(services.sender, OutboxSender):
         await services.sender.stop()
-        services.sender = None
+    services.sender = None
     await services.engine.dispose()
 
 
@@ -175,7 +175,7 @@ def build_application(
     builder = builder.get_updates_request(
         get_updates_request or AiohttpRequest(connection_pool_size=1)
     )
-    application: BotApplication = builder.build()  # type: ignore[assignment]
+    application: BotApplication = builder.build()
     application.bot_data[SERVICES_KEY] = Services(
         settings=settings, engine=engine, sessions=sessions, clock=clock
     )

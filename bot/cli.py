@@ -77,7 +77,11 @@ def _progress(description: str, total: int | None) -> Iterator[Callable[[int], N
     )
     with progress:
         task = progress.add_task(description, total=total)
-        yield lambda n=1: progress.advance(task, n)
+
+        def advance(n: int) -> None:
+            progress.advance(task, n)
+
+        yield advance
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -443,7 +447,7 @@ async def _export(settings: Settings, first: date, now: datetime) -> bytes:
         rows = month_reports(session, settings, span, settings.default_language)
         with _progress(_("Exporting reports"), total) as advance:
             return await render_reports_workbook(
-                rows, f"{first:%Y-%m}", _, settings.tz, on_row=advance
+                rows, f"{first:%Y-%m}", _, settings.tz, on_row=lambda: advance(1)
             )
 
 
@@ -732,4 +736,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -30,7 +30,7 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
 
     async def get_conversations(self, name: str) -> dict[ConversationKey, object]:
         async with self._sessions() as session:
-            return await load_states(session, name)  # type: ignore[return-value]
+            return await load_states(session, name)
 
     async def update_conversation(
         self, name: str, key: ConversationKey, new_state: object | None

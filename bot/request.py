@@ -132,7 +132,9 @@ def _environment_proxy(url: SplitResult) -> str | None:
     """The proxy the standard environment variables name for `url`, as httpx would use it."""
     proxies = urllib.request.getproxies()
     proxy = proxies.get(url.scheme) or proxies.get("all")
-    if proxy is None or urllib.request.proxy_bypass_environment(url.hostname or "", proxies):
+    # proxy_bypass_environment is what httpx follows too; typeshed leaves it out (undocumented).
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    if proxy is None or bypass(url.hostname or "", proxies):
         return None
     return proxy
 

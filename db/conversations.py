@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -16,11 +16,13 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.models import ConversationState, utcnow
+from db.queries import table_of
 
-Key = tuple[Hashable, ...]
+Key = tuple[int | str, ...]
+"""A conversation's key as python-telegram-bot builds it: chat and user ids (and strings)."""
 
 
-def encode_key(key: Sequence[Hashable]) -> str:
+def encode_key(key: Sequence[int | str]) -> str:
     return json.dumps(list(key))
 
 
@@ -33,7 +35,7 @@ async def load_states(session: AsyncSession, name: str) -> dict[Key, object]:
     return {decode_key(row.key): json.loads(row.state) for row in rows.all()}
 
 
-_STATE = ConversationState.__table__  # type: ignore[attr-defined]
+_STATE = table_of(ConversationState)
 # Built once: the report flow stores its position on every step, and building an upsert (with
 # its `excluded` alias) cost more Python time than executing it. Core on the table, not the ORM.
 _DELETE = sa.delete(_STATE).where(
@@ -52,13 +54,13 @@ def _upsert(dialect: str) -> sa.Insert:
 
 
 async def store_state(
-    session: AsyncSession, name: str, key: Sequence[Hashable], state: object | None
+    session: AsyncSession, name: str, key: Sequence[int | str], state: object | None
 ) -> None:
     """Record the position in one statement; None (the conversation ended) removes it."""
     encoded = encode_key(key)
     if state is None:
-        await session.exec(_DELETE, params={"name": name, "key": encoded})  # type: ignore[call-overload]
+        await session.exec(_DELETE, params={"name": name, "key": encoded})
         return
     values = {"name": name, "key": encoded, "state": json.dumps(state), "updated_at": utcnow()}
     statement = _upsert(session.get_bind().dialect.name)
-    await session.exec(statement, params=values)  # type: ignore[call-overload]
+    await session.exec(statement, params=values)

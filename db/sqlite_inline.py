@@ -36,7 +36,7 @@ import asyncio
 import re
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import aiosqlite
@@ -183,8 +183,8 @@ class InlineConnection(aiosqlite.Connection):
 
 
 async def connect(
-    args: list[Any],
-    kwargs: dict[str, Any],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
     write_lock: asyncio.Lock,
     busy_timeout: float,
 ) -> InlineConnection:
@@ -194,4 +194,5 @@ async def connect(
     connection = InlineConnection(
         lambda: sqlite3.connect(*args, **options), write_lock, busy_timeout
     )
-    return await connection
+    await connection  # starts the connection's thread and opens the database
+    return connection

@@ -31,6 +31,8 @@ from db.cases.rules import Rating
 from db.duties.metrics import DutyMetrics
 from db.office.digest import DepartmentFigures, Digest, ReportRow
 
+CellValue = str | float | datetime | None
+"""What a workbook cell holds here (an int is a float to the type checker)."""
 CHART_BARS = 5
 """Departments per list in the chart: the 红黑榜."""
 
@@ -154,7 +156,7 @@ def _metric_headers(_: Translator) -> list[str]:
     ]
 
 
-def _metric_values(m: DepartmentMetrics) -> list[object]:
+def _metric_values(m: DepartmentMetrics) -> list[CellValue]:
     return [
         m.received,
         m.signed,
@@ -187,7 +189,7 @@ def _duty_headers(_: Translator) -> list[str]:
     ]
 
 
-def _duty_values(d: DutyMetrics) -> list[object]:
+def _duty_values(d: DutyMetrics) -> list[CellValue]:
     return [
         d.submissions_due,
         d.submissions_on_time,
@@ -278,7 +280,7 @@ async def render_workbook(digest: Digest, rows: RowSource, _: Translator, tz: Zo
     summary = workbook.create_sheet(sheet_name(_("Summary"), taken))
     everything_title = sheet_name(_("All reports"), taken)
 
-    def cells(sheet: Any, values: list[object], rate_at: frozenset[int]) -> list[object]:
+    def cells(sheet: Any, values: list[CellValue], rate_at: frozenset[int]) -> list[object]:
         out: list[object] = []
         for index, value in enumerate(values):
             cell = WriteOnlyCell(sheet, value=value)
@@ -296,10 +298,10 @@ async def render_workbook(digest: Digest, rows: RowSource, _: Translator, tz: Zo
     summary.append([_("Rank"), _("Code"), _("Department"), _("Score"), *headers])
     shift = frozenset(i + 4 for i in _RATE_COLUMNS)
     for figures in digest.departments:
-        head: list[object] = [figures.rank, figures.code, figures.name, figures.score]
+        head: list[CellValue] = [figures.rank, figures.code, figures.name, figures.score]
         values = _metric_values(figures.metrics) + _duty_values(figures.duties)
         summary.append(cells(summary, head + values, shift))
-    total_row: list[object] = [None, None, _("Total"), None, *_metric_values(digest.totals)]
+    total_row: list[CellValue] = [None, None, _("Total"), None, *_metric_values(digest.totals)]
     total_row += _duty_values(digest.duty_totals)
     summary.append(cells(summary, total_row, shift))
 

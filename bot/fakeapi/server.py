@@ -906,7 +906,12 @@ class FakeBotApi:
         reply = _as_object(params.get("reply_parameters"))
         if reply is not None:
             source = self._chat(reply.get("chat_id", chat["id"]))
-            replied = self._messages.get(source["id"], {}).get(reply.get("message_id"))
+            message_id = reply.get("message_id")
+            replied = (
+                self._messages.get(source["id"], {}).get(message_id)
+                if isinstance(message_id, int)
+                else None
+            )
             if replied is not None:
                 content["reply_to_message"] = {
                     key: value for key, value in replied.items() if key != "reply_to_message"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from datetime import time
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
@@ -285,13 +286,13 @@ class ConfigFileMissing(FileNotFoundError):
     pass
 
 
-def load_settings(config: Path | None = None, **overrides: object) -> Settings:
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     """Read settings; an explicitly named file must exist, the default one may be absent."""
     if config is not None and not config.is_file():
         raise ConfigFileMissing(f"config file not found: {config}")
     path = config if config is not None else DEFAULT_CONFIG_FILE
     token = _config_file.set(path if path.is_file() else None)
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     finally:
         _config_file.reset(token)

@@ -35,6 +35,8 @@ Keyboard = list[list[tuple[str, str]]]
 """Rows of (label, callback data); kept plain so handlers need no Telegram types."""
 
 T = TypeVar("T")
+UpdateCallback = Callable[[Update, BotContext], Coroutine[Any, Any, object]]
+"""What python-telegram-bot calls for an update: a `turn_handler`-wrapped step."""
 log = logging.getLogger(__name__)
 
 

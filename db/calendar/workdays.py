@@ -268,7 +268,7 @@ def deadline_is_guessed(
 
 
 # Built once: every submitted report loads the calendar for its deadlines.
-_OVERRIDES = select(CalendarOverride.day, CalendarOverride.working)
+_OVERRIDES = select(col(CalendarOverride.day), col(CalendarOverride.working))
 _CONFIRMED_YEARS = select(CalendarYear.year)
 
 
@@ -318,22 +318,18 @@ async def set_override(
     }
     dialect = session.get_bind().dialect.name
     insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert_fn(CalendarOverride).values(**values)
-    statement = statement.on_conflict_do_update(
+    insert = insert_fn(CalendarOverride).values(**values)
+    upsert = insert.on_conflict_do_update(
         index_elements=["day"],
-        set_={name: statement.excluded[name] for name in values if name != "day"},
+        set_={name: insert.excluded[name] for name in values if name != "day"},
     ).returning(CalendarOverride)
-    await session.exec(  # type: ignore[call-overload]
-        statement, execution_options={"populate_existing": True}
-    )
+    await session.exec(upsert, execution_options={"populate_existing": True})
 
 
 async def remove_override(session: AsyncSession, day: date) -> bool:
     """Drop the override for `day` (no commit); False when there was none."""
     _require_date(day)
-    result = await session.exec(
-        delete(CalendarOverride).where(col(CalendarOverride.day) == day)  # type: ignore[call-overload]
-    )
+    result = await session.exec(delete(CalendarOverride).where(col(CalendarOverride.day) == day))
     return bool(result.rowcount)
 
 

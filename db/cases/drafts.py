@@ -11,10 +11,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.models import IdentityMode, ReportDraft
+from db.queries import table_of
 
 
 @dataclass
@@ -81,12 +82,12 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 # Core statements on the table, not the ORM: a draft is written at every step of every report,
 # and the unit of work (identity map, change tracking, flush) cost more than the SQL itself.
-_DRAFT = ReportDraft.__table__  # type: ignore[attr-defined]
+_DRAFT = table_of(ReportDraft)
 _STORED = "drafts"
 """session.info key: account id → the JSON stored for it in this session (None: no row)."""
 # Built once and run with parameters: building a statement costs more than executing it.
 _BY_ACCOUNT = _DRAFT.c.account_id == sa.bindparam("account_id")
-_SELECT = sa.select(_DRAFT.c.data, _DRAFT.c.updated_at).where(_BY_ACCOUNT)
+_SELECT = select(col(ReportDraft.data), col(ReportDraft.updated_at)).where(_BY_ACCOUNT)
 _INSERT = sa.insert(_DRAFT)
 _UPDATE = sa.update(_DRAFT).where(_DRAFT.c.account_id == sa.bindparam("draft_account_id"))
 _DELETE = sa.delete(_DRAFT).where(_BY_ACCOUNT)
@@ -100,8 +101,8 @@ def _stored(session: AsyncSession) -> dict[int, str | None]:
 async def _select(session: AsyncSession, account_id: int) -> tuple[str, datetime] | None:
     result = await session.exec(_SELECT, params={"account_id": account_id})
     row = result.first()
-    _stored(session)[account_id] = row.data if row is not None else None
-    return (row.data, row.updated_at) if row is not None else None
+    _stored(session)[account_id] = row[0] if row is not None else None
+    return (row[0], row[1]) if row is not None else None
 
 
 async def load_draft(session: AsyncSession, account_id: int) -> tuple[Draft, datetime] | None:
@@ -124,13 +125,13 @@ async def save_draft(session: AsyncSession, account_id: int, draft: Draft, now: 
     data = draft.to_json()
     if stored is None:
         values = {"account_id": account_id, "data": data, "updated_at": now}
-        await session.exec(_INSERT, params=values)  # type: ignore[call-overload]
+        await session.exec(_INSERT, params=values)
     else:
         if stored != data:
             draft.rev += 1
             data = draft.to_json()
         values = {"draft_account_id": account_id, "data": data, "updated_at": now}
-        await session.exec(_UPDATE, params=values)  # type: ignore[call-overload]
+        await session.exec(_UPDATE, params=values)
     known[account_id] = data
 
 
@@ -141,7 +142,7 @@ async def delete_draft(session: AsyncSession, account_id: int) -> Draft | None:
     stored = known[account_id]
     if stored is None:
         return None
-    await session.exec(_DELETE, params={"account_id": account_id})  # type: ignore[call-overload]
+    await session.exec(_DELETE, params={"account_id": account_id})
     known[account_id] = None
     return Draft.from_json(stored)
 

@@ -213,7 +213,7 @@ async def store_applied(
     """
     values: dict[str, object] = {**_case_values(applied.case), **(extra_values or {})}
     result = await session.exec(
-        update(Report)  # type: ignore[call-overload]
+        update(Report)
         .where(col(Report.id) == report_id, col(Report.version) == seen_version)
         .values(**values, updated_at=now, version=col(Report.version) + 1)
         .execution_options(synchronize_session=False)
@@ -361,6 +361,7 @@ async def close_unrated(
     )
     closed = []
     for report_id, number in (await session.exec(statement)).all():
+        assert report_id is not None
         outcome = await apply_command(
             session, report_id, CloseUnrated(), Actor.system(), now, calendar, limits, tz
         )

@@ -66,7 +66,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     ColumnElement,
     Integer,
-    Select,
     and_,
     bindparam,
     case,
@@ -78,11 +77,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 from sqlmodel import col
+from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.calendar.workdays import WorkCalendar, add_working_days, local_date
 from db.cases.rules import TERMINAL_STATES, DueKind, Limits
 from db.models import Department, EventKind, Report, ReportEvent, UTCDateTime
+from db.queries import Rows, select_rows
 
 _DEPARTMENT_DUE_KINDS = (DueKind.sign.value, DueKind.reply.value)
 """Due times the handling department owes; see "overdue_now" in the module notes."""
@@ -265,9 +266,7 @@ def _event_counts() -> list[tuple[EventKind, tuple[ColumnElement[bool], ...]]]:
 
 
 @cache
-def _metrics_statement(
-    stretches: int,
-) -> Select[tuple[int, bool, int, int, int, int, int, int, int, int, int, int, int]]:
+def _metrics_statement(stretches: int) -> Rows:
     """One row per department: its id, `active`, then the counts in `_COUNTED` order.
 
     Every count is a correlated scalar subquery on `Department.id`, so each is a seek into a
@@ -333,7 +332,7 @@ def _metrics_statement(
         select(func.coalesce(func.sum(per_stretch), 0)).select_from(pieces).scalar_subquery()
     )
     is_open = _open_condition()
-    return select(  # type: ignore[return-value]
+    return select_rows(
         department,
         col(Department.active),
         reports(*in_period),
@@ -359,7 +358,7 @@ def _metrics_parameters(
 
 def _grouped_metrics_statement(
     start: datetime, end: datetime, now: datetime, sign_due: ColumnElement[datetime]
-) -> Select[tuple[int, bool, int, int, int, int, int, int, int, int, int, int, int]]:
+) -> Rows:
     """The rows of `_metrics_statement` for PostgreSQL, from three GROUP BYs over month-first
     ranges (revision 0009's indexes) joined to the departments.
 
@@ -417,8 +416,8 @@ def _grouped_metrics_statement(
         backlog.c.overdue_now,
         *(events.c[f"n{i}"] for i in range(len(event_counts))),
     ]
-    return (  # type: ignore[return-value]
-        select(department, col(Department.active), *(func.coalesce(c, 0) for c in counts))
+    return (
+        select_rows(department, col(Department.active), *(func.coalesce(c, 0) for c in counts))
         .outerjoin(received, received.c.department_id == department)
         .outerjoin(backlog, backlog.c.department_id == department)
         .outerjoin(events, events.c.department_id == department)
@@ -464,10 +463,10 @@ async def department_metrics(
     sign_days = (limits or Limits()).sign_days
     if session.get_bind().dialect.name == "postgresql":
         sign_due = sign_due_expr(start, end, calendar, tz, sign_days)
-        rows = await session.exec(_grouped_metrics_statement(start, end, now, sign_due))  # type: ignore[call-overload]
+        rows = await session.exec(_grouped_metrics_statement(start, end, now, sign_due))
     else:
         pieces = sign_due_pieces(start, end, calendar, tz, sign_days)
-        rows = await session.exec(  # type: ignore[call-overload]
+        rows = await session.exec(
             _metrics_statement(len(pieces)), params=_metrics_parameters(start, end, now, pieces)
         )
     metrics: list[DepartmentMetrics] = []
@@ -492,16 +491,16 @@ async def overdue_numbers(
     most overdue first, at most `limit` so a digest message stays readable."""
     _require_aware(now=now)
     result = await session.exec(
-        select(col(Report.number))
+        sqlmodel_select(col(Report.number))
         .where(col(Report.handling_department_id) == department_id, _overdue_condition(now))
         .order_by(col(Report.due_at), col(Report.number))
         .limit(limit)
     )
-    return list(result.scalars().all())
+    return list(result.all())
 
 
 @cache
-def _overdue_statement(lateral: bool) -> Select[tuple[int, str]]:
+def _overdue_statement(lateral: bool) -> Rows:
     """Built once per dialect (the elements cost about as much Python as the query on SQLite);
     ``now`` and ``limit`` are bound parameters."""
     overdue = aliased(Report)
@@ -518,13 +517,13 @@ def _overdue_statement(lateral: bool) -> Select[tuple[int, str]]:
     if lateral:
         top = first.lateral("top")
         return (
-            select(department, top.c.number)
+            select_rows(department, top.c.number)
             .join(top, true())
             .order_by(department, top.c.due_at, top.c.number)
         )
     ids = first.with_only_columns(col(overdue.id)).correlate(Department)
     return (
-        select(department, col(Report.number))
+        select_rows(department, col(Report.number))
         .join(Report, col(Report.id).in_(ids))
         .order_by(department, col(Report.due_at), col(Report.number))
     )
@@ -544,7 +543,7 @@ async def overdue_numbers_by_department(
     """
     _require_aware(now=now)
     statement = _overdue_statement(session.get_bind().dialect.name == "postgresql")
-    result = await session.exec(statement, params={"now": now, "limit": limit})  # type: ignore[call-overload]
+    result = await session.exec(statement, params={"now": now, "limit": limit})
     numbers: dict[int, list[str]] = {}
     for department_id, number in result.all():
         numbers.setdefault(department_id, []).append(number)

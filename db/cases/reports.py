@@ -9,7 +9,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy import Executable, or_, update
+from sqlalchemy import UpdateBase, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -28,6 +28,7 @@ from db.models import (
     ReportCounter,
     ReportEvent,
 )
+from db.queries import table_of
 
 
 def format_number(year: int, seq: int) -> str:
@@ -53,14 +54,14 @@ def parse_number(text: str) -> str | None:
 
 
 @functools.cache
-def _seq_statements(dialect: str) -> tuple[Executable, Executable]:
+def _seq_statements(dialect: str) -> tuple[UpdateBase, UpdateBase]:
     """The counter's two statements, built once per dialect and run with the year as parameter:
     building them cost more Python time than running them."""
     insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # On the table, not the entity: an ORM update would also search the session for objects to
     # synchronise, and nothing here keeps counters loaded.
-    table = ReportCounter.__table__  # type: ignore[attr-defined]
-    year = sa.bindparam("seq_year")
+    table = table_of(ReportCounter)
+    year: sa.BindParameter[int] = sa.bindparam("seq_year", type_=sa.Integer)
     ensure = insert_fn(table).values(year=year, last_seq=0).on_conflict_do_nothing()
     bump = (
         update(table)
@@ -74,8 +75,8 @@ def _seq_statements(dialect: str) -> tuple[Executable, Executable]:
 async def next_seq(session: AsyncSession, year: int) -> int:
     """Allocate the next number of the year inside the caller's transaction, race-free."""
     ensure, bump = _seq_statements(session.get_bind().dialect.name)
-    await session.exec(ensure, params={"seq_year": year})  # type: ignore[call-overload]
-    result = await session.exec(bump, params={"seq_year": year})  # type: ignore[call-overload]
+    await session.exec(ensure, params={"seq_year": year})
+    result = await session.exec(bump, params={"seq_year": year})
     return int(result.scalar_one())
 
 

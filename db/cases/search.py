@@ -8,7 +8,7 @@ a page button pressed after the list changed still shows a valid page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from db.calendar.months import month_bounds, parse_month
 from db.cases.rules import TERMINAL_STATES, DueKind
 from db.models import Category, Department, Report, ReportState
+from db.queries import select_rows
 
 PAGE_SIZE = 10
 
@@ -71,35 +72,35 @@ async def _category_id(session: AsyncSession, text: str) -> int | None:
 
 async def parse_filters(session: AsyncSession, args: list[str]) -> CaseFilter | BadFilter:
     """`state=signed unit=D011 category=buck_passing overdue month=2026-03`, in any order."""
-    values: dict[str, object] = {}
+    found = CaseFilter()
     for token in args:
         key, has_value, value = token.partition("=")
         key = key.lower()
         if key == "overdue" and not has_value:
-            values["overdue"] = True
+            found = replace(found, overdue=True)
         elif key == "state" and has_value:
             try:
-                values["state"] = ReportState(value.lower())
+                found = replace(found, state=ReportState(value.lower()))
             except ValueError:
                 return BadFilter(FilterProblem.bad_state, value)
         elif key in ("unit", "dept", "department") and has_value:
             department_id = await _department_id(session, value)
             if department_id is None:
                 return BadFilter(FilterProblem.unknown_unit, value)
-            values["department_id"] = department_id
+            found = replace(found, department_id=department_id)
         elif key == "category" and has_value:
             category_id = await _category_id(session, value)
             if category_id is None:
                 return BadFilter(FilterProblem.unknown_category, value)
-            values["category_id"] = category_id
+            found = replace(found, category_id=category_id)
         elif key == "month" and has_value:
             try:
-                values["month"] = parse_month(value)
+                found = replace(found, month=parse_month(value))
             except ValueError:
                 return BadFilter(FilterProblem.bad_month, value)
         else:
             return BadFilter(FilterProblem.unknown_key, token)
-    return CaseFilter(**values)  # type: ignore[arg-type]
+    return found
 
 
 def overdue_condition(now: datetime) -> ColumnElement[bool]:
@@ -168,7 +169,7 @@ async def search_cases(
     page = min(max(page, 0), pages - 1)
     unit = aliased(Department)
     statement = (
-        select(
+        select_rows(
             col(Report.number),
             col(Report.state),
             col(unit.name),
@@ -189,7 +190,7 @@ async def search_cases(
         .offset(page * page_size)
         .limit(page_size)
     )
-    rows = (await session.exec(statement)).all()  # type: ignore[call-overload]
+    rows = (await session.exec(statement)).all()
     lines = tuple(
         CaseLine(
             number=number,

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import ColumnElement, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -105,11 +105,11 @@ async def enqueue(
         .values(**values)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
     )
-    result = await session.exec(statement)  # type: ignore[call-overload]
+    result = await session.exec(statement)
     return bool(result.rowcount)
 
 
-def _pending() -> list[object]:
+def _pending() -> list[ColumnElement[bool]]:
     return [
         col(OutboxMessage.sent_at).is_(None),
         col(OutboxMessage.failed_at).is_(None),
@@ -161,7 +161,7 @@ async def existing_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:
 async def claim(session: AsyncSession, message_id: int, now: datetime) -> bool:
     """Record the attempt; False when another sender claimed it or it is done already."""
     result = await session.exec(
-        update(OutboxMessage)  # type: ignore[call-overload]
+        update(OutboxMessage)
         .where(col(OutboxMessage.id) == message_id, *_pending())
         .values(claimed_at=now, attempts=col(OutboxMessage.attempts) + 1)
     )
@@ -170,7 +170,7 @@ async def claim(session: AsyncSession, message_id: int, now: datetime) -> bool:
 
 async def mark_sent(session: AsyncSession, message_id: int, now: datetime) -> None:
     await session.exec(
-        update(OutboxMessage)  # type: ignore[call-overload]
+        update(OutboxMessage)
         .where(col(OutboxMessage.id) == message_id)
         .values(sent_at=now, last_error=None)
     )
@@ -179,7 +179,7 @@ async def mark_sent(session: AsyncSession, message_id: int, now: datetime) -> No
 async def release(session: AsyncSession, message_id: int, retry_at: datetime, error: str) -> None:
     """Back in the queue for another attempt at `retry_at` (a 429, a 5xx, a network error)."""
     await session.exec(
-        update(OutboxMessage)  # type: ignore[call-overload]
+        update(OutboxMessage)
         .where(col(OutboxMessage.id) == message_id)
         .values(claimed_at=None, next_attempt_at=retry_at, last_error=error[:ERROR_MAX])
     )
@@ -188,7 +188,7 @@ async def release(session: AsyncSession, message_id: int, retry_at: datetime, er
 async def mark_failed(session: AsyncSession, message_id: int, now: datetime, error: str) -> None:
     """Give up: the recipient blocked the bot, or Telegram refuses this message for good."""
     await session.exec(
-        update(OutboxMessage)  # type: ignore[call-overload]
+        update(OutboxMessage)
         .where(col(OutboxMessage.id) == message_id)
         .values(failed_at=now, last_error=error[:ERROR_MAX])
     )
@@ -198,7 +198,7 @@ async def recover_in_doubt(session: AsyncSession) -> int:
     """At start-up: attempts a crash interrupted go back in the queue, counted. Returns how many
     (each may reach its recipient a second time)."""
     result = await session.exec(
-        update(OutboxMessage)  # type: ignore[call-overload]
+        update(OutboxMessage)
         .where(
             col(OutboxMessage.claimed_at).is_not(None),
             col(OutboxMessage.sent_at).is_(None),
@@ -214,7 +214,7 @@ async def fail_pending_for_chat(
 ) -> int:
     """A blocked recipient: drop what still waits for them (it cannot arrive)."""
     result = await session.exec(
-        update(OutboxMessage)  # type: ignore[call-overload]
+        update(OutboxMessage)
         .where(col(OutboxMessage.chat_id) == chat_id, *_pending())
         .values(failed_at=now, last_error=error[:ERROR_MAX])
     )

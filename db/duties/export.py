@@ -32,6 +32,7 @@ from db.models import (
     SubmissionRound,
     SubmissionState,
 )
+from db.queries import select_rows
 
 
 @dataclass(frozen=True)
@@ -82,12 +83,12 @@ async def submission_rows(
         .subquery()
     )
     statement = (
-        select(
+        select_rows(
             Submission,
             Obligation,
             Department,
-            SubmissionRound.decision,
-            SubmissionRound.comment,
+            col(SubmissionRound.decision),
+            col(SubmissionRound.comment),
         )
         .join(Obligation, col(Obligation.id) == col(Submission.obligation_id))
         .join(Department, col(Department.id) == col(Submission.department_id))

@@ -275,12 +275,8 @@ async def replace_self_check_items(
     dropped = [item.id for item in await untouched_items(session, submission.id)]
     if dropped:
         # Their only history is the `created` row, which goes with them.
-        await session.exec(  # type: ignore[call-overload]
-            delete(LedgerUpdate).where(col(LedgerUpdate.item_id).in_(dropped))
-        )
-        await session.exec(  # type: ignore[call-overload]
-            delete(RectificationItem).where(col(RectificationItem.id).in_(dropped))
-        )
+        await session.exec(delete(LedgerUpdate).where(col(LedgerUpdate.item_id).in_(dropped)))
+        await session.exec(delete(RectificationItem).where(col(RectificationItem.id).in_(dropped)))
     kept = (
         await session.exec(
             select(RectificationItem)

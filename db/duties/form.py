@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from enum import StrEnum
+from enum import Enum
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -105,8 +105,9 @@ _CODES = re.compile(r"[A-Za-z0-9_-]+")
 _SPLIT = re.compile(r"[\s,，、;；]+")
 
 
-class FormProblem(StrEnum):
-    """What is wrong with a typed form; the handler words each one."""
+class FormProblem(Enum):
+    """What is wrong with a typed form; the handler words each one. (A plain Enum: a member is
+    named `title`, which a str enum would shadow `str.title` with.)"""
 
     empty = "empty"
     unknown_line = "unknown_line"

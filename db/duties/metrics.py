@@ -33,8 +33,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, func, select
-from sqlmodel import col
+from sqlalchemy import ColumnElement, and_, case, func
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.models import LedgerState, Obligation, RectificationItem, Submission

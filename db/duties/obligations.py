@@ -102,7 +102,7 @@ class _Unit:
 
 async def _active_units(session: AsyncSession) -> list[_Unit]:
     statement = (
-        select(Department.id, Department.kind, Department.dept_class)
+        select(col(Department.id), col(Department.kind), col(Department.dept_class))
         .where(col(Department.active))
         .order_by(col(Department.id))
     )
@@ -229,8 +229,13 @@ async def create_obligation(
     problem = await _check(session, spec, today)
     if problem is not None:
         return problem
+    # The required fields are given here and written again, with the rest, by `_write_spec`.
     obligation = Obligation(
         campaign_id=spec.campaign_id,
+        kind=spec.kind,
+        title=spec.title,
+        scope=spec.scope,
+        period=spec.rule.period,
         starts_on=spec.rule.starts_on or today,
         created_by=actor_account_id,
         created_at=now,
@@ -318,7 +323,7 @@ async def edit_obligation(
         # Periods opened so far stay as they were; the next materialisation opens new ones
         # from today's rule only.
         obligation.starts_on = max(obligation.starts_on, today + timedelta(days=1))
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         delete(ObligationUnit).where(col(ObligationUnit.obligation_id) == obligation_id)
     )
     _link_units(session, obligation_id, spec)

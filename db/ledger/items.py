@@ -65,6 +65,7 @@ async def add_item(
     )
     session.add(item)
     await session.flush()
+    assert item.id is not None
     session.add(
         LedgerUpdate(
             item_id=item.id,

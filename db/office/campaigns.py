@@ -72,6 +72,7 @@ async def init_campaign(
     campaign = Campaign(name=name or f"{year}年{template.name}", year=year, template=template_name)
     session.add(campaign)
     await session.flush()
+    assert campaign.id is not None
     for position, (phase_name, starts_on, ends_on) in enumerate(phase_dates(template, year), 1):
         session.add(
             CampaignPhase(

@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, literal, select
@@ -61,6 +61,7 @@ from db.models import (
     ReportEvent,
     ReportState,
 )
+from db.queries import select_rows
 
 TOP_SIZE = 5
 _SCORE_DIGITS = 6
@@ -212,7 +213,7 @@ async def build_digest(
     duties = await duty_metrics(session, start, end, now)
     ids = [row.department_id for row in rows if row.department_id is not None]
     result = await session.exec(
-        select(col(Department.id), col(Department.code), col(Department.name)).where(
+        select_rows(col(Department.id), col(Department.code), col(Department.name)).where(
             col(Department.id).in_(ids)
         )
     )
@@ -389,7 +390,8 @@ async def month_report_rows(
             yield _report_row(row, digest.now)
 
 
-def _report_row(row: Sequence[object], now: datetime) -> ReportRow:
+def _report_row(row: Sequence[Any], now: datetime) -> ReportRow:
+    # A streamed row of `month_report_rows`: its columns are untyped in SQLAlchemy's stream.
     (number, created, assigned, category, dept_id, dept, state, due_at, due_kind) = row[:9]
     signed_at, sign_due, reply_on_time, rating, mode, name, phone = row[9:]
     signed_on_time: bool | None = None
@@ -400,18 +402,18 @@ def _report_row(row: Sequence[object], now: datetime) -> ReportRow:
             signed_on_time = False
     return ReportRow(
         number=str(number),
-        created_at=created,  # type: ignore[arg-type]
-        assigned_at=assigned,  # type: ignore[arg-type]
+        created_at=created,
+        assigned_at=assigned,
         category=str(category),
-        department_id=dept_id,  # type: ignore[arg-type]
-        department=dept,  # type: ignore[arg-type]
+        department_id=dept_id,
+        department=dept,
         state=ReportState(state),
-        due_at=due_at,  # type: ignore[arg-type]
-        due_kind=due_kind,  # type: ignore[arg-type]
+        due_at=due_at,
+        due_kind=due_kind,
         signed_on_time=signed_on_time,
         answered_on_time=None if reply_on_time is None else bool(reply_on_time),
-        rating=rating,  # type: ignore[arg-type]
+        rating=rating,
         identity_mode=IdentityMode(mode),
-        reporter_name=name,  # type: ignore[arg-type]
-        reporter_phone=phone,  # type: ignore[arg-type]
+        reporter_name=name,
+        reporter_phone=phone,
     )

@@ -134,11 +134,9 @@ async def purge_report(
     paths = list(
         await session.exec(select(Attachment.path).where(col(Attachment.report_id) == report_id))
     )
-    await session.exec(  # type: ignore[call-overload]
-        delete(Attachment).where(col(Attachment.report_id) == report_id)
-    )
+    await session.exec(delete(Attachment).where(col(Attachment.report_id) == report_id))
     # The reporter's own steps (filed, added, answered, rated) carry the account as actor.
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(ReportEvent)
         .where(col(ReportEvent.report_id) == report_id, col(ReportEvent.actor_role) == "reporter")
         .values(actor_account_id=None)

@@ -19,9 +19,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import Integer, Select, String, bindparam, case, func, or_
+from sqlalchemy import Integer, String, bindparam, case, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from db.models import Department, DepartmentKind
 
@@ -341,11 +342,11 @@ async def search_departments(session: AsyncSession, text: str, limit: int = 8) -
         "contains_raw": f"%{_escape_like(raw)}%",
         "limit": limit,
     }
-    result = await session.exec(_SEARCH, params=params)  # type: ignore[call-overload]
+    result = await session.exec(_SEARCH, params=params)
     return list(result.all())
 
 
-def _search_statement() -> Select[tuple[Department]]:
+def _search_statement() -> SelectOfScalar[Department]:
     """The search of `search_departments`, built once: building it (a CASE, four LIKEs) cost
     several times more than running it. Every typed value is a bound parameter."""
     name = col(Department.name)

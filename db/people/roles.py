@@ -121,7 +121,7 @@ async def redeem_invite(
     if invite.expires_at <= now:
         return InviteProblem.expired
 
-    claimed = await session.exec(  # type: ignore[call-overload]
+    claimed = await session.exec(
         update(Invite)
         .where(col(Invite.id) == invite.id, col(Invite.used_at).is_(None))
         .values(used_at=now, used_by_account_id=account_id)
@@ -312,6 +312,7 @@ async def _recipients(
     )
     found: dict[int, dict[int, Recipient]] = {}
     for department_id, account in (await session.exec(statement)).all():
+        assert department_id is not None  # the statement asks for department grants only
         people = found.setdefault(department_id, {})
         people.setdefault(account.telegram_id, Recipient(account.telegram_id, account.language))
     return {department_id: list(people.values()) for department_id, people in found.items()}

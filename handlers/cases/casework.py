@@ -183,9 +183,8 @@ async def sign(turn: Turn) -> int:
         turn.clear_keyboard = True
         return END
     actor = await _actor(turn)
-    outcome = await _check(turn, report, actor, frozenset({ReportState.assigned}))
-    if outcome is None:
-        outcome = await apply_as(turn, report, Sign(), actor)
+    checked = await _check(turn, report, actor, frozenset({ReportState.assigned}))
+    outcome = checked if checked is not None else await apply_as(turn, report, Sign(), actor)
     if isinstance(outcome, Refused):
         message = await refusal(turn, report, outcome)
         turn.toast = message
@@ -289,9 +288,8 @@ async def _apply_typed(
         return state
     await set_target(turn, TARGETS, None)
     actor = await _actor(turn)
-    outcome = await _check(turn, report, actor, allowed)
-    if outcome is None:
-        outcome = await apply_as(turn, report, made, actor)
+    checked = await _check(turn, report, actor, allowed)
+    outcome = checked if checked is not None else await apply_as(turn, report, made, actor)
     if isinstance(outcome, Refused):
         turn.say(await refusal(turn, report, outcome))
         return END

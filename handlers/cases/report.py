@@ -40,7 +40,7 @@ from bot.runtime.flow_state import remember
 from bot.runtime.i18n import N_
 from bot.runtime.render import button_label, esc, identity_label
 from bot.runtime.services import BotContext, Handler
-from bot.runtime.turn import Keyboard, Turn, turn_handler
+from bot.runtime.turn import Keyboard, Turn, UpdateCallback, turn_handler
 from bot.runtime.uploads import incoming_file, receive
 from db.cases.categories import active_categories, active_category, category_name
 from db.cases.drafts import Draft, delete_draft, load_draft, save_draft
@@ -251,7 +251,7 @@ async def _remember(turn: Turn, state: State | int) -> None:
 Step = Callable[[Turn, Draft], Awaitable[State | int]]
 
 
-def step(fn: Step) -> Callable[..., Awaitable[object]]:
+def step(fn: Step) -> UpdateCallback:
     """Load the draft for a step, end politely when it is gone, save it after the step."""
 
     async def run(turn: Turn) -> object:
@@ -679,7 +679,8 @@ def build_handler() -> ConversationHandler[BotContext]:
         State.EDIT: [CallbackQueryHandler(choose_edit, pattern=cb.EDIT.pattern)],
     }
     for state, handlers in states.items():
-        handlers.extend(fallback(State(state)))
+        assert isinstance(state, State)
+        handlers.extend(fallback(state))
     return conversation(
         entry_points=[
             CommandHandler("report", start_report, filters=PRIVATE),

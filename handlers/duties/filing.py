@@ -25,7 +25,7 @@ from bot.runtime.i18n import N_, Translator, gettext_for
 from bot.runtime.period_text import period_label
 from bot.runtime.render import MESSAGE_MAX, cut, esc, local_time
 from bot.runtime.services import Handler
-from bot.runtime.turn import Keyboard, Outgoing, OutgoingFile, Turn, turn_handler
+from bot.runtime.turn import Keyboard, Outgoing, OutgoingFile, Turn, UpdateCallback, turn_handler
 from db.duties.filing import Filed, official_units, working_due
 from db.duties.filing_drafts import (
     FilingDraft,
@@ -192,7 +192,7 @@ def filing_step(fn: Step) -> Callable[[Turn], Awaitable[int | None]]:
     return run
 
 
-def step(fn: Step) -> Callable[..., Awaitable[object]]:
+def step(fn: Step) -> UpdateCallback:
     return turn_handler(filing_step(fn))
 
 
@@ -203,11 +203,13 @@ S = TypeVar("S", bound=int)
 def with_reasks(table: Mapping[S, list[Handler]], reask: Callable[[S], Step]) -> States:
     """A flow's steps, each followed by what answers input of the wrong kind in that state:
     `reask(state)` for any other message and for a stale button of the filing's own."""
+    states: States = {}
     for state, handlers in table.items():
         answer = step(reask(state))
         handlers.append(MessageHandler(TEXT | MEDIA | NOT_TEXT_OR_FILE, answer))
         handlers.append(CallbackQueryHandler(answer, pattern=FLOW_BUTTONS))
-    return dict(table)
+        states[state] = handlers
+    return states
 
 
 def heading(turn: Turn, filing: Filing) -> str:

@@ -36,7 +36,7 @@ from bot.runtime.flow_state import leave_other_flows, remember
 from bot.runtime.input import no_longer_valid, typed_text, unit_choices
 from bot.runtime.render import esc
 from bot.runtime.services import BotContext, Handler
-from bot.runtime.turn import Keyboard, Turn, turn_handler
+from bot.runtime.turn import Keyboard, Turn, UpdateCallback, turn_handler
 from db.calendar.date_input import DateProblem, parse_due_date
 from db.cases.categories import active_categories, active_category, category_name
 from db.files import remove_if_unreferenced
@@ -156,7 +156,7 @@ async def _save(turn: Turn, draft: InspectionDraft, state: int) -> None:
 Step = Callable[[Turn, InspectionDraft], Awaitable[int]]
 
 
-def step(fn: Step) -> Callable[..., Awaitable[object]]:
+def step(fn: Step) -> UpdateCallback:
     """Check the role, load the draft, end politely when it is gone, save it after the step."""
 
     async def run(turn: Turn) -> object:

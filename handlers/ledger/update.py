@@ -35,7 +35,7 @@ from bot.runtime.i18n import Translator
 from bot.runtime.input import no_longer_valid, typed_text
 from bot.runtime.render import esc
 from bot.runtime.services import BotContext, Handler
-from bot.runtime.turn import Keyboard, Turn, turn_handler
+from bot.runtime.turn import Keyboard, Turn, UpdateCallback, turn_handler
 from db.conversations import load_states
 from db.files import remove_if_unreferenced
 from db.ledger import drafts as ledger_drafts
@@ -143,7 +143,7 @@ def ask(turn: Turn, draft: UpdateDraft) -> State:
 Step = Callable[[Turn, UpdateDraft], Awaitable[int]]
 
 
-def step(fn: Step) -> Callable[..., Awaitable[object]]:
+def step(fn: Step) -> UpdateCallback:
     """Load the draft of the item being updated, end politely when it is gone, save after."""
 
     async def run(turn: Turn) -> object:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import and_
-from sqlmodel import col, select
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.runtime.i18n import N_, Translator
@@ -42,6 +42,7 @@ from db.models import (
     SubmissionRound,
     SubmissionState,
 )
+from db.queries import select_rows
 from scheduler.deadlines.scan import Deadline, Notice
 
 TITLE_MAX = 60
@@ -114,18 +115,18 @@ class SubmissionDeadlines:
             col(SubmissionRound.number) == col(Submission.rounds),
         )
         statement = (
-            select(
-                Submission.id,
-                Submission.obligation_id,
-                Submission.department_id,
-                Submission.period,
-                Submission.state,
-                Submission.due_at,
-                Submission.resubmit_due_at,
-                Submission.rounds,
-                Submission.created_at,
-                SubmissionRound.reviewed_at,
-                Obligation.title,
+            select_rows(
+                col(Submission.id),
+                col(Submission.obligation_id),
+                col(Submission.department_id),
+                col(Submission.period),
+                col(Submission.state),
+                col(Submission.due_at),
+                col(Submission.resubmit_due_at),
+                col(Submission.rounds),
+                col(Submission.created_at),
+                col(SubmissionRound.reviewed_at),
+                col(Obligation.title),
             )
             .join(Obligation, col(Obligation.id) == col(Submission.obligation_id))
             .join(Department, col(Department.id) == col(Submission.department_id))
@@ -194,12 +195,12 @@ class LedgerDeadlines:
 
     async def open_deadlines(self, session: AsyncSession, now: datetime) -> list[Deadline]:
         statement = (
-            select(
-                RectificationItem.id,
-                RectificationItem.department_id,
-                RectificationItem.due_at,
-                RectificationItem.created_at,
-                RectificationItem.description,
+            select_rows(
+                col(RectificationItem.id),
+                col(RectificationItem.department_id),
+                col(RectificationItem.due_at),
+                col(RectificationItem.created_at),
+                col(RectificationItem.description),
             )
             .join(Department, col(Department.id) == col(RectificationItem.department_id))
             .where(col(RectificationItem.state) == LedgerState.open, col(Department.active))

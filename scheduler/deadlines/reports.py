@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import col, select
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.runtime.i18n import N_, Translator
@@ -13,6 +13,7 @@ from bot.runtime.render import esc
 from db.calendar.reminders import Rung
 from db.cases.rules import DueKind, OwnerKind
 from db.models import Report, ReportState
+from db.queries import select_rows
 from scheduler.deadlines.scan import Deadline, Notice
 
 OPEN_STATES = (
@@ -47,14 +48,14 @@ TEXTS: dict[Rung, str] = {
 
 class ReportDeadlines:
     async def open_deadlines(self, session: AsyncSession, now: datetime) -> list[Deadline]:
-        statement = select(
-            Report.number,
-            Report.due_at,
-            Report.due_kind,
-            Report.owner_kind,
-            Report.owner_department_id,
-            Report.assigned_at,
-            Report.signed_at,
+        statement = select_rows(
+            col(Report.number),
+            col(Report.due_at),
+            col(Report.due_kind),
+            col(Report.owner_kind),
+            col(Report.owner_department_id),
+            col(Report.assigned_at),
+            col(Report.signed_at),
         ).where(col(Report.state).in_(OPEN_STATES), col(Report.due_at).is_not(None))
         deadlines = []
         for number, due_at, due_kind, owner_kind, owner_department, assigned, signed in (
