@@ -24,6 +24,8 @@ import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from bot.runtime.telegram_errors import NoAnswer
+
 
 class AiohttpRequest(BaseRequest):
     """A `BaseRequest` on one aiohttp `ClientSession` with a keep-alive connection pool.
@@ -104,8 +106,12 @@ class AiohttpRequest(BaseRequest):
                 return response.status, await response.read()
         except (TimeoutError, aiohttp.ServerTimeoutError) as err:
             raise TimedOut from err
-        except aiohttp.ClientError as err:
+        except aiohttp.ClientConnectorError as err:
+            # Nothing was sent: the connection was never made.
             raise NetworkError(f"aiohttp.{err.__class__.__name__}: {err}") from err
+        except aiohttp.ClientError as err:
+            # The request may have left before the connection broke: Telegram may have done it.
+            raise NoAnswer(f"aiohttp.{err.__class__.__name__}: {err}") from err
 
     def _proxy_for(self, url: str) -> str | None:
         if self._proxy is not None:

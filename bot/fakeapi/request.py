@@ -16,6 +16,7 @@ from telegram.request import BaseRequest, RequestData
 
 from bot.fakeapi.server import FakeBotApi
 from bot.fakeapi.spec import UploadedFile
+from bot.runtime.telegram_errors import NoAnswer
 
 __all__ = ["FakeRequest"]
 
@@ -81,6 +82,8 @@ class FakeRequest(BaseRequest):
             )
         }
         status, body = await self._api.handle(target, params, files)
+        if self._api.take_lost_answer(target):
+            raise NoAnswer("the Bot API double handled the call and dropped its answer")
         return status, _body(body)
 
 

@@ -264,6 +264,7 @@ class FakeBotApi:
         self._failures: list[_Failure] = []
         self._rate: float | None = None
         self.dropped: dict[str, int] = {}
+        self.lost_answers: dict[str, int] = {}
         self._sent_at: deque[float] = deque()
         self._handlers: dict[str, _Handler] = {
             "getMe": self._get_me,
@@ -431,6 +432,19 @@ class FakeBotApi:
         if left <= 0:
             return False
         self.dropped[method] = left - 1
+        return True
+
+    def lose_answer_next(self, method: str, count: int = 1) -> None:
+        """Carry out the next ``count`` calls of ``method`` but lose their answers: the caller
+        gets a network error although the call took effect (a message was sent)."""
+        self.lost_answers[method] = self.lost_answers.get(method, 0) + count
+
+    def take_lost_answer(self, method: str) -> bool:
+        """Whether this call's answer is lost after it was carried out (used by the transports)."""
+        left = self.lost_answers.get(method, 0)
+        if left <= 0:
+            return False
+        self.lost_answers[method] = left - 1
         return True
 
     def rate_limit(self, per_second: float | None) -> None:

@@ -12,8 +12,8 @@ transaction, so a message exists exactly when the decision behind it was committ
 A crash between 1 and 3 leaves a claimed, unsent row. Telegram offers no idempotency key, so the
 bot cannot know whether the message arrived: `recover_in_doubt` puts such rows back in the queue
 and counts them (`in_doubt`). The policy is therefore at-least-once with at most one duplicate per
-message per crash, and never a duplicate without a crash. A live sender's claim is never taken
-over: recovery runs once at start-up, before any sender exists.
+message per crash or lost answer, and every possible duplicate is counted. A live sender's claim
+is never taken over: recovery runs once at start-up, before any sender exists.
 """
 
 from __future__ import annotations
@@ -176,12 +176,27 @@ async def mark_sent(session: AsyncSession, message_id: int, now: datetime) -> No
     )
 
 
-async def release(session: AsyncSession, message_id: int, retry_at: datetime, error: str) -> None:
-    """Back in the queue for another attempt at `retry_at` (a 429, a 5xx, a network error)."""
+async def release(
+    session: AsyncSession,
+    message_id: int,
+    retry_at: datetime,
+    error: str,
+    *,
+    in_doubt: bool = False,
+) -> None:
+    """Back in the queue for another attempt at `retry_at` (a 429, a 5xx, a network error).
+
+    `in_doubt`: the failed attempt may have reached the recipient (its answer was lost, or part
+    of it went out), so the next one may be a second copy: counted like a crash's."""
+    values: dict[str, object] = {
+        "claimed_at": None,
+        "next_attempt_at": retry_at,
+        "last_error": error[:ERROR_MAX],
+    }
+    if in_doubt:
+        values["in_doubt"] = col(OutboxMessage.in_doubt) + 1
     await session.exec(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id) == message_id)
-        .values(claimed_at=None, next_attempt_at=retry_at, last_error=error[:ERROR_MAX])
+        update(OutboxMessage).where(col(OutboxMessage.id) == message_id).values(values)
     )
 
 

@@ -6,7 +6,8 @@ and what each kind of failure means:
 
 * 429 (`RetryAfter`): the row goes back with Telegram's wait, and the whole sender pauses for it;
 * 5xx, timeouts, network errors: back in the queue with a growing delay; given up after
-  `max_attempts`;
+  `max_attempts`. When the failed attempt may have arrived (its answer was lost, or its files
+  went out before its text failed) the retry is counted in `in_doubt` and logged;
 * 403 (`Forbidden`, the person blocked the bot): the account is marked unreachable, what still
   waits for that chat is dropped, and, when the person holds a role, the admins are told once;
 * 400 (`BadRequest`): Telegram will never accept this message; given up at once.
@@ -36,6 +37,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from bot.runtime.i18n import gettext_for
 from bot.runtime.render import role_label
 from bot.runtime.settings import Settings
+from bot.runtime.telegram_errors import may_have_arrived
 from bot.runtime.turn import NO_PREVIEW, markup
 from db.calendar.workdays import WorkCalendar, load_calendar
 from db.delivery.outbox import (
@@ -259,11 +261,12 @@ class OutboxSender:
         if not claimed:
             return "skipped"
         attempts = row.attempts + 1
+        done: list[str] = []
         try:
             if row.channel is Channel.wecom:
                 await self._send_wecom(row)
             else:
-                await self._send_telegram(row)
+                await self._send_telegram(row, done)
         except RetryAfter as error:
             wait = error.retry_after
             seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
@@ -283,16 +286,27 @@ class OutboxSender:
                 await self._fail(row, f"gave up after {attempts} attempts: {error}")
                 log.error("outbox %s: giving up after %d attempts", row.dedupe_key, attempts)
                 return "failed"
-            return await self._retry(row, backoff(attempts), f"{type(error).__name__}: {error}")
+            doubtful = may_have_arrived(error) or bool(done)
+            if doubtful:
+                log.warning(
+                    "outbox %s: %s; sending it again may deliver a second copy (in doubt)",
+                    row.dedupe_key,
+                    "part of it went out" if done else "its answer was lost",
+                )
+            return await self._retry(
+                row, backoff(attempts), f"{type(error).__name__}: {error}", in_doubt=doubtful
+            )
         async with self.sessions() as session:
             await mark_sent(session, row.id, self.clock())
             await session.commit()
         return "sent"
 
-    async def _retry(self, row: OutboxMessage, delay: timedelta, error: str) -> str:
+    async def _retry(
+        self, row: OutboxMessage, delay: timedelta, error: str, *, in_doubt: bool = False
+    ) -> str:
         assert row.id is not None
         async with self.sessions() as session:
-            await release(session, row.id, self.clock() + delay, error)
+            await release(session, row.id, self.clock() + delay, error, in_doubt=in_doubt)
             await session.commit()
         return "retry"
 
@@ -304,7 +318,9 @@ class OutboxSender:
 
     # --- the two channels ------------------------------------------------------------------
 
-    async def _send_telegram(self, row: OutboxMessage) -> None:
+    async def _send_telegram(self, row: OutboxMessage, done: list[str]) -> None:
+        """Files first, then the text; `done` collects the calls Telegram confirmed, so a
+        failure half-way is known to have delivered part of the message."""
         assert row.chat_id is not None
         for file in files_of(row):
             content: Any = file.file_id
@@ -315,6 +331,7 @@ class OutboxSender:
                 await self.bot.send_photo(row.chat_id, content)
             else:
                 await self.bot.send_document(row.chat_id, content, filename=file.name)
+            done.append(file.kind)
         await self._pace()
         await self.bot.send_message(
             row.chat_id,

@@ -313,3 +313,37 @@ def test_wecom_markdown_fits_a_robot() -> None:
     assert len(long.encode()) <= WECOM_LIMIT_BYTES
     assert long.startswith("**情况通报**超期") and long.endswith("…")
     assert wecom_markdown("短消息") == "短消息"
+
+
+async def test_a_lost_answer_is_retried_and_the_possible_copy_counted(office: Harness) -> None:
+    bot = office
+    await bot.say(CITIZEN, "/start")
+    await put(bot, "lost", CITIZEN.id)
+    sender = sender_of(bot)
+    bot.api.lose_answer_next("sendMessage")
+    assert (await sender.drain_once()).retried == 1
+    assert delivered(bot, CITIZEN.id, "lost") == 1, "Telegram did send it"
+    assert (await rows(bot))["lost"].in_doubt == 1
+    bot.clock.advance(seconds=backoff(1).total_seconds())
+    assert (await sender.drain_once()).sent == 1
+    assert delivered(bot, CITIZEN.id, "lost") == 2, "the second copy the count announced"
+    engine = create_engine(bot.settings.database.url)
+    async with session_factory(engine)() as session:
+        assert (await counts(session)).in_doubt == 1
+    await engine.dispose()
+
+
+async def test_a_refused_attempt_is_not_in_doubt(office: Harness) -> None:
+    bot = office
+    await bot.say(CITIZEN, "/start")
+    await put(bot, "refused", CITIZEN.id)
+    sender = sender_of(bot)
+    bot.api.fail_next("sendMessage", 502, "Bad Gateway")
+    assert (await sender.drain_once()).retried == 1
+    bot.api.drop_next("sendMessage")  # the connection broke before the call was made
+    bot.clock.advance(seconds=backoff(1).total_seconds())
+    assert (await sender.drain_once()).retried == 1
+    bot.clock.advance(seconds=backoff(2).total_seconds())
+    assert (await sender.drain_once()).sent == 1
+    assert delivered(bot, CITIZEN.id, "refused") == 1
+    assert (await rows(bot))["refused"].in_doubt == 0
