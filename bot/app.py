@@ -25,7 +25,7 @@ from bot.runtime.services import SERVICES_KEY, BotContext, Services, services_of
 from bot.runtime.settings import Settings
 from bot.updates import PerChatUpdateProcessor
 from db.engine import create_engine, session_factory
-from handlers import errors, start
+from handlers import errors, start, update_kinds
 from handlers.cases import casework, extension, followup, inbox, report, reporter
 from handlers.cases import search as case_search
 from handlers.cases import view as case_view
@@ -180,6 +180,9 @@ def build_application(
         settings=settings, engine=engine, sessions=sessions, clock=clock
     )
 
+    # Groups -2 and -1: what is no person's new message in a private chat (an edit, a channel
+    # post, a group) is answered or ignored here and reaches no flow.
+    application.add_handlers(update_kinds.build_handlers())
     # Group 0: the flows first (the receipt flow before the report flow, so a code typed after
     # /receipt is never taken as an answer of a half-finished report), then single commands,
     # then the answers for whatever nothing else wanted.

@@ -145,12 +145,6 @@ async def stale_button(turn: Turn) -> None:
     turn.clear_keyboard = True
 
 
-@turn_handler
-async def group_chat(turn: Turn) -> None:
-    """Keep reporting out of groups, where everyone would see who reports."""
-    turn.say(turn._("To protect reporters, please talk to me in a private chat."))
-
-
 def build_handlers() -> list[Handler]:
     return [
         CommandHandler("start", start, filters=PRIVATE),
@@ -164,7 +158,6 @@ def build_handlers() -> list[Handler]:
 def build_last_resort_handlers() -> list[Handler]:
     """Registered after every flow, so they only see what nothing else wanted."""
     return [
-        MessageHandler(filters.COMMAND & ~PRIVATE, group_chat),
         MessageHandler(filters.COMMAND & PRIVATE, unknown_command),
         MessageHandler(PRIVATE & ~filters.COMMAND, stray_input),
         CallbackQueryHandler(stale_button),

@@ -265,6 +265,8 @@ class FakeBotApi:
         self._rate: float | None = None
         self.dropped: dict[str, int] = {}
         self.lost_answers: dict[str, int] = {}
+        self.left_chats: set[int] = set()
+        """Groups and channels the bot left (`leaveChat`)."""
         self._sent_at: deque[float] = deque()
         self._handlers: dict[str, _Handler] = {
             "getMe": self._get_me,
@@ -290,6 +292,7 @@ class FakeBotApi:
             "forwardMessage": self._forward_message,
             "getFile": self._get_file,
             "getChat": self._get_chat,
+            "leaveChat": self._leave_chat,
             **dict.fromkeys(_MEDIA_METHODS, self._send_media),
         }
 
@@ -463,6 +466,15 @@ class FakeBotApi:
             copy.deepcopy(message)
             for _, message in sorted(messages.items())
             if message["from"]["id"] == self.bot_user["id"]
+        ]
+
+    def user_messages(self, chat_id: int) -> list[JSONDict]:
+        """Messages people sent in the chat, as they look now (edits applied)."""
+        messages = self._messages.get(chat_id, {})
+        return [
+            copy.deepcopy(message)
+            for _, message in sorted(messages.items())
+            if message.get("from", {}).get("id") != self.bot_user["id"]
         ]
 
     def last_message(self, chat_id: int) -> JSONDict:
@@ -644,6 +656,56 @@ class FakeBotApi:
                 "data": data,
             },
         )
+
+    def edited_message_update(
+        self, user: FakeUser, message: Mapping[str, Any], text: str
+    ) -> JSONDict:
+        """The user editing one of their own earlier text messages."""
+        chat_id, message_id = message["chat"]["id"], message["message_id"]
+        stored = self._messages[chat_id][message_id]
+        stored["text"] = text
+        stored["edit_date"] = int(time.time())
+        return self._update("edited_message", stored)
+
+    def channel_post_update(self, channel_id: int, text: str, title: str = "Channel") -> JSONDict:
+        """A post in a channel the bot administers: nobody sent it as a person."""
+        chat = {"id": channel_id, "type": "channel", "title": title}
+        self._chats[channel_id] = chat
+        content: JSONDict = {"text": text, "sender_chat": chat}
+        if command := _COMMAND.match(text):
+            content["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": utf16_len(command.group())}
+            ]
+        message_id = self._last_message_id.get(channel_id, 0) + 1
+        self._last_message_id[channel_id] = message_id
+        post = {"message_id": message_id, "chat": chat, "date": int(time.time()), **content}
+        self._messages.setdefault(channel_id, {})[message_id] = post
+        return self._update("channel_post", post)
+
+    def added_to_group_update(self, user: FakeUser, group_id: int, title: str) -> JSONDict:
+        """`user` adding the bot to a group (a `my_chat_member` update)."""
+        chat = {"id": group_id, "type": "group", "title": title}
+        self._chats[group_id] = chat
+        return self._update(
+            "my_chat_member",
+            {
+                "chat": chat,
+                "from": user.to_dict(),
+                "date": int(time.time()),
+                "old_chat_member": {"user": self.bot_user, "status": "left"},
+                "new_chat_member": {"user": self.bot_user, "status": "member"},
+            },
+        )
+
+    def group_message_update(self, user: FakeUser, group_id: int, text: str) -> JSONDict:
+        """A text in a group the bot is in (a leading /command gets its entity)."""
+        content: JSONDict = {"text": text}
+        if command := _COMMAND.match(text):
+            content["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": utf16_len(command.group())}
+            ]
+        message = self._store_message(self._chats[group_id], user.to_dict(), content)
+        return self._update("message", message)
 
     def _user_update(self, user: FakeUser, content: JSONDict) -> JSONDict:
         message = self._store_message(self.add_user(user), user.to_dict(), content)
@@ -1089,6 +1151,11 @@ class FakeBotApi:
             "file_size": stored.size,
             "file_path": stored.path,
         }
+
+    def _leave_chat(self, method: str, params: JSONDict, files: _Files) -> object:
+        chat = self._chat(params["chat_id"])
+        self.left_chats.add(int(chat["id"]))
+        return True
 
     def _get_chat(self, method: str, params: JSONDict, files: _Files) -> JSONDict:
         return {

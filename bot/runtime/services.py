@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +19,26 @@ from db.engine import SessionFactory
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
+
+
+class RecentlyCleared:
+    """Messages whose buttons this process removed lately, at most `size` of them.
+
+    A double tap delivers two presses of one button; the second finds the buttons gone, and
+    removing them again is a call Telegram refuses ("message is not modified")."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._seen: OrderedDict[tuple[int, int], None] = OrderedDict()
+
+    def __contains__(self, message: object) -> bool:
+        return message in self._seen
+
+    def remember(self, message: tuple[int, int]) -> None:
+        self._seen[message] = None
+        self._seen.move_to_end(message)
+        while len(self._seen) > self._size:
+            self._seen.popitem(last=False)
 
 
 class OutboxDrain(Protocol):
@@ -48,6 +69,8 @@ class Services:
     a Telegram account and a fully anonymous report is exactly what anonymity forbids."""
     sender: OutboxDrain | None = None
     """Drains the outbox; set when the application starts (`bot.app`)."""
+    cleared_messages: RecentlyCleared = field(default_factory=RecentlyCleared)
+    """(chat id, message id) of messages whose buttons were just removed."""
     receipt_ratings: dict[int, str] = field(default_factory=dict)
     """chat id → the rating chosen in an opened receipt, while the comment is typed; memory-only
     for the same reason."""

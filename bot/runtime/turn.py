@@ -19,12 +19,14 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
+    Message,
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import Forbidden, TelegramError
 
 from bot.runtime.i18n import Translator, gettext_for, normalize_language
+from bot.runtime.reply_calls import call
 from bot.runtime.services import BotContext, Services
 from db.delivery.outbox import Attachment, enqueue
 from db.models import Account
@@ -140,24 +142,46 @@ class Turn:
         self.notices.extend(messages)
 
     async def flush(self) -> None:
-        """Send what the handler said; called after the commit."""
+        """Send what the handler said; called after the commit. Each call stands on its own
+        (`bot.runtime.reply_calls`): a failed toast or edit never costs the message itself."""
         replies = list(self.replies)
         query = self.update.callback_query
         if query is not None:
-            await query.answer(self.toast)
-            if query.message is not None and (self.pressed_becomes or self.clear_keyboard):
+            await call("answerCallbackQuery", lambda: query.answer(self.toast), repeatable=True)
+            if (self.pressed_becomes or self.clear_keyboard) and self._owns_press():
                 replies = await self._rewrite_pressed(replies)
         chat = self.update.effective_chat
         if chat is None:
             return
         for reply in replies:
-            await self.context.bot.send_message(
-                chat.id,
+            await call(
+                "sendMessage", self._sender(chat.id, reply), repeatable=False, text=reply.text
+            )
+
+    def _sender(self, chat_id: int, reply: Reply) -> Callable[[], Awaitable[object]]:
+        def send() -> Awaitable[object]:
+            return self.context.bot.send_message(
+                chat_id,
                 reply.text,
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup(reply.keyboard),
                 link_preview_options=NO_PREVIEW,
             )
+
+        return send
+
+    def _owns_press(self) -> bool:
+        """Whether the pressed button is one of the message's own: a forged or replayed press
+        (data the message does not carry) never changes a message's buttons."""
+        query = self.update.callback_query
+        message = query.message if query is not None else None
+        if query is None or not isinstance(message, Message) or message.reply_markup is None:
+            return False
+        return any(
+            button.callback_data == query.data
+            for row in message.reply_markup.inline_keyboard
+            for button in row
+        )
 
     async def _rewrite_pressed(self, replies: list[Reply]) -> list[Reply]:
         """Turn the pressed question into the answer given and the next question.
@@ -166,21 +190,34 @@ class Turn:
         shorter chat, and the old buttons disappear. Returns what still has to be sent.
         """
         query = self.update.callback_query
-        assert query is not None
+        assert query is not None and query.message is not None
+        cleared = self.services.cleared_messages
+        pressed = (query.message.chat.id, query.message.message_id)
         parts = [p for p in (self.pressed_becomes, replies[0].text if replies else None) if p]
-        try:
-            if parts:
-                await query.edit_message_text(
+        if parts:
+            edited = await call(
+                "editMessageText",
+                lambda: query.edit_message_text(
                     "\n\n".join(parts),
                     parse_mode=ParseMode.HTML,
                     reply_markup=markup(replies[0].keyboard) if replies else None,
                     link_preview_options=NO_PREVIEW,
-                )
-                return replies[1:]
-            await query.edit_message_reply_markup(reply_markup=None)
-        except BadRequest:
-            # A double press or a message that can no longer be edited: say it anew instead.
-            pass
+                ),
+                repeatable=True,
+                text=parts[-1],
+                not_modified_is_done=True,
+            )
+            # Not edited (too old to edit, say): the answer goes out as a new message instead.
+            return replies[1:] if edited else replies
+        # A second press of the same button (a double tap) finds its buttons already gone:
+        # removing them again is a call Telegram refuses.
+        if pressed not in cleared and await call(
+            "editMessageReplyMarkup",
+            lambda: query.edit_message_reply_markup(reply_markup=None),
+            repeatable=True,
+            not_modified_is_done=True,
+        ):
+            cleared.remember(pressed)
         return replies
 
 
@@ -219,8 +256,8 @@ def turn_handler(
         except TelegramError:
             # The answer is saved; the person can ask for the current question with /report.
             log.warning("reply not delivered", exc_info=True)
-        for call in turn.after_commit:
-            await call()
+        for after in turn.after_commit:
+            await after()
         if keys and services.sender is not None:
             await services.sender.send_now(keys)
         return result

@@ -17,14 +17,38 @@ async def start_to_description(bot: Harness, user: FakeUser) -> None:
     await bot.press(user, EN("Not sure"))
 
 
-async def test_a_failed_reply_loses_no_answer(bot: Harness) -> None:
+async def test_a_refused_reply_is_sent_again(bot: Harness) -> None:
     user = FakeUser(id=601, first_name="A", language_code="en")
     await start_to_description(bot, user)
     bot.api.fail_next("sendMessage", 502, "Bad Gateway")
+    answered = await bot.say(user, "The description that must not be lost.")
+    assert EN("Skip") in labels(bot.api, answered[-1]), "Telegram refused it once; sent again"
+
+
+async def test_a_reply_that_fails_every_time_loses_no_answer(bot: Harness) -> None:
+    user = FakeUser(id=604, first_name="D", language_code="en")
+    await start_to_description(bot, user)
+    bot.api.fail_next("sendMessage", 502, "Bad Gateway", count=3)
     lost = await bot.say(user, "The description that must not be lost.")
     assert lost == []
     resumed = await bot.say(user, "/report")
     assert EN("Skip") in labels(bot.api, resumed[-1]), "the answer was kept; next question shown"
+
+
+async def test_a_reply_whose_answer_was_lost_is_not_sent_twice(bot: Harness) -> None:
+    user = FakeUser(id=605, first_name="E", language_code="en")
+    await start_to_description(bot, user)
+    bot.api.lose_answer_next("sendMessage")
+    answered = await bot.say(user, "A description long enough to be accepted.")
+    assert len(answered) == 1 and EN("Skip") in labels(bot.api, answered[0])
+
+
+async def test_a_failed_toast_does_not_cost_the_next_question(bot: Harness) -> None:
+    user = FakeUser(id=606, first_name="F", language_code="en")
+    await bot.say(user, "/report")
+    bot.api.fail_next("answerCallbackQuery", 500, "Internal Server Error", count=3)
+    pressed = await bot.press(user, "Formalism")
+    assert EN("Not sure") in labels(bot.api, pressed[-1])
 
 
 async def test_a_rate_limit_is_waited_out(bot: Harness) -> None:
