@@ -24,6 +24,7 @@ from bot.runtime.i18n import LANGUAGES
 from bot.runtime.services import SERVICES_KEY, BotContext, Services, services_of, system_clock
 from bot.runtime.settings import Settings
 from bot.updates import PerChatUpdateProcessor
+from db.delivery.outbox import chats_with_pending_acks
 from db.engine import create_engine, session_factory
 from handlers import errors, start, update_kinds
 from handlers.cases import casework, extension, followup, inbox, report, reporter
@@ -124,6 +125,8 @@ async def _post_init(application: BotApplication) -> None:
         get_updates_request=application.bot.request,
         local_mode=telegram.local_mode,
     )
+    async with services.sessions() as session:
+        services.pending_ack_chats = await chats_with_pending_acks(session)
     services.sender = OutboxSender(outbox_bot, services.sessions, services.settings, services.clock)
     await services.sender.start()
     log.info("bot started as @%s", application.bot.username)

@@ -69,6 +69,9 @@ class Services:
     a Telegram account and a fully anonymous report is exactly what anonymity forbids."""
     sender: OutboxDrain | None = None
     """Drains the outbox; set when the application starts (`bot.app`)."""
+    pending_ack_chats: set[int] = field(default_factory=set)
+    """Chats with an acknowledgement Telegram has not confirmed: answered first
+    (`bot.runtime.turn.deliver_pending_acks`); filled at start-up from the outbox."""
     cleared_messages: RecentlyCleared = field(default_factory=RecentlyCleared)
     """(chat id, message id) of messages whose buttons were just removed."""
     receipt_ratings: dict[int, str] = field(default_factory=dict)

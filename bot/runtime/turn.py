@@ -28,7 +28,7 @@ from telegram.error import Forbidden, TelegramError
 from bot.runtime.i18n import Translator, gettext_for, normalize_language
 from bot.runtime.reply_calls import call
 from bot.runtime.services import BotContext, Services
-from db.delivery.outbox import Attachment, enqueue
+from db.delivery.outbox import ACK_PREFIX, Attachment, enqueue, pending_acks
 from db.models import Account
 from db.people.accounts import get_or_create_account, mark_unreachable
 
@@ -239,6 +239,9 @@ def turn_handler(
     @functools.wraps(fn)
     async def wrapper(update: Update, context: BotContext) -> T:
         services = context.services
+        chat = update.effective_chat
+        if chat is not None and chat.id in services.pending_ack_chats:
+            await deliver_pending_acks(services, chat.id)
         async with services.sessions() as session:
             turn = await open_turn(update, context, session)
             result = await fn(turn)
@@ -263,6 +266,20 @@ def turn_handler(
         return result
 
     return wrapper
+
+
+async def deliver_pending_acks(services: Services, chat_id: int) -> None:
+    """Before anything else, the acknowledgement of a report this chat filed that Telegram has
+    not confirmed yet (its number, and the receipt of an anonymous report): the person hears
+    it before the answer to whatever they did next."""
+    async with services.sessions() as session:
+        keys = await pending_acks(session, chat_id)
+    if keys and services.sender is not None:
+        await services.sender.send_now(keys)
+        async with services.sessions() as session:
+            keys = await pending_acks(session, chat_id)
+    if not keys:
+        services.pending_ack_chats.discard(chat_id)
 
 
 async def queue_notices(
@@ -291,4 +308,6 @@ async def queue_notices(
         )
         if inserted:
             keys.append(key)
+            if key.startswith(ACK_PREFIX):
+                services.pending_ack_chats.add(notice.chat_id)
     return keys

@@ -19,6 +19,7 @@ is never taken over: recovery runs once at start-up, before any sender exists.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +32,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from db.models import Channel, OutboxMessage
 
 ERROR_MAX = 300
+ACK_PREFIX = "ack:"
+"""Keys of the acknowledgements of filed reports: the number and, for an anonymous report, its
+receipt. They are the outbox's only secrets and, for a fully anonymous report, the only link
+between a chat and the report, so their text and chat are erased once they were delivered or
+given up (`_erase_secrets`)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,42 @@ def keyboard_of(message: OutboxMessage) -> list[list[tuple[str, str]]] | None:
     if not message.keyboard:
         return None
     return [[(label, data) for label, data in row] for row in json.loads(message.keyboard)]
+
+
+def ack_key() -> str:
+    """A fresh acknowledgement key; random, so the key itself names no report."""
+    return f"{ACK_PREFIX}{uuid.uuid4().hex}"
+
+
+async def pending_acks(session: AsyncSession, chat_id: int) -> list[str]:
+    """Keys of the chat's acknowledgements Telegram has not confirmed yet."""
+    statement = select(OutboxMessage.dedupe_key).where(
+        col(OutboxMessage.chat_id) == chat_id,
+        col(OutboxMessage.dedupe_key).startswith(ACK_PREFIX),
+        col(OutboxMessage.sent_at).is_(None),
+        col(OutboxMessage.failed_at).is_(None),
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def chats_with_pending_acks(session: AsyncSession) -> set[int]:
+    statement = select(OutboxMessage.chat_id).where(
+        col(OutboxMessage.dedupe_key).startswith(ACK_PREFIX),
+        col(OutboxMessage.sent_at).is_(None),
+        col(OutboxMessage.failed_at).is_(None),
+        col(OutboxMessage.chat_id).is_not(None),
+    )
+    return {chat for chat in (await session.exec(statement)).all() if chat is not None}
+
+
+async def _erase_secrets(session: AsyncSession, *conditions: ColumnElement[bool]) -> None:
+    """Acknowledgements that are done (sent or given up) keep their record, not their text or
+    chat: a receipt must not outlive its one delivery."""
+    await session.exec(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.dedupe_key).startswith(ACK_PREFIX), *conditions)
+        .values(text="", chat_id=None, keyboard=None)
+    )
 
 
 async def enqueue(
@@ -174,6 +216,7 @@ async def mark_sent(session: AsyncSession, message_id: int, now: datetime) -> No
         .where(col(OutboxMessage.id) == message_id)
         .values(sent_at=now, last_error=None)
     )
+    await _erase_secrets(session, col(OutboxMessage.id) == message_id)
 
 
 async def release(
@@ -207,6 +250,7 @@ async def mark_failed(session: AsyncSession, message_id: int, now: datetime, err
         .where(col(OutboxMessage.id) == message_id)
         .values(failed_at=now, last_error=error[:ERROR_MAX])
     )
+    await _erase_secrets(session, col(OutboxMessage.id) == message_id)
 
 
 async def recover_in_doubt(session: AsyncSession) -> int:
@@ -232,6 +276,9 @@ async def fail_pending_for_chat(
         update(OutboxMessage)
         .where(col(OutboxMessage.chat_id) == chat_id, *_pending())
         .values(failed_at=now, last_error=error[:ERROR_MAX])
+    )
+    await _erase_secrets(
+        session, col(OutboxMessage.chat_id) == chat_id, col(OutboxMessage.failed_at).is_not(None)
     )
     return int(result.rowcount or 0)
 

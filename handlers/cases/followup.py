@@ -39,6 +39,7 @@ from db.cases.reports import (
     reports_of_account,
 )
 from db.cases.rules import Actor, Rating, RefusalReason, Refused
+from db.delivery.outbox import pending_acks
 from db.models import Category, Department, Report, ReportState
 from handlers.cases import reporter
 from handlers.cases.commands import refusal
@@ -60,8 +61,21 @@ async def say_my_reports(turn: Turn) -> None:
     assert turn.account.id is not None
     reports = await reports_of_account(turn.session, turn.account.id)
     _ = turn._
+    chat = turn.update.effective_chat
+    pending: list[str] = []
+    if chat is not None and await pending_acks(turn.session, chat.id):
+        # Telegram has not confirmed it (for a fully anonymous report, the only message that
+        # carries its number and receipt): say that it is on its way.
+        pending.append(
+            _(
+                "The acknowledgement of a report you filed in this chat, with its number (and "
+                "its receipt code, if you chose anonymity), has not reached you yet. It is being "
+                "sent again."
+            )
+        )
     if not reports:
-        turn.say(_("You have no reports linked to this account yet. Send /report to file one."))
+        none = _("You have no reports linked to this account yet. Send /report to file one.")
+        turn.say("\n\n".join([*pending, none]))
         return
     lines = [_("<b>Your reports</b> (newest first):")]
     tz = turn.services.settings.tz
@@ -74,7 +88,7 @@ async def say_my_reports(turn: Turn) -> None:
             )
         )
     lines.append(_("Send /status NUMBER for the details of one report."))
-    turn.say("\n".join(lines))
+    turn.say("\n\n".join([*pending, "\n".join(lines)]))
 
 
 @turn_handler

@@ -38,13 +38,14 @@ from bot.runtime import callbacks as cb
 from bot.runtime.conversation import END, MEDIA, NOT_TEXT_OR_FILE, PRIVATE, TEXT, conversation
 from bot.runtime.flow_state import remember
 from bot.runtime.i18n import N_
-from bot.runtime.render import button_label, esc, identity_label
+from bot.runtime.render import button_label, esc, identity_label, local_time
 from bot.runtime.services import BotContext, Handler
-from bot.runtime.turn import Keyboard, Turn, UpdateCallback, turn_handler
+from bot.runtime.turn import Keyboard, Outgoing, Turn, UpdateCallback, turn_handler
 from bot.runtime.uploads import incoming_file, receive
 from db.cases.categories import active_categories, active_category, category_name
 from db.cases.drafts import Draft, delete_draft, load_draft, save_draft
 from db.cases.reports import file_report
+from db.delivery.outbox import ack_key
 from db.files import remove_if_unreferenced
 from db.models import Department, IdentityMode
 from db.people.departments import search_departments
@@ -552,8 +553,8 @@ async def summary_action(turn: Turn, draft: Draft) -> State | int:
         tz=settings.tz,
         auto_assign=settings.routing.auto_assign,
     )
-    received = _("Your report has been received. Its number is <b>{number}</b>.").format(
-        number=submitted.report.number
+    received = _("Your report was received at {time}. Its number is <b>{number}</b>.").format(
+        time=local_time(turn.now, settings.tz), number=submitted.report.number
     )
     if draft.identity_mode is IdentityMode.fully_anonymous:
         follow = _(
@@ -571,7 +572,13 @@ async def summary_action(turn: Turn, draft: Draft) -> State | int:
         ).format(receipt=submitted.receipt)
     else:
         follow = _("We will tell you here how it progresses; /myreports lists your reports.")
-    turn.say(f"{received}\n\n{follow}")
+    # The acknowledgement is a delivery, not a reply: it is written in this transaction, sent
+    # right after the commit, retried, and sent before anything else this chat does next until
+    # Telegram confirms it (`bot.runtime.turn.deliver_pending_acks`); its text, which may hold
+    # the receipt, is erased from the outbox once it is delivered.
+    chat = turn.update.effective_chat
+    assert chat is not None
+    turn.notify([Outgoing(chat.id, f"{received}\n\n{follow}", urgent=True, key=ack_key())])
     return END
 
 
