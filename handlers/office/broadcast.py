@@ -267,6 +267,15 @@ async def send(turn: Turn) -> int:
         "This preview is no longer valid: the notice was sent or cancelled, or a newer one "
         "replaced it. Nothing was sent."
     )
+    if fields is not None and draft.get("sent") and draft.get("nonce") == fields["draft"]:
+        # This very preview was sent already; its answer may have been lost on the way back.
+        already = _(
+            "Broadcast #{id} was already sent from this preview to {count} liaisons; it was not "
+            "sent again."
+        ).format(id=draft["sent"], count=draft.get("recipients", "?"))
+        turn.toast = already
+        turn.say(already)
+        return END
     if fields is None or not draft.get("text") or draft.get("nonce") != fields["draft"]:
         turn.toast = stale
         return END
@@ -298,6 +307,11 @@ async def send(turn: Turn) -> int:
             "unreachable": sent.unreachable,
             "text": text,
         },
+    )
+    # Remember what this preview became, so a second press of its Send tells the truth.
+    await _set_draft(
+        turn,
+        {"nonce": str(fields["draft"]), "sent": str(sent.id), "recipients": str(sent.recipients)},
     )
     turn.pressed_becomes = render_notice(turn.language, text)
     turn.say(

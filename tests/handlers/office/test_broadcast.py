@@ -112,9 +112,14 @@ async def test_preview_confirm_deliver_and_report(office: Harness) -> None:
     assert all(not r.urgent for r in outbox)
     assert json.loads(audit[0].after or "{}")["recipients"] == 2
 
-    # The same button again, or a forged nonce, sends nothing more.
+    # The same button again (its answer lost, say) sends nothing more and says so truthfully;
+    # a forged nonce sends nothing either.
     preview_message = preview[-1]
-    await bot.press_data(ADMIN, str(bot.api.buttons(preview_message)[0][0][1] or ""))
+    send_data = str(bot.api.buttons(preview_message)[0][0][1] or "")
+    await bot.press_data(ADMIN, send_data)
+    assert "Broadcast #1 was already sent" in bot.last_answer()["text"]
+    assert "2 liaisons" in bot.last_answer()["text"]
+    await bot.press_data(ADMIN, send_data.rsplit(":", 1)[0] + ":forged")
     assert "no longer valid" in bot.last_answer()["text"]
 
     sender = sender_of(bot)
