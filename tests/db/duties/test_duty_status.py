@@ -9,7 +9,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.calendar.workdays import WorkCalendar
 from db.delivery.outbox import enqueue
-from db.duties.obligations import DutyProblem, DutySpec, create_obligation, open_submissions
+from db.duties.obligations import (
+    DutyProblem,
+    DutySpec,
+    create_obligation,
+    open_submissions,
+    switch_off,
+)
 from db.duties.rules import DueRule
 from db.duties.status import plan_reminders
 from db.models import (
@@ -59,3 +65,15 @@ async def test_remind_now_reaches_each_liaison_once_a_day(session: AsyncSession)
 
     tomorrow = await plan_reminders(session, duty.id, "once", late, today + timedelta(days=1))
     assert len(tomorrow.reminders) == 1
+
+
+async def test_switching_a_duty_off_dates_it(session: AsyncSession) -> None:
+    session.add(Department(code="D001", name="市公安局", kind=DepartmentKind.department))
+    await session.flush()
+    duty = await create_obligation(session, PLAN, actor_account_id=None, now=MARCH, tz=SHANGHAI)
+    assert not isinstance(duty, DutyProblem)
+    later = MARCH + timedelta(days=1)
+    await switch_off(session, duty, later)
+    await session.commit()
+    await session.refresh(duty)
+    assert (duty.active, duty.updated_at) == (False, later)
