@@ -53,10 +53,12 @@ from db.cases.metrics import (
 from db.cases.rules import Limits
 from db.duties.metrics import DutyMetrics, duty_metrics
 from db.models import (
+    AuditEvent,
     Category,
     Department,
     EventKind,
     IdentityMode,
+    OutboxMessage,
     Report,
     ReportEvent,
     ReportState,
@@ -187,6 +189,23 @@ class _Name(NamedTuple):
 def _ranking_key(item: tuple[DepartmentMetrics, float, _Name]) -> tuple[float, int, str]:
     metrics, value, department = item
     return (-value, -metrics.received, department.code)
+
+
+async def in_service_since(session: AsyncSession) -> datetime | None:
+    """When the campaign started using the bot: its first report, office action or message
+    (None: not yet). A month that ended before then gets no digest: a fresh installation's
+    first start must not send everybody an all-zero bulletin of a month nobody used it in.
+    Each table's first row by id is its oldest, so this reads three rows, not three tables."""
+    firsts = [
+        await session.scalar(select(col(created)).order_by(col(key)).limit(1))
+        for created, key in (
+            (Report.created_at, Report.id),
+            (AuditEvent.created_at, AuditEvent.id),
+            (OutboxMessage.created_at, OutboxMessage.id),
+        )
+    ]
+    known = [moment for moment in firsts if moment is not None]
+    return min(known) if known else None
 
 
 async def build_digest(

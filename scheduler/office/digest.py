@@ -17,10 +17,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.documents.digest_bundle import DigestBundle, build_digest_bundle, keep_files
 from bot.runtime.services import BotContext, Services
-from db.calendar.months import previous_month
+from db.calendar.months import month_bounds, previous_month
 from db.calendar.workdays import WorkCalendar, load_calendar, local_date, next_working_day
 from db.delivery.outbox import enqueue
 from db.models import Department, OutboxMessage, Role
+from db.office.digest import in_service_since
 from db.people.roles import admin_recipients, recipients_by_department
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,10 @@ async def publish_digest(services: Services, now: datetime, *, force: bool = Fal
             return 0
         month = previous_month(now, settings.tz)
         if await already_published(session, month):
+            return 0
+        since = await in_service_since(session)
+        if not force and (since is None or since >= month_bounds(month, settings.tz)[1]):
+            log.info("no digest for %s: the bot was not in use yet", f"{month:%Y-%m}")
             return 0
         bundles: dict[str, DigestBundle] = {}
 

@@ -70,3 +70,17 @@ async def test_admins_preview_any_month(office: Harness) -> None:
     await bot.say(ADMIN, "/digest 2026-03")
     assert methods_to(bot, ADMIN.id)[-3:] == ["sendPhoto", "sendDocument", "sendMessage"]
     assert "市公安局" in bot.api.sent_messages(ADMIN.id)[-1]["text"]
+
+
+async def test_a_fresh_installation_sends_no_digest_of_a_month_before_it(office: Harness) -> None:
+    bot = office
+    assert bot.app is not None
+    services = bot.app.bot_data["services"]
+    bot.clock.now = APRIL_FIRST_0901  # first start on the digest morning of March
+    assert await publish_digest(services, bot.clock.now) == 0
+    await join_leader(bot)  # used from April on: April's digest is due in May
+    await signed_report(bot)
+    assert await publish_digest(services, bot.clock.now) == 0, "still nothing for March"
+    assert not [c for c in bot.api.calls if c.method in ("sendPhoto", "sendDocument")]
+    bot.clock.now = APRIL_FIRST_0901.replace(month=5, day=6)  # 1–5 May are holidays
+    assert await publish_digest(services, bot.clock.now) > 0

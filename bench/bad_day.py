@@ -1,0 +1,414 @@
+"""A bad day, tried as a new user would: what people receive when the bot is killed and Telegram
+fails.
+
+    .venv/bin/python bench/bad_day.py [--people 200] [--seed 1]
+
+Two runs, each in one process with the real application against the Bot API double and a
+controllable clock:
+
+1. **Kills.** `--people` people file a report each (a third each real-name, anonymous and fully
+   anonymous), step by step and interleaved; every ~`--kill-every` updates the bot is killed at
+   a random point inside the update (the task is cancelled, then the process state is thrown
+   away as `kill -9` would) and started again on the same database.
+2. **Faults.** The same people again on a fresh database, the bot never killed, but 5% of Bot API
+   calls answered 500, 2% of connections dropped before the call and 2% dropped after Telegram
+   carried it out (the answer lost).
+
+A person who gets no answer sends /report to be shown the current question, as people do; after
+pressing Submit they are done, and later send one more message (/start). Then the outbox is given
+a few hours (of the fake clock) to retry. Counted from the double: for every stored report, how
+many acknowledgements (its number in a "received" message) reached its author.
+
+3. **Deadlines.** Reports assigned to a unit with three liaisons; two weeks of the clock, hour by
+   hour, with the deadline scan and the sender; the bot down for 1, 2 and 5 days at a time and
+   5% of calls failing. Counted: reminders (⏰) that arrived twice, and reminders that arrived
+   after the deadline they announce.
+
+The numbers differ from run to run with `--seed`; the printed figures are what the closing note
+of the issue quotes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import random
+import re
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlmodel import col, select  # noqa: E402
+from telegram import Update  # noqa: E402
+from telegram.error import NetworkError, TimedOut  # noqa: E402
+
+from bot.app import build_application  # noqa: E402
+from bot.fakeapi import FakeBotApi, FakeRequest, FakeUser  # noqa: E402
+from db.engine import create_engine, session_factory  # noqa: E402
+from db.models import Account, Department, Report, Role  # noqa: E402
+from db.people.roles import grant_role  # noqa: E402
+from scheduler.deadlines.job import run_deadline_scan  # noqa: E402
+from tests.harness import Harness, make_settings, prepare_database  # noqa: E402
+
+TZ = ZoneInfo("Asia/Shanghai")
+NUMBER = re.compile(r"ZF\d{4}-\d{6}")
+DUE = re.compile(r"by (\d{4}-\d{2}-\d{2} \d{2}:\d{2})")
+QUIET_METHODS = ("getUpdates", "getMe", "setMyCommands", "deleteWebhook", "setChatMenuButton")
+
+
+@dataclass
+class Faults:
+    """Random failures of Bot API calls; every delivered message is logged with the fake time."""
+
+    rng: random.Random
+    clock: Callable[[], datetime]
+    refused: float = 0.0
+    dropped_before: float = 0.0
+    lost_after: float = 0.0
+    delivered: list[tuple[datetime, int, str]] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+class ChaoticRequest(FakeRequest):
+    def __init__(self, api: FakeBotApi, faults: Faults) -> None:
+        super().__init__(api)
+        self.faults = faults
+
+    async def do_request(self, url: str, method: str, request_data: Any = None, **kw: Any) -> Any:
+        name = url.rsplit("/", 1)[-1]
+        f = self.faults
+        if name not in QUIET_METHODS:
+            roll = f.rng.random()
+            if roll < f.dropped_before:
+                f.counts["dropped before"] += 1
+                raise NetworkError("connection refused (bad day)")
+            if roll < f.dropped_before + f.refused:
+                f.counts["refused (500)"] += 1
+                return 500, b'{"ok": false, "error_code": 500, "description": "Internal Error"}'
+        status, body = await super().do_request(url, method, request_data, **kw)
+        # A message sent, or one edited into the answer (a reply may replace the pressed one).
+        if status == 200 and name in ("sendMessage", "editMessageText") and request_data:
+            params = request_data.parameters
+            chat = params.get("chat_id")
+            if chat is not None:
+                f.delivered.append((f.clock(), int(chat), str(params.get("text", ""))))
+        if name not in QUIET_METHODS and f.rng.random() < f.lost_after:
+            f.counts["answer lost"] += 1
+            raise TimedOut("answer lost (bad day)")
+        return status, body
+
+
+class BadDayBot(Harness):
+    faults: Faults
+
+    async def start(self) -> None:
+        self.app = build_application(
+            self.settings,
+            request=ChaoticRequest(self.api, self.faults),
+            get_updates_request=FakeRequest(self.api),
+            clock=self.clock,
+        )
+        await self.app.initialize()
+        if self.app.post_init is not None:
+            await self.app.post_init(self.app)
+        await self.app.start()
+
+    async def kill_during(self, update: dict[str, Any], rng: random.Random) -> None:
+        """Process `update` but kill the process at a random point inside it."""
+        assert self.app is not None
+        task = asyncio.create_task(self.app.process_update(Update.de_json(update, self.app.bot)))
+        # An update takes some milliseconds; the kill lands anywhere in them, before the
+        # commit, between the commit and the reply, or after.
+        await asyncio.sleep(rng.uniform(0, 0.03))
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        await self.crash()
+        await self.start()
+
+
+@dataclass
+class Person:
+    user: FakeUser
+    mode: str
+    submitted: bool = False
+    actions: int = 0
+
+
+def _labels(api: FakeBotApi, message: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(t, str(d)) for row in api.buttons(message) for t, d in row if d]
+
+
+def _next_update(api: FakeBotApi, person: Person) -> tuple[dict[str, Any], bool]:
+    """The person's next move, from the last thing the bot said (if anything); True when it
+    presses Submit."""
+    user = person.user
+    sent = api.sent_messages(user.id)
+    last = sent[-1] if sent else None
+    text = str(last.get("text", "")) if last else ""
+    buttons = dict(_labels(api, last)) if last else {}
+
+    def press(label: str) -> dict[str, Any]:
+        assert last is not None
+        return api.callback_update(user, last, buttons[label])
+
+    if "Submit" in buttons:
+        return press("Submit"), True
+    if "Step 1 of 6" in text and "Formalism" in buttons:
+        return press("Formalism"), False
+    if "Step 2 of 6" in text or "市公安局" in buttons:
+        if "市公安局" in buttons:
+            return press("市公安局"), False
+        return api.message_update(user, "公安"), False
+    if "Step 3 of 6" in text:
+        return api.message_update(user, "窗口工作人员推诿，要求我反复提交同一份材料。"), False
+    if "Step 4 of 6" in text and "Skip" in buttons:
+        return press("Skip"), False
+    if "Step 5 of 6" in text and "Done" in buttons:
+        return press("Done"), False
+    if "Step 6 of 6" in text and person.mode in buttons:
+        return press(person.mode), False
+    if "type your name" in text:
+        return api.message_update(user, "张三"), False
+    if "phone number" in text:
+        return api.message_update(user, "13800138000"), False
+    return api.message_update(user, "/report"), False
+
+
+async def _stored_authors(bot: Harness) -> dict[str, int | None]:
+    """Stored report numbers → the author's Telegram id (None: fully anonymous)."""
+    engine = create_engine(bot.settings.database.url)
+    async with session_factory(engine)() as session:
+        rows = (
+            await session.exec(
+                select(Report.number, Account.telegram_id).outerjoin(
+                    Account, col(Account.id) == col(Report.reporter_account_id)
+                )
+            )
+        ).all()
+    await engine.dispose()
+    return {number: telegram_id for number, telegram_id in rows}
+
+
+async def reports_run(people: int, seed: int, *, kill_every: int, faulty: bool) -> dict[str, Any]:
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory() as folder:
+        settings = make_settings(Path(folder))
+        await prepare_database(settings.database.url)
+        bot = BadDayBot(api=FakeBotApi(), settings=settings)
+        bot.faults = Faults(
+            rng=random.Random(seed + 1),
+            clock=bot.clock,
+            refused=0.05 if faulty else 0.0,
+            dropped_before=0.02 if faulty else 0.0,
+            lost_after=0.02 if faulty else 0.0,
+        )
+        await bot.start()
+        modes = ["Real name", "Anonymous", "Fully anonymous"]
+        crowd = [
+            Person(FakeUser(500_000 + i, f"P{i}", language_code="en"), modes[i % 3])
+            for i in range(people)
+        ]
+        kills = 0
+        waiting = list(crowd)
+        while waiting:
+            person = rng.choice(waiting)
+            update, submits = _next_update(bot.api, person)
+            person.actions += 1
+            if kill_every and rng.randrange(kill_every) == 0:
+                kills += 1
+                await bot.kill_during(update, rng)
+            else:
+                assert bot.app is not None
+                await bot.app.process_update(Update.de_json(update, bot.app.bot))
+            if submits or person.actions > 80:
+                person.submitted = submits
+                waiting.remove(person)
+        for person in crowd:  # the next thing each of them does, some time later
+            bot.clock.advance(minutes=1)
+            assert bot.app is not None
+            await bot.app.process_update(
+                Update.de_json(bot.api.message_update(person.user, "/start"), bot.app.bot)
+            )
+        sender = bot.app.bot_data["services"].sender if bot.app else None
+        for _ in range(8):  # a few hours for the outbox's retries
+            bot.clock.advance(hours=1)
+            if sender is not None:
+                await sender.drain_once()
+        authors = await _stored_authors(bot)
+        by_chat: dict[int, Counter[str]] = {}
+        for _at, chat_id, text in bot.faults.delivered:
+            if "received" in text:
+                for number in NUMBER.findall(text):
+                    by_chat.setdefault(chat_id, Counter())[number] += 1
+        acks = Counter()
+        for number, author in authors.items():
+            if author is not None:
+                seen = by_chat.get(author, Counter())[number]
+            else:
+                seen = sum(c[number] for c in by_chat.values())
+            acks["once" if seen == 1 else ("never" if seen == 0 else "more than once")] += 1
+        outbox = await _outbox_counts(bot)
+        await bot.stop()
+    return {
+        "people": people,
+        "pressed Submit": sum(p.submitted for p in crowd),
+        "stored reports": len(authors),
+        "acknowledged once": acks["once"],
+        "acknowledged more than once": acks["more than once"],
+        "never acknowledged": acks["never"],
+        "kills": kills,
+        "faults": dict(bot.faults.counts),
+        "outbox in doubt": outbox,
+    }
+
+
+async def _outbox_counts(bot: Harness) -> int:
+    engine = create_engine(bot.settings.database.url)
+    async with session_factory(engine)() as session:
+        from db.delivery.outbox import counts
+
+        found = await counts(session)
+    await engine.dispose()
+    return found.in_doubt
+
+
+async def deadlines_run(seed: int, reports: int = 30) -> dict[str, Any]:
+    from db.calendar.workdays import load_calendar
+    from db.cases.handling import apply_command, open_case
+    from db.cases.rules import Accept, Actor, Limits, Sign
+    from tests.factories import file_report
+
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory() as folder:
+        settings = make_settings(Path(folder), admin_ids=[9])
+        await prepare_database(settings.database.url)
+        bot = BadDayBot(api=FakeBotApi(), settings=settings)
+        bot.faults = Faults(rng=random.Random(seed + 2), clock=bot.clock, refused=0.05)
+        liaisons = [FakeUser(800 + i, f"L{i}", language_code="en") for i in range(3)]
+        for user in [*liaisons, FakeUser(9, "Admin", language_code="en")]:
+            bot.api.add_user(user)
+        engine = create_engine(settings.database.url)
+        async with session_factory(engine)() as session:
+            unit = (
+                await session.exec(select(Department).where(col(Department.code) == "D011"))
+            ).one()
+            reporter = Account(telegram_id=7000, language="en")
+            session.add(reporter)
+            for user in liaisons:
+                account = Account(telegram_id=user.id, language="en")
+                session.add(account)
+                await session.flush()
+                assert account.id is not None and unit.id is not None
+                await grant_role(session, account.id, Role.liaison, unit.id, bot.clock.now)
+            await session.flush()
+            calendar = await load_calendar(session)
+            first = (
+                await session.exec(select(Account).where(col(Account.telegram_id) == 800))
+            ).one()
+            signer = Actor(first.id, liaison_of=frozenset({unit.id or 0}))
+            limits = Limits(reply_days=3)  # short, so the answer's reminders fall in the run
+            for _ in range(reports):
+                at = bot.clock.now + timedelta(hours=rng.randint(0, 72))
+                assert reporter.id is not None and unit.id is not None
+                report = await file_report(session, reporter.id, at)
+                await open_case(session, report, at, calendar, Limits(), TZ, auto_assign=False)
+                assert report.id is not None
+                await apply_command(
+                    session,
+                    report.id,
+                    Accept(unit.id),
+                    Actor(None, is_admin=True),
+                    at,
+                    calendar,
+                    limits,
+                    TZ,
+                )
+                if rng.random() < 0.5:  # signed at once: the answer's ladder runs instead
+                    await apply_command(
+                        session,
+                        report.id,
+                        Sign(),
+                        signer,
+                        at + timedelta(minutes=5),
+                        calendar,
+                        limits,
+                        TZ,
+                    )
+            await session.commit()
+        await engine.dispose()
+        await bot.start()
+        # Hour of the run → hours the bot is down; each restart is at 19:30 local time, after
+        # the day's send window, so what it queues waits for the next morning.
+        downtimes = {33: 24, 81: 48, 177: 96}
+        hour, end = 0, 14 * 24
+        while hour < end:
+            if hour in downtimes:
+                await bot.crash()
+                bot.clock.advance(hours=downtimes[hour])
+                hour += downtimes[hour]
+                await bot.start()
+            assert bot.app is not None
+            await run_deadline_scan(bot.context)
+            await bot.app.bot_data["services"].sender.drain_once()
+            bot.clock.advance(hours=1)
+            hour += 1
+        await bot.stop()
+    last: dict[tuple[int, str], datetime] = {}
+    twice = late = reminders = 0
+    for at, chat_id, text in bot.faults.delivered:
+        if chat_id not in {u.id for u in liaisons} or not text.startswith("⏰"):
+            continue
+        reminders += 1
+        # The day-before and the due-day reminder read alike; the same words again within an
+        # hour are a second copy.
+        before = last.get((chat_id, text))
+        if before is not None and at - before < timedelta(hours=1):
+            twice += 1
+        last[(chat_id, text)] = at
+        due = DUE.search(text)
+        if due and at > datetime.strptime(due.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=TZ):
+            late += 1
+    return {
+        "reminders delivered": reminders,
+        "the same reminder twice": twice,
+        "reminders after their deadline": late,
+        "faults": dict(bot.faults.counts),
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--people", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--kill-every", type=int, default=60)
+    parser.add_argument("--only-reports", action="store_true")
+    parser.add_argument("--only-deadlines", action="store_true")
+    args = parser.parse_args()
+    started = time.monotonic()
+    if args.only_deadlines:
+        print("deadlines:", await deadlines_run(args.seed), flush=True)
+        return
+    kills = await reports_run(args.people, args.seed, kill_every=args.kill_every, faulty=False)
+    print("kills:", kills, flush=True)
+    faults = await reports_run(args.people, args.seed, kill_every=0, faulty=True)
+    print("faults:", faults, flush=True)
+    if args.only_reports:
+        return
+    print("deadlines:", await deadlines_run(args.seed), flush=True)
+    print(f"({time.monotonic() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
