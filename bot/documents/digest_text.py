@@ -119,7 +119,8 @@ def office_message(digest: Digest, _: Translator) -> str:
     if digest.bottom:
         lines += ["", _bold(_("Bottom five (black list)"))]
         lines += [_board_line(figures) for figures in digest.bottom]
-    lines += ["", _("The chart and the workbook with every department follow.")]
+    # The outbox sends a message's files before its text (so the text's buttons stay last).
+    lines += ["", _("The chart and the workbook with every department are above this message.")]
     return _fit(lines)
 
 
