@@ -47,7 +47,7 @@ async def test_the_monthly_digest_goes_out_once(office: Harness) -> None:
     assert methods_to(bot, ADMIN.id)[-3:] == ["sendPhoto", "sendDocument", "sendMessage"]
     office_text = bot.api.sent_messages(ADMIN.id)[-1]["text"]
     assert "2026" in office_text and "市公安局" in office_text
-    assert "above this message" in office_text, "the files came first, so the text points up to them"
+    assert "above this message" in office_text, "the files came first: the text points up"
     for official in (LIAISON, LEADER):
         unit_text = bot.api.sent_messages(official.id)[-1]["text"]
         assert "市公安局" in unit_text and "2026" in unit_text
