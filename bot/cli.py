@@ -200,10 +200,10 @@ def import_departments_command(
             typer.echo(f"  {line}: {problem.kind} {problem.detail}", err=True)
         raise typer.Exit(2) from None
     if result is None:
-        typer.echo(_("Departments already exist; nothing imported."))
+        typer.echo(_("Units already exist; nothing imported."))
         return
     typer.echo(
-        _("Departments imported: {created} new, {updated} updated, {unchanged} unchanged.").format(
+        _("Units imported: {created} new, {updated} updated, {unchanged} unchanged.").format(
             created=result.created, updated=result.updated, unchanged=result.unchanged
         )
     )
@@ -263,7 +263,7 @@ def digest(
         name = f"{_safe_file_part(figures.code)}.html"
         (departments / name).write_text(text + "\n", encoding="utf-8")
     typer.echo(
-        _("Digest {month} written to {out}: {count} departments.").format(
+        _("Digest {month} written to {out}: {count} units.").format(
             month=f"{first:%Y-%m}", out=out, count=len(bundle.digest.departments)
         )
     )
@@ -293,7 +293,7 @@ def export_departments_command(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
     count = max(0, data.count(b"\r\n") - 1)
-    typer.echo(_("{count} departments written to {out}.").format(count=count, out=out), err=True)
+    typer.echo(_("{count} units written to {out}.").format(count=count, out=out), err=True)
 
 
 async def _make_admin(settings: Settings, telegram_id: int) -> bool:
@@ -405,9 +405,9 @@ def invite(
     if chosen is None:
         raise _fail(_("unknown role “{role}”: use liaison, leader or admin").format(role=role))
     if chosen in DEPARTMENT_ROLES and department is None:
-        raise _fail(_("a {role} invite needs a department code, e.g. D011").format(role=role))
+        raise _fail(_("a {role} invite needs a unit code, e.g. D011").format(role=role))
     if chosen not in DEPARTMENT_ROLES and department is not None:
-        raise _fail(_("an admin invite is for the whole campaign: leave out the department"))
+        raise _fail(_("an admin invite is for the whole campaign: leave out the unit"))
     if bot_username is None:
         if settings.telegram.token is None:
             raise _fail(_("give --bot-username, or set ZHENGFENG_TELEGRAM__TOKEN to ask Telegram"))
@@ -423,7 +423,7 @@ def invite(
     migrate.upgrade(settings.database.url)
     made = asyncio.run(_invite(settings, chosen, department, bot_username.lstrip("@")))
     if made is None:
-        raise _fail(_("no active department has the code {code}").format(code=department))
+        raise _fail(_("no active unit has the code {code}").format(code=department))
     link, expires, name = made
     typer.echo(link)
     where = f" · {name}" if name else ""

@@ -35,14 +35,14 @@ def help_text(turn: Turn) -> str:
     _ = turn._
     return _(
         "<b>How to use this bot</b>\n"
-        "/report — file a report about the work style of an official, a department or a "
+        "/report — file a report about the work style of an official, a unit or a "
         "service window\n"
         "/myreports — your reports and where they stand\n"
         "/status NUMBER — one of your reports, e.g. /status ZF2026-000123\n"
         "/receipt CODE — open a report filed fully anonymously\n"
         "/lang — switch between 中文 and English\n"
         "/cancel — leave the current step; nothing half-done is kept\n\n"
-        "The department a report is about never learns who sent it unless you chose to give "
+        "The unit a report is about never learns who sent it unless you chose to give "
         "your real name."
     )
 

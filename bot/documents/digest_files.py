@@ -106,7 +106,7 @@ def render_chart(digest: Digest, _: Translator) -> bytes:
             board_axes.bar_label(bars, fmt="%.1f")
             board_axes.invert_yaxis()
         else:
-            board_axes.text(0.5, 0.5, _("No department ranked"), ha="center")
+            board_axes.text(0.5, 0.5, _("No unit ranked"), ha="center")
 
         buffer = BytesIO()
         figure.savefig(buffer, format="png")
@@ -210,7 +210,7 @@ def report_headers(_: Translator) -> list[str]:
         _("Filed"),
         _("Assigned"),
         _("Category"),
-        _("Department"),
+        _("Unit"),
         _("State"),
         _("Due"),
         _("Signed on time"),
@@ -295,7 +295,7 @@ async def render_workbook(digest: Digest, rows: RowSource, _: Translator, tz: Zo
     summary.append([_("Judged at"), _local(digest.now, tz)])
     summary.append([])
     headers = [*_metric_headers(_), *_duty_headers(_)]
-    summary.append([_("Rank"), _("Code"), _("Department"), _("Score"), *headers])
+    summary.append([_("Rank"), _("Code"), _("Unit"), _("Score"), *headers])
     shift = frozenset(i + 4 for i in _RATE_COLUMNS)
     for figures in digest.departments:
         head: list[CellValue] = [figures.rank, figures.code, figures.name, figures.score]

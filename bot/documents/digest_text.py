@@ -109,7 +109,7 @@ def office_message(digest: Digest, _: Translator) -> str:
     lines += _duty_lines(digest.duty_totals, _)
     lines += [
         "",
-        _("Departments ranked: {ranked}; not ranked (nothing received or due): {unranked}").format(
+        _("Units ranked: {ranked}; not ranked (nothing received or due): {unranked}").format(
             ranked=len(digest.ranked), unranked=len(digest.unranked)
         ),
     ]
@@ -120,7 +120,7 @@ def office_message(digest: Digest, _: Translator) -> str:
         lines += ["", _bold(_("Bottom five (black list)"))]
         lines += [_board_line(figures) for figures in digest.bottom]
     # The outbox sends a message's files before its text (so the text's buttons stay last).
-    lines += ["", _("The chart and the workbook with every department are above this message.")]
+    lines += ["", _("The chart and the workbook with every unit are above this message.")]
     return _fit(lines)
 
 

@@ -36,9 +36,7 @@ async def unit_or_say(turn: Turn, code: str) -> Department | None:
     """The unit with this code (active or not), or None after telling the admin."""
     unit = await department_by_code(turn.session, code)
     if unit is None:
-        turn.say(
-            turn._("No department has the code {code}. /units lists them.").format(code=esc(code))
-        )
+        turn.say(turn._("No unit has the code {code}. /units lists them.").format(code=esc(code)))
     return unit
 
 

@@ -38,7 +38,7 @@ CITIZEN_COMMANDS: CommandList = [
 """Everyone's menu, and the bot-wide default."""
 
 CASE_COMMAND = ("case", N_("One report's timeline, as your role sees it: /case ZF2026-000123"))
-DUTIES_COMMAND = ("duties", N_("What your department owes: reports and self-checks"))
+DUTIES_COMMAND = ("duties", N_("What your unit owes: reports and self-checks"))
 LEDGER_COMMAND = ("ledger", N_("Rectification ledger (整改台账): /ledger [ID]"))
 ROLE_COMMANDS: dict[Role, CommandList] = {
     Role.liaison: [CASE_COMMAND, DUTIES_COMMAND, LEDGER_COMMAND],
@@ -52,12 +52,12 @@ ROLE_COMMANDS: dict[Role, CommandList] = {
         ("cases", N_("Find reports (admins): /cases state=signed unit=D011 overdue")),
         ("export", N_("The month's reports as a workbook (admins): /export 2026-03")),
         ("broadcast", N_("A notice to liaisons (admins): /broadcast all")),
-        ("units", N_("Departments, with search (admins): /units 公安")),
-        ("unit_add", N_("Add a department (admins): /unit_add CODE NAME KIND [CLASS]")),
-        ("unit_rename", N_("Rename a department (admins): /unit_rename CODE NAME")),
-        ("unit_class", N_("Set a department's class (admins): /unit_class CODE CLASS")),
-        ("unit_off", N_("Deactivate a department (admins): /unit_off CODE")),
-        ("unit_on", N_("Reactivate a department (admins): /unit_on CODE")),
+        ("units", N_("Units, with search (admins): /units 公安")),
+        ("unit_add", N_("Add a unit (admins): /unit_add CODE NAME KIND [CLASS]")),
+        ("unit_rename", N_("Rename a unit (admins): /unit_rename CODE NAME")),
+        ("unit_class", N_("Set a unit's class (admins): /unit_class CODE CLASS")),
+        ("unit_off", N_("Deactivate a unit (admins): /unit_off CODE")),
+        ("unit_on", N_("Reactivate a unit (admins): /unit_on CODE")),
         ("wecom", N_("A unit's WeCom group robot (admins): /wecom D011 URL")),
         ("categories", N_("Report categories and their time limits (admins)")),
         ("category_add", N_("Add a category (admins): /category_add CODE 名称 English name")),
@@ -65,7 +65,7 @@ ROLE_COMMANDS: dict[Role, CommandList] = {
         ("category_retire", N_("Retire a category (admins): /category_retire CODE")),
         ("category_limits", N_("A category's time limits (admins): /category_limits CODE 1 10")),
         ("people", N_("Who holds which role (admins): /people [CODE]")),
-        ("handover", N_("Hand a department to a new liaison (admins): /handover D011")),
+        ("handover", N_("Hand a unit to a new liaison (admins): /handover D011")),
         ("invite", N_("Invite link for a role (admins): /invite liaison D011")),
         ("revoke", N_("End someone's role (admins): /revoke D011")),
         ("audit", N_("Audit trail (admins): /audit [NUMBER|CODE|@ID]")),

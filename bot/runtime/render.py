@@ -66,7 +66,7 @@ def local_time(moment: datetime, tz: ZoneInfo) -> str:
 
 STATE_LABELS: dict[ReportState, str] = {
     ReportState.received: N_("Received, awaiting review"),
-    ReportState.assigned: N_("Assigned to the department"),
+    ReportState.assigned: N_("Assigned to the unit"),
     ReportState.signed: N_("Being handled"),
     ReportState.info_requested: N_("Waiting for more information"),
     ReportState.replied: N_("Answered, awaiting your rating"),

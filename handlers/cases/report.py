@@ -118,7 +118,7 @@ async def ask(turn: Turn, draft: Draft, state: State) -> State:
     elif state is State.DEPARTMENT:
         turn.say(
             _(
-                "<b>Step 2 of 6.</b> Which department, service window or project is it about? "
+                "<b>Step 2 of 6.</b> Which unit, service window or project is it about? "
                 "Type a few characters of its name (for example 公安 or 服务中心), "
                 "or press “Not sure”."
             ),
@@ -153,9 +153,9 @@ async def ask(turn: Turn, draft: Draft, state: State) -> State:
             _(
                 "<b>Step 6 of 6.</b> How do you want to report?\n"
                 "• <b>Real name</b>: your name and phone number are given to the handling "
-                "department so it can contact you.\n"
+                "unit so it can contact you.\n"
                 "• <b>Anonymous</b>: we tell you here how the report progresses, but no "
-                "department ever learns who you are.\n"
+                "unit ever learns who you are.\n"
                 "• <b>Fully anonymous</b>: nothing links the report to your account. You get a "
                 "receipt code, and only that code leads back to the report."
             ),
@@ -168,9 +168,7 @@ async def ask(turn: Turn, draft: Draft, state: State) -> State:
     elif state is State.REAL_NAME:
         turn.say(_("Please type your name."))
     elif state is State.PHONE:
-        turn.say(
-            _("Please type a phone number where the department can reach you (mobile or landline).")
-        )
+        turn.say(_("Please type a phone number where the unit can reach you (mobile or landline)."))
     elif state is State.SUMMARY:
         # Save first: the confirm button carries the revision the saved draft will have.
         await save_draft(turn.session, turn.account_id, draft, turn.now)
@@ -565,7 +563,7 @@ async def summary_action(turn: Turn, draft: Draft) -> State | int:
         ).format(receipt=submitted.receipt)
     elif draft.identity_mode is IdentityMode.anonymous:
         follow = _(
-            "No department will learn who you are. We will tell you here how it "
+            "No unit will learn who you are. We will tell you here how it "
             "progresses; /myreports lists your reports. Your receipt code, shown only "
             "this once:\n\n<code>{receipt}</code>\n\nWith /receipt and this code you can "
             "also follow the report from another account."

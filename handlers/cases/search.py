@@ -33,7 +33,7 @@ NONE = "-"
 PROBLEMS: dict[FilterProblem, str] = {
     FilterProblem.unknown_key: N_("I do not understand the filter “{token}”."),
     FilterProblem.bad_state: N_("“{token}” is not a report state."),
-    FilterProblem.unknown_unit: N_("No department has the code “{token}”."),
+    FilterProblem.unknown_unit: N_("No unit has the code “{token}”."),
     FilterProblem.unknown_category: N_("No category is called “{token}”."),
     FilterProblem.bad_month: N_("“{token}” is not a month; write it as YYYY-MM."),
 }

@@ -55,8 +55,8 @@ async def show_duties(turn: Turn) -> None:
     if not units.all:
         turn.say(
             _(
-                "/duties lists what a department owes to the campaign office. It is for the "
-                "liaisons and leaders of departments; your account holds neither role."
+                "/duties lists what a unit owes to the campaign office. It is for the "
+                "liaisons and leaders of units; your account holds neither role."
             )
         )
         return

@@ -94,8 +94,7 @@ async def _say_office(turn: Turn, word: str, seen_by: Standing) -> None:
         if unit is None or unit.id is None:
             turn.say(
                 turn._(
-                    "No department has the code {code}. Send /ledger all, /ledger D011 or "
-                    "/ledger 12."
+                    "No unit has the code {code}. Send /ledger all, /ledger D011 or /ledger 12."
                 ).format(code=esc(cut(word, 40)))
             )
             return

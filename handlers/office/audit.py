@@ -80,7 +80,7 @@ async def say_audit(turn: Turn, word: str) -> None:
         if found is None:
             turn.say(
                 _(
-                    "{word} is no report number, department or category code, or @ID. "
+                    "{word} is no report number, unit or category code, or @ID. "
                     "Usage: /audit [NUMBER|CODE|@TELEGRAM_ID]"
                 ).format(word=esc(word))
             )

@@ -98,13 +98,13 @@ async def _audience_keyboard(turn: Turn) -> Keyboard:
             # Over Telegram's 64 bytes (or with a ':'): `/broadcast class NAME` still works.
             continue
         rows.append([(name, data)])
-    rows.append([(_("One department (type its code)"), cb.BROADCAST_AUDIENCE.pack("dept", NONE))])
+    rows.append([(_("One unit (type its code)"), cb.BROADCAST_AUDIENCE.pack("dept", NONE))])
     return rows
 
 
 async def _ask_audience(turn: Turn, intro: str | None = None) -> int:
     _ = turn._
-    question = _("Who should get the notice? Choose, or type a department code such as D011.")
+    question = _("Who should get the notice? Choose, or type a unit code such as D011.")
     turn.say(f"{intro}\n\n{question}" if intro else question, await _audience_keyboard(turn))
     return State.AUDIENCE
 
@@ -154,7 +154,7 @@ async def broadcast(turn: Turn) -> int:
             turn,
             _(
                 "Usage: /broadcast all, /broadcast class 执法监督, or /broadcast D011 "
-                "(a department code); or choose below."
+                "(a unit code); or choose below."
             ),
         )
     return await _ask_text(turn, resolved)
@@ -173,7 +173,7 @@ async def choose_audience(turn: Turn) -> int:
         return END
     if fields["kind"] == AudienceKind.department.value and fields["value"] == NONE:
         await _set_draft(turn, None)
-        turn.say(_("Type the department's code, e.g. D011 (or /cancel)."))
+        turn.say(_("Type the unit's code, e.g. D011 (or /cancel)."))
         return State.AUDIENCE
     encoded = fields["kind"] if fields["value"] == NONE else f"{fields['kind']}:{fields['value']}"
     audience = Audience.decode(encoded)
@@ -194,9 +194,7 @@ async def type_code(turn: Turn) -> int:
     department = await active_department(turn.session, code) if 0 < len(code) <= 32 else None
     if department is None:
         turn.say(
-            _("No active department has the code {code}. Please check the code.").format(
-                code=esc(code)
-            )
+            _("No active unit has the code {code}. Please check the code.").format(code=esc(code))
         )
         return State.AUDIENCE
     return await _ask_text(turn, Audience(AudienceKind.department, department.code))

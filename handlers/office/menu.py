@@ -22,9 +22,9 @@ from handlers.people.roster import say_people
 
 TASKS: dict[str, tuple[str, str]] = {
     "inbox": (N_("Triage inbox"), N_("Send /inbox: new, returned and escalated reports.")),
-    "units": (N_("Departments"), ""),
+    "units": (N_("Units"), ""),
     "unit_edit": (
-        N_("Add or change a department"),
+        N_("Add or change a unit"),
         N_(
             "/unit_add CODE NAME KIND [CLASS] — add\n/unit_rename CODE NAME — rename\n"
             "/unit_class CODE CLASS — set the class\n/unit_off CODE — deactivate (only without "
@@ -46,7 +46,7 @@ TASKS: dict[str, tuple[str, str]] = {
         N_("/revoke CODE or /revoke TELEGRAM_ID: the roles, with a button to end each."),
     ),
     "handover": (
-        N_("Hand over a department"),
+        N_("Hand over a unit"),
         N_("/handover CODE [TELEGRAM_ID]: from one liaison to another person or a link."),
     ),
     "audit": (N_("Audit trail"), ""),

@@ -86,10 +86,10 @@ async def say_units(turn: Turn, text: str, page: int = 0) -> None:
         turn.session, text, offset=page * PAGE_SIZE, limit=PAGE_SIZE
     )
     if total == 0:
-        turn.say(_("No department matches {text}.").format(text=esc(text)))
+        turn.say(_("No unit matches {text}.").format(text=esc(text)))
         return
     pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
-    head = _("<b>Departments</b> ({total}), page {page} of {pages}").format(
+    head = _("<b>Units</b> ({total}), page {page} of {pages}").format(
         total=total, page=min(page, pages - 1) + 1, pages=pages
     )
     lines = [head, *(unit_line(unit, _) for unit in units)]

@@ -47,9 +47,7 @@ async def wecom(turn: Turn) -> None:
     unit = await department_by_code(turn.session, code)
     if unit is None:
         turn.say(
-            _("No active department has the code {code}. Please check the code.").format(
-                code=esc(code)
-            )
+            _("No active unit has the code {code}. Please check the code.").format(code=esc(code))
         )
         return
     if len(args) == 1:

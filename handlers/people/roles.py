@@ -68,7 +68,7 @@ def _invite_usage(_: Translator) -> str:
     return _(
         "Usage: /invite ROLE [DEPARTMENT_CODE]\n"
         "ROLE is liaison (联络员), leader (负责人) or admin (管理员); liaisons and leaders need "
-        "the department code, e.g. /invite liaison D011."
+        "the unit code, e.g. /invite liaison D011."
     )
 
 
@@ -95,7 +95,7 @@ async def invite(turn: Turn) -> None:
         if len(args) < 2:
             turn.say(
                 _(
-                    "The role {role} belongs to a department: please add its code, "
+                    "The role {role} belongs to a unit: please add its code, "
                     "e.g. /invite {word} D011."
                 ).format(role=role_label(role, _), word=role.value)
             )
@@ -103,13 +103,13 @@ async def invite(turn: Turn) -> None:
         department = await department_by_code(turn.session, args[1].strip())
         if department is None or not department.active:
             turn.say(
-                _("No active department has the code {code}. Please check the code.").format(
+                _("No active unit has the code {code}. Please check the code.").format(
                     code=esc(args[1].strip())
                 )
             )
             return
     elif len(args) > 1:
-        turn.say(_("An admin invite is for the whole campaign; please leave out the department."))
+        turn.say(_("An admin invite is for the whole campaign; please leave out the unit."))
         return
     created, token = await create_invite(
         turn.session,
@@ -190,7 +190,7 @@ async def revoke(turn: Turn) -> None:
         department = await department_by_code(turn.session, word)
         if department is None:
             turn.say(
-                _("No active department has the code {code}. Please check the code.").format(
+                _("No active unit has the code {code}. Please check the code.").format(
                     code=esc(word)
                 )
             )

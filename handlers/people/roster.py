@@ -90,7 +90,7 @@ async def say_people(turn: Turn) -> None:
         )
     ).all()
     flagged: list[str] = []
-    lines.append(_("<b>Departments with roles</b>"))
+    lines.append(_("<b>Units with roles</b>"))
     for unit in units:
         present = by_unit.get(unit.id or 0, [])
         if not _reachable_liaison(present):
@@ -106,11 +106,11 @@ async def say_people(turn: Turn) -> None:
     if flagged:
         shown = ", ".join(flagged[:FLAGGED_SHOWN]) + (" …" if len(flagged) > FLAGGED_SHOWN else "")
         lines.append(
-            _("{warning} Active departments without a reachable liaison ({count}): {codes}").format(
+            _("{warning} Active units without a reachable liaison ({count}): {codes}").format(
                 warning=WARNING, count=len(flagged), codes=esc(shown)
             )
         )
-    lines.append(_("One department in detail: /people CODE."))
+    lines.append(_("One unit in detail: /people CODE."))
     turn.say(cut("\n".join(lines), MESSAGE_MAX))
 
 
@@ -140,7 +140,7 @@ async def handover(turn: Turn) -> None:
     ):
         turn.say(
             _(
-                "Usage: /handover CODE [TELEGRAM_ID], e.g. /handover D011: hands the department "
+                "Usage: /handover CODE [TELEGRAM_ID], e.g. /handover D011: hands the unit "
                 "from one liaison to another person (by Telegram ID) or to an invite link."
             )
         )

@@ -90,6 +90,10 @@ def test_the_rules_catch_a_synonym_and_spare_the_exceptions() -> None:
     assert violations([("x", "请核对自查情况")], zh)
     assert violations([("x", "File a complaint")], en)
     assert not violations([("x", "File a report")], en)
+    assert violations([("x", "No department has the code")], en)
+    assert not violations([("department", "department")], en), "the kind's own name"
+    assert not violations([("x", "{role} of {department}")], en), "a placeholder"
+    assert not violations([("x", "KIND is department, window or project")], en)
 
 
 def test_every_chinese_message_uses_the_glossary_words() -> None:

@@ -74,7 +74,7 @@ async def test_cases_filters_and_pages(case_bot: Harness) -> None:
     assert "0 found" in texts(await bot.say(ADMIN, "/cases overdue"))
     assert "0 found" in texts(await bot.say(ADMIN, "/cases month=2026-02"))
     assert "is not a report state" in texts(await bot.say(ADMIN, "/cases state=done"))
-    assert "No department has the code" in texts(await bot.say(ADMIN, "/cases unit=Q1"))
+    assert "No unit has the code" in texts(await bot.say(ADMIN, "/cases unit=Q1"))
 
     # A page button past the end (the list shrank) shows the last page; a forged one is refused.
     await bot.press_data(ADMIN, cb.CASES_PAGE.pack(7, "-", "-", "-", "-", "-"))
@@ -121,7 +121,7 @@ async def test_export_of_an_empty_month_has_the_headers(case_bot: Harness) -> No
     answer = texts(await bot.say(ADMIN, "/export"))  # last month: February, no reports
     assert "2026-02: 0" in answer
     rows = workbook_rows(bot, "2026-02")
-    assert rows == [tuple(EN(h) for h in ("Number", "Filed", "Assigned", "Category", "Department",
+    assert rows == [tuple(EN(h) for h in ("Number", "Filed", "Assigned", "Category", "Unit",
         "State", "Due", "Signed on time", "Answered on time", "Rating", "Identity",
         "Reporter name", "Reporter phone"))]  # fmt: skip
     assert ("export.reports", "export:2026-02") in await audit_actions(bot)

@@ -357,7 +357,7 @@ async def test_auto_assign_sends_a_picked_unit_its_report(tmp_path: Path) -> Non
         assert report.state == ReportState.assigned
         assert report.handling_department_id == report.department_id is not None
         status = await harness.say(user, "/status ZF2026-000001")
-        assert EN("Assigned to the department") in texts(status)
+        assert EN("Assigned to the unit") in texts(status)
         assert "accepted and assigned to the responsible unit" in texts(status)
     finally:
         await harness.stop()

@@ -240,8 +240,8 @@ async def test_refusals_for_strangers_other_units_and_finished_submissions(
 
     stranger = await bot.say(OTHER, "/duties")
     assert EN(
-        "/duties lists what a department owes to the campaign office. It is for the "
-        "liaisons and leaders of departments; your account holds neither role."
+        "/duties lists what a unit owes to the campaign office. It is for the "
+        "liaisons and leaders of units; your account holds neither role."
     ) in texts(stranger)
 
     # Another unit's submission and an unknown one get the same answer, and no content.

@@ -104,7 +104,7 @@ async def test_numbers_in_other_digits_are_unknown_numbers(office_bot: Harness) 
     assert "No duty has the number #²" in texts(await bot.say(ADMIN, "/duty off #²"))
     assert "No duty has the number ²" in texts(await bot.say(ADMIN, "/duties status ²"))
     assert "/submission 12" in texts(await bot.say(ADMIN, "/submission ²"))
-    assert "No department has the code #²" in texts(await bot.say(ADMIN, "/ledger #²"))
+    assert "No unit has the code #²" in texts(await bot.say(ADMIN, "/ledger #²"))
     assert "整改条目 ²" in texts(await bot.say(LIAISON, "/ledger ²"))
     await run_db(bot, lambda session: init_campaign(session, "zhengfeng-2011", 2026))
     assert "/campaign phase N" in texts(
@@ -131,7 +131,7 @@ async def test_long_forms_and_words_are_answered_within_one_message(office_bot: 
     )
     assert "No duty has the number" in texts(await bot.say(ADMIN, "/duty off " + "x" * 4000))
     assert "No duty has the number" in texts(await bot.say(ADMIN, "/duties status " + "x" * 4000))
-    assert "No department has the code" in texts(await bot.say(ADMIN, "/ledger " + "x" * 4000))
+    assert "No unit has the code" in texts(await bot.say(ADMIN, "/ledger " + "x" * 4000))
     assert longest_sent(bot, ADMIN.id) <= 4096
     assert bot.api.violations == []
 

@@ -113,8 +113,8 @@ async def test_everyone_else_is_refused_and_nothing_changes(case_bot: Harness) -
 async def test_admin_menu_runs_lists_and_tells_commands(case_bot: Harness) -> None:
     bot = case_bot
     menu = (await bot.say(ADMIN, "/admin"))[-1]
-    assert EN("Departments") in labels(bot.api, menu)
-    shown = texts(await bot.press(ADMIN, EN("Departments")))
+    assert EN("Units") in labels(bot.api, menu)
+    shown = texts(await bot.press(ADMIN, EN("Units")))
     assert "D011" in shown and "市公安局" in shown
     await bot.say(ADMIN, "/admin")
     assert "/invite liaison CODE" in texts(await bot.press(ADMIN, EN("Invite")))
@@ -125,14 +125,14 @@ async def test_admin_menu_runs_lists_and_tells_commands(case_bot: Harness) -> No
 async def test_units_search_and_pages(case_bot: Harness) -> None:
     bot = case_bot
     first = await bot.say(ADMIN, "/units")
-    assert EN("<b>Departments</b> ({total}), page {page} of {pages}").format(
+    assert EN("<b>Units</b> ({total}), page {page} of {pages}").format(
         total=141, page=1, pages=10
     ).replace("<b>", "").replace("</b>", "") in texts(first)
     second = texts(await bot.press(ADMIN, EN("Next »")))
     assert "page 2 of 10" in second
     found = texts(await bot.say(ADMIN, "/units 公安局"))
     assert "市公安局" in found and "page 1 of 1" in found
-    assert EN("No department matches {text}.").format(text="zzz") in texts(
+    assert EN("No unit matches {text}.").format(text="zzz") in texts(
         await bot.say(ADMIN, "/units zzz")
     )
 
@@ -149,9 +149,7 @@ async def test_unit_add_and_its_bad_inputs(case_bot: Harness) -> None:
     assert "A code may have" in texts(await bot.say(ADMIN, "/unit_add D:9 丙 window"))
     assert "Usage: /unit_add" in texts(await bot.say(ADMIN, "/unit_add D904"))
     unknown = texts(await bot.say(ADMIN, "/unit_rename NOPE 名字"))
-    assert EN("No department has the code {code}. /units lists them.").format(code="NOPE") in (
-        unknown
-    )
+    assert EN("No unit has the code {code}. /units lists them.").format(code="NOPE") in (unknown)
     await bot.say(ADMIN, "/unit_rename D901 市大数据局")
     await bot.say(ADMIN, "/unit_class D901 none")
     changed = await unit(bot, "D901")

@@ -183,7 +183,7 @@ async def test_bad_audiences_cancel_and_a_newer_draft(office: Harness) -> None:
     await liaisons(bot)
     bad = await bot.say(ADMIN, "/broadcast class 不存在")
     assert "Usage: /broadcast" in texts(bad) and EN("All liaisons") in labels(bot.api, bad[-1])
-    await bot.press(ADMIN, EN("One department (type its code)"))
+    await bot.press(ADMIN, EN("One unit (type its code)"))
     assert "has the code" in texts(await bot.say(ADMIN, "X999"))
     assert "1 liaisons" in texts(await bot.say(ADMIN, "d011"))
     await bot.say(ADMIN, "第一条")

@@ -102,10 +102,10 @@ async def test_bad_role_and_unknown_department_get_clear_answers(admin_bot: Harn
     assert "Usage: /invite ROLE" in texts(await bot.say(ADMIN, "/invite boss D011"))
     assert "Usage: /invite ROLE" in texts(await bot.say(ADMIN, "/invite"))
     unknown = texts(await bot.say(ADMIN, "/invite liaison <X99>"))
-    assert "No active department has the code <X99>" in unknown
+    assert "No active unit has the code <X99>" in unknown
     assert "&lt;X99&gt;" in html_sent(bot.api, ADMIN.id)
     assert "please add its code" in texts(await bot.say(ADMIN, "/invite leader"))
-    assert "leave out the department" in texts(await bot.say(ADMIN, "/invite admin D011"))
+    assert "leave out the unit" in texts(await bot.say(ADMIN, "/invite admin D011"))
     assert await invites(bot) == []
 
 
