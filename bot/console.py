@@ -233,6 +233,7 @@ class Console:
                         col(OutboxMessage.chat_id).in_(ids),
                         col(OutboxMessage.sent_at).is_(None),
                         col(OutboxMessage.failed_at).is_(None),
+                        col(OutboxMessage.skipped_at).is_(None),
                         col(OutboxMessage.claimed_at).is_(None),
                     )
                 )

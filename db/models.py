@@ -440,6 +440,13 @@ class OutboxMessage(SQLModel, table=True):
     failed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     """Given up for good (the recipient blocked the bot, or Telegram refused the message)."""
     last_error: str | None = Field(default=None, max_length=300)
+    expires_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    """A reminder announces a deadline: once that has passed, it would only mislead (and the
+    escalation that follows the ladder replaces it), so the sender skips it instead."""
+    skipped_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    """Never sent on purpose: expired (`expires_at`), or a lower rung passed over after downtime.
+    The row stays so that its key keeps a later scan from queuing it again."""
+    skip_reason: str | None = Field(default=None, max_length=40)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 

@@ -14,6 +14,11 @@ configured time of day (09:00 by default):
 A rung is due once its moment has passed. A reminder is only worth sending while the deadline
 is still ahead and if it was not already past when the deadline was set (a report assigned at
 10:30 is not "reminded" of the 09:00 rung of the same morning); escalations stay due until sent.
+Only the highest due rung is sent (`due_rungs`): after the bot was down over a rung's day, the
+next scan finds two rungs due at once, and two identical reminders a second apart (or a 催办
+and a 督办 together) tell the recipient nothing more than the higher one; the lower ones are
+passed over, recorded as skipped. A reminder also stops being worth sending once its deadline
+has passed (`reminder_expires_at`): the sender drops it rather than deliver it late.
 Each rung has a key (`step_key`) that names the deadline, the rung and the due day, so an outbox
 insert-or-ignore sends it once, and a moved deadline (an approved extension) starts a new ladder.
 """
@@ -94,6 +99,38 @@ def due_steps(
             continue
         steps.append(step)
     return steps
+
+
+@dataclass(frozen=True)
+class DueRungs:
+    send: Step | None
+    """The highest rung due now, or None."""
+    passed_over: tuple[Step, ...]
+    """Lower rungs due at the same moment: never to be sent (their day went by unseen)."""
+
+
+def due_rungs(
+    due_at: datetime,
+    since: datetime | None,
+    now: datetime,
+    ladder: Ladder,
+    calendar: WorkCalendar,
+    tz: ZoneInfo,
+) -> DueRungs:
+    """What one scan does with a deadline: send the highest due rung, pass over the others.
+
+    The outbox ignores a rung queued before, so in a scan that runs on time the passed-over
+    rungs are the ones already sent, and only after downtime is one of them really dropped.
+    """
+    steps = due_steps(due_at, since, now, ladder, calendar, tz)
+    if not steps:
+        return DueRungs(None, ())
+    return DueRungs(steps[-1], tuple(steps[:-1]))
+
+
+def reminder_expires_at(step: Step, due_at: datetime) -> datetime | None:
+    """A reminder announces `due_at` and is worthless after it; escalations never expire."""
+    return due_at if step.rung is Rung.remind else None
 
 
 def step_key(

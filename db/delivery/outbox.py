@@ -9,6 +9,10 @@ transaction, so a message exists exactly when the decision behind it was committ
 2. the send;
 3. `mark_sent`, or `release` (retry later), or `mark_failed` (give up).
 
+A row may also be skipped, never sent on purpose: a reminder whose deadline passed before it
+could go out (`expires_at`, `skip_expired`), or a rung passed over after downtime (queued skipped
+by the scan). It keeps its key, so nothing queues it again.
+
 A crash between 1 and 3 leaves a claimed, unsent row. Telegram offers no idempotency key, so the
 bot cannot know whether the message arrived: `recover_in_doubt` puts such rows back in the queue
 and counts them (`in_doubt`). The policy is therefore at-least-once with at most one duplicate per
@@ -23,15 +27,26 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import ColumnElement, func, update
+from sqlalchemy import ColumnElement, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.models import Channel, OutboxMessage
+from db.queries import select_rows
 
 ERROR_MAX = 300
+
+
+class SkipReason(StrEnum):
+    expired = "expired"
+    """Its deadline passed before it could be delivered."""
+    passed_over = "passed_over"
+    """A higher rung of the same deadline was due at the same scan (after downtime)."""
+
+
 ACK_PREFIX = "ack:"
 """Keys of the acknowledgements of filed reports: the number and, for an anonymous report, its
 receipt. They are the outbox's only secrets and, for a fully anonymous report, the only link
@@ -118,11 +133,14 @@ async def enqueue(
     urgent: bool = False,
     not_before: datetime | None = None,
     office_robot: bool = False,
+    expires_at: datetime | None = None,
+    skipped: SkipReason | None = None,
 ) -> bool:
     """Insert unless a row with this key exists; True when inserted. Flushes, never commits.
 
     One row is one message to one recipient: a Telegram chat (`chat_id`), a department's WeCom
     robot (`department_id`) or the office's own robot (`office_robot`, from the config).
+    `skipped` records a message decided against (its key is then taken: it never goes out).
     """
     if sum((chat_id is not None, department_id is not None, office_robot)) != 1:
         raise ValueError("give exactly one of chat_id, department_id and office_robot")
@@ -139,6 +157,9 @@ async def enqueue(
         "attempts": 0,
         "in_doubt": 0,
         "created_at": now,
+        "expires_at": expires_at,
+        "skipped_at": now if skipped is not None else None,
+        "skip_reason": skipped.value if skipped is not None else None,
     }
     dialect = session.get_bind().dialect.name
     insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -151,12 +172,35 @@ async def enqueue(
     return bool(result.rowcount)
 
 
-def _pending() -> list[ColumnElement[bool]]:
+def _open() -> list[ColumnElement[bool]]:
+    """Neither sent, nor given up, nor skipped: still meant to go out."""
     return [
         col(OutboxMessage.sent_at).is_(None),
         col(OutboxMessage.failed_at).is_(None),
-        col(OutboxMessage.claimed_at).is_(None),
+        col(OutboxMessage.skipped_at).is_(None),
     ]
+
+
+def _pending() -> list[ColumnElement[bool]]:
+    return [*_open(), col(OutboxMessage.claimed_at).is_(None)]
+
+
+def _unexpired(now: datetime) -> ColumnElement[bool]:
+    return or_(col(OutboxMessage.expires_at).is_(None), col(OutboxMessage.expires_at) > now)
+
+
+async def skip_expired(session: AsyncSession, now: datetime) -> list[str]:
+    """Skip the unsent rows whose deadline has passed (a reminder held by quiet hours, by a
+    pause or by retries); returns their keys, for the log."""
+    expired = [*_pending(), col(OutboxMessage.expires_at) <= now]
+    keys = list((await session.exec(select(OutboxMessage.dedupe_key).where(*expired))).all())
+    if keys:
+        await session.exec(
+            update(OutboxMessage)
+            .where(*expired)
+            .values(skipped_at=now, skip_reason=SkipReason.expired.value)
+        )
+    return keys
 
 
 async def due_messages(
@@ -164,7 +208,7 @@ async def due_messages(
 ) -> list[OutboxMessage]:
     """Unclaimed rows whose time has come, urgent first, oldest first. During quiet hours
     (`quiet`) only urgent rows."""
-    conditions = [*_pending(), col(OutboxMessage.next_attempt_at) <= now]
+    conditions = [*_pending(), col(OutboxMessage.next_attempt_at) <= now, _unexpired(now)]
     if quiet:
         conditions.append(col(OutboxMessage.urgent).is_(True))
     statement = (
@@ -204,7 +248,7 @@ async def claim(session: AsyncSession, message_id: int, now: datetime) -> bool:
     """Record the attempt; False when another sender claimed it or it is done already."""
     result = await session.exec(
         update(OutboxMessage)
-        .where(col(OutboxMessage.id) == message_id, *_pending())
+        .where(col(OutboxMessage.id) == message_id, *_pending(), _unexpired(now))
         .values(claimed_at=now, attempts=col(OutboxMessage.attempts) + 1)
     )
     return bool(result.rowcount)
@@ -258,11 +302,7 @@ async def recover_in_doubt(session: AsyncSession) -> int:
     (each may reach its recipient a second time)."""
     result = await session.exec(
         update(OutboxMessage)
-        .where(
-            col(OutboxMessage.claimed_at).is_not(None),
-            col(OutboxMessage.sent_at).is_(None),
-            col(OutboxMessage.failed_at).is_(None),
-        )
+        .where(col(OutboxMessage.claimed_at).is_not(None), *_open())
         .values(claimed_at=None, in_doubt=col(OutboxMessage.in_doubt) + 1)
     )
     return int(result.rowcount or 0)
@@ -289,18 +329,18 @@ class OutboxCounts:
     sent: int
     failed: int
     in_doubt: int
+    skipped: int = 0
 
 
 async def counts(session: AsyncSession) -> OutboxCounts:
     row = (
         await session.exec(
-            select(
-                func.count().filter(
-                    col(OutboxMessage.sent_at).is_(None), col(OutboxMessage.failed_at).is_(None)
-                ),
+            select_rows(
+                func.count().filter(*_open()),
                 func.count().filter(col(OutboxMessage.sent_at).is_not(None)),
                 func.count().filter(col(OutboxMessage.failed_at).is_not(None)),
                 func.coalesce(func.sum(OutboxMessage.in_doubt), 0),
+                func.count().filter(col(OutboxMessage.skipped_at).is_not(None)),
             )
         )
     ).one()

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
@@ -40,9 +40,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.runtime.i18n import Translator, gettext_for
 from bot.runtime.render import MESSAGE_MAX, esc, fit_lines, local_time
-from db.calendar.reminders import Ladder, Rung, Step, due_steps, overdue_working_days, step_key
+from db.calendar.reminders import (
+    Ladder,
+    Rung,
+    Step,
+    due_rungs,
+    overdue_working_days,
+    reminder_expires_at,
+    step_key,
+)
 from db.calendar.workdays import WorkCalendar, local_date
-from db.delivery.outbox import enqueue
+from db.delivery.outbox import SkipReason, enqueue
 from db.models import Department, OutboxMessage, Role
 from db.people.roles import Recipient, admin_recipients, department_recipients
 
@@ -150,44 +158,60 @@ Words = Callable[[str, Callable[[str], bool]], str]
 """A message in a language (the recipient's), fitting a channel's limit: `words(language, fits)`."""
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """How one rung's rows are queued: to be sent (until `expires_at`), or recorded skipped."""
+
+    expires_at: datetime | None = None
+    skipped: SkipReason | None = None
+
+
+SEND = _Rows()
+
+
 class _Queue:
-    """One scan's rows, counting the new ones."""
+    """One scan's rows, counting the new ones (skipped records are not counted)."""
 
     def __init__(self, session: AsyncSession, scan: ScanContext, admins: list[Recipient]) -> None:
         self.session = session
         self.scan = scan
         self.admins = admins
         self.added = 0
+        self.passed_over = 0
 
-    async def to_chat(self, key: str, recipient: Recipient, text: str) -> None:
-        self.added += await enqueue(
+    async def _add(self, rows: _Rows, **target: Any) -> None:
+        inserted = await enqueue(
             self.session,
-            key=f"{key}:{recipient.telegram_id}",
-            chat_id=recipient.telegram_id,
-            text=text,
             now=self.scan.now,
+            expires_at=rows.expires_at,
+            skipped=rows.skipped,
+            **target,
+        )
+        if rows.skipped is None:
+            self.added += inserted
+        else:
+            self.passed_over += inserted
+
+    async def to_chat(self, key: str, recipient: Recipient, text: str, rows: _Rows = SEND) -> None:
+        await self._add(
+            rows, key=f"{key}:{recipient.telegram_id}", chat_id=recipient.telegram_id, text=text
         )
 
-    async def to_unit_robot(self, key: str, department_id: int, text: str) -> None:
-        self.added += await enqueue(
-            self.session,
-            key=f"{key}:wecom",
-            department_id=department_id,
-            text=text,
-            now=self.scan.now,
-        )
+    async def to_unit_robot(
+        self, key: str, department_id: int, text: str, rows: _Rows = SEND
+    ) -> None:
+        await self._add(rows, key=f"{key}:wecom", department_id=department_id, text=text)
 
-    async def to_office(self, key: str, words: Words) -> None:
+    async def to_office(self, key: str, words: Words, rows: _Rows = SEND) -> None:
         """The admins (each in their language) and the office's robot."""
         for admin in self.admins:
-            await self.to_chat(key, admin, words(admin.language, _fits_telegram))
+            await self.to_chat(key, admin, words(admin.language, _fits_telegram), rows)
         if self.scan.office_robot:
-            self.added += await enqueue(
-                self.session,
+            await self._add(
+                rows,
                 key=f"{key}:wecom-office",
                 office_robot=True,
                 text=words(self.scan.default_language, _fits_wecom),
-                now=self.scan.now,
             )
 
     async def first_queued(self, key: str) -> datetime | None:
@@ -233,6 +257,56 @@ def _one_text(source: DeadlineSource, notice: Notice) -> Words:
     return lambda language, _fits: source.text(notice, gettext_for(language))
 
 
+class _StepQueue:
+    """The rows of one deadline's rungs: who hears each rung, in which words."""
+
+    def __init__(
+        self,
+        queue: _Queue,
+        people: _UnitPeople,
+        source: DeadlineSource,
+        deadline: Deadline,
+        unit: Department | None,
+    ) -> None:
+        self.queue = queue
+        self.people = people
+        self.source = source
+        self.deadline = deadline
+        self.unit = unit
+
+    async def add(
+        self, step: Step, rows: _Rows, groups: dict[str, list[tuple[Notice, str]]] | None
+    ) -> None:
+        """Queue `step` for everybody who hears it; the office's copy of a grouped deadline is
+        collected in `groups` instead (None: the office gets its own message)."""
+        deadline, unit, scan = self.deadline, self.unit, self.queue.scan
+        notice = Notice(
+            step=step,
+            deadline=deadline,
+            unit=unit.name if unit is not None else "",
+            due=local_time(deadline.due_at, scan.tz),
+            overdue_days=overdue_working_days(deadline.due_at, scan.now, scan.calendar, scan.tz),
+        )
+        key = step_key(
+            deadline.family, deadline.what, deadline.subject, step, deadline.due_at, scan.tz
+        )
+        if deadline.department_id is not None:
+            for person in await self.people.of(step.rung, deadline.department_id):
+                text = self.source.text(notice, gettext_for(person.language))
+                await self.queue.to_chat(key, person, text, rows)
+        if unit is not None and unit.id is not None and unit.wecom_url:
+            text = self.source.text(notice, gettext_for(scan.default_language))
+            await self.queue.to_unit_robot(key, unit.id, text, rows)
+        if deadline.department_id is not None and step.rung is not Rung.supervise:
+            return
+        if deadline.group and unit is not None and groups is not None:
+            day = local_date(deadline.due_at, scan.tz).isoformat()
+            group_key = f"{step.rung.value}:{deadline.group}:{step.offset:+d}:{day}"
+            groups.setdefault(group_key, []).append((notice, key))
+        else:
+            await self.queue.to_office(key, _one_text(self.source, notice), rows)
+
+
 async def scan_deadlines(
     session: AsyncSession, sources: Sequence[DeadlineSource], scan: ScanContext
 ) -> int:
@@ -249,42 +323,19 @@ async def scan_deadlines(
         grouping = source if isinstance(source, GroupedSource) else None
         groups: dict[str, list[tuple[Notice, str]]] = {}
         for deadline in await source.open_deadlines(session, scan.now):
-            steps = due_steps(
+            rungs = due_rungs(
                 deadline.due_at, deadline.since, scan.now, scan.ladder, scan.calendar, scan.tz
             )
-            if not steps:
+            if rungs.send is None:
                 continue
             unit = units.get(deadline.department_id) if deadline.department_id else None
-            for step in steps:
-                notice = Notice(
-                    step=step,
-                    deadline=deadline,
-                    unit=unit.name if unit is not None else "",
-                    due=local_time(deadline.due_at, scan.tz),
-                    overdue_days=overdue_working_days(
-                        deadline.due_at, scan.now, scan.calendar, scan.tz
-                    ),
-                )
-                key = step_key(
-                    deadline.family, deadline.what, deadline.subject, step, deadline.due_at, scan.tz
-                )
-                if deadline.department_id is not None:
-                    for person in await people.of(step.rung, deadline.department_id):
-                        await queue.to_chat(
-                            key, person, source.text(notice, gettext_for(person.language))
-                        )
-                if unit is not None and unit.id is not None and unit.wecom_url:
-                    await queue.to_unit_robot(
-                        key, unit.id, source.text(notice, gettext_for(scan.default_language))
-                    )
-                if deadline.department_id is not None and step.rung is not Rung.supervise:
-                    continue
-                if deadline.group and unit is not None and grouping is not None:
-                    day = local_date(deadline.due_at, scan.tz).isoformat()
-                    group_key = f"{step.rung.value}:{deadline.group}:{step.offset:+d}:{day}"
-                    groups.setdefault(group_key, []).append((notice, key))
-                else:
-                    await queue.to_office(key, _one_text(source, notice))
+            step_of = _StepQueue(queue, people, source, deadline, unit)
+            for step in rungs.passed_over:
+                await step_of.add(step, _Rows(skipped=SkipReason.passed_over), None)
+            expires = reminder_expires_at(rungs.send, deadline.due_at)
+            await step_of.add(
+                rungs.send, _Rows(expires_at=expires), groups if grouping is not None else None
+            )
         if grouping is not None:
             await _queue_groups(queue, grouping, groups)
     return queue.added

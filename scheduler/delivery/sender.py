@@ -52,6 +52,7 @@ from db.delivery.outbox import (
     pending_by_keys,
     recover_in_doubt,
     release,
+    skip_expired,
 )
 from db.delivery.wecom import mask_url
 from db.engine import SessionFactory
@@ -112,6 +113,8 @@ class DrainResult:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    skipped: int = 0
+    """Reminders dropped because their deadline passed before they could go out."""
 
 
 class OutboxSender:
@@ -198,6 +201,15 @@ class OutboxSender:
         async with self.sessions() as session:
             calendar = await load_calendar(session)
             quiet = is_quiet(now, self.settings, calendar)
+            expired = await skip_expired(session, now)
+            if expired:
+                await session.commit()
+                log.info(
+                    "%d reminders not sent: their deadline passed before they could go out "
+                    "(quiet hours, a pause or retries): %s",
+                    len(expired),
+                    ", ".join(expired[:20]),
+                )
             if keys is None:
                 rows = await due_messages(session, now, quiet=quiet)
             else:
@@ -218,6 +230,7 @@ class OutboxSender:
             sent=outcomes.count("sent"),
             retried=outcomes.count("retry"),
             failed=outcomes.count("failed"),
+            skipped=len(expired),
         )
 
     async def _in_turn(self, row: OutboxMessage) -> str:

@@ -8,7 +8,15 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from db.calendar.reminders import Ladder, Rung, due_steps, ladder_for, step_key
+from db.calendar.reminders import (
+    Ladder,
+    Rung,
+    due_rungs,
+    due_steps,
+    ladder_for,
+    reminder_expires_at,
+    step_key,
+)
 from db.calendar.workdays import (
     WorkCalendar,
     end_of_day,
@@ -82,3 +90,34 @@ def test_rungs_fall_on_working_days_in_order_and_reminders_never_after_the_deadl
     for step in due_steps(due, None, now, LADDER, CALENDAR, TZ):
         assert step.at <= now
         assert (step.rung is Rung.remind) == (now <= due)
+
+
+def test_only_the_highest_due_rung_is_sent_and_the_lower_ones_passed_over() -> None:
+    due = due_on(date(2026, 3, 18))  # a Wednesday
+    at = {(s.rung, s.offset): s.at for s in ladder_for(due, LADDER, CALENDAR, TZ)}
+
+    def rungs(now: datetime) -> tuple[tuple[Rung, int] | None, list[tuple[Rung, int]]]:
+        found = due_rungs(due, None, now, LADDER, CALENDAR, TZ)
+        send = (found.send.rung, found.send.offset) if found.send else None
+        return send, [(s.rung, s.offset) for s in found.passed_over]
+
+    assert rungs(at[(Rung.remind, -1)] - timedelta(seconds=1)) == (None, [])
+    assert rungs(at[(Rung.remind, -1)]) == ((Rung.remind, -1), [])
+    # Down over the day before: on the due day only the due day's reminder.
+    assert rungs(at[(Rung.remind, 0)]) == ((Rung.remind, 0), [(Rung.remind, -1)])
+    # Down until after the deadline: reminders are over, the 催办 alone.
+    assert rungs(at[(Rung.urge, 1)]) == ((Rung.urge, 1), [])
+    # Down for a week: the 督办, and the 催办 passed over.
+    assert rungs(at[(Rung.supervise, 3)] + timedelta(days=2)) == (
+        (Rung.supervise, 3),
+        [(Rung.urge, 1)],
+    )
+
+
+def test_a_reminder_expires_with_its_deadline_and_an_escalation_never() -> None:
+    due = due_on(date(2026, 3, 18))
+    steps = {(s.rung, s.offset): s for s in ladder_for(due, LADDER, CALENDAR, TZ)}
+    assert reminder_expires_at(steps[(Rung.remind, 0)], due) == due
+    assert reminder_expires_at(steps[(Rung.remind, -1)], due) == due
+    assert reminder_expires_at(steps[(Rung.urge, 1)], due) is None
+    assert reminder_expires_at(steps[(Rung.supervise, 3)], due) is None
