@@ -31,8 +31,12 @@ Definitions (the contract the digest and its ranking rely on):
   only on that local date. The caller passes the work calendar and time zone; the module
   computes one due time per local day of the period in Python (`sign_due_pieces`) and the query
   counts, for each stretch of days sharing a due, the reports assigned in it and signed by that
-  due: a comparison per row instead of mapping every `assigned_at` through a ``CASE``. Not yet
-  signed, or signed late, is not on time. Rate: signed_on_time / received.
+  due: a comparison per row instead of mapping every `assigned_at` through a ``CASE``. Signed
+  late, or not signed by a due that has passed, is not on time.
+* **sign_decided** — of the received, those whose timeliness is known at `now`: signed, or
+  with their sign due passed. A report assigned yesterday and not yet signed is neither on time
+  nor late, so it is not in the rate's denominator (counting it as late showed a unit a 0%
+  rate for reports it still had days to sign). Rate: signed_on_time / sign_decided.
 * **answered** — `replied` events in the period (a reply after a 重办 counts again).
 * **answered_on_time** (按时办结) — of those, replies made no later than the reply due in force
   at the moment of the reply, which the `replied` event stores (`ReportEvent.due_at`, written by
@@ -71,6 +75,7 @@ from sqlalchemy import (
     case,
     func,
     literal,
+    or_,
     select,
     true,
     union_all,
@@ -106,6 +111,7 @@ class DepartmentMetrics:
     received: int = 0
     signed: int = 0
     signed_on_time: int = 0
+    sign_decided: int = 0
     answered: int = 0
     answered_on_time: int = 0
     returned: int = 0
@@ -117,7 +123,7 @@ class DepartmentMetrics:
 
     @property
     def signed_on_time_rate(self) -> float | None:
-        return _rate(self.signed_on_time, self.received)
+        return _rate(self.signed_on_time, self.sign_decided)
 
     @property
     def answered_on_time_rate(self) -> float | None:
@@ -261,7 +267,7 @@ def _event_counts() -> list[tuple[EventKind, tuple[ColumnElement[bool], ...]]]:
     return [
         (EventKind.replied, ()),
         (EventKind.replied, (replied_on_time,)),
-        *((kind, ()) for kind in _COUNTED[7:]),
+        *((EventKind(kind), ()) for kind in _COUNTED[_COUNTED.index("answered_on_time") + 1 :]),
     ]
 
 
@@ -316,21 +322,25 @@ def _metrics_statement(stretches: int) -> Rows:
             for i in range(stretches)
         )
     ).subquery("sign_due")
-    per_stretch = (
-        select(func.count())
-        .select_from(Report)
-        .where(
-            col(Report.handling_department_id) == department,
-            assigned >= pieces.c.low,
-            assigned < pieces.c.high,
-            col(Report.signed_at) <= pieces.c.due,
+    now = bindparam("now", type_=UTCDateTime())
+
+    def per_stretch(condition: ColumnElement[bool]) -> ColumnElement[int]:
+        count = (
+            select(func.count())
+            .select_from(Report)
+            .where(
+                col(Report.handling_department_id) == department,
+                assigned >= pieces.c.low,
+                assigned < pieces.c.high,
+                condition,
+            )
+            .correlate(Department, pieces)
+            .scalar_subquery()
         )
-        .correlate(Department, pieces)
-        .scalar_subquery()
-    )
-    signed_on_time = (
-        select(func.coalesce(func.sum(per_stretch), 0)).select_from(pieces).scalar_subquery()
-    )
+        return select(func.coalesce(func.sum(count), 0)).select_from(pieces).scalar_subquery()
+
+    signed_on_time = per_stretch(col(Report.signed_at) <= pieces.c.due)
+    sign_decided = per_stretch(or_(col(Report.signed_at).is_not(None), pieces.c.due < now))
     is_open = _open_condition()
     return select_rows(
         department,
@@ -338,8 +348,9 @@ def _metrics_statement(stretches: int) -> Rows:
         reports(*in_period),
         reports(*in_period, col(Report.signed_at).is_not(None)),
         signed_on_time,
+        sign_decided,
         reports(is_open),
-        reports(is_open, col(Report.due_at) < bindparam("now", type_=UTCDateTime())),
+        reports(is_open, col(Report.due_at) < now),
         *(events(kind, *conditions) for kind, conditions in _event_counts()),
     ).order_by(department)
 
@@ -375,6 +386,9 @@ def _grouped_metrics_statement(
             func.count().label("received"),
             func.count(col(Report.signed_at)).label("signed"),
             func.count(case((col(Report.signed_at) <= sign_due, 1))).label("signed_on_time"),
+            func.count(case((or_(col(Report.signed_at).is_not(None), sign_due < now), 1))).label(
+                "sign_decided"
+            ),
         )
         .where(assigned >= start, assigned < end)
         .group_by(dept)
@@ -412,6 +426,7 @@ def _grouped_metrics_statement(
         received.c.received,
         received.c.signed,
         received.c.signed_on_time,
+        received.c.sign_decided,
         backlog.c.open_now,
         backlog.c.overdue_now,
         *(events.c[f"n{i}"] for i in range(len(event_counts))),
@@ -429,6 +444,7 @@ _COUNTED = (
     "received",
     "signed",
     "signed_on_time",
+    "sign_decided",
     "open_now",
     "overdue_now",
     EventKind.replied,

@@ -103,7 +103,7 @@ async def test_workbook_sheets_totals_and_no_reporter_identity(any_engine: Async
         data = await render_workbook(digest, _rows(session, digest), ZH, TZ)
 
     book = load_workbook(BytesIO(data), read_only=True)
-    assert book.sheetnames == ["汇总", "部门1", "部门0", "部门2", "部门3", "全部件"]
+    assert book.sheetnames == ["汇总", "部门2", "部门1", "部门0", "部门3", "全部件"]
 
     summary = list(book["汇总"].iter_rows(values_only=True))
     header = summary[3]
@@ -117,7 +117,7 @@ async def test_workbook_sheets_totals_and_no_reporter_identity(any_engine: Async
     assert total[column["满意率"]] == pytest.approx(totals.satisfaction_rate)
     by_code = {row[1]: row for row in summary[4:-1]}
     # D received only the two anonymous reports, unsigned and overdue: ranked last.
-    assert by_code["M1"][column["排名"]] == 1 and by_code["M3"][column["排名"]] == 4
+    assert by_code["M2"][column["排名"]] == 1 and by_code["M3"][column["排名"]] == 4
 
     # A department's sheet lists the reports it received in the month: its `received`.
     for figures in digest.departments:
@@ -190,7 +190,7 @@ async def test_messages_are_chinese_html_and_short(engine: AsyncEngine) -> None:
     assert "&lt;市场监管局&gt;&amp;" in text and "<市场监管局>" not in text
     assert "受理 4 件" in text and "及时签收率 25.0%" in text
     assert numbers["r4"] in text and "超期 1 件" in text
-    assert "排名：第 2 名（共 3 个单位）" in text
+    assert "排名：第 3 名（共 3 个单位）" in text
     office = office_message(digest, ZH)
     assert "红榜" in office and "全市合计" in office and "&lt;市场监管局&gt;" in office
     assert "黑榜" not in office  # three ranked departments are all on the red list

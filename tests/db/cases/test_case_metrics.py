@@ -203,6 +203,7 @@ async def test_figures_equal_the_hand_computed_month(any_engine: AsyncEngine) ->
                 received=4,
                 signed=2,
                 signed_on_time=1,
+                sign_decided=4,  # r3 and r4 were never signed and their due has passed.
                 answered=3,
                 answered_on_time=3,
                 returned=1,
@@ -217,6 +218,7 @@ async def test_figures_equal_the_hand_computed_month(any_engine: AsyncEngine) ->
                 received=2,
                 signed=2,
                 signed_on_time=2,
+                sign_decided=2,
                 answered=2,
                 answered_on_time=2,
                 reopened=1,
@@ -231,6 +233,7 @@ async def test_figures_equal_the_hand_computed_month(any_engine: AsyncEngine) ->
                 received=2,
                 signed=1,
                 signed_on_time=1,
+                sign_decided=1,  # r10 still has until 2 April to be signed: not late yet.
                 answered=2,
                 answered_on_time=1,
                 open_now=3,  # r8, and r10 and r11 waiting to be signed.
@@ -239,6 +242,7 @@ async def test_figures_equal_the_hand_computed_month(any_engine: AsyncEngine) ->
             d: DepartmentMetrics(d),
         }
         assert rows[a].signed_on_time_rate == 0.25
+        assert rows[c].signed_on_time_rate == 1.0, "r10 is neither on time nor late yet"
         assert rows[a].returned_rate == 0.25
         assert rows[a].reopened_rate == 1 / 3
         assert rows[a].satisfaction_rate == 2 / 3
@@ -260,6 +264,7 @@ async def test_figures_equal_the_hand_computed_month(any_engine: AsyncEngine) ->
             received=8,
             signed=5,
             signed_on_time=4,
+            sign_decided=7,
             answered=7,
             answered_on_time=6,
             returned=1,

@@ -158,7 +158,7 @@ async def test_figures_equal_the_hand_computed_march(any_engine: AsyncEngine) ->
 
 
 def test_a_unit_that_owed_nothing_is_scored_without_the_duties() -> None:
-    metrics = DepartmentMetrics(1, received=4, signed_on_time=3)
+    metrics = DepartmentMetrics(1, received=4, signed_on_time=3, sign_decided=4)
     weights = ScoreWeights()
     alone = score(metrics, weights)
     # 及时签收 3/4 and 回退 0/4 (g = 1) are the only defined rates: 0.2·3/4 + 0.05 over 0.25.
@@ -199,11 +199,11 @@ async def test_the_duty_weights_change_the_ranking(any_engine: AsyncEngine) -> N
             session, MARCH, NOW, calendar=CALENDAR, tz=TZ, limits=Limits(), weights=ScoreWeights()
         )
 
-    assert without == [b, a, c]  # the reports alone (tests/db/office/test_digest.py)
-    # C: (0.595·0.7 + 0.1 + 0.1) / 0.9; A owed nothing and keeps 62.08; B: 0.625 / 1.1.
+    assert without == [c, b, a]  # the reports alone (tests/db/office/test_digest.py)
+    # C: (0.738·0.7 + 0.1 + 0.1) / 0.9; A owed nothing and keeps 62.08; B: 0.625 / 1.1.
     assert default == [c, a, b]
     by_id = {f.department_id: f for f in digest.departments}
-    score_c = (0.2 * 0.5 + 0.3 * 0.5 + 0.05 + 0.05 + 0.1 * 2 / 3 + 0.1 + 0.1) / 0.9
+    score_c = (0.2 * 1 + 0.3 * 0.5 + 0.05 + 0.05 + 0.1 * 2 / 3 + 0.1 + 0.1) / 0.9
     assert by_id[c].score == pytest.approx(100 * score_c)
     assert by_id[b].score == pytest.approx(100 * 0.625 / 1.1)
     assert by_id[c].duties == DutyMetrics(c, 1, 1, 1, 1)

@@ -50,16 +50,17 @@ async def test_digest_of_the_hand_computed_month(any_engine: AsyncEngine) -> Non
     score_a = 0.2 * 0.25 + 0.3 * 1 + 0.3 * 2 / 3 + 0.05 * 0.75 + 0.05 * 2 / 3 + 0.1 * 0
     # B: 2/2, 2/2, 0/2, 0/2, 1/2, 1/2 (open: r5 and r7, r7 overdue).
     score_b = 0.2 * 1 + 0.3 * 1 + 0.3 * 0 + 0.05 * 1 + 0.05 * 0.5 + 0.1 * 0.5
-    # C: 1/2, 1/2, no rating (left out of both sums), 0/2, 0/2, 1/3.
-    score_c = (0.2 * 0.5 + 0.3 * 0.5 + 0.05 * 1 + 0.05 * 1 + 0.1 * 2 / 3) / 0.7
+    # C: 1/1 (r10's sign due has not passed: not in the rate), 1/2, no rating (left out of both
+    # sums), 0/2, 0/2, 1/3.
+    score_c = (0.2 * 1 + 0.3 * 0.5 + 0.05 * 1 + 0.05 * 1 + 0.1 * 2 / 3) / 0.7
     assert by_id[a].score == pytest.approx(100 * score_a)
     assert by_id[b].score == pytest.approx(100 * score_b)
     assert by_id[c].score == pytest.approx(100 * score_c)
     assert by_id[d].score is None and by_id[d].rank is None  # no report received: not ranked
 
-    assert [f.department_id for f in digest.departments] == [b, a, c, d]
+    assert [f.department_id for f in digest.departments] == [c, b, a, d]
     assert [f.rank for f in digest.departments] == [1, 2, 3, None]
-    assert [f.department_id for f in digest.top] == [b, a, c]
+    assert [f.department_id for f in digest.top] == [c, b, a]
     assert digest.bottom == ()  # three ranked: nobody is on both lists
     assert [f.department_id for f in digest.unranked] == [d]
 
@@ -94,7 +95,9 @@ def test_top_and_bottom_five_of_twelve() -> None:
 
 
 def test_score_weights_and_undefined_rates() -> None:
-    metrics = DepartmentMetrics(1, received=4, signed_on_time=3, returned=4, open_now=2)
+    metrics = DepartmentMetrics(
+        1, received=4, signed_on_time=3, sign_decided=4, returned=4, open_now=2
+    )
     # Only 及时签收 (3/4), 回退 (4/4, so g = 0) and 超期 (0/2, so g = 1) are defined.
     expected = (0.2 * 0.75 + 0.05 * 0 + 0.1 * 1) / (0.2 + 0.05 + 0.1)
     assert score(metrics, WEIGHTS) == pytest.approx(100 * expected)
