@@ -10,7 +10,9 @@ A clerk copies the form the bot shows, fills it in Chinese and sends it back:
     本季度开展了哪些工作？
     发现了哪些问题，如何整改？
 
-English keys and words work too (kind, title, scope, due, questions). Reading the form is a
+A periodic duty asks for the period it is created in and the ones after; an optional line
+`起始：2026-Q3` (a period, or a date inside it) asks for earlier periods too.
+English keys and words work too (kind, title, scope, due, from, questions). Reading the form is a
 plain function, so every wording a clerk might use is tested without Telegram; unit codes are
 looked up afterwards (`resolve_units`), because only the database knows them.
 """
@@ -19,13 +21,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from datetime import date
 from enum import Enum
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.calendar.date_input import read_date
-from db.duties.rules import DueRule
+from db.duties.rules import DueRule, parse_period
 from db.models import Department, DuePeriod, DutyScope, ObligationKind
 
 KEYS: dict[str, str] = {
@@ -42,6 +45,9 @@ KEYS: dict[str, str] = {
     "截止": "due",
     "时限": "due",
     "due": "due",
+    "起始": "from",
+    "起始期": "from",
+    "from": "from",
     "问题": "questions",
     "questions": "questions",
 }
@@ -115,6 +121,7 @@ class FormProblem(Enum):
     title = "title"
     scope = "scope"
     due = "due"
+    start = "start"
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,8 @@ class DutyForm:
     unit_codes: tuple[str, ...] = ()
     rule: DueRule | None = None
     questions: tuple[str, ...] | None = None
+    starts_on: date | None = None
+    """From which period a new periodic duty is owed (`起始`); None: the current one."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +161,16 @@ def parse_due(text: str) -> DueRule | None:
         period = PERIOD_WORDS[re.sub(r"[-_ ]", "-", match.group(2).lower())]
         return DueRule(period, days_after=int(match.group(1)))
     return None
+
+
+def parse_start(text: str) -> date | None:
+    """`2026-Q3`, `2026-H2`, `2026-07` or a date: the first day it names."""
+    text = text.strip()
+    day = read_date(text, None)
+    if day is not None:
+        return day
+    period = parse_period(text.upper())
+    return period.start if period is not None else None
 
 
 def _scope(text: str) -> tuple[DutyScope, str | None, tuple[str, ...]] | None:
@@ -210,6 +229,11 @@ def parse_form(text: str) -> DutyForm | FormError:
             if scope is None:
                 return FormError(FormProblem.scope, value)
             form = replace(form, scope=scope[0], scope_class=scope[1], unit_codes=scope[2])
+        elif key == "from":
+            starts_on = parse_start(value)
+            if starts_on is None:
+                return FormError(FormProblem.start, value)
+            form = replace(form, starts_on=starts_on)
         else:
             rule = parse_due(value)
             if rule is None:

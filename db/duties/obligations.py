@@ -362,7 +362,7 @@ async def open_submissions(
     owed: list[tuple[Obligation, DueRule, list[Period | None]]] = []
     for obligation in (await session.exec(select(Obligation).where(col(Obligation.active)))).all():
         rule = rule_of(obligation)
-        periods = owed_periods(rule, today, calendar)
+        periods = owed_periods(rule, today)
         if periods:
             owed.append((obligation, rule, periods))
     if not owed:

@@ -101,22 +101,27 @@ def due_time(day: date, tz: ZoneInfo) -> datetime:
     return end_of_day(day, tz)
 
 
-def owed_periods(rule: DueRule, today: date, calendar: WorkCalendar) -> list[Period | None]:
+def owed_periods(rule: DueRule, today: date) -> list[Period | None]:
     """The periods already opened by `today` that the duty asks for (None stands for the single
     filing of a `once` duty).
 
-    A period is owed once it has begun, if its due day is not before `starts_on` (a duty
-    created in November does not ask for the third quarter) and it begins no later than
-    `ends_on`. Only the last 12 periods are looked at, so an old duty stays cheap.
+    A period is owed once it has begun, from the period that holds `starts_on` (the day the
+    duty was created, unless the office named an earlier one) and if it begins no later than
+    `ends_on`. A quarterly report created on 5 October asks for the fourth quarter only, even
+    though the third quarter's report is due a week later: opening both sent every liaison two
+    notices at once for a duty they had just heard of, and whether the quarter just ended is
+    owed is the office's call (`起始：2026-Q3`). Only the last 12 periods are looked at, so an
+    old duty stays cheap.
     """
     if rule.period is DuePeriod.once:
         return [None]
+    first = period_of(rule.period, rule.starts_on) if rule.starts_on is not None else None
     periods: list[Period | None] = []
     current = period_of(rule.period, today)
     for _ in range(12):
         if rule.ends_on is not None and current.start > rule.ends_on:
             pass
-        elif rule.starts_on is not None and due_day(rule, current, calendar) < rule.starts_on:
+        elif first is not None and current.start < first.start:
             break
         else:
             periods.append(current)

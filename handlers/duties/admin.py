@@ -8,6 +8,7 @@ audit event in the same transaction.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlmodel import col, select
@@ -86,6 +87,10 @@ FORM_PROBLEMS: dict[FormProblem, str] = {
     FormProblem.due: N_(
         "I could not read the due rule “{value}”: write a date such as 2026-04-20, or "
         "每季度结束后5个工作日 (also 每月, 每半年). Nothing was changed."
+    ),
+    FormProblem.start: N_(
+        "I could not read the first period “{value}”: write a period such as 2026-Q3, 2026-H2 "
+        "or 2026-07, or a date inside it. Nothing was changed."
     ),
 }
 DUTY_PROBLEMS: dict[DutyProblem, str] = {
@@ -184,7 +189,7 @@ async def _create(turn: Turn, body: str) -> None:
         kind=form.kind,
         title=form.title,
         scope=form.scope,
-        rule=form.rule,
+        rule=replace(form.rule, starts_on=form.starts_on) if form.starts_on else form.rule,
         scope_class=form.scope_class,
         unit_ids=tuple(unit_ids),
         questions=form.questions or (),

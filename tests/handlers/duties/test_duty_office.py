@@ -162,6 +162,53 @@ async def test_a_quarterly_duty_for_all_units(office_bot: Harness) -> None:
     assert "#1 2026年作风建设季度工作报告" in listed and f"({expected} units)" in listed
 
 
+async def periods_of(bot: Harness, duty_id: int) -> dict[str, list[str]]:
+    async def work(session: Any) -> dict[str, list[str]]:
+        rows = (
+            await session.exec(
+                select(Submission, Department)
+                .join(Department, col(Department.id) == col(Submission.department_id))
+                .where(col(Submission.obligation_id) == duty_id)
+                .order_by(col(Submission.period))
+            )
+        ).all()
+        found: dict[str, list[str]] = {}
+        for submission, unit in rows:
+            found.setdefault(unit.code, []).append(submission.period)
+        return found
+
+    result: dict[str, list[str]] = await run_db(bot, work)
+    return result
+
+
+async def test_a_duty_created_before_last_quarter_is_due_opens_only_this_quarter(
+    office_bot: Harness,
+) -> None:
+    bot = office_bot
+    # 2 April: the second quarter has begun, the first quarter's report is due on 8 April.
+    bot.clock.now = datetime(2026, 4, 2, 2, tzinfo=UTC)
+    before = len(bot.api.sent_messages(LIAISON.id))
+    await bot.say(ADMIN, QUARTERLY_FORM)
+    periods = await periods_of(bot, 1)
+    assert periods["D011"] == ["2026-Q2"]
+    assert {tuple(p) for p in periods.values()} == {("2026-Q2",)}
+    notices = bot.api.sent_messages(LIAISON.id)[before:]
+    assert len(notices) == 1, "one notice for a new duty, not one per period"
+    assert "2026年第2季度" in notices[0]["text"]
+
+    # The office asks for the quarter just ended as well.
+    answer = texts(
+        await bot.say(ADMIN, QUARTERLY_FORM.replace("范围：全部", "范围：全部\n起始：2026-Q1"))
+    )
+    assert "Duty #2 created" in answer
+    assert (await periods_of(bot, 2))["D011"] == ["2026-Q1", "2026-Q2"]
+    bad = texts(
+        await bot.say(ADMIN, QUARTERLY_FORM.replace("范围：全部", "范围：全部\n起始：上季度"))
+    )
+    assert "上季度" in bad and "Nothing was changed" in bad
+    assert not await periods_of(bot, 3)
+
+
 async def test_bad_duty_forms_get_clear_answers_and_change_nothing(office_bot: Harness) -> None:
     bot = office_bot
     base = "/duty\n类型：工作方案\n标题：实施方案\n范围：全部\n"
