@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.runtime.i18n import N_, Translator
@@ -62,6 +62,24 @@ def fit_lines(
 
 def local_time(moment: datetime, tz: ZoneInfo) -> str:
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def marked_due(due: str, guessed: bool, _: Translator) -> str:
+    """A due time as shown, marked when it was counted over days whose holidays the calendar
+    only guesses (`db.calendar.workdays.guessed_span`): the reader must know it may move."""
+    if not guessed:
+        return due
+    return _("{due} (estimated: holidays not yet entered)").format(due=due)
+
+
+def guess_warning(span: tuple[date, date], _: Translator) -> str:
+    """What the admin who set a guessed deadline is told: which dates to check, and where."""
+    first, last = span
+    return _(
+        "⚠ This due time rests on a guessed calendar: the holidays from {first} to {last} are "
+        "not entered yet, so Monday–Friday was assumed. Check those dates with /calendar and "
+        "enter the official holidays and 调休."
+    ).format(first=f"{first:%Y-%m-%d}", last=f"{last:%Y-%m-%d}")
 
 
 STATE_LABELS: dict[ReportState, str] = {

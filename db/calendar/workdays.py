@@ -246,15 +246,17 @@ def working_days_between(
     return sign * sum(1 for day in _days_after(first, last) if calendar.is_working_day(day))
 
 
-def deadline_is_guessed(
+def guessed_span(
     start: datetime, due: datetime, calendar: WorkCalendar, tz: ZoneInfo
-) -> bool:
-    """Whether any local day from start's to due's (both included) rests on a weekday guess.
+) -> tuple[date, date] | None:
+    """The first and the last local day from start's to due's (both included) that rest on a
+    weekday guess, or None when the deadline is exact: the dates an admin should check.
 
     The start day is included because `days=0` depends on it. Asking does not mark years as
     guessed: this is the check a caller makes to decide whether to warn admins.
     """
     first, last = sorted((local_date(start, tz), local_date(due, tz)))
+    found: list[date] = []
     for year in range(first.year, last.year + 1):
         if package_knows_year(year) or year in calendar.confirmed_years:
             continue  # every day of the year is known: skip the day-by-day walk
@@ -262,9 +264,16 @@ def deadline_is_guessed(
         stop = min(last, date(year, 12, 31))
         while day <= stop:
             if not calendar.is_known(day):
-                return True
+                found.append(day)
             day += _ONE_DAY
-    return False
+    return (found[0], found[-1]) if found else None
+
+
+def deadline_is_guessed(
+    start: datetime, due: datetime, calendar: WorkCalendar, tz: ZoneInfo
+) -> bool:
+    """Whether any day the deadline was counted over rests on a guess (`guessed_span`)."""
+    return guessed_span(start, due, calendar, tz) is not None
 
 
 # Built once: every submitted report loads the calendar for its deadlines.

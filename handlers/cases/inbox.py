@@ -23,10 +23,18 @@ from bot.runtime.conversation import END, PRIVATE, TEXT, conversation, stay_in
 from bot.runtime.flow_state import set_target
 from bot.runtime.i18n import N_, Translator
 from bot.runtime.input import no_longer_valid, typed_text, unit_choices
-from bot.runtime.render import button_label, cut, esc, local_time, state_label
+from bot.runtime.render import (
+    button_label,
+    cut,
+    esc,
+    guess_warning,
+    local_time,
+    marked_due,
+    state_label,
+)
 from bot.runtime.services import BotContext
 from bot.runtime.turn import Keyboard, Turn, turn_handler
-from db.calendar.workdays import deadline_is_guessed, load_calendar
+from db.calendar.workdays import guessed_span, load_calendar
 from db.cases.categories import category_name
 from db.cases.inbox import ASSIGNABLE, CLOSABLE, REJECTABLE, in_inbox, inbox_reports
 from db.cases.reports import parse_number, report_by_number
@@ -200,24 +208,21 @@ async def assign(turn: Turn) -> int:
         )
 
     await notify_reporter(turn, report, for_reporter)
+    due_at = outcome.case.due_at
+    span = None
+    if due_at is not None:
+        calendar = await load_calendar(turn.session)
+        span = guessed_span(turn.now, due_at, calendar, turn.services.settings.tz)
     due = (
-        local_time(outcome.case.due_at, turn.services.settings.tz)
-        if outcome.case.due_at is not None
+        marked_due(local_time(due_at, turn.services.settings.tz), span is not None, _)
+        if due_at is not None
         else "—"
     )
     turn.pressed_becomes = _(
         "Report {number} was assigned to {unit}; it must be signed for by {due}."
     ).format(number=report.number, unit=esc(department.name), due=due)
-    if outcome.case.due_at is not None:
-        calendar = await load_calendar(turn.session)
-        tz = turn.services.settings.tz
-        if deadline_is_guessed(turn.now, outcome.case.due_at, calendar, tz):
-            turn.say(
-                _(
-                    "⚠ This deadline falls in a year whose holidays the calendar does not know "
-                    "yet; it assumes Monday–Friday. Enter the official holidays with /calendar."
-                )
-            )
+    if span is not None:
+        turn.say(guess_warning(span, _))
     return END
 
 

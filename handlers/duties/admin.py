@@ -8,8 +8,8 @@ audit event in the same transaction.
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 
 from sqlmodel import col, select
 from telegram.ext import CommandHandler, filters
@@ -21,10 +21,10 @@ from bot.runtime.i18n import N_, Translator
 from bot.runtime.input import command_body
 from bot.runtime.notices import notify_unit
 from bot.runtime.period_text import period_label
-from bot.runtime.render import MESSAGE_MAX, cut, esc, local_time
+from bot.runtime.render import MESSAGE_MAX, cut, esc, guess_warning, local_time, marked_due
 from bot.runtime.services import Handler
 from bot.runtime.turn import Keyboard, Turn, turn_handler
-from db.calendar.workdays import load_calendar
+from db.calendar.workdays import deadline_is_guessed, guessed_span, load_calendar
 from db.duties.form import (
     DutyForm,
     FormError,
@@ -137,11 +137,20 @@ async def _units_of(turn: Turn, form: DutyForm) -> list[int] | None:
     return ids
 
 
-async def _open_and_announce(turn: Turn, obligation: Obligation) -> tuple[int, datetime | None]:
-    """Open the submissions now and tell each unit's liaisons; returns the number of units that
-    owe the duty and the first due time."""
+@dataclass(frozen=True)
+class _Opened:
+    units: int
+    """How many units owe the duty now."""
+    first_due: datetime | None
+    guessed: tuple[date, date] | None
+    """The days the first due time was counted over that the calendar only guesses."""
+
+
+async def _open_and_announce(turn: Turn, obligation: Obligation) -> _Opened:
+    """Open the submissions now and tell each unit's liaisons."""
     settings = turn.services.settings
-    await open_submissions(turn.session, turn.now, await load_calendar(turn.session), settings.tz)
+    calendar = await load_calendar(turn.session)
+    await open_submissions(turn.session, turn.now, calendar, settings.tz)
     submissions = (
         await turn.session.exec(
             select(Submission)
@@ -154,19 +163,37 @@ async def _open_and_announce(turn: Turn, obligation: Obligation) -> tuple[int, d
         assert submission.id is not None
         submission_id, period = submission.id, submission.period
         due = local_time(submission.due_at, settings.tz)
+        guessed = deadline_is_guessed(turn.now, submission.due_at, calendar, settings.tz)
 
         def build(
-            _: Translator, sid: int = submission_id, p: str = period, d: str = due
+            _: Translator,
+            sid: int = submission_id,
+            p: str = period,
+            d: str = due,
+            g: bool = guessed,
         ) -> tuple[str, Keyboard]:
             text = _(
                 "New duty for your unit: <b>{title}</b> ({kind}), period {period}, due {due}. "
                 "/duties lists what your unit owes."
-            ).format(title=esc(title), kind=kind_label(kind, _), period=period_label(p, _), due=d)
+            ).format(
+                title=esc(title),
+                kind=kind_label(kind, _),
+                period=period_label(p, _),
+                due=marked_due(d, g, _),
+            )
             return text, file_button(_, sid, FILE_LABEL)
 
         await notify_unit(turn, submission.department_id, build)
-    units = len({s.department_id for s in submissions})
-    return units, submissions[0].due_at if submissions else None
+    first_due = submissions[0].due_at if submissions else None
+    return _Opened(
+        units=len({s.department_id for s in submissions}),
+        first_due=first_due,
+        guessed=(
+            guessed_span(turn.now, first_due, calendar, settings.tz)
+            if first_due is not None
+            else None
+        ),
+    )
 
 
 async def _create(turn: Turn, body: str) -> None:
@@ -204,7 +231,12 @@ async def _create(turn: Turn, body: str) -> None:
         return
     assert made.id is not None
     await audit(turn, "duty.create", f"duty:{made.id}", after=_audit_fields(made, form.unit_codes))
-    units, first_due = await _open_and_announce(turn, made)
+    opened = await _open_and_announce(turn, made)
+    first = "—"
+    if opened.first_due is not None:
+        first = marked_due(
+            local_time(opened.first_due, settings.tz), opened.guessed is not None, turn._
+        )
     turn.say(
         turn._(
             "Duty #{id} created: <b>{title}</b> ({kind}), {due}. {units} units owe it now; the "
@@ -214,10 +246,12 @@ async def _create(turn: Turn, body: str) -> None:
             title=esc(made.title),
             kind=kind_label(made.kind, turn._),
             due=esc(due_text(rule_of(made))),
-            units=units,
-            first=local_time(first_due, settings.tz) if first_due else "—",
+            units=opened.units,
+            first=first,
         )
     )
+    if opened.guessed is not None:
+        turn.say(guess_warning(opened.guessed, turn._))
 
 
 def _audit_fields(obligation: Obligation, codes: tuple[str, ...] | list[str]) -> dict[str, object]:

@@ -176,7 +176,7 @@ class SubmissionDeadlines:
         return _(texts[notice.step.rung]).format(
             unit=esc(notice.unit),
             duty=duty_name(deadline.title, deadline.period, _),
-            due=notice.due,
+            due=notice.due_in(_),
             days=notice.overdue_days,
         )
 
@@ -185,7 +185,7 @@ class SubmissionDeadlines:
         return _(GROUP_TEXTS[deadline.what != FIRST_ROUND]).format(
             count=count,
             duty=duty_name(deadline.title, deadline.period, _),
-            due=notice.due,
+            due=notice.due_in(_),
             days=notice.overdue_days,
         )
 
@@ -225,6 +225,6 @@ class LedgerDeadlines:
             item=f"<code>{esc(deadline.subject)}</code>",
             unit=esc(notice.unit),
             description=esc(cut(deadline.title, DESCRIPTION_MAX)),
-            due=notice.due,
+            due=notice.due_in(_),
             days=notice.overdue_days,
         )

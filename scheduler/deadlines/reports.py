@@ -83,6 +83,6 @@ class ReportDeadlines:
             number=deadline.subject,
             unit=esc(notice.unit) if notice.unit else _("the campaign office"),
             what=_(WHAT[deadline.what]),
-            due=notice.due,
+            due=notice.due_in(_),
             days=notice.overdue_days,
         )

@@ -39,7 +39,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.runtime.i18n import Translator, gettext_for
-from bot.runtime.render import MESSAGE_MAX, esc, fit_lines, local_time
+from bot.runtime.render import MESSAGE_MAX, esc, fit_lines, local_time, marked_due
 from db.calendar.reminders import (
     Ladder,
     Rung,
@@ -49,7 +49,7 @@ from db.calendar.reminders import (
     reminder_expires_at,
     step_key,
 )
-from db.calendar.workdays import WorkCalendar, local_date
+from db.calendar.workdays import WorkCalendar, deadline_is_guessed, local_date
 from db.delivery.outbox import SkipReason, enqueue
 from db.models import Department, OutboxMessage, Role
 from db.people.roles import Recipient, admin_recipients, department_recipients
@@ -87,6 +87,12 @@ class Notice:
     unit: str
     due: str
     overdue_days: int
+    guessed: bool = False
+    """The due time was counted over days whose holidays the calendar only guesses."""
+
+    def due_in(self, _: Translator) -> str:
+        """The due time as the message shows it (marked when guessed)."""
+        return marked_due(self.due, self.guessed, _)
 
 
 class DeadlineSource(Protocol):
@@ -286,6 +292,9 @@ class _StepQueue:
             unit=unit.name if unit is not None else "",
             due=local_time(deadline.due_at, scan.tz),
             overdue_days=overdue_working_days(deadline.due_at, scan.now, scan.calendar, scan.tz),
+            guessed=deadline_is_guessed(
+                deadline.since or scan.now, deadline.due_at, scan.calendar, scan.tz
+            ),
         )
         key = step_key(
             deadline.family, deadline.what, deadline.subject, step, deadline.due_at, scan.tz

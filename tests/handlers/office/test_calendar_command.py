@@ -18,7 +18,7 @@ from tests.harness import Harness, texts
 __all__ = ["case_bot"]
 
 EN = gettext_for("en")
-WARNING = "⚠ This deadline falls in a year whose holidays"
+WARNING = "⚠ This due time rests on a guessed calendar"
 
 
 def test_dates_are_parsed_strictly() -> None:
