@@ -208,6 +208,15 @@ class DutySettings(BaseModel):
     """Longest answer to one question, finding or note."""
 
 
+class NoticeSettings(BaseModel):
+    """Who hears of a report besides the people who act on it."""
+
+    leaders_on_assign: bool = True
+    """A unit's leaders get a short notice when a report is assigned to their unit."""
+    leaders_on_close: bool = True
+    """... and when a report of their unit is closed."""
+
+
 class RateLimitSettings(BaseModel):
     overall_max_rate: float = 30
     group_max_rate: float = 20
@@ -234,6 +243,7 @@ class Settings(BaseSettings):
     wecom: WecomSettings = WecomSettings()
     reminders: ReminderSettings = ReminderSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
+    notices: NoticeSettings = NoticeSettings()
     routing: RoutingSettings = RoutingSettings()
     deadlines: DeadlineSettings = DeadlineSettings()
     invites: InviteSettings = InviteSettings()

@@ -326,6 +326,14 @@ async def department_recipients(
     return found.get(department_id, [])
 
 
+async def leaders_to_tell(session: AsyncSession, department_id: int) -> list[Recipient]:
+    """The unit's reachable leaders who are not also its liaisons: a leader who is a liaison
+    already gets the liaison's fuller notice of the same event, and one event is one message."""
+    people = await department_recipients(session, department_id, frozenset({Role.leader}))
+    liaisons = {r.telegram_id for r in await department_recipients(session, department_id)}
+    return [person for person in people if person.telegram_id not in liaisons]
+
+
 async def recipients_by_department(
     session: AsyncSession, roles: frozenset[Role]
 ) -> dict[int, list[Recipient]]:

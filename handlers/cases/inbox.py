@@ -23,6 +23,7 @@ from bot.runtime.conversation import END, PRIVATE, TEXT, conversation, stay_in
 from bot.runtime.flow_state import set_target
 from bot.runtime.i18n import N_, Translator
 from bot.runtime.input import no_longer_valid, typed_text, unit_choices
+from bot.runtime.leader_notices import LeaderNews, leader_notices
 from bot.runtime.render import (
     button_label,
     cut,
@@ -48,7 +49,7 @@ from db.cases.rules import (
     Refused,
     Reject,
 )
-from db.models import Category, Department, IdentityMode, Report, ReportState
+from db.models import Category, Department, EventKind, IdentityMode, Report, ReportState
 from db.people.roles import is_admin
 from handlers.cases import casework
 from handlers.cases.commands import apply_as, notify_reporter, refusal, target
@@ -197,6 +198,8 @@ async def assign(turn: Turn) -> int:
         turn.say(message)
         return END
     turn.notify(await casework.notify_assignment(turn, report))
+    settings = turn.services.settings
+    turn.notify(await leader_notices(turn.session, settings, report, LeaderNews.assigned))
 
     def for_reporter(_: Translator) -> tuple[str, Keyboard | None]:
         return (
@@ -356,6 +359,13 @@ async def _decide_with_text(
         return _(for_reporter).format(number=report.number, text=esc(text)), None
 
     await notify_reporter(turn, report, build)
+    if outcome.event.kind is EventKind.closed:
+        settings = turn.services.settings
+        turn.notify(
+            await leader_notices(
+                turn.session, settings, report, LeaderNews.closed, EventKind.closed
+            )
+        )
     return END
 
 

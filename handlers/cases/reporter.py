@@ -17,6 +17,7 @@ from bot.runtime.conversation import END, NOT_TEXT, TEXT, conversation
 from bot.runtime.flow_state import chat_key, target_value
 from bot.runtime.i18n import Translator
 from bot.runtime.input import no_longer_valid, typed_text
+from bot.runtime.leader_notices import LeaderNews, leader_notices
 from bot.runtime.notices import notify_admins
 from bot.runtime.render import RATING_LABELS, esc, local_time
 from bot.runtime.services import Handler
@@ -71,6 +72,9 @@ async def rate(
     due = local_time(report.due_at, turn.services.settings.tz) if report.due_at else "—"
     kind = outcome.event.kind
     await _tell_officials(turn, report, outcome, rating, comment, due)
+    if kind is EventKind.rated:
+        settings = turn.services.settings
+        turn.notify(await leader_notices(turn.session, settings, report, LeaderNews.closed, kind))
     if kind is EventKind.reopened:
         return _(
             "Report {number} goes back to the unit for renewed handling (重办); the new answer "
