@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -86,7 +86,9 @@ async def _seed(url: str) -> None:
             ObligationKind.quarterly,
             "季度工作报告",
             DutyScope.all,
-            DueRule(DuePeriod.quarter, days_after=5),
+            # Created in October, the duty would owe only the fourth quarter: the
+            # office asks for the third as well, as its form line 起始 does.
+            DueRule(DuePeriod.quarter, days_after=5, starts_on=date(2026, 7, 1)),
         )
         duty = await create_obligation(session, spec, actor_account_id=None, now=now, tz=SHANGHAI)
         assert not isinstance(duty, str)
