@@ -7,9 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from telegram import Bot
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CommandHandler,
@@ -20,7 +18,9 @@ from telegram.request import BaseRequest
 from bot.persistence import DatabasePersistence
 from bot.request import AiohttpRequest
 from bot.runtime.command_menus import bot_commands, set_config_admin_menus
+from bot.runtime.flood import FloodGate
 from bot.runtime.i18n import LANGUAGES
+from bot.runtime.send_budget import SendBudget, SendLimiter
 from bot.runtime.services import SERVICES_KEY, BotContext, Services, services_of, system_clock
 from bot.runtime.settings import Settings
 from bot.updates import PerChatUpdateProcessor
@@ -113,21 +113,15 @@ async def _post_init(application: BotApplication) -> None:
         first=BROADCAST_REPORT_INTERVAL,
         name="broadcast_reports",
     )
-    # The outbox paces itself and waits out a 429 itself, so its calls bypass
-    # python-telegram-bot's rate limiter: that limiter pauses every request on a 429 and then
-    # lets them all go at once, and such a burst earns the next 429.
-    telegram = services.settings.telegram
-    outbox_bot = Bot(
-        token=application.bot.token,
-        base_url=telegram.api_base_url,
-        base_file_url=telegram.file_base_url,
-        request=application.bot.request,
-        get_updates_request=application.bot.request,
-        local_mode=telegram.local_mode,
-    )
     async with services.sessions() as session:
         services.pending_ack_chats = await chats_with_pending_acks(session)
-    services.sender = OutboxSender(outbox_bot, services.sessions, services.settings, services.clock)
+    # The outbox sends through the application's own bot, so its messages and the replies share
+    # one budget (bot.runtime.send_budget).
+    limiter = application.bot.rate_limiter
+    assert isinstance(limiter, SendLimiter)
+    services.sender = OutboxSender(
+        application.bot, services.sessions, services.settings, services.clock, limiter=limiter
+    )
     await services.sender.start()
     log.info("bot started as @%s", application.bot.username)
 
@@ -153,6 +147,14 @@ def build_application(
     engine = create_engine(settings.database.url, echo=settings.database.echo)
     sessions = session_factory(engine)
     limits = settings.rate_limit
+    budget = SendBudget(
+        overall_per_second=limits.overall_per_second,
+        chat_interval=limits.chat_interval_seconds,
+        chat_burst=limits.chat_burst,
+        group_per_minute=limits.group_per_minute,
+        robot_per_minute=limits.robot_per_minute,
+    )
+    flood = settings.flood
     builder = (
         ApplicationBuilder()
         .token(token)
@@ -162,13 +164,8 @@ def build_application(
         .context_types(ContextTypes(context=BotContext))
         .persistence(DatabasePersistence(sessions))
         .concurrent_updates(PerChatUpdateProcessor())
-        .rate_limiter(
-            AIORateLimiter(
-                overall_max_rate=limits.overall_max_rate,
-                group_max_rate=limits.group_max_rate,
-                max_retries=limits.max_retries,
-            )
-        )
+        # One budget for every call that sends, in place of AIORateLimiter: see its module.
+        .rate_limiter(SendLimiter(budget))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
@@ -180,7 +177,12 @@ def build_application(
     )
     application: BotApplication = builder.build()
     application.bot_data[SERVICES_KEY] = Services(
-        settings=settings, engine=engine, sessions=sessions, clock=clock
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        clock=clock,
+        budget=budget,
+        flood=FloodGate(flood.updates, flood.seconds, flood.pause_seconds),
     )
 
     # Groups -2 and -1: what is no person's new message in a private chat (an edit, a channel

@@ -90,7 +90,7 @@ def console_settings(base: Settings, database_url: str, data_dir: Path) -> Setti
             "database": DatabaseSettings(url=database_url),
             "data_dir": data_dir,
             "admin_ids": [*base.admin_ids, admin_id],
-            "delivery": base.delivery.model_copy(update={"chat_interval_seconds": 0}),
+            "rate_limit": base.rate_limit.model_copy(update={"chat_interval_seconds": 0}),
         }
     )
 

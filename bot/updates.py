@@ -3,6 +3,15 @@
 ConversationHandler needs one-by-one processing per conversation, not globally: serialising per
 chat keeps every conversation correct while a slow download for one person does not hold up
 everybody else.
+
+The bound on updates in progress is taken only once an update's turn in its chat has come.
+python-telegram-bot's own bound (`BaseUpdateProcessor.process_update`) is taken first, so 200
+updates of one person flooding the bot would hold all of it while they wait for their chat,
+and nobody else would be served; hence the base class gets an unreachable bound and this one
+applies its own.
+
+While an update is handled, its chat is marked as the one a person is waiting in
+(`bot.runtime.send_budget.serving`): the calls to it are replies and go before bulk messages.
 """
 
 from __future__ import annotations
@@ -14,10 +23,15 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot.runtime.send_budget import serving
+
+_UNBOUNDED = 1 << 30
+
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
     def __init__(self, max_concurrent_updates: int = 64) -> None:
-        super().__init__(max_concurrent_updates)
+        super().__init__(_UNBOUNDED)
+        self._in_progress = asyncio.BoundedSemaphore(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
 
@@ -33,13 +47,15 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = self._key(update)
+        serving(key)  # this task's context only: it ends with the update
         if key is None:
-            await coroutine
+            async with self._in_progress:
+                await coroutine
             return
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
-            async with lock:
+            async with lock, self._in_progress:
                 await coroutine
         finally:
             # Drop the lock once nobody waits for it, so the table does not grow per person.

@@ -8,7 +8,10 @@
 - Added to a group, the bot says once that it works in private chats, where nobody sees who
   reports, and leaves the group; messages in groups get no answer.
 
-Registered in groups -2 and -1, before every flow, so none of these reaches a conversation.
+- A person sending faster than a person can (`bot.runtime.flood`) is told once to slow down;
+  what they send for a while after that is dropped before any flow sees it.
+
+Registered in groups -3 to -1, before every flow, so none of these reaches a conversation.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from telegram.ext import (
 )
 
 from bot.runtime.conversation import PRIVATE
+from bot.runtime.flood import Verdict
 from bot.runtime.i18n import gettext_for, normalize_language
 from bot.runtime.reply_calls import call
 from bot.runtime.services import BotContext, Handler
@@ -60,6 +64,37 @@ async def without_person(update: Update, context: BotContext) -> None:
         raise ApplicationHandlerStop
 
 
+async def flood_gate(update: Update, context: BotContext) -> None:
+    """Count the person's updates; past the limit, say so once and read nothing for a while.
+
+    No database and no flow: a flood must cost the bot as little as possible."""
+    user = update.effective_user
+    if user is None:
+        return
+    verdict = context.services.flood.admit(user.id)
+    if verdict is Verdict.admit:
+        return
+    if verdict is Verdict.warn:
+        settings = context.services.settings
+        _ = gettext_for(normalize_language(user.language_code, settings.default_language))
+        text = _(
+            "You are sending messages faster than I can read them. Please wait a minute, then "
+            "send again: what you send until then is not read."
+        )
+        log.info(
+            "a person sent more than %d updates in %.0f s",
+            settings.flood.updates,
+            settings.flood.seconds,
+        )
+        chat = update.effective_chat
+        if chat is not None and chat.type == ChatType.PRIVATE:
+            chat_id = chat.id
+            await call(
+                "sendMessage", lambda: context.bot.send_message(chat_id, text), repeatable=False
+            )
+    raise ApplicationHandlerStop
+
+
 async def in_group(update: Update, context: BotContext) -> None:
     """Messages in groups: the notice was given when the bot was added; nothing more."""
     raise ApplicationHandlerStop
@@ -90,6 +125,7 @@ def build_handlers() -> dict[int, Sequence[Handler]]:
     """By handler group: in one group only the first matching handler runs, and every update
     must first pass the check for a person."""
     return {
+        -3: [TypeHandler(Update, flood_gate)],
         -2: [TypeHandler(Update, without_person)],
         -1: [
             ChatMemberHandler(added_to_group, ChatMemberHandler.MY_CHAT_MEMBER),

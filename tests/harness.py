@@ -13,7 +13,13 @@ from telegram import Update
 from bot.app import BotApplication, build_application
 from bot.fakeapi import FakeBotApi, FakeRequest, FakeUser
 from bot.runtime.services import BotContext
-from bot.runtime.settings import DatabaseSettings, DeliverySettings, Settings, TelegramSettings
+from bot.runtime.settings import (
+    DatabaseSettings,
+    FloodSettings,
+    RateLimitSettings,
+    Settings,
+    TelegramSettings,
+)
 from db.engine import create_engine, session_factory
 from db.migrate import upgrade_engine
 from db.people.departments import import_departments, parse_departments_csv, sample_csv_path
@@ -42,9 +48,13 @@ async def prepare_database(url: str) -> None:
 
 
 def make_settings(tmp: Path, **overrides: Any) -> Settings:
-    # Telegram's one-message-per-second per chat would make every flow test wait in real time;
-    # the pace itself is tested on its own (tests/scheduler).
-    overrides.setdefault("delivery", DeliverySettings(chat_interval_seconds=0))
+    # Telegram's pace (29 a second, one a second per chat) would make every flow test wait in
+    # real time; the budget's arithmetic is tested on its own (tests/bot/runtime).
+    overrides.setdefault(
+        "rate_limit", RateLimitSettings(overall_per_second=0, chat_interval_seconds=0)
+    )
+    # A test plays a person at machine speed; the flood gate is tested on its own.
+    overrides.setdefault("flood", FloodSettings(updates=1_000_000))
     return Settings(
         telegram=TelegramSettings(
             token=SecretStr(FakeBotApi().token),
@@ -107,7 +117,10 @@ class Harness:
         """Process one update; return the messages it made the bot send or edit, oldest first."""
         assert self.app is not None
         before = {m["message_id"]: m for m in self.api.sent_messages(user.id)}
-        await self.app.process_update(Update.de_json(update, self.app.bot))
+        # Through the update processor, as the running bot does: it marks the chat a person
+        # waits in, and serialises each person's updates.
+        incoming = Update.de_json(update, self.app.bot)
+        await self.app.update_processor.process_update(incoming, self.app.process_update(incoming))
         return [m for m in self.api.sent_messages(user.id) if before.get(m["message_id"]) != m]
 
     async def say(self, user: FakeUser, text: str) -> list[dict[str, Any]]:

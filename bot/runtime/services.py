@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
 from telegram.ext import Application, BaseHandler, CallbackContext, ExtBot
 
+from bot.runtime.flood import FloodGate
+from bot.runtime.send_budget import SendBudget
 from bot.runtime.settings import Settings
 from db.engine import SessionFactory
 
@@ -77,6 +79,10 @@ class Services:
     receipt_ratings: dict[int, str] = field(default_factory=dict)
     """chat id → the rating chosen in an opened receipt, while the comment is typed; memory-only
     for the same reason."""
+    budget: SendBudget = field(default_factory=SendBudget)
+    """Telegram's limits, shared by every call that sends (`bot.runtime.send_budget`)."""
+    flood: FloodGate = field(default_factory=FloodGate)
+    """Who sends faster than a person can (`bot.runtime.flood`)."""
 
     def wake_sender(self) -> None:
         """A job queued outbox rows: send them now rather than at the sender's next poll."""

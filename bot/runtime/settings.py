@@ -131,10 +131,6 @@ class DeliverySettings(BaseModel):
     window_end: time = time(18, 0)
     """Non-urgent messages (reminders, escalations, digests) go out only in this local window on
     working days; a reporter's notices go at once."""
-    overall_per_second: float = Field(default=29.0, gt=0, le=30)
-    """Under Telegram's 30: room for the replies to people, which are paced separately, and for
-    jitter between the bot's clock and Telegram's count."""
-    chat_interval_seconds: float = Field(default=1.0, ge=0)
     concurrency: int = Field(default=8, ge=1, le=64)
     poll_seconds: float = Field(default=5.0, gt=0)
     max_attempts: int = Field(default=12, ge=1)
@@ -218,9 +214,27 @@ class NoticeSettings(BaseModel):
 
 
 class RateLimitSettings(BaseModel):
-    overall_max_rate: float = 30
-    group_max_rate: float = 20
-    max_retries: int = 3
+    """Telegram's limits, one budget for every call that sends a message (replies, edits,
+    notices, the outbox): see `bot.runtime.send_budget`."""
+
+    overall_per_second: float = Field(default=29.0, ge=0, le=30)
+    """Under Telegram's 30, for the jitter between the bot's clock and Telegram's count;
+    0 lifts the limit (a local test server, a benchmark)."""
+    chat_interval_seconds: float = Field(default=1.0, ge=0)
+    """One message per this many seconds to a private chat once its burst is spent; 0 lifts it."""
+    chat_burst: int = Field(default=3, ge=1)
+    group_per_minute: int = Field(default=20, ge=1)
+    robot_per_minute: int = Field(default=20, ge=1)
+    """A WeCom group robot takes 20 messages a minute."""
+
+
+class FloodSettings(BaseModel):
+    """A person sending faster than a person can is told once to slow down, and what they send
+    beyond `updates` in `seconds` is dropped for `pause_seconds` (see `bot.runtime.flood`)."""
+
+    updates: int = Field(default=20, ge=1)
+    seconds: float = Field(default=10.0, gt=0)
+    pause_seconds: float = Field(default=60.0, ge=0)
 
 
 class Settings(BaseSettings):
@@ -243,6 +257,7 @@ class Settings(BaseSettings):
     wecom: WecomSettings = WecomSettings()
     reminders: ReminderSettings = ReminderSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
+    flood: FloodSettings = FloodSettings()
     notices: NoticeSettings = NoticeSettings()
     routing: RoutingSettings = RoutingSettings()
     deadlines: DeadlineSettings = DeadlineSettings()

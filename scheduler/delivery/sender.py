@@ -1,10 +1,12 @@
 """Drains the outbox: every row delivered once, within Telegram's and WeCom's limits.
 
 The rules of the outbox are in `db.delivery.outbox` (claim, commit, send, mark; after a crash an
-unconfirmed attempt is sent again once). Here: the pace (`scheduler.delivery.limits`), quiet hours,
+unconfirmed attempt is sent again once). The pace is the bot's one send budget
+(`bot.runtime.send_budget`), shared with the replies to people, which go first. Here: quiet hours,
 and what each kind of failure means:
 
-* 429 (`RetryAfter`): the row goes back with Telegram's wait, and the whole sender pauses for it;
+* 429 (`RetryAfter`): the row goes back with Telegram's wait; the budget pauses that chat (or,
+  when Telegram refuses the bot as a whole, everything) for it;
 * 5xx, timeouts, network errors: back in the queue with a growing delay; given up after
   `max_attempts`. When the failed attempt may have arrived (its answer was lost, or its files
   went out before its text failed) the retry is counted in `in_doubt` and logged;
@@ -36,6 +38,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from bot.runtime.i18n import gettext_for
 from bot.runtime.render import role_label
+from bot.runtime.send_budget import Priority, SendLimiter, priority_for, retry_seconds
 from bot.runtime.settings import Settings
 from bot.runtime.telegram_errors import may_have_arrived
 from bot.runtime.turn import NO_PREVIEW, markup
@@ -59,7 +62,6 @@ from db.engine import SessionFactory
 from db.models import Account, Channel, Department, OutboxMessage, RoleGrant
 from db.people.accounts import mark_unreachable
 from db.people.roles import admin_recipients
-from scheduler.delivery.limits import SendLimits
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,8 @@ BACKOFF_BASE = 5.0
 BACKOFF_MAX = 3600.0
 WECOM_RATE_LIMITED = 45009
 STOP_TIMEOUT = 10.0
+LONG_PAUSE = 2.0
+"""A chat paused longer than this (a 429's retry_after) is passed over until the next drain."""
 
 
 def backoff(attempts: int) -> timedelta:
@@ -127,23 +131,16 @@ class OutboxSender:
         settings: Settings,
         clock: Callable[[], datetime],
         *,
-        limits: SendLimits | None = None,
+        limiter: SendLimiter,
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self.bot, self.sessions, self.settings, self.clock = bot, sessions, settings, clock
-        delivery = settings.delivery
-        self.limits = limits or SendLimits(
-            overall_per_second=delivery.overall_per_second,
-            chat_interval=delivery.chat_interval_seconds,
-            group_per_minute=int(settings.rate_limit.group_max_rate),
-        )
+        self.limiter = limiter
         self.http = http
         self.wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._paused_until = 0.0
-        self._pace_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[str]] = set()
-        self._recipient_locks: dict[tuple[str, int], asyncio.Lock] = {}
+        self._recipient_locks: dict[int | str, asyncio.Lock] = {}
         self._concurrency = asyncio.Semaphore(settings.delivery.concurrency)
         self.recovered = 0
 
@@ -234,13 +231,22 @@ class OutboxSender:
         )
 
     async def _in_turn(self, row: OutboxMessage) -> str:
-        """One message at a time per chat, in order and at its pace; a bounded number in all."""
+        """One message at a time per chat, in order and at its pace; a bounded number in all.
+
+        The wait for the chat's share of the budget comes before a place among those in flight,
+        so a busy or paused chat never holds a place another chat's message could use."""
         recipient = _recipient(row)
         lock = self._recipient_locks.setdefault(recipient, asyncio.Lock())
+        budget = self.limiter.budget
+        priority = priority_for(recipient) if isinstance(recipient, int) else Priority.bulk
         async with lock:
-            await asyncio.sleep(self.limits.recipient_wait(recipient))
+            while (wait := budget.chat_wait(recipient, priority)) > 0:
+                if wait > LONG_PAUSE:
+                    # Telegram paused this chat: its rows wait in the queue, not in this drain,
+                    # which would otherwise hold up every other chat's next messages.
+                    return "later"
+                await asyncio.sleep(wait)
             async with self._concurrency:
-                self.limits.record(recipient)
                 return await self.deliver(row)
 
     async def send_now(self, keys: Sequence[str]) -> DrainResult:
@@ -251,19 +257,6 @@ class OutboxSender:
             return await self.drain_once(keys)
         finally:
             self.wake.set()
-
-    async def _pace(self) -> None:
-        """Wait for the next overall slot, right before a Bot API call goes out.
-
-        Booking slots when a send is scheduled is not enough: sends held up together (by a
-        slow commit, say) would then leave in a bunch, and Telegram counts what arrives.
-        """
-        async with self._pace_lock:
-            await asyncio.sleep(max(self.limits.overall_wait(), self._pause_left()))
-            self.limits.take_overall()
-
-    def _pause_left(self) -> float:
-        return max(0.0, self._paused_until - self.limits.clock())
 
     async def deliver(self, row: OutboxMessage) -> str:
         """Claim, send, mark; returns sent, retry, failed or skipped (claimed elsewhere)."""
@@ -281,9 +274,8 @@ class OutboxSender:
             else:
                 await self._send_telegram(row, done)
         except RetryAfter as error:
-            wait = error.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-            self._paused_until = self.limits.clock() + seconds
+            # The budget has paused the chat (or everything) already; the row waits as long.
+            seconds = retry_seconds(error)
             return await self._retry(row, timedelta(seconds=seconds), f"429: {error}")
         except _WecomLimited as error:
             return await self._retry(row, timedelta(seconds=60), str(error))
@@ -339,13 +331,11 @@ class OutboxSender:
             content: Any = file.file_id
             if file.path is not None:
                 content = (self.settings.data_dir / file.path).read_bytes()
-            await self._pace()
             if file.kind == "photo":
                 await self.bot.send_photo(row.chat_id, content)
             else:
                 await self.bot.send_document(row.chat_id, content, filename=file.name)
             done.append(file.kind)
-        await self._pace()
         await self.bot.send_message(
             row.chat_id,
             row.text,
@@ -368,6 +358,7 @@ class OutboxSender:
             raise BadRequest("no WeCom robot configured")
         if self.http is None:
             self.http = httpx.AsyncClient(timeout=10.0)
+        await self.limiter.acquire_robot(_robot(row))
         response = await self.http.post(
             url, json={"msgtype": "markdown", "markdown": {"content": wecom_markdown(row.text)}}
         )
@@ -441,7 +432,12 @@ class _WecomLimited(Exception):
     """One robot's limit: only its own messages wait, Telegram's keep going."""
 
 
-def _recipient(row: OutboxMessage) -> tuple[str, int]:
+def _robot(row: OutboxMessage) -> str:
+    return f"wecom:{row.department_id or 0}"
+
+
+def _recipient(row: OutboxMessage) -> int | str:
+    """Whose share of the budget a row uses: its Telegram chat, or its WeCom robot."""
     if row.channel is Channel.wecom:
-        return ("wecom", row.department_id or 0)
-    return ("telegram", row.chat_id or 0)
+        return _robot(row)
+    return row.chat_id or 0

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
 from bot.fakeapi import FakeUser
 from bot.runtime.i18n import gettext_for
+from bot.runtime.services import services_of
 from tests.harness import Harness, labels, texts
 
 EN = gettext_for("en")
@@ -57,6 +61,28 @@ async def test_a_rate_limit_is_waited_out(bot: Harness) -> None:
     bot.api.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
     answered = await bot.say(user, "A description long enough to be accepted.")
     assert EN("Skip") in labels(bot.api, answered[-1])
+
+
+async def test_a_rate_limit_for_one_chat_holds_up_nobody_else(bot: Harness) -> None:
+    """Telegram refuses one person's reply with a 1 s wait: that reply is waited out and
+    delivered, and another person's reply meanwhile goes at once."""
+    slow = FakeUser(id=607, first_name="S", language_code="en")
+    other = FakeUser(id=608, first_name="O", language_code="en")
+    await bot.say(slow, "/start")
+    await bot.say(other, "/start")
+    bot.api.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+
+    async def other_answered_after() -> float:
+        await asyncio.sleep(0.1)  # the refusal has happened
+        started = time.monotonic()
+        assert "Welcome" in texts(await bot.say(other, "/start"))
+        return time.monotonic() - started
+
+    refused, waited = await asyncio.gather(bot.say(slow, "/start"), other_answered_after())
+    assert "Welcome" in texts(refused)
+    assert waited < 0.5
+    assert bot.app is not None
+    assert services_of(bot.app).budget.stats.chat_pauses == 1
 
 
 async def test_an_internal_error_gets_a_polite_answer(

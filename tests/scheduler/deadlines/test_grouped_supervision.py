@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from bot.fakeapi import FakeBotApi, FakeUser
 from bot.runtime.render import MESSAGE_MAX, fit_lines
-from bot.runtime.settings import RateLimitSettings, WecomSettings
+from bot.runtime.settings import WecomSettings
 from db.calendar.reminders import Rung
 from db.calendar.workdays import end_of_day
 from db.duties.obligations import DutySpec, create_obligation, file_submission
@@ -43,9 +43,7 @@ ODD_NAME = "市水务<局>&排水"
 
 @pytest.fixture
 async def two_admins(tmp_path: Path) -> AsyncIterator[Harness]:
-    settings = make_settings(
-        tmp_path, admin_ids=[ADMIN.id, DIRECTOR.id], rate_limit=RateLimitSettings(max_retries=0)
-    )
+    settings = make_settings(tmp_path, admin_ids=[ADMIN.id, DIRECTOR.id])
     await prepare_database(settings.database.url)
     harness = Harness(api=FakeBotApi(), settings=settings)
     await harness.start()

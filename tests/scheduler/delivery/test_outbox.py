@@ -12,12 +12,10 @@ import pytest
 from sqlmodel import select
 
 from bot.fakeapi import FakeBotApi, FakeUser
-from bot.runtime.settings import RateLimitSettings
 from db.delivery.outbox import claim, counts, enqueue
 from db.delivery.wecom import mask_url
 from db.engine import create_engine, session_factory
 from db.models import Account, Department, OutboxMessage
-from scheduler.delivery.limits import SendLimits
 from scheduler.delivery.sender import (
     WECOM_LIMIT_BYTES,
     OutboxSender,
@@ -38,9 +36,7 @@ NOW_ANY = WORKDAY_MORNING
 @pytest.fixture
 async def office(tmp_path: Path) -> AsyncIterator[Harness]:
     # No retries inside python-telegram-bot's limiter: a 429 reaches the outbox at once.
-    settings = make_settings(
-        tmp_path, admin_ids=[ADMIN.id], rate_limit=RateLimitSettings(max_retries=0)
-    )
+    settings = make_settings(tmp_path, admin_ids=[ADMIN.id])
     await prepare_database(settings.database.url)
     harness = Harness(api=FakeBotApi(), settings=settings)
     await harness.start()
@@ -214,22 +210,6 @@ def test_the_send_window_follows_working_days(tmp_path: Path) -> None:
     assert is_quiet(datetime(2026, 10, 1, 2, 30, tzinfo=UTC), settings, calendar), "国庆"
     # 2026-10-10 is a Saturday made a working day (调休).
     assert not is_quiet(datetime(2026, 10, 10, 2, 30, tzinfo=UTC), settings, calendar)
-
-
-def test_limits_keep_each_pace() -> None:
-    now = [0.0]
-    limits = SendLimits(overall_per_second=10, clock=lambda: now[0])
-    limits.take_overall()
-    assert limits.overall_wait() == pytest.approx(0.1)
-    limits.record(("telegram", 5))
-    assert limits.recipient_wait(("telegram", 5)) == pytest.approx(1.0)
-    assert limits.recipient_wait(("telegram", 6)) == 0
-    for _ in range(20):
-        limits.record(("telegram", -100))
-    assert limits.recipient_wait(("telegram", -100)) == pytest.approx(60.0)
-    now[0] = 60.5
-    assert limits.recipient_wait(("telegram", -100)) == 0
-    assert limits.recipient_wait(("telegram", 5)) == 0
 
 
 def test_wecom_text_and_masked_url() -> None:

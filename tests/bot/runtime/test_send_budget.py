@@ -1,0 +1,155 @@
+"""The one send budget: Telegram's limits as arithmetic on a controllable clock, and the order in
+which waiting calls go."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.runtime.send_budget import Priority, SendBudget, SendLimiter, priority_for, serving
+
+REPLY, BULK = Priority.reply, Priority.bulk
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def test_the_overall_pace_is_even_and_never_more_than_the_rate_in_a_second(clock: Clock) -> None:
+    budget = SendBudget(overall_per_second=10, chat_interval=0, clock=clock)
+    # After a quiet spell the next slot is now, and the one after it too (the window below
+    # still holds the second to the rate); from then on they are spread evenly.
+    budget.take(None, REPLY)
+    assert budget.overall_wait(REPLY) == 0
+    budget.take(None, REPLY)
+    assert budget.overall_wait(REPLY) == pytest.approx(0.1)
+    # Late by a few ms: the next slot does not drift by the lateness.
+    clock.now += 0.103
+    budget.take(None, REPLY)
+    assert budget.overall_wait(REPLY) == pytest.approx(0.097)
+    # An album of 7 is 7 messages: 10 in the last second, so the next waits for the first to age.
+    clock.now += 0.1
+    budget.take(None, BULK, count=7)
+    assert budget.overall_wait(REPLY) == pytest.approx(0.797)
+    clock.now += 0.797
+    assert budget.overall_wait(REPLY) == pytest.approx(0.0)
+
+
+def test_a_stalled_loop_does_not_let_a_bunch_through(clock: Clock) -> None:
+    """Waiters that wake together after a stall still go no faster than the window allows."""
+    budget = SendBudget(overall_per_second=5, chat_interval=0, clock=clock)
+    for _ in range(5):
+        clock.now += 0.2
+        budget.take(None, BULK)
+    # Idle long enough for the slot, not for the window: the oldest is 0.8 s old.
+    assert budget.overall_wait(BULK) == pytest.approx(0.2)
+
+
+def test_a_private_chat_has_a_burst_then_one_a_second(clock: Clock) -> None:
+    budget = SendBudget(overall_per_second=0, chat_interval=1.0, chat_burst=3, clock=clock)
+    for _ in range(3):
+        assert budget.chat_wait(7, REPLY) == 0
+        budget.take(7, REPLY)
+    assert budget.chat_wait(7, REPLY) == pytest.approx(1.0)
+    assert budget.chat_wait(8, REPLY) == 0, "another chat is not held up"
+    clock.now += 0.5
+    assert budget.chat_wait(7, REPLY) == pytest.approx(0.5)
+    clock.now += 10
+    assert budget.chat_wait(7, REPLY) == 0
+
+
+def test_bulk_leaves_the_last_message_of_a_chat_to_a_reply(clock: Clock) -> None:
+    budget = SendBudget(overall_per_second=0, chat_interval=1.0, chat_burst=3, clock=clock)
+    budget.take(7, BULK)
+    budget.take(7, BULK)
+    assert budget.chat_wait(7, BULK) == pytest.approx(1.0)
+    assert budget.chat_wait(7, REPLY) == 0, "the person is still answered at once"
+
+
+def test_a_group_takes_twenty_a_minute(clock: Clock) -> None:
+    budget = SendBudget(overall_per_second=0, group_per_minute=20, clock=clock)
+    for _ in range(20):
+        assert budget.chat_wait(-100, BULK) == 0
+        budget.take(-100, BULK)
+        clock.now += 1
+    assert budget.chat_wait(-100, BULK) == pytest.approx(40.0)
+    assert budget.chat_wait(-200, BULK) == 0
+
+
+def test_a_wecom_robot_takes_twenty_a_minute_outside_telegrams_budget(clock: Clock) -> None:
+    budget = SendBudget(overall_per_second=10, robot_per_minute=20, clock=clock)
+    for _ in range(20):
+        budget.take_robot("wecom:3")
+    assert budget.chat_wait("wecom:3", BULK) == pytest.approx(60.0)
+    assert budget.overall_wait(BULK) == 0, "robots do not use Telegram's slots"
+
+
+def test_a_refusal_pauses_only_its_chat(clock: Clock) -> None:
+    budget = SendBudget(overall_per_second=10, chat_interval=1.0, clock=clock)
+    budget.refused(7, 5.0)
+    assert budget.chat_wait(7, REPLY) == pytest.approx(5.0)
+    assert budget.chat_wait(8, REPLY) == 0
+    assert budget.overall_wait(REPLY) == 0
+    assert (budget.stats.refused, budget.stats.chat_pauses, budget.stats.global_pauses) == (1, 1, 0)
+
+
+def test_refusals_of_two_chats_at_once_pause_everything(clock: Clock) -> None:
+    budget = SendBudget(overall_per_second=10, chat_interval=1.0, clock=clock)
+    budget.refused(7, 3.0)
+    clock.now += 0.5
+    budget.refused(8, 3.0)
+    assert budget.overall_wait(BULK) == pytest.approx(3.0)
+    assert budget.wait(9, REPLY) == pytest.approx(3.0)
+    assert budget.stats.global_pauses == 1
+    # Two refusals far apart are two chats' own business.
+    clock.now += 10
+    budget.refused(9, 3.0)
+    clock.now += 2
+    budget.refused(10, 3.0)
+    assert budget.overall_wait(BULK) == 0
+    assert budget.stats.global_pauses == 1
+
+
+def test_bulk_gives_way_while_a_reply_waits_for_a_slot(clock: Clock) -> None:
+    budget = SendBudget(overall_per_second=10, chat_interval=0, clock=clock)
+    budget.replies_waiting = 1
+    assert budget.overall_wait(BULK) > 0
+    assert budget.overall_wait(REPLY) == 0
+
+
+def test_a_call_is_a_reply_only_to_the_chat_being_served() -> None:
+    async def inside(chat: int) -> tuple[Priority, Priority, Priority]:
+        serving(chat)
+        return priority_for(chat), priority_for(chat + 1), priority_for(None)
+
+    assert asyncio.run(inside(5)) == (REPLY, BULK, BULK)
+    assert priority_for(5) is BULK, "the mark ends with the task that handled the update"
+
+
+async def test_a_waiting_reply_goes_before_the_bulk_queued_ahead_of_it() -> None:
+    """Eight bulk sends queue first; a reply that arrives after them leaves next."""
+    limiter = SendLimiter(SendBudget(overall_per_second=50, chat_interval=0))
+    order: list[str] = []
+
+    async def send(name: str, chat: int, priority: Priority) -> None:
+        await limiter.acquire(chat, priority)
+        order.append(name)
+
+    for _ in range(2):  # the slots of now taken: everybody below must wait
+        await limiter.acquire(1, BULK)
+    bulk = [asyncio.create_task(send(f"bulk{i}", 10 + i, BULK)) for i in range(8)]
+    await asyncio.sleep(0)
+    reply = asyncio.create_task(send("reply", 99, REPLY))
+    await asyncio.gather(reply, *bulk)
+    assert order.index("reply") == 0, order
+    assert sorted(order[1:]) == [f"bulk{i}" for i in range(8)]
