@@ -56,6 +56,11 @@ def _pool_options(url: str) -> dict[str, Any]:
     return {"pool_size": 32, "max_overflow": 32}
 
 
+off_the_loop = sqlite_inline.off_the_loop
+"""Run the statements of a big job on the connection's thread (see `db.sqlite_inline`). On
+PostgreSQL it changes nothing: asyncpg waits for the server without holding the loop."""
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if not is_sqlite(url):
         return create_async_engine(url, echo=echo, pool_pre_ping=True)

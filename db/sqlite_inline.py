@@ -33,11 +33,13 @@ pyproject.toml pins the same range, and `check_aiosqlite` refuses any other at i
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from typing import Any, cast
 
 import aiosqlite
 
@@ -98,6 +100,29 @@ def _never_opened() -> sqlite3.Connection:
 
 check_aiosqlite(aiosqlite.__version__, aiosqlite.Connection)
 
+_on_worker_thread = cast("Callable[..., Awaitable[Any]]", aiosqlite.Connection._execute)
+"""aiosqlite's own way of running a call: on the connection's worker thread (untyped there)."""
+
+
+_off_the_loop: contextvars.ContextVar[bool] = contextvars.ContextVar("off_the_loop", default=False)
+
+
+@contextlib.contextmanager
+def off_the_loop() -> Iterator[None]:
+    """Within this block (and the tasks it starts), statements run on the connection's worker
+    thread, as plain aiosqlite does.
+
+    For the big statements of jobs and exports (the monthly digest over a year of reports, a
+    retention sweep): inline, one of them would hold the event loop for seconds and nobody would
+    be answered meanwhile. On the worker thread SQLite releases the GIL while it works, so the
+    loop keeps serving people; the thread hop costs microseconds, nothing beside such a statement.
+    """
+    token = _off_the_loop.set(True)
+    try:
+        yield
+    finally:
+        _off_the_loop.reset(token)
+
 
 def is_read_only(sql: str) -> bool:
     """SELECTs need no write lock; anything else (DML, DDL, PRAGMA, BEGIN) is treated as a write."""
@@ -125,9 +150,12 @@ class InlineConnection(aiosqlite.Connection):
         statement = name in _STATEMENTS and bool(args) and isinstance(args[0], str)
         if statement and not self._holds_write_lock and not is_read_only(args[0]):
             await self._acquire_write_lock()
+        threaded = _off_the_loop.get()
         try:
             if statement:
-                return await self._run_retrying_busy(fn, args, kwargs)
+                return await self._run_retrying_busy(fn, args, kwargs, threaded=threaded)
+            if threaded:
+                return await _on_worker_thread(self, fn, *args, **kwargs)
             return fn(*args, **kwargs)
         finally:
             if self._holds_write_lock and not self._in_transaction():
@@ -147,7 +175,12 @@ class InlineConnection(aiosqlite.Connection):
         self._write_lock.release()
 
     async def _run_retrying_busy(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        threaded: bool,
     ) -> Any:
         """Run a statement; while another process holds SQLite's lock, wait without blocking.
 
@@ -159,6 +192,8 @@ class InlineConnection(aiosqlite.Connection):
         delay = _FIRST_RETRY_DELAY
         while True:
             try:
+                if threaded:
+                    return await _on_worker_thread(self, fn, *args, **kwargs)
                 return fn(*args, **kwargs)
             except sqlite3.OperationalError as error:
                 if error.sqlite_errorcode not in _RETRYABLE or loop.time() >= deadline:

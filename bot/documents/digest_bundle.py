@@ -17,6 +17,7 @@ from bot.runtime.i18n import gettext_for
 from bot.runtime.settings import Settings
 from db.calendar.workdays import load_calendar
 from db.delivery.outbox import Attachment
+from db.engine import off_the_loop
 from db.office.digest import Digest, ReportRow, build_digest, month_report_rows
 
 DIGEST_DIR = "digests"
@@ -52,37 +53,40 @@ async def build_digest_bundle(
     """The digest of `month` with its messages (in `language`), chart and workbook, by the
     limits, weights and time zone of `settings`.
 
-    The chart is drawn in a worker thread: matplotlib takes a noticeable fraction of a second
-    and must not stall the bot's event loop.
+    Nothing of it may stall the bot's event loop: the statements run on the connection's
+    thread (a year of reports is seconds of SQLite's work), the workbook is written in turns
+    (`bot.documents.pacing`) and the chart is drawn in a worker thread (matplotlib takes a
+    noticeable fraction of a second).
     """
-    _ = gettext_for(language)
-    calendar = await load_calendar(session)
-    tz = settings.tz
-    limits = settings.deadlines.base_limits()
-    digest = await build_digest(
-        session,
-        month,
-        now,
-        calendar=calendar,
-        tz=tz,
-        limits=limits,
-        weights=settings.digest.weights.score_weights(),
-        overdue_limit=settings.digest.overdue_numbers_max,
-    )
-
-    def rows(department_ids: list[int] | None) -> AsyncIterator[ReportRow]:
-        return month_report_rows(
+    with off_the_loop():
+        _ = gettext_for(language)
+        calendar = await load_calendar(session)
+        tz = settings.tz
+        limits = settings.deadlines.base_limits()
+        digest = await build_digest(
             session,
-            digest,
+            month,
+            now,
             calendar=calendar,
             tz=tz,
             limits=limits,
-            language=language,
-            department_ids=department_ids,
+            weights=settings.digest.weights.score_weights(),
+            overdue_limit=settings.digest.overdue_numbers_max,
         )
 
-    workbook = await render_workbook(digest, rows, _, tz)
-    chart = await asyncio.to_thread(render_chart, digest, _)
+        def rows(department_ids: list[int] | None) -> AsyncIterator[ReportRow]:
+            return month_report_rows(
+                session,
+                digest,
+                calendar=calendar,
+                tz=tz,
+                limits=limits,
+                language=language,
+                department_ids=department_ids,
+            )
+
+        workbook = await render_workbook(digest, rows, _, tz)
+        chart = await asyncio.to_thread(render_chart, digest, _)
     return DigestBundle(
         digest=digest,
         office_text=office_message(digest, _),

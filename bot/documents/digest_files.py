@@ -24,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.documents.digest_text import NAME_MAX, month_title
+from bot.documents.pacing import in_turns, saved
 from bot.runtime.i18n import Translator
 from bot.runtime.render import RATING_LABELS, cut, identity_label, state_label
 from db.cases.metrics import DepartmentMetrics
@@ -312,19 +313,17 @@ async def render_workbook(digest: Digest, rows: RowSource, _: Translator, tz: Zo
         sheet = workbook.create_sheet(sheet_name(figures.name, taken))
         _department_head(sheet, figures, _)
         sheets[figures.department_id] = sheet
-    async for row in rows([f.department_id for f in digest.departments]):
+    async for row in in_turns(rows([f.department_id for f in digest.departments])):
         if row.department_id is not None:
             sheet = sheets[row.department_id]
             sheet.append(literal_row(sheet, report_values(row, tz, _)))
 
     everything = workbook.create_sheet(everything_title)
     everything.append(report_headers(_))
-    async for row in rows(None):
+    async for row in in_turns(rows(None)):
         everything.append(literal_row(everything, report_values(row, tz, _)))
 
-    buffer = BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return await saved(workbook)
 
 
 def _department_head(sheet: Any, figures: DepartmentFigures, _: Translator) -> None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable
 from datetime import date, datetime
-from io import BytesIO
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.documents.digest_files import literal_row, sheet_name
+from bot.documents.pacing import in_turns, saved
 from bot.runtime.duty_labels import (
     DECISION_LABELS,
     LEDGER_STATE_LABELS,
@@ -27,6 +27,7 @@ from bot.runtime.period_text import period_label
 from bot.runtime.render import local_time
 from db.cases.categories import category_name
 from db.duties.export import LedgerRow, SubmissionRow, bounds, ledger_rows, submission_rows
+from db.engine import off_the_loop
 
 
 def _time(moment: datetime | None, tz: ZoneInfo) -> str:
@@ -117,18 +118,16 @@ async def render_duties_workbook(
     sheet = workbook.create_sheet(sheet_name(_("Submissions"), taken))
     sheet.append(submission_headers(_))
     filed = 0
-    async for row in submissions:
+    async for row in in_turns(submissions):
         sheet.append(literal_row(sheet, submission_values(row, tz, _)))
         filed += 1
     sheet = workbook.create_sheet(sheet_name(_("Ledger"), taken))
     sheet.append(ledger_headers(_))
     items = 0
-    async for item in ledger:
+    async for item in in_turns(ledger):
         sheet.append(literal_row(sheet, ledger_values(item, tz, _, language)))
         items += 1
-    buffer = BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue(), filed, items
+    return await saved(workbook), filed, items
 
 
 async def duties_workbook(
@@ -136,6 +135,7 @@ async def duties_workbook(
 ) -> tuple[bytes, int, int]:
     """The workbook of the local days `first` to `last`, with its row counts."""
     start, end = bounds(first, last, tz)
-    return await render_duties_workbook(
-        submission_rows(session, start, end), ledger_rows(session, start, end), _, language, tz
-    )
+    with off_the_loop():
+        return await render_duties_workbook(
+            submission_rows(session, start, end), ledger_rows(session, start, end), _, language, tz
+        )

@@ -9,16 +9,17 @@ only for real-name reports. A month without reports is a workbook with the heade
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Callable
-from io import BytesIO
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.documents.digest_files import literal_row, report_headers, report_values, sheet_name
+from bot.documents.pacing import in_turns, saved
 from bot.runtime.i18n import Translator
 from bot.runtime.settings import Settings
 from db.calendar.months import MonthSpan
 from db.calendar.workdays import load_calendar
+from db.engine import off_the_loop
 from db.office.digest import ReportRow, month_report_rows
 
 
@@ -52,10 +53,9 @@ async def render_reports_workbook(
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(sheet_name(title, set()))
     sheet.append(report_headers(_))
-    async for row in rows:
-        sheet.append(literal_row(sheet, report_values(row, tz, _)))
-        if on_row is not None:
-            on_row()
-    buffer = BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    with off_the_loop():  # the rows' statements: a month of a city's reports
+        async for row in in_turns(rows):
+            sheet.append(literal_row(sheet, report_values(row, tz, _)))
+            if on_row is not None:
+                on_row()
+    return await saved(workbook)

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from bot.runtime.services import BotContext
 from bot.runtime.settings import Settings
-from db.engine import SessionFactory
+from db.engine import SessionFactory, off_the_loop
 from db.office.retention import PurgeCandidate, Purged, purge_candidates, purge_report
 
 log = logging.getLogger(__name__)
@@ -51,8 +51,9 @@ async def purge(
 async def run_retention_job(context: BotContext) -> list[Purged]:
     services = context.services
     now = services.clock()
-    candidates = await due_for_purge(services.sessions, services.settings, now)
-    done = await purge(services.sessions, services.settings, now, candidates)
+    with off_the_loop():  # a sweep over every closed report: not on the event loop
+        candidates = await due_for_purge(services.sessions, services.settings, now)
+        done = await purge(services.sessions, services.settings, now, candidates)
     if done:
         log.info("retention: purged %d closed reports", len(done))
     return done

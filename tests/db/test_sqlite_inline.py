@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.engine import create_engine
+from db.engine import create_engine, off_the_loop
 from db.sqlite_inline import (
     SUPPORTED_AIOSQLITE,
     InlineConnection,
@@ -201,3 +201,48 @@ async def test_engine_keeps_wal_and_foreign_keys(tmp_path: Path) -> None:
             assert await connection.scalar(text("PRAGMA foreign_keys")) == 1
     finally:
         await engine.dispose()
+
+
+SLOW = text(
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000) "
+    "SELECT count(*) FROM n"
+)
+
+
+async def _longest_gap_during(engine: AsyncEngine, *, threaded: bool) -> float:
+    """Run a statement of a few hundred ms while a ticker records the longest gap between its
+    turns on the loop."""
+    loop = asyncio.get_running_loop()
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        last = loop.time()
+        while not done.is_set():
+            await asyncio.sleep(0.005)
+            now = loop.time()
+            gaps.append(now - last)
+            last = now
+
+    ticking = asyncio.create_task(ticker())
+    await asyncio.sleep(0.02)
+    async with engine.connect() as connection:
+        if threaded:
+            with off_the_loop():
+                assert (await connection.execute(SLOW)).scalar() == 3000000
+        else:
+            assert (await connection.execute(SLOW)).scalar() == 3000000
+    done.set()
+    await ticking
+    return max(gaps)
+
+
+async def test_a_big_statement_off_the_loop_leaves_the_loop_free(db_file: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{db_file}")
+    try:
+        inline = await _longest_gap_during(engine, threaded=False)
+        threaded = await _longest_gap_during(engine, threaded=True)
+    finally:
+        await engine.dispose()
+    assert inline > 0.2, "inline, the statement holds the loop for its whole run"
+    assert threaded < 0.1, f"off the loop the ticker kept its turns (longest gap {threaded:.3f} s)"
