@@ -109,6 +109,8 @@ def duty_name(title: str, period: str, _: Translator) -> str:
 class SubmissionDeadlines:
     """Submissions owed (`due`) or owed again (`returned`) by active units for active duties."""
 
+    summarised = False  # the office's copies are grouped per duty instead
+
     async def open_deadlines(self, session: AsyncSession, now: datetime) -> list[Deadline]:
         last_round = and_(
             col(SubmissionRound.submission_id) == col(Submission.id),
@@ -192,6 +194,8 @@ class SubmissionDeadlines:
 
 class LedgerDeadlines:
     """Open rectification items of active units (done and confirmed ones are not chased)."""
+
+    summarised = False
 
     async def open_deadlines(self, session: AsyncSession, now: datetime) -> list[Deadline]:
         statement = (

@@ -1,9 +1,16 @@
-"""The reports' deadlines for the deadline scan: signing for and answering, and the office's own
-triage; with the wording of each rung."""
+"""The reports' deadlines for the deadline scan: a unit signing for and answering a report, with
+the wording of each rung.
+
+Only what a unit's liaisons (and its WeCom robot) hear is queued per report: the leaders and the
+office read one summary a day (`scheduler.deadlines.overdue_summary`), and the office's own
+deadlines (triage, routing again) are in that summary too. A deadline more than `LOOKBACK` past
+has had its last rung long ago, so it is not read at all: a scan reads what changed or became due
+lately, not a city's whole backlog every five minutes (`ix_report_due_at` serves the range).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -46,7 +53,14 @@ TEXTS: dict[Rung, str] = {
 }
 
 
+LOOKBACK = timedelta(days=30)
+"""The last per-report rung (the robot's 督办) comes a few working days after the due day; a
+month covers it across the longest holidays."""
+
+
 class ReportDeadlines:
+    summarised = True
+
     async def open_deadlines(self, session: AsyncSession, now: datetime) -> list[Deadline]:
         statement = select_rows(
             col(Report.number),
@@ -56,7 +70,11 @@ class ReportDeadlines:
             col(Report.owner_department_id),
             col(Report.assigned_at),
             col(Report.signed_at),
-        ).where(col(Report.state).in_(OPEN_STATES), col(Report.due_at).is_not(None))
+        ).where(
+            col(Report.state).in_(OPEN_STATES),
+            col(Report.due_at) > now - LOOKBACK,
+            col(Report.owner_kind) == OwnerKind.department.value,
+        )
         deadlines = []
         for number, due_at, due_kind, owner_kind, owner_department, assigned, signed in (
             await session.exec(statement)

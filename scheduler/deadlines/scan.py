@@ -13,6 +13,9 @@ Who hears what:
 | 催办 urge | liaisons, copied to the unit's leaders (and the robot) | the admins |
 | 督办 supervise | the unit's leaders and the admins (and the robot) | the admins |
 
+A `summarised` source (the reports) queues only the liaisons' and the unit robot's rows: its
+leaders and the office read the daily overdue summary (`scheduler.deadlines.overdue_summary`).
+
 The office's copy (the admins and the office's robot) of a unit's deadline can be grouped, so
 that 40 units missing one quarterly report do not send each admin 40 messages on one morning:
 a deadline naming a `group` (one duty and period) reaches the office as one message per group,
@@ -28,6 +31,7 @@ leaders still are). A returned submission owes its own due day, so it is another
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -96,6 +100,11 @@ class Notice:
 
 
 class DeadlineSource(Protocol):
+    summarised: bool
+    """Its leaders' and office's copies are the daily overdue summary
+    (`scheduler.deadlines.overdue_summary`), not a message per deadline: only the liaisons and
+    the unit's robot hear of each one."""
+
     async def open_deadlines(self, session: AsyncSession, now: datetime) -> list[Deadline]: ...
 
     def text(self, notice: Notice, _: Translator) -> str: ...
@@ -139,9 +148,11 @@ class _UnitPeople:
             )
         return self.known[key]
 
-    async def of(self, rung: Rung, department_id: int) -> list[Recipient]:
-        if rung is Rung.remind:
+    async def of(self, rung: Rung, department_id: int, *, summarised: bool) -> list[Recipient]:
+        if rung is Rung.remind or (summarised and rung is Rung.urge):
             return await self._holders(department_id, Role.liaison)
+        if summarised:
+            return []  # the leaders read the daily summary
         leaders = await self._holders(department_id, Role.leader)
         if rung is Rung.urge:
             return await self._holders(department_id, Role.liaison) + leaders
@@ -186,6 +197,11 @@ class _Queue:
         self.passed_over = 0
 
     async def _add(self, rows: _Rows, **target: Any) -> None:
+        # Most rows of a scan were queued by an earlier one: a read finds them without taking
+        # the write lock, which people filing reports are waiting for.
+        taken = select(OutboxMessage.id).where(col(OutboxMessage.dedupe_key) == target["key"])
+        if (await self.session.exec(taken)).first() is not None:
+            return
         inserted = await enqueue(
             self.session,
             now=self.scan.now,
@@ -300,7 +316,10 @@ class _StepQueue:
             deadline.family, deadline.what, deadline.subject, step, deadline.due_at, scan.tz
         )
         if deadline.department_id is not None:
-            for person in await self.people.of(step.rung, deadline.department_id):
+            summarised = self.source.summarised
+            for person in await self.people.of(
+                step.rung, deadline.department_id, summarised=summarised
+            ):
                 text = self.source.text(notice, gettext_for(person.language))
                 await self.queue.to_chat(key, person, text, rows)
         if unit is not None and unit.id is not None and unit.wecom_url:
@@ -308,6 +327,8 @@ class _StepQueue:
             await self.queue.to_unit_robot(key, unit.id, text, rows)
         if deadline.department_id is not None and step.rung is not Rung.supervise:
             return
+        if self.source.summarised:
+            return  # the office reads the daily summary
         if deadline.group and unit is not None and groups is not None:
             day = local_date(deadline.due_at, scan.tz).isoformat()
             group_key = f"{step.rung.value}:{deadline.group}:{step.offset:+d}:{day}"
@@ -316,10 +337,18 @@ class _StepQueue:
             await self.queue.to_office(key, _one_text(self.source, notice), rows)
 
 
+BATCH = 50
+"""Deadlines handled between two turns of the event loop (and two commits)."""
+
+
 async def scan_deadlines(
     session: AsyncSession, sources: Sequence[DeadlineSource], scan: ScanContext
 ) -> int:
-    """Queue every due rung of every open deadline; returns how many rows were new."""
+    """Queue every due rung of every open deadline; returns how many rows were new.
+
+    In batches: after every `BATCH` deadlines the rows so far are committed (each is keyed, so a
+    scan cut short is finished by the next) and the loop gets a turn, so a long scan neither
+    holds the write lock nor keeps anybody waiting for long."""
     units = {
         d.id: d
         for d in (await session.exec(select(Department).where(col(Department.active)))).all()
@@ -331,7 +360,10 @@ async def scan_deadlines(
     for source in sources:
         grouping = source if isinstance(source, GroupedSource) else None
         groups: dict[str, list[tuple[Notice, str]]] = {}
-        for deadline in await source.open_deadlines(session, scan.now):
+        for index, deadline in enumerate(await source.open_deadlines(session, scan.now), 1):
+            if index % BATCH == 0:
+                await session.commit()
+                await asyncio.sleep(0)
             rungs = due_rungs(
                 deadline.due_at, deadline.since, scan.now, scan.ladder, scan.calendar, scan.tz
             )

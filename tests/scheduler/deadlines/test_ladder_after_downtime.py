@@ -72,11 +72,12 @@ async def test_down_two_days_the_urge_alone(office: Harness) -> None:
         await scan_and_send(bot)
     assert count(bot, LIAISON.id, "⏰") == 0, "a reminder after its deadline is worthless"
     assert count(bot, LIAISON.id, "催办") == 1
-    assert count(bot, LEADER.id, "催办") == 1
+    # The leader reads that day's summary rather than a copy of each 催办.
+    assert count(bot, LEADER.id, "催办") == 0 and count(bot, LEADER.id, "督办") == 1
     at = await rungs(bot)
     bot.clock.now = at[(Rung.supervise, 3)] + timedelta(minutes=1)
     await scan_and_send(bot)
-    assert count(bot, LEADER.id, "督办") == 1 and count(bot, ADMIN.id, "督办") == 1
+    assert count(bot, LEADER.id, "督办") == 2 and count(bot, ADMIN.id, "督办") == 2
 
 
 async def test_down_five_days_the_supervision_alone(office: Harness) -> None:

@@ -35,7 +35,6 @@ NOW_ANY = WORKDAY_MORNING
 
 @pytest.fixture
 async def office(tmp_path: Path) -> AsyncIterator[Harness]:
-    # No retries inside python-telegram-bot's limiter: a 429 reaches the outbox at once.
     settings = make_settings(tmp_path, admin_ids=[ADMIN.id])
     await prepare_database(settings.database.url)
     harness = Harness(api=FakeBotApi(), settings=settings)
