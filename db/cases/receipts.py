@@ -1,7 +1,15 @@
 """Receipts: the secret way back to a fully anonymous report.
 
-A receipt carries 100 random bits, so per-record salts would add nothing against guessing; one
-fixed salt lets the slow hash double as an index for lookup. The raw code is never stored.
+A receipt carries 100 random bits. Nobody can search that space: at a billion guesses a second it
+takes about 20 million years to find one receipt, whether each guess costs a SHA-256 or a slow
+hash, so a slow hash (scrypt, as receipts were first stored) adds cost to every lookup and
+protects nothing; guessing through the bot is stopped by the throttle below, not by the hash.
+A receipt is stored as `sha256:` and the SHA-256 of a fixed prefix and the code (the prefix keeps
+the digest from matching any other use of SHA-256). No per-record salt: the digest is also the
+index a receipt is looked up by, and the 100 bits are salt enough. The raw code is never stored.
+
+Receipts stored the old way (no `sha256:` prefix) are verified the old way once, when their
+owner first uses one, and rewritten the new way (`db.cases.reports.report_by_receipt`).
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 RECEIPT_CHARS = 20  # 20 × 5 bits = 100 bits of randomness
 GROUP = 4
 _SALT = b"zhengfeng-receipt-v1"
+_DOMAIN = b"zhengfeng-receipt-v2:"
+_PREFIX = "sha256:"
 _TRANSLATE = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 
@@ -40,7 +50,13 @@ def normalize_receipt(text: str) -> str | None:
 
 
 def hash_receipt(raw: str) -> str:
-    """scrypt costs ~16 MiB and tens of milliseconds, which is what makes a stolen table useless."""
+    """How a receipt is stored and looked up: fast, because 100 random bits need no slowness."""
+    return _PREFIX + hashlib.sha256(_DOMAIN + raw.encode()).hexdigest()
+
+
+def legacy_hash_receipt(raw: str) -> str:
+    """The first way receipts were stored (scrypt, ~16 MiB and tens of milliseconds): only to
+    find a receipt stored before the change, once, and rewrite it."""
     digest = hashlib.scrypt(raw.encode(), salt=_SALT, n=2**14, r=8, p=1, dklen=32)
     return digest.hex()
 

@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from db.calendar.workdays import load_calendar
 from db.cases.drafts import Draft, delete_draft
 from db.cases.handling import ConfiguredLimits, category_limits, open_case
-from db.cases.receipts import hash_receipt, new_receipt, normalize_receipt
+from db.cases.receipts import hash_receipt, legacy_hash_receipt, new_receipt, normalize_receipt
 from db.cases.rules import TERMINAL_STATES
 from db.models import (
     Attachment,
@@ -105,7 +105,7 @@ async def submit_draft(
         receipt = new_receipt()
         raw = normalize_receipt(receipt)
         assert raw is not None
-        receipt_hash = await asyncio.to_thread(hash_receipt, raw)
+        receipt_hash = hash_receipt(raw)
     year = now.astimezone(tz).year
     seq = await next_seq(session, year)
     fully_anonymous = draft.identity_mode is IdentityMode.fully_anonymous
@@ -219,9 +219,21 @@ async def report_of_account(session: AsyncSession, account_id: int, number: str)
 
 
 async def report_by_receipt(session: AsyncSession, raw_receipt: str) -> Report | None:
-    digest = await asyncio.to_thread(hash_receipt, raw_receipt)
-    result = await session.exec(select(Report).where(Report.receipt_hash == digest))
-    return result.first()
+    """The report of a receipt. A receipt stored the old way is found by its old hash (in a
+    worker thread: scrypt takes tens of milliseconds) and rewritten the new way in this session,
+    so the old hash is computed for it once; a wrong guess costs that too, which the guess
+    throttle bounds."""
+    digest = hash_receipt(raw_receipt)
+    report = (await session.exec(select(Report).where(Report.receipt_hash == digest))).first()
+    if report is not None:
+        return report
+    legacy = await asyncio.to_thread(legacy_hash_receipt, raw_receipt)
+    report = (await session.exec(select(Report).where(Report.receipt_hash == legacy))).first()
+    if report is not None:
+        report.receipt_hash = digest
+        session.add(report)
+        await session.flush()
+    return report
 
 
 async def public_timeline(session: AsyncSession, report_id: int) -> list[ReportEvent]:

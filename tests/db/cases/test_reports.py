@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.cases.drafts import Draft, DraftFile, load_draft, save_draft
 from db.cases.handling import ConfiguredLimits
-from db.cases.receipts import normalize_receipt
+from db.cases.receipts import hash_receipt, legacy_hash_receipt, normalize_receipt
 from db.cases.reports import (
     file_report,
     format_number,
@@ -110,7 +110,7 @@ async def test_submit_keeps_identity_only_as_chosen(
     else:
         assert result.receipt is not None
         assert report.reporter_name is None and report.reporter_phone is None
-        # Only the slow hash is stored, never the code itself.
+        # Only the hash is stored, never the code itself.
         raw = normalize_receipt(result.receipt)
         assert raw is not None and raw not in (report.receipt_hash or "")
         found = await report_by_receipt(session, raw)
@@ -204,3 +204,29 @@ async def test_a_filed_report_goes_straight_to_its_unit_with_auto_assign(
     )
     assert filed.report.state is ReportState.assigned
     assert filed.report.handling_department_id == unit.id
+
+
+async def test_a_receipt_stored_the_old_way_opens_once_then_is_stored_the_new_way(
+    session: AsyncSession,
+) -> None:
+    account, _ = await get_or_create_account(session, 5005, "zh_CN")
+    assert account.id
+    draft = await complete_draft(session, IdentityMode.fully_anonymous)
+    result = await submit_draft(
+        session, account_id=account.id, draft=draft, language="zh_CN", now=NOW, tz=TZ
+    )
+    raw = normalize_receipt(result.receipt or "")
+    assert raw is not None
+    report = result.report
+    report.receipt_hash = legacy_hash_receipt(raw)  # as a report filed before the change
+    session.add(report)
+    await session.commit()
+
+    found = await report_by_receipt(session, raw)
+    assert found is not None and found.id == report.id
+    await session.commit()
+    assert report.receipt_hash == hash_receipt(raw) != legacy_hash_receipt(raw)
+    assert (report.receipt_hash or "").startswith("sha256:")
+    assert await report_by_receipt(session, raw) is not None, "and found the new way after"
+    wrong = normalize_receipt("0" * 20)
+    assert wrong is not None and await report_by_receipt(session, wrong) is None
