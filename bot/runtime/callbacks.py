@@ -59,6 +59,10 @@ EDIT = CallbackSpec("re", ("field",))
 RECEIPT = CallbackSpec("rr", ("action",))
 INBOX_ASSIGN = CallbackSpec("ia", ("report", "dept"))
 """Triage: assign the report to the unit (accept, or reassign a returned/escalated one)."""
+INBOX_PAGE = CallbackSpec("ip", ("page",))
+"""Triage: another page of the inbox's list, in place of the pressed one."""
+INBOX_OPEN = CallbackSpec("io", ("report",))
+"""Triage: open a listed report's card (its triage buttons)."""
 INBOX_ACTION = CallbackSpec("ix", ("action", "report"))
 """Triage: `other` (search another unit), `reject` or `merge`; asks for the rest by text."""
 CASE_SIGN = CallbackSpec("cs", ("report",))

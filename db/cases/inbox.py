@@ -1,20 +1,22 @@
 """The office's inbox: the reports waiting for the campaign office to triage, and what the office
 may do with each.
 
-"In the inbox" is written once, as data (`WAITING`), and both the list (`inbox_reports`, SQL)
+"In the inbox" is written once, as data (`WAITING`), and both the list (`inbox_page`, SQL)
 and the check of a pressed button (`in_inbox`, Python) are made from it, so the two can never
 disagree about a report.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import and_, or_
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.cases.rules import OwnerKind
-from db.models import Report, ReportState
+from db.models import Department, Report, ReportState
 
 WAITING: tuple[tuple[ReportState, OwnerKind | None], ...] = (
     (ReportState.received, None),
@@ -48,12 +50,36 @@ def inbox_condition() -> ColumnElement[bool]:
     )
 
 
-async def inbox_reports(session: AsyncSession, limit: int) -> list[Report]:
-    """The waiting reports, the one due soonest first (those without a due time last)."""
+@dataclass(frozen=True)
+class InboxPage:
+    reports: tuple[Report, ...]
+    total: int
+    page: int
+    """0-based, clamped into the pages that exist (a stale button may ask for one past the end)."""
+    pages: int
+    units: dict[int, str]
+    """Unit id → name, for the units the listed reporters named."""
+
+
+async def inbox_page(session: AsyncSession, page: int, page_size: int) -> InboxPage:
+    """One page of the waiting reports, the one due soonest first (those without a due time
+    last), with the total: two statements."""
+    total = int(
+        await session.scalar(select(func.count()).select_from(Report).where(inbox_condition())) or 0
+    )
+    pages = max(1, -(-total // page_size))
+    page = min(max(page, 0), pages - 1)
     statement = (
         select(Report)
         .where(inbox_condition())
         .order_by(col(Report.due_at).is_(None), col(Report.due_at), col(Report.id))
-        .limit(limit)
+        .offset(page * page_size)
+        .limit(page_size)
     )
-    return list((await session.exec(statement)).all())
+    reports = tuple((await session.exec(statement)).all())
+    ids = {r.department_id for r in reports if r.department_id}
+    units: dict[int, str] = {}
+    if ids:
+        named = await session.exec(select(Department).where(col(Department.id).in_(ids)))
+        units = {d.id: d.name for d in named.all() if d.id is not None}
+    return InboxPage(reports, total, page, pages, units)

@@ -37,7 +37,7 @@ from bot.runtime.services import BotContext
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.calendar.workdays import guessed_span, load_calendar
 from db.cases.categories import category_name
-from db.cases.inbox import ASSIGNABLE, CLOSABLE, REJECTABLE, in_inbox, inbox_reports
+from db.cases.inbox import ASSIGNABLE, CLOSABLE, REJECTABLE, in_inbox, inbox_page
 from db.cases.reports import parse_number, report_by_number
 from db.cases.rules import (
     Accept,
@@ -57,7 +57,7 @@ from handlers.cases.commands import apply_as, notify_reporter, refusal, target
 CONVERSATION = "inbox"
 TARGETS = "inbox.target"
 """Conversation-state rows (same table) holding the report id an admin is answering about."""
-INBOX_LIMIT = 10
+INBOX_PAGE_SIZE = 10
 DESCRIPTION_CUT = 300
 REASON_MAX = 500
 
@@ -144,21 +144,98 @@ async def _card(turn: Turn, report: Report) -> tuple[str, Keyboard]:
     return "\n".join(lines), rows
 
 
+async def _list(turn: Turn, page: int) -> tuple[str, Keyboard] | None:
+    """One page of the inbox as one message: a line and a button per report, and paging.
+
+    One message, not a card per report: ten messages at once to one chat is more than Telegram
+    lets a bot send to a person, and the list of a busy morning is longer than ten."""
+    _ = turn._
+    found = await inbox_page(turn.session, page, INBOX_PAGE_SIZE)
+    if not found.total:
+        return None
+    tz = turn.services.settings.tz
+    lines = [
+        _(
+            "<b>Inbox</b>: {total} reports waiting for triage, page {page} of {pages}, the one "
+            "due soonest first. Press a report to open it."
+        ).format(total=found.total, page=found.page + 1, pages=found.pages),
+        "",
+    ]
+    rows: Keyboard = []
+    for report in found.reports:
+        assert report.id is not None
+        unit = found.units.get(report.department_id or 0) or _("unit not sure")
+        parts = [f"<b>{report.number}</b>", esc(state_label(report.state, _)), esc(unit)]
+        if report.due_at is not None:
+            parts.append(_("due {due}").format(due=local_time(report.due_at, tz)))
+        lines.append(" · ".join(parts))
+        rows.append([(button_label(f"{report.number} · {unit}"), cb.INBOX_OPEN.pack(report.id))])
+    paging = []
+    if found.page > 0:
+        paging.append((_("◀ Previous"), cb.INBOX_PAGE.pack(found.page - 1)))
+    if found.page + 1 < found.pages:
+        paging.append((_("Next ▶"), cb.INBOX_PAGE.pack(found.page + 1)))
+    if paging:
+        rows.append(paging)
+    return "\n".join(lines), rows
+
+
+def _empty(turn: Turn) -> str:
+    return turn._("The inbox is empty: no report is waiting for triage.")
+
+
 @turn_handler
 async def inbox(turn: Turn) -> int:
-    """List the reports waiting for the office, oldest due first."""
-    _ = turn._
+    """The first page of the reports waiting for the office."""
     await set_target(turn, TARGETS, None)
     if not await _admin(turn):
         turn.say(_not_admin(turn))
         return END
-    reports = await inbox_reports(turn.session, INBOX_LIMIT)
-    if not reports:
-        turn.say(_("The inbox is empty: no report is waiting for triage."))
+    listed = await _list(turn, 0)
+    if listed is None:
+        turn.say(_empty(turn))
         return END
-    for report in reports:
-        text, keyboard = await _card(turn, report)
-        turn.say(text, keyboard)
+    turn.say(*listed)
+    return END
+
+
+@turn_handler
+async def page_button(turn: Turn) -> int:
+    """Another page, in place of the pressed one."""
+    await set_target(turn, TARGETS, None)
+    turn.clear_keyboard = True
+    if not await _admin(turn):
+        turn.toast = _not_admin(turn)
+        return END
+    fields = cb.INBOX_PAGE.unpack(turn.callback_data)
+    page = cb.as_int(fields["page"]) if fields else None
+    if page is None:
+        turn.toast = no_longer_valid(turn)
+        return END
+    listed = await _list(turn, page)
+    if listed is None:
+        turn.say(_empty(turn))
+    else:
+        turn.say(*listed)
+    return END
+
+
+@turn_handler
+async def open_button(turn: Turn) -> int:
+    """A listed report's card, as a message of its own; the list stays to open the next."""
+    await set_target(turn, TARGETS, None)
+    if not await _admin(turn):
+        turn.toast = _not_admin(turn)
+        return END
+    fields = cb.INBOX_OPEN.unpack(turn.callback_data)
+    report = await _report_from(turn, fields["report"] if fields else None)
+    if report is None:
+        turn.toast = no_longer_valid(turn)
+        return END
+    if not in_inbox(report):
+        turn.toast = await refusal(turn, report, Refused(RefusalReason.wrong_state))
+        return END
+    turn.say(*await _card(turn, report))
     return END
 
 
@@ -449,6 +526,8 @@ def build_handler() -> ConversationHandler[BotContext]:
             CommandHandler("inbox", inbox, filters=PRIVATE),
             CallbackQueryHandler(assign, pattern=cb.INBOX_ASSIGN.pattern),
             CallbackQueryHandler(action, pattern=cb.INBOX_ACTION.pattern),
+            CallbackQueryHandler(page_button, pattern=cb.INBOX_PAGE.pattern),
+            CallbackQueryHandler(open_button, pattern=cb.INBOX_OPEN.pattern),
         ],
         states={
             State.UNIT: [MessageHandler(TEXT, search_unit), stay_in(State.UNIT)],

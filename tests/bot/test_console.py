@@ -25,11 +25,13 @@ NUMBER = re.compile(r"ZF\d{4}-\d{6}")
 Step = str | Callable[[str], str]
 
 
-def pick(label: str) -> Callable[[str], str]:
-    """Type the number the console shows in front of the button `label` (the newest one)."""
+def pick(label: str, *, pattern: str | None = None) -> Callable[[str], str]:
+    """Type the number the console shows in front of the button `label` (the newest one), or of
+    the newest button whose label matches `pattern`."""
 
     def choose(screen: str) -> str:
-        found = re.findall(rf"^  \[(\d+)\] {re.escape(label)}$", screen, re.M)
+        wanted = pattern if pattern is not None else re.escape(label)
+        found = re.findall(rf"^  \[(\d+)\] {wanted}$", screen, re.M)
         assert found, f"no button {label!r} on screen:\n{screen[-1500:]}"
         return found[-1]
 
@@ -81,6 +83,7 @@ async def test_a_report_goes_round_citizen_admin_liaison_and_back(tmp_path: Path
         pick(ZH("Submit")),
         ":as admin",
         "/inbox",
+        pick("the report", pattern=r"ZF\d{4}-\d{6} · 市公安局"),
         pick(ZH("Assign to {unit}").format(unit="市公安局")),
         ":as liaison",
         pick(ZH("Sign")),

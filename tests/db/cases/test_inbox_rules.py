@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
-from db.cases.inbox import in_inbox, inbox_condition, inbox_reports
+from db.cases.inbox import in_inbox, inbox_condition, inbox_page
 from db.cases.rules import OwnerKind
 from db.engine import session_factory
 from db.models import Account, Report, ReportState
@@ -50,5 +50,10 @@ async def test_the_list_puts_the_soonest_due_first(engine: AsyncEngine) -> None:
         later.due_at, sooner.due_at, undated.due_at = NOW.replace(day=20), NOW, None
         session.add_all([later, sooner, undated])
         await session.commit()
-        listed = await inbox_reports(session, limit=10)
-    assert [r.id for r in listed] == [sooner.id, later.id, undated.id]
+        listed = await inbox_page(session, 0, page_size=10)
+        second = await inbox_page(session, 1, page_size=2)
+        beyond = await inbox_page(session, 7, page_size=2)
+    assert [r.id for r in listed.reports] == [sooner.id, later.id, undated.id]
+    assert (listed.total, listed.pages) == (3, 1)
+    assert [r.id for r in second.reports] == [undated.id] and second.pages == 2
+    assert beyond.page == 1, "a page past the end shows the last one"

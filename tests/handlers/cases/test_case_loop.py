@@ -18,7 +18,7 @@ from db.people.roles import InviteProblem
 from handlers.people.roles import PROBLEM_MESSAGES
 from scheduler.cases.unrated import close_unrated_reports
 from tests.handlers.cases.test_casework import ADMIN, LIAISON, assign, case_bot, join_liaison
-from tests.handlers.cases.test_inbox import stored
+from tests.handlers.cases.test_inbox import open_card, stored
 from tests.handlers.cases.test_report_flow import fill_until_identity
 from tests.handlers.people.test_roles_flow import LINK
 from tests.harness import Harness, html_sent, labels, make_settings, prepare_database, texts
@@ -314,7 +314,7 @@ async def test_reporter_hears_acceptance_and_rejection(case_bot: Harness) -> Non
     )
 
     await file_report(bot)
-    await bot.say(ADMIN, "/inbox")
+    await open_card(bot)
     await bot.press(ADMIN, EN("Reject"))
     await bot.say(ADMIN, "不属于作风问题，请拨打12345")
     rejected = bot.api.last_message(CITIZEN.id)["text"]
@@ -331,7 +331,7 @@ async def test_the_office_closes_an_escalated_report_with_a_note(case_bot: Harne
         await bot.press(CITIZEN, ZH("Rate without a comment"))
     assert await state_of(bot) is ReportState.escalated
 
-    await bot.say(ADMIN, "/inbox")
+    await open_card(bot)
     await bot.press(ADMIN, EN("Close with a final note"))
     await bot.say(ADMIN, "经作风办复核，处理结果适当，予以办结。")
     assert await state_of(bot) is ReportState.closed
@@ -361,7 +361,7 @@ async def test_a_report_about_the_units_leadership_stays_with_the_office(tmp_pat
     assert report.state is ReportState.received, "auto_assign must not send it to the unit"
     assert all(NUMBER not in m.get("text", "") for m in bot.api.sent_messages(LIAISON.id))
 
-    await bot.say(ADMIN, "/inbox")
+    await open_card(bot)
     card = bot.api.last_message(ADMIN.id)
     assert "⚠" in card["text"]
     assert EN("Assign to {unit}").format(unit="市公安局") not in labels(bot.api, card)

@@ -11,7 +11,7 @@ from bot.fakeapi import FakeBotApi, FakeUser
 from bot.runtime import callbacks as cb
 from bot.runtime.i18n import gettext_for
 from db.models import ReportState
-from tests.handlers.cases.test_inbox import card_of, stored
+from tests.handlers.cases.test_inbox import card_of, open_card, stored
 from tests.handlers.cases.test_report_flow import fill_until_identity
 from tests.handlers.people.test_roles_flow import LINK
 from tests.harness import Harness, html_sent, make_settings, prepare_database, texts
@@ -53,7 +53,7 @@ async def file_anonymous(bot: Harness) -> None:
 
 
 async def assign(bot: Harness, number: str) -> None:
-    await bot.say(ADMIN, "/inbox")
+    await open_card(bot, number)
     card = card_of(bot, number)
     [data] = [
         d

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -14,7 +15,7 @@ from bot.runtime.i18n import gettext_for
 from db.engine import create_engine, session_factory
 from db.models import Department, Report, ReportEvent, ReportState
 from tests.handlers.cases.test_report_flow import fill_until_identity
-from tests.harness import Harness, html_sent, make_settings, prepare_database, texts
+from tests.harness import Harness, html_sent, labels, make_settings, prepare_database, texts
 
 EN = gettext_for("en")
 ADMIN = FakeUser(900, "Admin", language_code="en")
@@ -50,6 +51,17 @@ async def file_anonymous(bot: Harness) -> None:
     await bot.press(CITIZEN, EN("Submit"))
 
 
+async def open_card(bot: Harness, number: str = "ZF") -> list[dict[str, Any]]:
+    """/inbox, then press the listed report whose button starts with `number` (the first one
+    by default): its card with the triage buttons."""
+    [listed] = await bot.say(ADMIN, "/inbox")
+    for row in bot.api.buttons(listed):
+        for label, data in row:
+            if label.startswith(number) and data is not None:
+                return await bot.press_data(ADMIN, data, listed)
+    raise AssertionError(f"{number} is not in the inbox")
+
+
 def card_of(bot: Harness, number: str) -> dict[str, object]:
     for message in reversed(bot.api.sent_messages(ADMIN.id)):
         if number in str(message.get("text", "")) and bot.api.buttons(message):
@@ -70,10 +82,13 @@ async def test_triage_assign_reject_merge(admin_bot: Harness) -> None:
     for _ in range(3):
         await file_anonymous(bot)
 
+    sent_before = len(bot.api.sent_messages(ADMIN.id))
     listed = texts(await bot.say(ADMIN, "/inbox"))
     for number in ("ZF2026-000001", "ZF2026-000002", "ZF2026-000003"):
         assert number in listed
     assert "市公安局" in listed
+    assert len(bot.api.sent_messages(ADMIN.id)) == sent_before + 1, "the list is one message"
+    await open_card(bot, "ZF2026-000001")
     card = card_of(bot, "ZF2026-000001")
     [assign_data] = [
         d
@@ -136,7 +151,7 @@ async def test_triage_assign_reject_merge(admin_bot: Harness) -> None:
 async def test_assign_to_another_unit(admin_bot: Harness) -> None:
     bot = admin_bot
     await file_anonymous(bot)
-    await bot.say(ADMIN, "/inbox")
+    await open_card(bot)
     await bot.press(ADMIN, EN("Assign to another unit"))
     found = await bot.say(ADMIN, "户政")
     assert "市公安局户政处" in texts(found) or any(
@@ -165,3 +180,48 @@ async def test_refusals(admin_bot: Harness) -> None:
         assert bot.last_answer()["text"] == EN("This button is no longer valid.")
     reports, _units, _events = await stored(bot)
     assert reports["ZF2026-000001"].state is ReportState.received
+
+
+async def test_a_full_inbox_is_one_message_with_pages(admin_bot: Harness) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from db.people.accounts import get_or_create_account
+    from tests.factories import file_report
+
+    bot = admin_bot
+    engine = create_engine(bot.settings.database.url)
+    async with session_factory(engine)() as session:
+        account, _ = await get_or_create_account(session, 7000003, "zh_CN")
+        assert account.id is not None
+        for i in range(25):
+            at = datetime(2026, 3, 2, 1, tzinfo=UTC) + timedelta(minutes=i)
+            await file_report(session, account.id, at)
+        await session.commit()
+    await engine.dispose()
+
+    before = len(bot.api.sent_messages(ADMIN.id))
+    [listed] = await bot.say(ADMIN, "/inbox")
+    assert len(bot.api.sent_messages(ADMIN.id)) == before + 1
+    assert "25" in listed["text"] and "1 of 3" in listed["text"]
+    first_page = [t for row in bot.api.buttons(listed) for t, _d in row if t.startswith("ZF")]
+    assert len(first_page) == 10 and first_page[0].startswith("ZF2026-000001")
+
+    [second] = await bot.press(ADMIN, EN("Next ▶"))
+    assert second["message_id"] == listed["message_id"], "the page changes in place"
+    assert "2 of 3" in second["text"] and "ZF2026-000011" in second["text"]
+    [third] = await bot.press(ADMIN, EN("Next ▶"))
+    assert [t for row in bot.api.buttons(third) for t, _d in row if t.startswith("ZF")] == [
+        t for t in (f"ZF2026-0000{n} · {EN('unit not sure')}" for n in range(21, 26))
+    ]
+    assert EN("Next ▶") not in labels(bot.api, third)
+
+    opened = await bot.press(ADMIN, f"ZF2026-000021 · {EN('unit not sure')}")
+    assert "ZF2026-000021" in texts(opened)
+    assert EN("Assign to another unit") in labels(bot.api, opened[-1])
+    assert bot.api.sent_messages(ADMIN.id)[-2]["message_id"] == listed["message_id"], (
+        "the list stays to open the next report"
+    )
+
+    for forged in ("ip:abc", "io:abc", "io:999999"):
+        await bot.press_data(ADMIN, forged)
+        assert bot.last_answer()["text"] == EN("This button is no longer valid.")
