@@ -155,6 +155,7 @@ def build_application(
         robot_per_minute=limits.robot_per_minute,
     )
     flood = settings.flood
+    gate = FloodGate(flood.updates, flood.seconds, flood.pause_seconds)
     builder = (
         ApplicationBuilder()
         .token(token)
@@ -163,7 +164,7 @@ def build_application(
         .local_mode(settings.telegram.local_mode)
         .context_types(ContextTypes(context=BotContext))
         .persistence(DatabasePersistence(sessions))
-        .concurrent_updates(PerChatUpdateProcessor())
+        .concurrent_updates(PerChatUpdateProcessor(gate=gate))
         # One budget for every call that sends, in place of AIORateLimiter: see its module.
         .rate_limiter(SendLimiter(budget))
         .post_init(_post_init)
@@ -182,7 +183,7 @@ def build_application(
         sessions=sessions,
         clock=clock,
         budget=budget,
-        flood=FloodGate(flood.updates, flood.seconds, flood.pause_seconds),
+        flood=gate,
     )
 
     # Groups -2 and -1: what is no person's new message in a private chat (an edit, a channel

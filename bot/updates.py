@@ -12,25 +12,32 @@ applies its own.
 
 While an update is handled, its chat is marked as the one a person is waiting in
 (`bot.runtime.send_budget.serving`): the calls to it are replies and go before bulk messages.
+
+The flood gate (`bot.runtime.flood`) counts each update as it arrives, before it waits for its
+chat: counted when handled, a flood paced by its own replies (one a second) would never look like
+one. An update past the limit is dropped here, unhandled; the one that crosses it is handled by
+`handlers.update_kinds.flood_gate`, which tells the person once.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot.runtime.flood import FloodGate
 from bot.runtime.send_budget import serving
 
 _UNBOUNDED = 1 << 30
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
-    def __init__(self, max_concurrent_updates: int = 64) -> None:
+    def __init__(self, max_concurrent_updates: int = 64, gate: FloodGate | None = None) -> None:
         super().__init__(_UNBOUNDED)
+        self.gate = gate
         self._in_progress = asyncio.BoundedSemaphore(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
@@ -46,6 +53,16 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         return None
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        person = update.effective_user if isinstance(update, Update) else None
+        if (
+            self.gate is not None
+            and isinstance(update, Update)
+            and person is not None
+            and not self.gate.arrived(person.id, update.update_id)
+        ):
+            if isinstance(coroutine, Coroutine):
+                coroutine.close()  # never started: nothing to clean up
+            return
         key = self._key(update)
         serving(key)  # this task's context only: it ends with the update
         if key is None:

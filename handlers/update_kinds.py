@@ -30,7 +30,6 @@ from telegram.ext import (
 )
 
 from bot.runtime.conversation import PRIVATE
-from bot.runtime.flood import Verdict
 from bot.runtime.i18n import gettext_for, normalize_language
 from bot.runtime.reply_calls import call
 from bot.runtime.services import BotContext, Handler
@@ -65,16 +64,14 @@ async def without_person(update: Update, context: BotContext) -> None:
 
 
 async def flood_gate(update: Update, context: BotContext) -> None:
-    """Count the person's updates; past the limit, say so once and read nothing for a while.
+    """Past the limit, say so once (the update processor counted this update on arrival and
+    drops the ones after it unread).
 
     No database and no flow: a flood must cost the bot as little as possible."""
     user = update.effective_user
     if user is None:
         return
-    verdict = context.services.flood.admit(user.id)
-    if verdict is Verdict.admit:
-        return
-    if verdict is Verdict.warn:
+    if context.services.flood.take_warning(update.update_id):
         settings = context.services.settings
         _ = gettext_for(normalize_language(user.language_code, settings.default_language))
         text = _(
@@ -92,7 +89,7 @@ async def flood_gate(update: Update, context: BotContext) -> None:
             await call(
                 "sendMessage", lambda: context.bot.send_message(chat_id, text), repeatable=False
             )
-    raise ApplicationHandlerStop
+        raise ApplicationHandlerStop
 
 
 async def in_group(update: Update, context: BotContext) -> None:

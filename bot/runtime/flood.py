@@ -34,6 +34,7 @@ class FloodGate:
     clock: Callable[[], float] = time.monotonic
     _seen: dict[int, deque[float]] = field(default_factory=dict)
     _paused: dict[int, float] = field(default_factory=dict)
+    _warnings: set[int] = field(default_factory=set)
 
     def admit(self, person: int) -> Verdict:
         now = self.clock()
@@ -53,6 +54,21 @@ class FloodGate:
         del self._seen[person]
         self._paused[person] = now + self.pause_seconds
         return Verdict.warn
+
+    def arrived(self, person: int, update_id: int) -> bool:
+        """Count an update as it arrives; False: drop it unhandled. The update that crosses
+        the limit is handled, and `take_warning` tells its handler to say so."""
+        verdict = self.admit(person)
+        if verdict is Verdict.warn:
+            self._warnings.add(update_id)
+        return verdict is not Verdict.drop
+
+    def take_warning(self, update_id: int) -> bool:
+        """Whether this update crossed the limit (once: the answer is given once)."""
+        if update_id in self._warnings:
+            self._warnings.discard(update_id)
+            return True
+        return False
 
     def _prune(self, now: float) -> None:
         """Forget people who sent nothing within the window: they start from zero anyway."""
