@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable, Callable, Iterator
 from datetime import datetime
 from functools import cache
 from io import BytesIO
@@ -24,7 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.documents.digest_text import NAME_MAX, month_title
-from bot.documents.pacing import in_turns, saved
+from bot.documents.pacing import courteous, on_a_thread
 from bot.runtime.i18n import Translator
 from bot.runtime.render import RATING_LABELS, cut, identity_label, state_label
 from db.cases.metrics import DepartmentMetrics
@@ -272,7 +272,23 @@ departments received in the month, by department (see `db.office.digest.month_re
 
 async def render_workbook(digest: Digest, rows: RowSource, _: Translator, tz: ZoneInfo) -> bytes:
     """The workbook: a summary sheet (ranking and totals), a sheet per department (its figures
-    and the reports it received in the month) and a sheet of every report filed in the month."""
+    and the reports it received in the month) and a sheet of every report filed in the month.
+
+    Written on a worker thread (`bot.documents.pacing.on_a_thread`): for a city it is seconds
+    of openpyxl's work, which must not hold the bot's event loop."""
+
+    def source(reader: Callable[[AsyncIterable[ReportRow]], Iterator[ReportRow]]) -> bytes:
+        return _workbook(digest, lambda ids: reader(rows(ids)), _, tz)
+
+    return await on_a_thread(source)
+
+
+def _workbook(
+    digest: Digest,
+    rows: Callable[[list[int] | None], Iterator[ReportRow]],
+    _: Translator,
+    tz: ZoneInfo,
+) -> bytes:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 
@@ -298,7 +314,7 @@ async def render_workbook(digest: Digest, rows: RowSource, _: Translator, tz: Zo
     headers = [*_metric_headers(_), *_duty_headers(_)]
     summary.append([_("Rank"), _("Code"), _("Unit"), _("Score"), *headers])
     shift = frozenset(i + 4 for i in _RATE_COLUMNS)
-    for figures in digest.departments:
+    for figures in courteous(digest.departments):
         head: list[CellValue] = [figures.rank, figures.code, figures.name, figures.score]
         values = _metric_values(figures.metrics) + _duty_values(figures.duties)
         summary.append(cells(summary, head + values, shift))
@@ -309,21 +325,23 @@ async def render_workbook(digest: Digest, rows: RowSource, _: Translator, tz: Zo
     # Each write-only sheet streams to a file of its own, so the department sheets can all be
     # open at once and filled from one pass over the rows.
     sheets = {}
-    for figures in digest.departments:
+    for figures in courteous(digest.departments):
         sheet = workbook.create_sheet(sheet_name(figures.name, taken))
         _department_head(sheet, figures, _)
         sheets[figures.department_id] = sheet
-    async for row in in_turns(rows([f.department_id for f in digest.departments])):
+    for row in courteous(rows([f.department_id for f in digest.departments])):
         if row.department_id is not None:
             sheet = sheets[row.department_id]
             sheet.append(literal_row(sheet, report_values(row, tz, _)))
 
     everything = workbook.create_sheet(everything_title)
     everything.append(report_headers(_))
-    async for row in in_turns(rows(None)):
+    for row in courteous(rows(None)):
         everything.append(literal_row(everything, report_values(row, tz, _)))
 
-    return await saved(workbook)
+    buffer = BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
 
 
 def _department_head(sheet: Any, figures: DepartmentFigures, _: Translator) -> None:

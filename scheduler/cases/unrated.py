@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from bot.runtime.fairness import let_others_run
 from bot.runtime.leader_notices import LeaderNews, leader_notices
 from bot.runtime.services import BotContext
 from bot.runtime.turn import queue_notices
@@ -19,22 +20,35 @@ from db.models import EventKind
 log = logging.getLogger(__name__)
 
 
+PER_RUN = 200
+"""Reports closed per run (every `close_unrated_interval_seconds`): a backlog after downtime is
+worked off over several runs rather than in one long stretch."""
+
+
 async def close_unrated_reports(context: BotContext) -> list[str]:
+    """One report per transaction, a turn of the event loop between: each close holds the write
+    lock, which people filing reports wait for, for a few milliseconds only."""
     services = context.services
     settings = services.settings
-    now = services.clock()
-    async with services.sessions() as session:
-        calendar = await load_calendar(session)
-        limits = settings.deadlines.base_limits()
-        closed = await close_unrated(session, now, calendar, limits, settings.tz)
-        for number in closed:
-            report = await report_by_number(session, number)
-            if report is not None:
-                news = await leader_notices(
-                    session, settings, report, LeaderNews.closed, EventKind.closed_unrated
-                )
-                await queue_notices(session, news, now, services)
-        await session.commit()
+    closed: list[str] = []
+    limits = settings.deadlines.base_limits()
+    for _ in range(PER_RUN):
+        now = services.clock()
+        async with services.sessions() as session:
+            calendar = await load_calendar(session)
+            batch = await close_unrated(session, now, calendar, limits, settings.tz, batch=1)
+            for number in batch:
+                report = await report_by_number(session, number)
+                if report is not None:
+                    news = await leader_notices(
+                        session, settings, report, LeaderNews.closed, EventKind.closed_unrated
+                    )
+                    await queue_notices(session, news, now, services)
+            await session.commit()
+        if not batch:
+            break
+        closed += batch
+        await let_others_run()
     if closed:
-        log.info("closed %d answered reports as unrated: %s", len(closed), ", ".join(closed))
+        log.info("closed %d answered reports as unrated: %s", len(closed), ", ".join(closed[:50]))
     return closed

@@ -8,7 +8,6 @@ from bot.runtime.services import BotContext
 from db.calendar.reminders import Ladder
 from db.calendar.workdays import load_calendar
 from db.duties.obligations import open_submissions
-from db.engine import off_the_loop
 from scheduler.deadlines.duties import LedgerDeadlines, SubmissionDeadlines
 from scheduler.deadlines.overdue_summary import queue_overdue_summaries
 from scheduler.deadlines.reports import ReportDeadlines
@@ -38,15 +37,12 @@ async def run_deadline_scan(context: BotContext) -> int:
             default_language=settings.default_language,
             office_robot=settings.wecom.office_url is not None,
         )
-        # Its statements on the connection's thread: a city's scan reads thousands of rows, and
-        # people must be answered meanwhile.
-        with off_the_loop():
-            # A period that began since the last scan owes its submissions now, before due times
-            # are read, so they are chased without anybody opening them.
-            opened = await open_submissions(session, scan.now, scan.calendar, scan.tz)
-            added = await scan_deadlines(session, SOURCES, scan)
-            added += await queue_overdue_summaries(session, scan)
-            await session.commit()
+        # A period that began since the last scan owes its submissions now, before due times are
+        # read, so they are chased without anybody opening them.
+        opened = await open_submissions(session, scan.now, scan.calendar, scan.tz)
+        added = await scan_deadlines(session, SOURCES, scan)
+        added += await queue_overdue_summaries(session, scan)
+        await session.commit()
     if opened:
         log.info("deadline scan opened %d submissions", opened)
     if added:

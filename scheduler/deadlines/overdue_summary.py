@@ -24,6 +24,7 @@ from db.calendar.reminders import overdue_working_days
 from db.calendar.workdays import local_date, next_working_day
 from db.cases.overdue import OverdueList, overdue_list, overdue_units
 from db.delivery.outbox import enqueue
+from db.engine import off_the_loop
 from db.models import Department, OutboxMessage, Role
 from db.people.roles import admin_recipients, department_recipients
 from scheduler.deadlines.reports import WHAT
@@ -122,7 +123,9 @@ async def queue_overdue_summaries(session: AsyncSession, scan: ScanContext) -> i
     def fits_wecom(text: str) -> bool:
         return len(text.encode()) <= WECOM_MAX_BYTES
 
-    office = await overdue_list(session, scan.now)
+    with off_the_loop():  # counts over a city's overdue reports
+        office = await overdue_list(session, scan.now)
+        owing = sorted(await overdue_units(session, scan.now))
     if office.total:
         for admin in await admin_recipients(session, scan.admin_ids, scan.default_language):
             _ = gettext_for(admin.language)
@@ -131,7 +134,7 @@ async def queue_overdue_summaries(session: AsyncSession, scan: ScanContext) -> i
         if scan.office_robot:
             _ = gettext_for(scan.default_language)
             await add("wecom-office", summary_text(office, scan, _, fits_wecom))
-    for unit_id in sorted(await overdue_units(session, scan.now)):
+    for unit_id in owing:
         leaders = await department_recipients(session, unit_id, frozenset({Role.leader}))
         unit = await session.get(Department, unit_id)
         if not leaders or unit is None or not unit.active:

@@ -42,6 +42,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.runtime.fairness import let_others_run
 from bot.runtime.i18n import Translator, gettext_for
 from bot.runtime.render import MESSAGE_MAX, esc, fit_lines, local_time, marked_due
 from db.calendar.reminders import (
@@ -55,6 +56,7 @@ from db.calendar.reminders import (
 )
 from db.calendar.workdays import WorkCalendar, deadline_is_guessed, local_date
 from db.delivery.outbox import SkipReason, enqueue
+from db.engine import off_the_loop
 from db.models import Department, OutboxMessage, Role
 from db.people.roles import Recipient, admin_recipients, department_recipients
 
@@ -337,8 +339,10 @@ class _StepQueue:
             await self.queue.to_office(key, _one_text(self.source, notice), rows)
 
 
-BATCH = 50
-"""Deadlines handled between two turns of the event loop (and two commits)."""
+TURN_SECONDS = 0.02
+"""How long the scan works before it commits and gives the event loop a turn. Its statements
+run inline (microseconds each, where a trip to a worker thread costs milliseconds under load),
+so this bounds how long it holds the loop, and the write lock people filing reports wait for."""
 
 
 async def scan_deadlines(
@@ -346,9 +350,10 @@ async def scan_deadlines(
 ) -> int:
     """Queue every due rung of every open deadline; returns how many rows were new.
 
-    In batches: after every `BATCH` deadlines the rows so far are committed (each is keyed, so a
+    In turns: after every `TURN_SECONDS` of work the rows so far are committed (each is keyed, so a
     scan cut short is finished by the next) and the loop gets a turn, so a long scan neither
-    holds the write lock nor keeps anybody waiting for long."""
+    holds the write lock nor keeps anybody waiting for long. Reading a source's deadlines, one
+    statement over thousands of rows, runs on the connection's thread."""
     units = {
         d.id: d
         for d in (await session.exec(select(Department).where(col(Department.active)))).all()
@@ -360,10 +365,15 @@ async def scan_deadlines(
     for source in sources:
         grouping = source if isinstance(source, GroupedSource) else None
         groups: dict[str, list[tuple[Notice, str]]] = {}
-        for index, deadline in enumerate(await source.open_deadlines(session, scan.now), 1):
-            if index % BATCH == 0:
+        with off_the_loop():
+            deadlines = await source.open_deadlines(session, scan.now)
+        loop = asyncio.get_running_loop()
+        turn_began = loop.time()
+        for deadline in deadlines:
+            if loop.time() - turn_began > TURN_SECONDS:
                 await session.commit()
-                await asyncio.sleep(0)
+                await let_others_run()
+                turn_began = loop.time()
             rungs = due_rungs(
                 deadline.due_at, deadline.since, scan.now, scan.ladder, scan.calendar, scan.tz
             )
