@@ -23,7 +23,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -70,6 +70,8 @@ class Call:
     params: dict[str, object]
     status: int
     response: JSONDict
+    at: float = field(default_factory=time.monotonic)
+    """When it was answered (the monotonic clock), for rates measured by benchmarks."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,8 @@ class Stats:
     requests: int = 0
     rate_limited: int = 0
     delivered: int = 0
+    rate_limited_chats: dict[int, int] = field(default_factory=dict)
+    """Chat id → 429s for going over that chat's own limit."""
 
 
 @dataclass
@@ -268,6 +272,9 @@ class FakeBotApi:
         self.left_chats: set[int] = set()
         """Groups and channels the bot left (`leaveChat`)."""
         self._sent_at: deque[float] = deque()
+        self._chat_limits: tuple[float, float, int] | None = None
+        self._chat_tokens: dict[int, tuple[float, float]] = {}
+        self._group_sent: dict[int, deque[float]] = {}
         self._handlers: dict[str, _Handler] = {
             "getMe": self._get_me,
             "logOut": _answer_true,
@@ -364,6 +371,7 @@ class FakeBotApi:
             if delivery and self._resolve_chat_id(params.get("chat_id")) in self._blocked:
                 raise _ApiError(403, BLOCKED)
             if delivery and method != "sendChatAction":
+                self._check_chat_rate(self._resolve_chat_id(params.get("chat_id")))
                 self._check_rate()
             if method == "getUpdates":
                 result: object = await self._get_updates(params)
@@ -398,6 +406,44 @@ class FakeBotApi:
                 429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after
             )
         self._sent_at.append(now)
+
+    def _check_chat_rate(self, chat_id: int | None) -> None:
+        """Telegram's per-chat limits: a private chat takes `burst` messages at once and then
+        `per_second` (a token bucket); a group `group_per_minute` in any minute."""
+        if self._chat_limits is None or chat_id is None:
+            return
+        per_second, burst, group_per_minute = self._chat_limits
+        now = time.monotonic()
+        if chat_id > 0:
+            tokens, at = self._chat_tokens.get(chat_id, (float(burst), now))
+            tokens = min(float(burst), tokens + (now - at) * per_second)
+            if tokens < 1.0:
+                self._refuse_chat(chat_id, (1.0 - tokens) / per_second)
+            self._chat_tokens[chat_id] = (tokens - 1.0, now)
+            return
+        sent = self._group_sent.setdefault(chat_id, deque())
+        while sent and now - sent[0] >= 60.0:
+            sent.popleft()
+        if len(sent) >= group_per_minute:
+            self._refuse_chat(chat_id, 60.0 - (now - sent[0]))
+        sent.append(now)
+
+    def _refuse_chat(self, chat_id: int, wait: float) -> None:
+        self.stats.rate_limited_chats[chat_id] = self.stats.rate_limited_chats.get(chat_id, 0) + 1
+        retry_after = max(1, math.ceil(wait))
+        raise _ApiError(
+            429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after
+        )
+
+    def chat_limits(
+        self, per_second: float | None = 1.0, burst: float = 3, group_per_minute: int = 20
+    ) -> None:
+        """Enforce Telegram's per-chat limits (None switches them off): 429 beyond them."""
+        if per_second is not None and per_second <= 0:
+            raise ValueError("per_second must be positive (or None to switch limiting off)")
+        self._chat_limits = None if per_second is None else (per_second, burst, group_per_minute)
+        self._chat_tokens.clear()
+        self._group_sent.clear()
 
     # ============================================================ failure injection
 

@@ -245,6 +245,27 @@ async def test_rate_limit_counts_sends_and_edits(
     assert api.stats.requests == len(api.calls)
 
 
+async def test_chat_limits_give_a_burst_then_one_a_second(
+    api: FakeBotApi, bot: telegram.Bot, user: FakeUser
+) -> None:
+    other = FakeUser(id=user.id + 1, first_name="Other")
+    api.add_user(user)
+    api.add_user(other)
+    api.chat_limits(per_second=1.0, burst=3)
+    for i in range(3):
+        await bot.send_message(user.id, f"burst {i}")
+    with pytest.raises(RetryAfter) as flood:
+        await bot.send_message(user.id, "one too many")
+    assert flood.value.retry_after == dtm.timedelta(seconds=1)
+    await bot.send_message(other.id, "another chat is not held up")
+    assert api.stats.rate_limited_chats == {user.id: 1}
+    await asyncio.sleep(1.05)
+    await bot.send_message(user.id, "a second later, one more")
+    api.chat_limits(None)
+    for i in range(5):
+        await bot.send_message(user.id, f"unlimited {i}")
+
+
 async def test_driving_an_application(api: FakeBotApi, user: FakeUser) -> None:
     async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_message is not None
