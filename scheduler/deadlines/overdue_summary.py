@@ -26,7 +26,7 @@ from db.cases.overdue import OverdueList, overdue_list, overdue_units
 from db.delivery.outbox import enqueue
 from db.engine import off_the_loop
 from db.models import Department, OutboxMessage, Role
-from db.people.roles import admin_recipients, department_recipients
+from db.people.roles import admin_recipients, recipients_by_department
 from scheduler.deadlines.reports import WHAT
 from scheduler.deadlines.scan import WECOM_MAX_BYTES, ScanContext
 
@@ -134,8 +134,11 @@ async def queue_overdue_summaries(session: AsyncSession, scan: ScanContext) -> i
         if scan.office_robot:
             _ = gettext_for(scan.default_language)
             await add("wecom-office", summary_text(office, scan, _, fits_wecom))
+    leaders_of = await recipients_by_department(session, frozenset({Role.leader}))
     for unit_id in owing:
-        leaders = await department_recipients(session, unit_id, frozenset({Role.leader}))
+        leaders = leaders_of.get(unit_id, [])
+        if not leaders:
+            continue
         unit = await session.get(Department, unit_id)
         if not leaders or unit is None or not unit.active:
             continue
