@@ -195,8 +195,11 @@ class OutboxSender:
 
     # --- draining --------------------------------------------------------------------------
 
-    async def drain_once(self, keys: Sequence[str] | None = None) -> DrainResult:
-        """Deliver what is due now (or the pending rows among `keys`), within the limits."""
+    async def drain_once(
+        self, keys: Sequence[str] | None = None, *, settle: bool = True
+    ) -> DrainResult:
+        """Deliver what is due now (or the pending rows among `keys`), within the limits; with
+        `settle`, also wait for the sends another drain has in the air."""
         now = self.clock()
         async with self.sessions() as session:
             calendar = await load_calendar(session)
@@ -223,7 +226,9 @@ class OutboxSender:
         outcomes = await asyncio.gather(*tasks)
         # Also wait for sends another drain started (the loop and a handler's `send_now` run
         # side by side): when this returns, nothing this process took on is still in the air.
-        others = self._tasks.difference(tasks)
+        # Not for a handler: the background drain's bulk waits for what replies leave of the
+        # budget, and a person would wait for fifty strangers' messages to hear their own.
+        others = self._tasks.difference(tasks) if settle else set()
         if others:
             await asyncio.wait(others)
         return DrainResult(
@@ -249,6 +254,10 @@ class OutboxSender:
                     # which would otherwise hold up every other chat's next messages.
                     return "later"
                 await asyncio.sleep(wait)
+            if priority is Priority.reply:
+                # The person being served waits for it: no queue behind the bulk, whose places
+                # are held while it waits for what the replies leave of the budget.
+                return await self.deliver(row)
             async with self._concurrency:
                 return await self.deliver(row)
 
@@ -257,7 +266,7 @@ class OutboxSender:
         if not keys:
             return DrainResult()
         try:
-            return await self.drain_once(keys)
+            return await self.drain_once(keys, settle=False)
         finally:
             self.wake.set()
 

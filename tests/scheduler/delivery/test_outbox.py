@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,8 @@ import pytest
 from sqlmodel import select
 
 from bot.fakeapi import FakeBotApi, FakeUser
+from bot.runtime.send_budget import serving
+from bot.runtime.settings import DeliverySettings, RateLimitSettings
 from db.delivery.outbox import claim, counts, enqueue
 from db.delivery.wecom import mask_url
 from db.engine import create_engine, session_factory
@@ -326,3 +329,39 @@ async def test_a_refused_attempt_is_not_in_doubt(office: Harness) -> None:
     assert (await sender.drain_once()).sent == 1
     assert delivered(bot, CITIZEN.id, "refused") == 1
     assert (await rows(bot))["refused"].in_doubt == 0
+
+
+async def test_a_persons_message_does_not_wait_behind_the_bulk(tmp_path: Path) -> None:
+    """A handler's own notice (a report's acknowledgement) goes at the next slot of the budget,
+    although the bulk holds every place in flight while it waits for the budget's slots, and
+    the handler does not wait for the bulk's sends to finish."""
+    settings = make_settings(
+        tmp_path,
+        rate_limit=RateLimitSettings(overall_per_second=5, chat_interval_seconds=0),
+        delivery=DeliverySettings(concurrency=1),
+    )
+    await prepare_database(settings.database.url)
+    bot = Harness(api=FakeBotApi(), settings=settings)
+    await bot.start()
+    try:
+        strangers = [FakeUser(8100 + i, f"S{i}") for i in range(10)]
+        for user in [CITIZEN, *strangers]:
+            bot.api.add_user(user)
+        for user in strangers:
+            await put(bot, f"bulk:{user.id}", user.id)
+        sender = sender_of(bot)
+        sender.wake.set()
+        await asyncio.sleep(0.3)  # the bulk is under way, each message waiting for its slot
+        assert 1 <= sum(delivered(bot, u.id, "bulk:") for u in strangers) <= 3
+        await put(bot, "ack:citizen", CITIZEN.id, urgent=True)
+
+        async def answer_the_citizen() -> None:
+            serving(CITIZEN.id)  # as the update processor marks the chat it serves
+            await sender.send_now(["ack:citizen"])
+
+        await asyncio.create_task(answer_the_citizen())
+        assert delivered(bot, CITIZEN.id, "ack:citizen") == 1
+        # At five a second the ten bulk messages take two seconds; the person's went first.
+        assert sum(delivered(bot, u.id, "bulk:") for u in strangers) < 5
+    finally:
+        await bot.stop()
