@@ -22,7 +22,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import Update
 
 from bot.runtime.i18n import gettext_for
 from bot.runtime.render import role_label
@@ -132,7 +131,7 @@ def _configure_logging(settings: Settings) -> None:
 @app.command()
 def run(config: ConfigOption = None) -> None:
     """Apply migrations and run the bot with long polling."""
-    from bot.app import TokenMissing, build_application
+    from bot.app import TokenMissing, build_application, poll
 
     settings = _settings(config)
     _configure_logging(settings)
@@ -144,7 +143,7 @@ def run(config: ConfigOption = None) -> None:
         ) from None
     migrate.upgrade(settings.database.url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    application.run_polling(allowed_updates=Update.ALL_TYPES)
+    poll(application)
 
 
 @db_app.command("upgrade")
