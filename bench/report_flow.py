@@ -93,6 +93,12 @@ class Figures:
     api_calls: Counter[str] = field(default_factory=Counter)
     cpu_seconds: float = 0.0
     """CPU time the bot process used while the people were served (user + system)."""
+    think: float = 0.0
+    """Seconds a person takes to read an answer before the next step (0: none, as here)."""
+    ended: list[float] = field(default_factory=list)
+    """When each step ended (time.monotonic), beside its latency, to cut a run into phases."""
+    kinds: list[str] = field(default_factory=list)
+    """What each step sent: a command, text, or a button's callback prefix."""
 
     @property
     def rate(self) -> float:
@@ -118,6 +124,13 @@ class Figures:
         return self.cpu_seconds / self.steps * 1000 if self.steps else float("nan")
 
 
+def step_kind(update: Message) -> str:
+    if "callback_query" in update:
+        return str(update["callback_query"]["data"]).split(":")[0] + ":"
+    text = str(update.get("message", {}).get("text", ""))
+    return text.split()[0] if text.startswith("/") else "text"
+
+
 async def step(
     api: WatchedApi, user: FakeUser, update: Message, expect: Predicate, figures: Figures
 ) -> Message | None:
@@ -133,7 +146,11 @@ async def step(
     finally:
         api.waiters.pop(user.id, None)
     figures.latencies.append(time.perf_counter() - started)
+    figures.ended.append(time.monotonic())
+    figures.kinds.append(step_kind(update))
     figures.steps += 1
+    if figures.think:
+        await asyncio.sleep(figures.think)
     return message
 
 
@@ -143,8 +160,11 @@ async def echo_person(api: WatchedApi, user: FakeUser, steps: int, figures: Figu
         await step(api, user, api.message_update(user, text), contains(text), figures)
 
 
-async def report_person(api: WatchedApi, user: FakeUser, mode: str, figures: Figures) -> None:
-    """The whole report flow, answering each question as a person would."""
+async def report_person(
+    api: WatchedApi, user: FakeUser, mode: str, figures: Figures, unit: str = "公安"
+) -> None:
+    """The whole report flow, answering each question as a person would; `unit` is typed to
+    find the unit, whose id must begin with 1 (市公安局 among the sample units)."""
     msg = await step(api, user, api.message_update(user, "/report"), has_button("rc:"), figures)
     if msg is None:
         return
@@ -152,7 +172,7 @@ async def report_person(api: WatchedApi, user: FakeUser, mode: str, figures: Fig
     msg = await step(api, user, press(msg, first_button(msg, "rc:")), has_button("rd:"), figures)
     if msg is None:
         return
-    msg = await step(api, user, api.message_update(user, "公安"), has_button("rd:1"), figures)
+    msg = await step(api, user, api.message_update(user, unit), has_button("rd:1"), figures)
     if msg is None:
         return
     msg = await step(

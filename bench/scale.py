@@ -1,40 +1,61 @@
 """Benchmark: the bot at a city's scale, against Telegram's limits, with people waiting.
 
     .venv/bin/python bench/scale.py [--reports 1000000] [--db PATH] [--people 50]
-                                    [--backlog 10000] [--idle 20] [--busy 60]
+                                    [--between 30] [--backlog 10000] [--idle 20] [--busy 60]
 
-One process, the real application against the Bot API double (in process, no sockets) with
-Telegram's limits switched on in the double: 30 messages a second overall, a burst of 3 and then
-1 a second per private chat, 429 with `retry_after` beyond them. The database is a SQLite file of
-`--reports` reports in the shapes `bench/digest.py` generates (made in a child process, or reused
-with `--db`), with one admin configured; the business clock starts at 09:00 on 1 April 2026, the
-first working day of the month, so the monthly digest and the morning's deadline scan are due.
+The bot runs in a process of its own with long polling, as in production, against the Bot API
+double served over HTTP on loopback by this process, which also plays the people. The double
+enforces Telegram's limits: 30 messages a second overall, a burst of 3 and then 1 a second per
+private chat, 429 with `retry_after` beyond them; the bot runs with its default `[rate_limit]`
+and `[flood]`. The database is a SQLite file of `--reports` reports in the shapes
+`bench/digest.py` generates (made in a child process, or kept at `--db` and reused; each run
+works on a copy), with one admin configured; the bot's business clock starts at 09:00 on
+1 April 2026, the first working day of the month, so the monthly digest and the morning's
+deadline scan are due.
 
 1. **Idle** (`--idle` seconds): `--people` people file reports step by step with a think time of
-   1 s, and 5 liaisons sign for and answer their units' reports; nothing runs in the background.
+   1 s, and 5 liaisons sign for and answer their units' reports; nothing runs in the background
+   (the bot's jobs are taken off its job queue at start-up).
 2. **Busy** (`--busy` seconds): the same people, while a `--backlog`-message outbox backlog
-   (one message to each of as many people) is sent, the deadline scan, the monthly digest and
-   the 未评价 job run, and, from the 10th second, one account sends 200 messages in 10 seconds.
+   (one message to each of as many people) is sent and the deadline scan, the monthly digest and
+   the 未评价 job run (the bench signals the bot to start them), and, from the 10th second, one
+   account sends 200 messages in 10 seconds.
 
-A step is one update a person sends, timed until the bot's answer has reached the double. A
-ticker coroutine measures the longest stretch the event loop was held. Printed: the longest
-stall; the people's p50/p99 idle and busy; the others' p99 while the flood lasts; messages the
-outbox sent per second against what the replies left of 30/s; 429 answers; backlog messages
-lost (marked sent, never delivered) or duplicated; the peak RSS; and the targets beside them.
+Every step costs a message (a question sent or edited in place), so a person stepping without
+pause asks for one a second: 50 such people would ask for more than Telegram's 30 a second, and
+no bot could answer them all within a second. Between two reports a person therefore reads the
+receipt and comes back `--between` seconds later (30 s by default: about 15 messages a second
+for 50 people); `--between 0` shows what happens when the people alone exceed the limit.
+
+A step is one update a person sends, timed from the moment it is offered to the bot until the
+bot's answer has reached the double. A ticker inside the bot process measures the longest
+stretch its event loop was held. Printed: the longest stall; the people's p50/p99 idle and busy;
+the others' p99 while the flood lasts; messages the outbox sent per second against what the
+replies left of 30/s; 429 answers; backlog messages lost (marked sent, never delivered) or
+duplicated; the bot process's peak RSS; and the targets beside them.
+
+To see what holds the loop: BENCH_STALLS=1 prints each stall over 50 ms with the jobs then
+running and the last garbage collection; BENCH_SLOW=1 turns on asyncio's debug mode in the bot,
+which names every callback that ran over 50 ms (and slows the bot down).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import gc
+import json
 import multiprocessing
+import os
 import random
-import resource
+import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,19 +66,14 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import text  # noqa: E402
 from sqlmodel import col, select  # noqa: E402
 
-from bench.bad_day import Person, _next_update  # noqa: E402
 from bench.digest import generate, upgrade_reused  # noqa: E402
+from bench.report_flow import Figures, WatchedApi, report_person, step  # noqa: E402
 from bot.fakeapi import FakeBotApi, FakeUser  # noqa: E402
+from bot.fakeapi.http import serve  # noqa: E402
 from bot.runtime import callbacks as cb  # noqa: E402
-from bot.runtime.services import services_of  # noqa: E402
-from bot.runtime.settings import DatabaseSettings, FloodSettings, RateLimitSettings  # noqa: E402
 from db.engine import create_engine, session_factory  # noqa: E402
 from db.models import Account, OutboxMessage, Report, ReportState, Role  # noqa: E402
 from db.people.roles import grant_role  # noqa: E402
-from scheduler.cases.unrated import close_unrated_reports  # noqa: E402
-from scheduler.deadlines.job import run_deadline_scan  # noqa: E402
-from scheduler.office.digest import run_digest_job  # noqa: E402
-from tests.harness import Clock, Harness, make_settings  # noqa: E402
 
 START = datetime(2026, 4, 1, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai, a Wednesday
 ADMIN = FakeUser(9, "Office", language_code="en")
@@ -66,26 +82,11 @@ PEOPLE_BASE = 100_000
 LIAISON_BASE = 200_000
 FLOODER = FakeUser(300_000, "Flood", language_code="en")
 THINK = 1.0
-
-
-@dataclass
-class RealTimeClock(Clock):
-    """The business clock runs with the wall clock from `START`."""
-
-    began: float = field(default_factory=time.monotonic)
-
-    def __call__(self) -> datetime:
-        return START + timedelta(seconds=time.monotonic() - self.began)
-
-
-@dataclass
-class Steps:
-    """Step latencies: (wall time the step ended, seconds, who)."""
-
-    taken: list[tuple[float, float, str]] = field(default_factory=list)
-
-    def between(self, start: float, end: float, who: str = "person") -> list[float]:
-        return [s for t, s, w in self.taken if start <= t < end and w == who]
+UNIT = "第1号测试单位"  # bench/digest.py names its units so; this one has the id 1
+TICK = 0.005
+SENDS = frozenset(
+    {"sendMessage", "sendPhoto", "sendDocument", "editMessageText", "editMessageReplyMarkup"}
+)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -95,77 +96,200 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-async def timed_feed(bot: Harness, update: dict[str, Any], user: FakeUser) -> float:
-    began = time.perf_counter()
-    await bot.feed(update, user)
-    return time.perf_counter() - began
+def between(figures: Figures, start: float, end: float) -> list[float]:
+    """Latencies (s) of the steps that ended in [start, end)."""
+    return [s for t, s in zip(figures.ended, figures.latencies, strict=True) if start <= t < end]
 
 
-async def citizen(bot: Harness, person: Person, steps: Steps, stop: asyncio.Event) -> None:
-    """File reports one after another, a step a second, as long as the run lasts."""
-    rng = random.Random(person.user.id)
-    await asyncio.sleep(rng.uniform(0, THINK))
-    while not stop.is_set():
-        update, submits = _next_update(bot.api, person)
-        steps.taken.append((time.monotonic(), await timed_feed(bot, update, person.user), "person"))
-        if submits:
-            person.submitted = True
-            # The next report starts afresh.
-            steps.taken.append(
-                (
-                    time.monotonic(),
-                    await timed_feed(
-                        bot, bot.api.message_update(person.user, "/report"), person.user
-                    ),
-                    "person",
-                )
-            )
-        await asyncio.sleep(THINK)
+def who_is(chat: int) -> str:
+    if chat >= BACKLOG_BASE:
+        return "backlog"
+    if chat == FLOODER.id:
+        return "flooder"
+    if chat >= LIAISON_BASE:
+        return "liaisons"
+    return "people" if chat >= PEOPLE_BASE else "others"
 
 
-async def liaison(
-    bot: Harness, user: FakeUser, reports: list[int], steps: Steps, stop: asyncio.Event
+def slowest_kinds(figures: Figures, start: float, end: float) -> str:
+    """The p99 of each kind of step in [start, end), slowest first: where the waiting is."""
+    by_kind: dict[str, list[float]] = {}
+    for t, s, kind in zip(figures.ended, figures.latencies, figures.kinds, strict=True):
+        if start <= t < end:
+            by_kind.setdefault(kind, []).append(s)
+    ranked = sorted(by_kind.items(), key=lambda item: -percentile(item[1], 99))
+    return ", ".join(f"{k} {percentile(v, 99) * 1000:.0f} ms ({len(v)})" for k, v in ranked[:5])
+
+
+# ---------------------------------------------------------------- the bot's process
+
+
+class LoopProbe:
+    """Inside the bot: the longest stretch the event loop was held, idle and busy, written to a
+    JSON file the bench reads; SIGUSR1 starts the busy phase (sender woken, jobs started)."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.phase = "idle"
+        self.longest = {"idle": 0.0, "busy": 0.0}
+        self.over_50ms = {"idle": 0, "busy": 0}
+        self.jobs: dict[str, str] = {}
+        self.running: set[str] = set()
+        self.last_gc = ""
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.collections: dict[str, float] = {}
+        self.collecting = 0.0
+        self.budget: Any = None
+        self.began_busy: dict[str, int] = {}
+        gc.callbacks.append(self.collected)
+
+    def collected(self, phase: str, info: dict[str, int]) -> None:
+        """The garbage collector's pauses hold the loop as well; keep the longest per generation."""
+        if phase == "start":
+            self.collecting = time.perf_counter()
+            return
+        name = f"gen{info['generation']}"
+        held = time.perf_counter() - self.collecting
+        self.last_gc = f"{name} {held * 1000:.0f}ms at {time.monotonic():.2f}"
+        self.collections[name] = max(self.collections.get(name, 0.0), held)
+
+    async def tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = written = loop.time()
+        while True:
+            await asyncio.sleep(TICK)
+            now = loop.time()
+            held = now - last - TICK
+            last = now
+            self.longest[self.phase] = max(self.longest[self.phase], held)
+            self.over_50ms[self.phase] += held > 0.05
+            if held > 0.05 and os.environ.get("BENCH_STALLS"):
+                jobs = ", ".join(sorted(self.running)) or "no job"
+                print(f"stall {held * 1000:.0f} ms ({jobs}; last collection {self.last_gc})")
+            if now - written > 0.25:
+                written = now
+                self.write()
+
+    def write(self) -> None:
+        figures = {
+            "budget": {"busy_start": self.began_busy, "now": self.budget_counts()},
+            "longest": self.longest,
+            "over_50ms": self.over_50ms,
+            "jobs": self.jobs,
+            "collections": self.collections,
+        }
+        self.out.write_text(json.dumps(figures))
+
+    def budget_counts(self) -> dict[str, int]:
+        """What the bot's send budget booked as replies and as bulk, and the 429s it saw."""
+        stats = self.budget.stats if self.budget is not None else None
+        return dataclasses.asdict(stats) if stats is not None else {}
+
+    def busy(self, application: Any) -> None:
+        from bot.runtime.services import BotContext, services_of
+        from scheduler.cases.unrated import close_unrated_reports
+        from scheduler.deadlines.job import run_deadline_scan
+        from scheduler.office.digest import run_digest_job
+
+        self.began_busy = self.budget_counts()
+        self.phase = "busy"
+        services_of(application).wake_sender()
+        for name, job in (
+            ("scan", run_deadline_scan),
+            ("digest", run_digest_job),
+            ("unrated", close_unrated_reports),
+        ):
+            task = asyncio.create_task(self.timed(name, job(BotContext(application))))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def timed(self, name: str, job: Any) -> None:
+        began = time.monotonic()
+        self.running.add(name)
+        try:
+            await job
+            self.running.discard(name)
+            self.jobs[name] = f"done in {time.monotonic() - began:.1f} s"
+        except Exception as error:
+            self.jobs[name] = f"{type(error).__name__}: {error}"
+
+
+def serve_bot() -> None:
+    """The bot as `zhengfeng run` starts it, with the bench's clock and probe."""
+    from bot.app import build_application, poll
+    from bot.runtime.settings import load_settings
+
+    began = time.monotonic()
+    application = build_application(
+        load_settings(), clock=lambda: START + timedelta(seconds=time.monotonic() - began)
+    )
+    probe = LoopProbe(Path(os.environ["BENCH_STATS"]))
+    original = application.post_init
+
+    async def post_init(app: Any) -> None:
+        if original is not None:
+            await original(app)
+        # The jobs run when the bench says, as the job queue would at the run's moments.
+        for job in app.job_queue.jobs():
+            job.schedule_removal()
+        probe.budget = getattr(app.bot.rate_limiter, "budget", None)
+        loop = asyncio.get_running_loop()
+        if os.environ.get("BENCH_SLOW"):
+            # Name what holds the loop: asyncio logs every callback that runs over 50 ms.
+            loop.set_debug(True)
+            loop.slow_callback_duration = 0.05
+        probe.tasks.add(loop.create_task(probe.tick()))
+        loop.add_signal_handler(signal.SIGUSR1, probe.busy, app)
+
+    application.post_init = post_init
+    poll(application)
+
+
+# ---------------------------------------------------------------- the bench's process
+
+
+async def citizen(
+    api: WatchedApi, user: FakeUser, figures: Figures, between_reports: float
 ) -> None:
+    """File reports one after another, a step a second, with a pause between two reports."""
+    rng = random.Random(user.id)
+    await asyncio.sleep(rng.uniform(0, THINK + between_reports))
+    while True:
+        mode = rng.choice(["real_name", "anonymous", "fully_anonymous"])
+        await report_person(api, user, mode, figures, unit=UNIT)
+        await asyncio.sleep(rng.uniform(0.5, 1.5) * between_reports)
+
+
+async def liaison(api: WatchedApi, user: FakeUser, reports: list[int], figures: Figures) -> None:
     """Sign for an assigned report of the unit, then answer it; a step a second."""
     await asyncio.sleep(random.Random(user.id).uniform(0, THINK))
-    await timed_feed(bot, bot.api.message_update(user, "/start"), user)
+    anything = lambda _message: True  # noqa: E731
+    anchor = await step(api, user, api.message_update(user, "/start"), anything, figures)
     for report_id in reports:
-        if stop.is_set():
-            return
-        anchor = bot.api.last_message(user.id)
         for data in (cb.CASE_SIGN.pack(report_id), cb.CASE_ACTION.pack("reply", report_id)):
-            update = bot.api.callback_update(user, anchor, data, check_button=False)
-            steps.taken.append((time.monotonic(), await timed_feed(bot, update, user), "liaison"))
-            await asyncio.sleep(THINK)
-            anchor = bot.api.last_message(user.id)
-        answer = bot.api.message_update(user, "经核查，已责令窗口整改，并对相关人员批评教育。")
-        steps.taken.append((time.monotonic(), await timed_feed(bot, answer, user), "liaison"))
-        await asyncio.sleep(THINK)
+            if anchor is not None:
+                update = api.callback_update(user, anchor, data, check_button=False)
+                anchor = await step(api, user, update, anything, figures) or anchor
+        answer = api.message_update(user, "经核查，已责令窗口整改，并对相关人员批评教育。")
+        anchor = await step(api, user, answer, anything, figures) or anchor
 
 
-async def flood(bot: Harness) -> None:
-    """200 messages in 10 seconds from one account, without waiting for answers."""
-    sent = []
-    for i in range(200):
-        update = bot.api.message_update(FLOODER, f"flood {i}")
-        sent.append(asyncio.create_task(bot.feed(update, FLOODER)))
-        await asyncio.sleep(0.05)
-    await asyncio.gather(*sent, return_exceptions=True)
-
-
-async def ticker(stalls: list[float], stop: asyncio.Event) -> None:
+async def ticker(stalls: list[float]) -> None:
+    """The double's own loop: held long, it would count the bot's calls late and bunched."""
     loop = asyncio.get_running_loop()
     last = loop.time()
-    while not stop.is_set():
-        await asyncio.sleep(0.005)
+    while True:
+        await asyncio.sleep(TICK)
         now = loop.time()
-        stalls.append(now - last - 0.005)
+        stalls.append(now - last - TICK)
         last = now
 
 
-SENDS = frozenset(
-    {"sendMessage", "sendPhoto", "sendDocument", "editMessageText", "editMessageReplyMarkup"}
-)
+async def flood(api: FakeBotApi) -> None:
+    """200 messages in 10 seconds from one account, without waiting for answers."""
+    for i in range(200):
+        api.enqueue_update(api.message_update(FLOODER, f"flood {i}"))
+        await asyncio.sleep(0.05)
 
 
 def sent_between(api: FakeBotApi, start: float, end: float) -> tuple[int, int]:
@@ -182,8 +306,11 @@ def sent_between(api: FakeBotApi, start: float, end: float) -> tuple[int, int]:
     return bulk, replies
 
 
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 async def prepare(url: str, liaisons: list[FakeUser]) -> dict[int, list[int]]:
@@ -201,7 +328,9 @@ async def prepare(url: str, liaisons: list[FakeUser]) -> dict[int, list[int]]:
             )
         ).all()
         for person, (unit_id,) in zip(liaisons, units, strict=False):
-            account = Account(telegram_id=person.id, language="zh_CN")
+            account = (
+                await session.exec(select(Account).where(Account.telegram_id == person.id))
+            ).first() or Account(telegram_id=person.id, language="zh_CN")
             session.add(account)
             await session.flush()
             assert account.id is not None
@@ -222,7 +351,7 @@ async def prepare(url: str, liaisons: list[FakeUser]) -> dict[int, list[int]]:
     return work
 
 
-async def load_backlog(bot: Harness, url: str, count: int) -> None:
+async def load_backlog(url: str, count: int) -> None:
     """`count` messages waiting in the outbox, one to each of as many people."""
     engine = create_engine(url)
     async with engine.begin() as connection:
@@ -238,92 +367,104 @@ async def load_backlog(bot: Harness, url: str, count: int) -> None:
             {"last": count - 1, "base": BACKLOG_BASE, "now": now},
         )
     await engine.dispose()
-    for i in range(count):
-        bot.api.add_user(FakeUser(BACKLOG_BASE + i, f"R{i}"))
 
 
-async def backlog_outcome(url: str) -> tuple[int, float | None, float | None]:
+async def backlog_outcome(url: str) -> int:
+    """Backlog messages the bot marked sent."""
     engine = create_engine(url)
     async with session_factory(engine)() as session:
         rows = (
             await session.exec(
-                select(OutboxMessage.sent_at).where(
+                select(OutboxMessage.id).where(
                     col(OutboxMessage.dedupe_key).startswith("bench:"),
                     col(OutboxMessage.sent_at).is_not(None),
                 )
             )
         ).all()
     await engine.dispose()
-    times = sorted(t.timestamp() for t in rows if t is not None)
-    return len(times), (times[0] if times else None), (times[-1] if times else None)
+    return len(rows)
+
+
+def spawn(root_url: str, url: str, folder: Path, stats: Path) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "ZHENGFENG_TELEGRAM__TOKEN": FakeBotApi().token,
+            "ZHENGFENG_TELEGRAM__API_BASE_URL": f"{root_url}/bot",
+            "ZHENGFENG_TELEGRAM__FILE_BASE_URL": f"{root_url}/file/bot",
+            "ZHENGFENG_DATABASE__URL": url,
+            "ZHENGFENG_DATA_DIR": str(folder / "data"),
+            "ZHENGFENG_ADMIN_IDS": json.dumps([ADMIN.id]),
+            "ZHENGFENG_LOG_LEVEL": "WARNING",
+            "BENCH_STATS": str(stats),
+        }
+    )
+    return subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--serve"],
+        env=env,
+        cwd=folder,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 async def run(args: argparse.Namespace, path: Path, folder: Path) -> None:
     url = f"sqlite+aiosqlite:///{path}"
-    settings = make_settings(
-        folder,
-        admin_ids=[ADMIN.id],
-        rate_limit=RateLimitSettings(),
-        flood=FloodSettings(),
-    ).model_copy(update={"database": DatabaseSettings(url=url)})
     liaisons = [FakeUser(LIAISON_BASE + i, f"联络员{i}", language_code="zh-hans") for i in range(5)]
     work = await prepare(url, liaisons)
-    api = FakeBotApi()
+    api = WatchedApi()
     api.rate_limit(30)
     api.chat_limits(per_second=1.0, burst=3)
-    clock = RealTimeClock()
-    bot = Harness(api=api, settings=settings, clock=clock)
-    people = [
-        Person(FakeUser(PEOPLE_BASE + i, f"P{i}", language_code="en"), "Anonymous")
-        for i in range(args.people)
-    ]
-    for user in [ADMIN, FLOODER, *liaisons, *(p.user for p in people)]:
+    people = [FakeUser(PEOPLE_BASE + i, f"P{i}", language_code="en") for i in range(args.people)]
+    for user in [ADMIN, FLOODER, *liaisons, *people]:
         api.add_user(user)
+    for i in range(args.backlog):
+        api.add_user(FakeUser(BACKLOG_BASE + i, f"R{i}"))
 
-    stalls: list[float] = []
-    steps = Steps()
-    stop_all = asyncio.Event()
+    runner, root, _files = await serve(api)
+    stats = folder / "probe.json"
     started = time.monotonic()
-    await bot.start()
-    assert bot.app is not None and bot.app.job_queue is not None
-    print(f"bot started in {time.monotonic() - started:.1f} s", flush=True)
-    # The jobs run when this script says, as the job queue would at the run's moments.
-    for job in bot.app.job_queue.jobs():
-        job.schedule_removal()
-    ticking = asyncio.create_task(ticker(stalls, stop_all))
-    workers = [asyncio.create_task(citizen(bot, p, steps, stop_all)) for p in people]
-    workers += [
-        asyncio.create_task(liaison(bot, u, work.get(u.id, []), steps, stop_all)) for u in liaisons
-    ]
+    process = spawn(root, url, folder, stats)
+    try:
+        async with asyncio.timeout(120):
+            await api.polling.wait()
+        print(f"bot started cold in {time.monotonic() - started:.1f} s", flush=True)
+        residents = Figures("people", think=THINK)
+        officials = Figures("liaisons", think=THINK)
+        workers = [
+            asyncio.create_task(citizen(api, user, residents, args.between)) for user in people
+        ]
+        workers += [
+            asyncio.create_task(liaison(api, user, work.get(user.id, []), officials))
+            for user in liaisons
+        ]
+        double_stalls: list[float] = []
+        workers.append(asyncio.create_task(ticker(double_stalls)))
+        idle_start = time.monotonic()
+        await asyncio.sleep(args.idle)
+        idle_end = time.monotonic()
 
-    idle_start = time.monotonic()
-    await asyncio.sleep(args.idle)
-    idle_end = time.monotonic()
-    idle_stall = max(stalls, default=0.0)
+        await load_backlog(url, args.backlog)
+        os.kill(process.pid, signal.SIGUSR1)
+        busy_start = time.monotonic()
+        await asyncio.sleep(10)
+        flood_start = time.monotonic()
+        await flood(api)
+        flood_end = time.monotonic()
+        await asyncio.sleep(max(0.0, busy_start + args.busy - time.monotonic()))
+        busy_end = time.monotonic()
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        await asyncio.sleep(0.5)
+        probe = json.loads(stats.read_text())
+        rss = peak_rss_mb(process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+        await runner.cleanup()
+    sent = await backlog_outcome(url)
 
-    await load_backlog(bot, url, args.backlog)
-    services_of(bot.app).wake_sender()
-    busy_start = time.monotonic()
-    context = bot.context
-    jobs = [
-        asyncio.create_task(run_deadline_scan(context)),
-        asyncio.create_task(run_digest_job(context)),
-        asyncio.create_task(close_unrated_reports(context)),
-    ]
-    await asyncio.sleep(10)
-    flood_start = time.monotonic()
-    await flood(bot)
-    flood_end = time.monotonic()
-    await asyncio.sleep(max(0.0, busy_start + args.busy - time.monotonic()))
-    busy_end = time.monotonic()
     bulk, replies = sent_between(api, busy_start, busy_end)
-    stop_all.set()
-    await asyncio.gather(*workers, return_exceptions=True)
-    job_results = await asyncio.gather(*jobs, return_exceptions=True)
-    await ticking
-    sent, first, last = await backlog_outcome(url)
-    await bot.stop()
-
     delivered = Counter(
         message.get("text", "")
         for i in range(args.backlog)
@@ -332,96 +473,126 @@ async def run(args: argparse.Namespace, path: Path, folder: Path) -> None:
     lost = sum(1 for i in range(args.backlog) if not api.sent_messages(BACKLOG_BASE + i))
     duplicated = sum(1 for count in delivered.values() if count > 1)
     busy_seconds = busy_end - busy_start
-    idle_steps = steps.between(idle_start, idle_end)
-    busy_steps = steps.between(busy_start, flood_start) + steps.between(flood_end, busy_end)
-    flood_steps = steps.between(flood_start, flood_end)
+    idle_steps = between(residents, idle_start, idle_end)
+    busy_steps = between(residents, busy_start, flood_start) + between(
+        residents, flood_end, busy_end
+    )
+    flood_steps = between(residents, flood_start, flood_end)
     idle_p99 = percentile(idle_steps, 99)
     busy_p99 = percentile(busy_steps, 99)
     flood_p99 = percentile(flood_steps, 99)
     left_for_bulk = max(0.0, 30.0 - replies / busy_seconds)
     outbox_rate = bulk / busy_seconds
+    idle_replies = sent_between(api, idle_start, idle_end)[1] / (idle_end - idle_start)
+    longest = probe["longest"]
     print()
-    print(f"reports in the database: {args.reports:,}; people {args.people}, liaisons 5")
+    print(
+        f"reports in the database: {args.reports:,}; people {args.people} "
+        f"(a pause of ~{args.between:.0f} s between two reports), liaisons 5; "
+        "Bot API double over HTTP, the bot in its own process"
+    )
     print(
         f"phases: idle {idle_end - idle_start:.0f} s, busy {busy_seconds:.0f} s, the flood's "
-        f"200 messages answered or dropped in {flood_end - flood_start:.1f} s"
+        f"200 messages sent in {flood_end - flood_start:.1f} s"
     )
-    outcomes = [
-        type(r).__name__ if isinstance(r, BaseException) else len(r) if isinstance(r, list) else r
-        for r in job_results
-    ]
-    print(f"jobs (scan, digest, unrated): {outcomes}")
+    print(f"jobs: {probe['jobs']}")
+    print(f"the double's longest stall: {max(double_stalls) * 1000:.0f} ms")
     print(
-        f"longest event-loop stall: {max(stalls) * 1000:.0f} ms "
-        f"(idle phase {idle_stall * 1000:.0f} ms)   target < 50 ms"
+        f"longest event-loop stall: {max(longest.values()) * 1000:.0f} ms "
+        f"(idle {longest['idle'] * 1000:.0f} ms, busy {longest['busy'] * 1000:.0f} ms; "
+        f"stalls over 50 ms: {probe['over_50ms']})   target < 50 ms"
+    )
+    print(
+        "longest garbage collection: "
+        + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in sorted(probe["collections"].items()))
     )
     print(
         f"people's step latency idle: p50 {percentile(idle_steps, 50) * 1000:.0f} ms, "
-        f"p99 {idle_p99 * 1000:.0f} ms ({len(idle_steps)} steps)"
+        f"p99 {idle_p99 * 1000:.0f} ms ({len(idle_steps)} steps, {idle_replies:.1f} messages/s "
+        "to people)"
     )
     print(
         f"people's step latency busy: p50 {percentile(busy_steps, 50) * 1000:.0f} ms, "
         f"p99 {busy_p99 * 1000:.0f} ms ({len(busy_steps)} steps)"
         f"   target p99 ≤ 1.5× idle ({busy_p99 / idle_p99:.2f}×) and < 500 ms"
     )
+    print(f"  slowest steps busy (p99 by kind): {slowest_kinds(residents, busy_start, busy_end)}")
     print(
         f"others' p99 while one account floods: {flood_p99 * 1000:.0f} ms "
         f"({len(flood_steps)} steps), {flood_p99 / busy_p99 - 1:+.0%} against busy"
         "   target within 20%"
     )
-    liaison_steps = steps.between(idle_start, busy_end, "liaison")
+    liaison_steps = between(officials, idle_start, busy_end)
     print(
         f"liaisons' step latency: p50 {percentile(liaison_steps, 50) * 1000:.0f} ms, "
-        f"p99 {percentile(liaison_steps, 99) * 1000:.0f} ms ({len(liaison_steps)} steps)"
+        f"p99 {percentile(liaison_steps, 99) * 1000:.0f} ms ({len(liaison_steps)} steps); "
+        f"timeouts (30 s without an answer): people {residents.timeouts}, "
+        f"liaisons {officials.timeouts}"
     )
     print(
-        f"sent in the busy phase: {bulk / busy_seconds:.1f}/s of the backlog, "
-        f"{replies / busy_seconds:.1f}/s to everybody else; the backlog used "
-        f"{outbox_rate / left_for_bulk:.0%} of the {left_for_bulk:.1f}/s the replies left of 30/s"
-        "   target ≥ 90%"
+        f"sent in the busy phase: {outbox_rate:.1f}/s of the backlog, "
+        f"{replies / busy_seconds:.1f}/s to everybody else ({(bulk + replies) / busy_seconds:.1f}/s"
+        f" in all); the backlog used {outbox_rate / left_for_bulk:.0%} of the "
+        f"{left_for_bulk:.1f}/s the replies left of 30/s   target ≥ 90%"
     )
-    if first is not None and last is not None and last > first:
+    start, now = probe["budget"]["busy_start"], probe["budget"]["now"]
+    if start and now:
+        booked_replies = (now["replies"] - start["replies"]) / busy_seconds
+        booked_bulk = (now["bulk"] - start["bulk"]) / busy_seconds
         print(
-            f"backlog messages marked sent: {sent:,} ({sent / (last - first):.1f}/s between the "
-            "first and the last)"
+            f"the bot's send budget in the busy phase: {booked_replies:.1f}/s replies, "
+            f"{booked_bulk:.1f}/s bulk (outbox, notices, digest); bulk used "
+            f"{booked_bulk / max(0.1, 30 - booked_replies):.0%} of the "
+            f"{30 - booked_replies:.1f}/s the replies left of 30/s   target ≥ 90%"
         )
-    print(
-        f"429 answers: {api.stats.rate_limited} "
-        f"(per chat: {sum(api.stats.rate_limited_chats.values())})   target 0"
+    refused = Counter(
+        who_is(chat) for chat, n in api.stats.rate_limited_chats.items() for _ in range(n)
     )
+    print(f"429 answers: {api.stats.rate_limited} (per chat: {dict(refused)})   target 0")
     print(
-        f"backlog messages lost (marked sent, never delivered): "
+        f"backlog messages marked sent: {sent:,}; lost (marked sent, never delivered): "
         f"{max(0, sent - (args.backlog - lost))}, duplicated: {duplicated}   target 0 and 0"
     )
-    print(f"peak RSS of the bot process: {rss_mb():.0f} MB   target < 300 MB")
+    print(f"Bot API violations: {len(api.violations)}")
+    print(f"peak RSS of the bot process: {rss:.0f} MB   target < 300 MB")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reports", type=int, default=1_000_000)
-    parser.add_argument("--db", type=Path, help="reuse this file when it exists (it is changed)")
+    parser.add_argument("--db", type=Path, help="keep the generated file here and reuse it")
     parser.add_argument("--people", type=int, default=50)
+    parser.add_argument(
+        "--between", type=float, default=30.0, help="a person's pause between two reports (s)"
+    )
     parser.add_argument("--backlog", type=int, default=10_000)
     parser.add_argument("--idle", type=float, default=20.0)
     parser.add_argument("--busy", type=float, default=60.0)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        serve_bot()
+        return
     with tempfile.TemporaryDirectory(prefix="zf-scale-") as tmp:
         folder = Path(tmp)
-        path = args.db or folder / "scale.db"
-        if not path.exists():
+        kept = args.db or folder / "generated.db"
+        if not kept.exists():
             began = time.perf_counter()
             from db import migrate
 
-            migrate.upgrade(f"sqlite+aiosqlite:///{path}")
+            migrate.upgrade(f"sqlite+aiosqlite:///{kept}")
             # In a child process, so its memory is not the bot's peak RSS.
             child = multiprocessing.get_context("spawn").Process(
-                target=generate, args=(path, args.reports, 500, 12)
+                target=generate, args=(kept, args.reports, 500, 12)
             )
             child.start()
             child.join()
             print(f"generated {args.reports:,} reports in {time.perf_counter() - began:.0f} s")
         else:
-            upgrade_reused(path)
+            upgrade_reused(kept)
+        # The run changes its database; a copy keeps `--db` as it was for the next run.
+        path = folder / "scale.db"
+        shutil.copyfile(kept, path)
         asyncio.run(run(args, path, folder))
 
 
