@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import tuple_
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.runtime.fairness import let_others_run
 from bot.runtime.i18n import N_, Translator
 from bot.runtime.render import esc
 from db.calendar.reminders import Rung
@@ -53,6 +55,9 @@ TEXTS: dict[Rung, str] = {
 }
 
 
+PAGE = 1_000
+"""Deadlines read and turned into objects between two turns of the loop (~15 ms)."""
+
 LOOKBACK = timedelta(days=30)
 """The last per-report rung (the robot's 督办) comes a few working days after the due day; a
 month covers it across the longest holidays."""
@@ -62,38 +67,51 @@ class ReportDeadlines:
     summarised = True
 
     async def open_deadlines(self, session: AsyncSession, now: datetime) -> list[Deadline]:
-        statement = select_rows(
-            col(Report.number),
-            col(Report.due_at),
-            col(Report.due_kind),
-            col(Report.owner_kind),
-            col(Report.owner_department_id),
-            col(Report.assigned_at),
-            col(Report.signed_at),
-        ).where(
-            col(Report.state).in_(OPEN_STATES),
-            col(Report.due_at) > now - LOOKBACK,
-            col(Report.owner_kind) == OwnerKind.department.value,
-        )
-        deadlines = []
-        for number, due_at, due_kind, owner_kind, owner_department, assigned, signed in (
-            await session.exec(statement)
-        ).all():
-            if due_kind not in WHAT:
-                continue
-            by_unit = owner_kind == OwnerKind.department.value
-            since = signed if due_kind == DueKind.reply.value else assigned
-            deadlines.append(
-                Deadline(
-                    family="report",
-                    what=due_kind,
-                    subject=number,
-                    due_at=due_at,
-                    since=since if by_unit else None,
-                    department_id=owner_department if by_unit else None,
-                )
+        """Read in pages along `ix_report_due_at`, with a turn of the loop between two: on a
+        city's database the window holds tens of thousands of deadlines, and turning each row
+        into a `Deadline` happens on the loop, wherever the statement ran (measured: 330 ms
+        at a time for 25,000 rows in one go)."""
+        deadlines: list[Deadline] = []
+        after: tuple[datetime, int] | None = None
+        while True:
+            statement = select_rows(
+                col(Report.id),
+                col(Report.number),
+                col(Report.due_at),
+                col(Report.due_kind),
+                col(Report.owner_kind),
+                col(Report.owner_department_id),
+                col(Report.assigned_at),
+                col(Report.signed_at),
+            ).where(
+                col(Report.state).in_(OPEN_STATES),
+                col(Report.due_at) > now - LOOKBACK,
+                col(Report.owner_kind) == OwnerKind.department.value,
             )
-        return deadlines
+            if after is not None:
+                statement = statement.where(tuple_(col(Report.due_at), col(Report.id)) > after)
+            statement = statement.order_by(col(Report.due_at), col(Report.id)).limit(PAGE)
+            rows = (await session.exec(statement)).all()
+            for _id, number, due_at, due_kind, owner_kind, unit_id, assigned, signed in rows:
+                if due_kind not in WHAT:
+                    continue
+                by_unit = owner_kind == OwnerKind.department.value
+                since = signed if due_kind == DueKind.reply.value else assigned
+                deadlines.append(
+                    Deadline(
+                        family="report",
+                        what=due_kind,
+                        subject=number,
+                        due_at=due_at,
+                        since=since if by_unit else None,
+                        department_id=unit_id if by_unit else None,
+                    )
+                )
+            if len(rows) < PAGE:
+                return deadlines
+            last = rows[-1]
+            after = (last[2], last[0])
+            await let_others_run()
 
     def text(self, notice: Notice, _: Translator) -> str:
         deadline = notice.deadline

@@ -6,12 +6,14 @@ import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlmodel import col, func, select
 
 from db.cases.rules import DueKind, OwnerKind
 from db.engine import create_engine, session_factory
 from db.models import Department, OutboxMessage, ReportState
 from db.people.accounts import get_or_create_account
+from scheduler.deadlines import reports
 from scheduler.deadlines.job import run_deadline_scan
 from tests.factories import file_report
 from tests.handlers.cases.test_casework import ADMIN, LIAISON, join_liaison
@@ -149,3 +151,22 @@ async def test_a_scan_of_many_deadlines_leaves_the_loop_free(office: Harness) ->
     await engine.dispose()
     assert len(keys) == len(set(keys)) == 2000
     assert await run_deadline_scan(bot.context) == 0, "a second scan adds nothing"
+
+
+async def test_report_deadlines_are_read_in_pages_without_losing_ties(
+    office: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scan reads report deadlines a page at a time along (due time, id): reports due at
+    the same moment straddle the pages, and each is read once."""
+    bot = office
+    monday = datetime(2026, 3, 30, 9, tzinfo=UTC)
+    await seed(bot, office_owned=0, unit_owned=23, unit_due=monday)
+    await seed(bot, office_owned=0, unit_owned=5, unit_due=monday + timedelta(hours=1))
+    monkeypatch.setattr(reports, "PAGE", 7)
+    engine = create_engine(bot.settings.database.url)
+    async with session_factory(engine)() as session:
+        deadlines = await reports.ReportDeadlines().open_deadlines(session, monday)
+    await engine.dispose()
+    subjects = [d.subject for d in deadlines]
+    assert len(subjects) == len(set(subjects)) == 28
+    assert [d.due_at for d in deadlines] == sorted(d.due_at for d in deadlines)
