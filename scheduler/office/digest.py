@@ -64,21 +64,22 @@ async def publish_digest(services: Services, now: datetime, *, force: bool = Fal
         if not force and (since is None or since >= month_bounds(month, settings.tz)[1]):
             log.info("no digest for %s: the bot was not in use yet", f"{month:%Y-%m}")
             return 0
+        admins = await admin_recipients(session, settings.admin_ids, settings.default_language)
+        units = {d.id: d for d in (await session.exec(select(Department))).all()}
+        people = await recipients_by_department(session, frozenset({Role.liaison, Role.leader}))
+        # Every language's bundle before the first row is written: building one takes seconds,
+        # and a write transaction open meanwhile would hold up everybody's writes.
+        languages = {settings.default_language} | {a.language for a in admins}
+        languages |= {p.language for unit_people in people.values() for p in unit_people}
         bundles: dict[str, DigestBundle] = {}
-
-        async def bundle(language: str) -> DigestBundle:
-            if language not in bundles:
-                bundles[language] = await build_digest_bundle(
-                    session, settings, month, now, language
-                )
-            return bundles[language]
-
-        default = await bundle(settings.default_language)
+        for language in sorted(languages):
+            bundles[language] = await build_digest_bundle(session, settings, month, now, language)
+        default = bundles[settings.default_language]
         files = keep_files(settings.data_dir, default)
         key = digest_key(month)
         added = 0
-        for admin in await admin_recipients(session, settings.admin_ids, settings.default_language):
-            text = (await bundle(admin.language)).office_text
+        for admin in admins:
+            text = bundles[admin.language].office_text
             added += await enqueue(
                 session,
                 key=f"{key}:office:{admin.telegram_id}",
@@ -95,12 +96,10 @@ async def publish_digest(services: Services, now: datetime, *, force: bool = Fal
                 text=default.office_text,
                 now=now,
             )
-        units = {d.id: d for d in (await session.exec(select(Department))).all()}
-        people = await recipients_by_department(session, frozenset({Role.liaison, Role.leader}))
         for figures in default.digest.departments:
             unit_id = figures.department_id
             for person in people.get(unit_id, []):
-                text = (await bundle(person.language)).department_texts[unit_id]
+                text = bundles[person.language].department_texts[unit_id]
                 added += await enqueue(
                     session,
                     key=f"{key}:unit:{unit_id}:{person.telegram_id}",
