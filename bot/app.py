@@ -17,6 +17,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot.documents.worker import start_server
 from bot.persistence import DatabasePersistence
 from bot.request import AiohttpRequest
 from bot.runtime.command_menus import bot_commands, set_config_admin_menus
@@ -125,6 +126,8 @@ async def _post_init(application: BotApplication) -> None:
         application.bot, services.sessions, services.settings, services.clock, limiter=limiter
     )
     await services.sender.start()
+    if services.settings.digest.separate_process:
+        start_server()
     log.info("bot started as @%s", application.bot.username)
 
 

@@ -15,6 +15,7 @@ from bot.fakeapi import FakeBotApi, FakeRequest, FakeUser
 from bot.runtime.services import BotContext
 from bot.runtime.settings import (
     DatabaseSettings,
+    DigestSettings,
     FloodSettings,
     RateLimitSettings,
     Settings,
@@ -55,6 +56,9 @@ def make_settings(tmp: Path, **overrides: Any) -> Settings:
     )
     # A test plays a person at machine speed; the flood gate is tested on its own.
     overrides.setdefault("flood", FloodSettings(updates=1_000_000))
+    # A child process per digest would add seconds to every test that builds one; the child's
+    # bundle is compared with this one in tests/scheduler/office/test_digest_job.py.
+    overrides.setdefault("digest", DigestSettings(separate_process=False))
     return Settings(
         telegram=TelegramSettings(
             token=SecretStr(FakeBotApi().token),

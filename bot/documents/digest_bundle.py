@@ -13,11 +13,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.documents.digest_files import render_chart, render_workbook
 from bot.documents.digest_text import department_message, office_message
+from bot.documents.worker import in_a_process
 from bot.runtime.i18n import gettext_for
 from bot.runtime.settings import Settings
 from db.calendar.workdays import load_calendar
 from db.delivery.outbox import Attachment
-from db.engine import off_the_loop
+from db.engine import create_engine, off_the_loop, session_factory
 from db.office.digest import Digest, ReportRow, build_digest, month_report_rows
 
 DIGEST_DIR = "digests"
@@ -51,9 +52,34 @@ async def build_digest_bundle(
     session: AsyncSession, settings: Settings, month: date, now: datetime, language: str
 ) -> DigestBundle:
     """The digest of `month` with its messages (in `language`), chart and workbook, by the
-    limits, weights and time zone of `settings`.
+    limits, weights and time zone of `settings`: built in a process of its own
+    (`bot.documents.worker`) unless `[digest] separate_process` is off, then with `session`."""
+    if settings.digest.separate_process:
+        return await in_a_process(_bundle_of_a_process, settings, month, now, language)
+    return await _bundle(session, settings, month, now, language)
 
-    Nothing of it may stall the bot's event loop: the statements run on the connection's
+
+def _bundle_of_a_process(
+    settings: Settings, month: date, now: datetime, language: str
+) -> DigestBundle:
+    """In the child process: its own event loop and its own connections to the database."""
+
+    async def build() -> DigestBundle:
+        engine = create_engine(settings.database.url)
+        try:
+            async with session_factory(engine)() as session:
+                return await _bundle(session, settings, month, now, language)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(build())
+
+
+async def _bundle(
+    session: AsyncSession, settings: Settings, month: date, now: datetime, language: str
+) -> DigestBundle:
+    """The bundle, built with `session`: in the bot's own process (the setting off), nothing of
+    it may stall the bot's event loop either: the statements run on the connection's
     thread (a year of reports is seconds of SQLite's work), the workbook is written in turns
     (`bot.documents.pacing`) and the chart is drawn in a worker thread (matplotlib takes a
     noticeable fraction of a second).

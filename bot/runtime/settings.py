@@ -181,6 +181,9 @@ class DigestSettings(BaseModel):
     goes out."""
     overdue_numbers_max: int = Field(default=20, ge=0, le=100)
     """Overdue report numbers listed in a department's message; the count is always shown."""
+    separate_process: bool = True
+    """Build the digest's figures, chart and workbook in a child process (see
+    `bot.documents.worker`); off, they are built in the bot's own process, on threads."""
 
 
 class RetentionSettings(BaseModel):

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from io import BytesIO
 
+from openpyxl import load_workbook
+
+from bot.documents.digest_bundle import build_digest_bundle
 from bot.fakeapi import FakeUser
 from db.calendar.workdays import WorkCalendar
+from db.engine import create_engine, session_factory
 from scheduler.office.digest import first_working_day, publish_digest
 from tests.handlers.cases.test_case_loop import LEADER, join_leader, signed_report
 from tests.handlers.cases.test_casework import ADMIN, LIAISON
@@ -85,3 +90,33 @@ async def test_a_fresh_installation_sends_no_digest_of_a_month_before_it(office:
     assert not [c for c in bot.api.calls if c.method in ("sendPhoto", "sendDocument")]
     bot.clock.now = APRIL_FIRST_0901.replace(month=5, day=6)  # 1–5 May are holidays
     assert await publish_digest(services, bot.clock.now) > 0
+
+
+async def test_a_digest_built_in_a_child_process_is_the_same(office: Harness) -> None:
+    """The bot builds the digest in a process of its own (`[digest] separate_process`, on by
+    default; the tests build it in theirs): the child, with its own connections, makes the same
+    messages and workbook from the same database."""
+    bot = office
+    await join_leader(bot)
+    await signed_report(bot)
+    at_home = bot.settings
+    in_a_child = at_home.model_copy(
+        update={"digest": at_home.digest.model_copy(update={"separate_process": True})}
+    )
+    engine = create_engine(at_home.database.url)
+    async with session_factory(engine)() as session:
+        here = await build_digest_bundle(session, at_home, date(2026, 3, 1), bot.clock.now, "en")
+        there = await build_digest_bundle(
+            session, in_a_child, date(2026, 3, 1), bot.clock.now, "en"
+        )
+    await engine.dispose()
+    assert "市公安局" in there.office_text
+    assert there.office_text == here.office_text
+    assert there.department_texts == here.department_texts
+    assert there.chart_png.startswith(b"\x89PNG")
+    assert cells(there.workbook_xlsx) == cells(here.workbook_xlsx)
+
+
+def cells(xlsx: bytes) -> dict[str, list[tuple[object, ...]]]:
+    workbook = load_workbook(BytesIO(xlsx), read_only=True)
+    return {sheet.title: list(sheet.iter_rows(values_only=True)) for sheet in workbook}
