@@ -36,7 +36,12 @@ duplicated; the bot process's peak RSS; and the targets beside them.
 
 To see what holds the loop: BENCH_STALLS=1 prints each stall over 50 ms with the jobs then
 running and the last garbage collection; BENCH_SLOW=1 turns on asyncio's debug mode in the bot,
-which names every callback that ran over 50 ms (and slows the bot down).
+which names every callback that ran over 50 ms (and slows the bot down); BENCH_429=1 lists, for
+each 429, the calls the double accepted in the second before it.
+
+The double stands for Telegram's servers, which do not share the bot's CPU: this process asks
+for a higher scheduling priority (when allowed; the bot keeps the default), so that on a small
+machine it counts each call when it arrives, not when the bot's digest leaves it a time slice.
 """
 
 from __future__ import annotations
@@ -84,6 +89,7 @@ FLOODER = FakeUser(300_000, "Flood", language_code="en")
 THINK = 1.0
 UNIT = "第1号测试单位"  # bench/digest.py names its units so; this one has the id 1
 TICK = 0.005
+WRITE_EVERY = 0.25
 SENDS = frozenset(
     {"sendMessage", "sendPhoto", "sendDocument", "editMessageText", "editMessageReplyMarkup"}
 )
@@ -166,12 +172,13 @@ class LoopProbe:
             if held > 0.05 and os.environ.get("BENCH_STALLS"):
                 jobs = ", ".join(sorted(self.running)) or "no job"
                 print(f"stall {held * 1000:.0f} ms ({jobs}; last collection {self.last_gc})")
-            if now - written > 0.25:
+            if now - written > WRITE_EVERY:
                 written = now
                 self.write()
 
     def write(self) -> None:
         figures = {
+            "alive_at": time.time(),
             "budget": {"busy_start": self.began_busy, "now": self.budget_counts()},
             "longest": self.longest,
             "over_50ms": self.over_50ms,
@@ -199,7 +206,7 @@ class LoopProbe:
             ("digest", run_digest_job),
             ("unrated", close_unrated_reports),
         ):
-            task = asyncio.create_task(self.timed(name, job(BotContext(application))))
+            task = asyncio.create_task(self.timed(name, job(BotContext(application))), name=name)
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
@@ -306,6 +313,21 @@ def sent_between(api: FakeBotApi, start: float, end: float) -> tuple[int, int]:
     return bulk, replies
 
 
+def explain_refusals(api: FakeBotApi) -> None:
+    """Each 429 with the calls the double accepted in the second before it: to tell a burst the
+    bot sent from calls that reached the double bunched."""
+    sends = [c for c in api.calls if c.method.startswith(("send", "edit", "copy", "forward"))]
+    for i, refused in enumerate(sends):
+        if refused.status != 429:
+            continue
+        chat = int(str(refused.params.get("chat_id", 0)))
+        window = [c for c in sends[:i] if c.status == 200 and refused.at - c.at < 1.0]
+        print(f"429 to {who_is(chat)} ({refused.method}); accepted in the second before:")
+        for call in window:
+            to = who_is(int(str(call.params.get("chat_id", 0))))
+            print(f"  {(call.at - refused.at) * 1000:5.0f} ms {call.method} to {to}")
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -404,6 +426,8 @@ def spawn(root_url: str, url: str, folder: Path, stats: Path) -> subprocess.Pope
         env=env,
         cwd=folder,
         stdin=subprocess.DEVNULL,
+        # The bot at the default priority, whatever this process took for the double.
+        preexec_fn=lambda: os.setpriority(os.PRIO_PROCESS, 0, 0),
     )
 
 
@@ -420,6 +444,15 @@ async def run(args: argparse.Namespace, path: Path, folder: Path) -> None:
     for i in range(args.backlog):
         api.add_user(FakeUser(BACKLOG_BASE + i, f"R{i}"))
 
+    # The double's own loop must count each call when it comes: a garbage collection of its
+    # growing record of calls held it ~100 ms at a time, and calls counted late and bunched
+    # looked like a burst the bot never sent. The run is short; nothing is collected in it.
+    gc.collect()
+    gc.disable()
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, -5)
+    except PermissionError:
+        print("the double runs at the bot's priority (raising it needs root)")
     runner, root, _files = await serve(api)
     stats = folder / "probe.json"
     started = time.monotonic()
@@ -457,12 +490,22 @@ async def run(args: argparse.Namespace, path: Path, folder: Path) -> None:
         await asyncio.gather(*workers, return_exceptions=True)
         await asyncio.sleep(0.5)
         probe = json.loads(stats.read_text())
+        # A loop held right now has not written its stall down yet (it writes every 0.25 s).
+        held = time.time() - probe["alive_at"] - WRITE_EVERY
+        probe["longest"]["busy"] = max(probe["longest"]["busy"], held)
         rss = peak_rss_mb(process.pid)
     finally:
         process.terminate()
-        process.wait(timeout=60)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            print("the bot did not stop within 60 s of SIGTERM: killed")
+            process.kill()
+            process.wait()
         await runner.cleanup()
     sent = await backlog_outcome(url)
+    if os.environ.get("BENCH_429"):
+        explain_refusals(api)
 
     bulk, replies = sent_between(api, busy_start, busy_end)
     delivered = Counter(
