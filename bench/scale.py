@@ -636,6 +636,7 @@ def main() -> None:
         # The run changes its database; a copy keeps `--db` as it was for the next run.
         path = folder / "scale.db"
         shutil.copyfile(kept, path)
+        os.sync()  # the copy's writeback would otherwise compete with the run for the disk
         asyncio.run(run(args, path, folder))
 
 
