@@ -303,14 +303,14 @@ def serve_echo() -> None:
 
 
 def serve_zhengfeng() -> None:
-    from bot.app import build_application
+    from bot.app import build_application, poll
     from bot.runtime.settings import load_settings
     from db.migrate import upgrade
 
     settings = load_settings()
     upgrade(settings.database.url)
     asyncio.run(load_sample_units(settings.database.url))
-    build_application(settings).run_polling()
+    poll(build_application(settings))
 
 
 async def load_sample_units(url: str) -> None:
