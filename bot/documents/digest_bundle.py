@@ -125,9 +125,10 @@ async def _bundle(
     )
 
 
-def keep_files(data_dir: Path, bundle: DigestBundle) -> tuple[Attachment, Attachment]:
-    """Write the chart and workbook under the data dir; the outbox refers to them by path."""
-    chart, workbook = bundle.write_files(data_dir / DIGEST_DIR)
+async def keep_files(data_dir: Path, bundle: DigestBundle) -> tuple[Attachment, Attachment]:
+    """Write the chart and workbook under the data dir, on a thread (a city's workbook is
+    megabytes); the outbox refers to them by path."""
+    chart, workbook = await asyncio.to_thread(bundle.write_files, data_dir / DIGEST_DIR)
     return (
         Attachment(kind="photo", path=f"{DIGEST_DIR}/{chart}", name=chart),
         Attachment(kind="document", path=f"{DIGEST_DIR}/{workbook}", name=workbook),

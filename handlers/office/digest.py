@@ -23,7 +23,7 @@ async def digest(turn: Turn) -> None:
     if month is None:
         return
     bundle = await build_digest_bundle(turn.session, settings, month, turn.now, turn.language)
-    chart, workbook = keep_files(settings.data_dir, bundle)
+    chart, workbook = await keep_files(settings.data_dir, bundle)
     chat = turn.update.effective_chat
     assert chat is not None
     turn.notify(

@@ -16,6 +16,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.documents.digest_bundle import DigestBundle, build_digest_bundle, keep_files
+from bot.runtime.fairness import let_others_run
 from bot.runtime.services import BotContext, Services
 from db.calendar.months import month_bounds, previous_month
 from db.calendar.workdays import WorkCalendar, load_calendar, local_date, next_working_day
@@ -25,6 +26,9 @@ from db.office.digest import in_service_since
 from db.people.roles import admin_recipients, recipients_by_department
 
 log = logging.getLogger(__name__)
+
+UNITS_PER_TURN = 20
+"""Units whose digest rows are queued between two turns of the loop (a few ms of work)."""
 
 
 def first_working_day(month: date, calendar: WorkCalendar) -> date:
@@ -75,7 +79,7 @@ async def publish_digest(services: Services, now: datetime, *, force: bool = Fal
         for language in sorted(languages):
             bundles[language] = await build_digest_bundle(session, settings, month, now, language)
         default = bundles[settings.default_language]
-        files = keep_files(settings.data_dir, default)
+        files = await keep_files(settings.data_dir, default)
         key = digest_key(month)
         added = 0
         for admin in admins:
@@ -96,7 +100,10 @@ async def publish_digest(services: Services, now: datetime, *, force: bool = Fal
                 text=default.office_text,
                 now=now,
             )
-        for figures in default.digest.departments:
+        for count, figures in enumerate(default.digest.departments, 1):
+            if count % UNITS_PER_TURN == 0:
+                # Hundreds of units, a few rows each: the loop gets a turn now and then.
+                await let_others_run()
             unit_id = figures.department_id
             for person in people.get(unit_id, []):
                 text = bundles[person.language].department_texts[unit_id]
