@@ -4,17 +4,27 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from io import BytesIO
+from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
+from sqlmodel import func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.documents.digest_bundle import build_digest_bundle
-from bot.fakeapi import FakeUser
+from bot.documents.digest_bundle import DigestBundle, build_digest_bundle
+from bot.fakeapi import FakeBotApi, FakeUser
+from bot.runtime.settings import Settings
 from db.calendar.workdays import WorkCalendar
 from db.engine import create_engine, session_factory
+from db.models import Department, OutboxMessage, Role
+from db.people.accounts import get_or_create_account
+from db.people.roles import grant_role
+from scheduler.office import digest as digest_job
 from scheduler.office.digest import first_working_day, publish_digest
+from tests.factories import file_report
 from tests.handlers.cases.test_case_loop import LEADER, join_leader, signed_report
 from tests.handlers.cases.test_casework import ADMIN, LIAISON
-from tests.harness import Harness, texts
+from tests.harness import Harness, make_settings, prepare_database, texts
 from tests.scheduler.delivery.test_outbox import office, sender_of
 
 __all__ = ["office"]
@@ -120,3 +130,46 @@ async def test_a_digest_built_in_a_child_process_is_the_same(office: Harness) ->
 def cells(xlsx: bytes) -> dict[str, list[tuple[object, ...]]]:
     workbook = load_workbook(BytesIO(xlsx), read_only=True)
     return {sheet.title: list(sheet.iter_rows(values_only=True)) for sheet in workbook}
+
+
+async def test_every_language_is_built_before_the_first_row_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Building a bundle takes seconds on a city's database: each is built before the digest's
+    transaction writes its first row, or everybody's writes would wait for it. An admin in the
+    default language and a liaison in English need two bundles."""
+    admin = FakeUser(970, "办公室", language_code="zh-hans")
+    settings = make_settings(tmp_path, admin_ids=[admin.id])
+    await prepare_database(settings.database.url)
+    engine = create_engine(settings.database.url)
+    async with session_factory(engine)() as session:
+        police = (await session.exec(select(Department).where(Department.code == "D011"))).one()
+        english, _ = await get_or_create_account(session, 971, "en")
+        reporter, _ = await get_or_create_account(session, 972, "zh_CN")
+        await get_or_create_account(session, admin.id, "zh_CN")
+        assert english.id is not None and reporter.id is not None and police.id is not None
+        await grant_role(session, english.id, Role.liaison, police.id, APRIL_FIRST_0901)
+        await file_report(session, reporter.id, datetime(2026, 3, 10, 2, tzinfo=UTC), police.id)
+        await session.commit()
+    await engine.dispose()
+
+    written_before: dict[str, int] = {}
+    real = digest_job.build_digest_bundle
+
+    async def build(
+        session: AsyncSession, settings: Settings, month: date, now: datetime, language: str
+    ) -> DigestBundle:
+        queued = select(func.count()).select_from(OutboxMessage)
+        written_before[language] = int(await session.scalar(queued) or 0)
+        return await real(session, settings, month, now, language)
+
+    monkeypatch.setattr(digest_job, "build_digest_bundle", build)
+    bot = Harness(api=FakeBotApi(), settings=settings)
+    bot.clock.now = APRIL_FIRST_0901
+    await bot.start()
+    try:
+        assert bot.app is not None
+        assert await publish_digest(bot.app.bot_data["services"], APRIL_FIRST_0901) > 0
+    finally:
+        await bot.stop()
+    assert written_before == {"zh_CN": 0, "en": 0}
