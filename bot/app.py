@@ -28,7 +28,7 @@ from bot.runtime.services import SERVICES_KEY, BotContext, Services, services_of
 from bot.runtime.settings import Settings
 from bot.updates import PerChatUpdateProcessor
 from db.delivery.outbox import chats_with_pending_acks
-from db.engine import create_engine, session_factory
+from db.engine import create_engine, is_sqlite, session_factory
 from handlers import errors, start, update_kinds
 from handlers.cases import casework, extension, followup, inbox, report, reporter
 from handlers.cases import search as case_search
@@ -64,6 +64,8 @@ from scheduler.delivery.broadcast_report import run_broadcast_reports
 from scheduler.delivery.sender import OutboxSender
 from scheduler.office.digest import run_digest_job
 from scheduler.office.retention import run_retention_job
+from scheduler.office.wal_checkpoint import INTERVAL_SECONDS as WAL_CHECKPOINT_SECONDS
+from scheduler.office.wal_checkpoint import run_wal_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +112,13 @@ async def _post_init(application: BotApplication) -> None:
     # purge is idempotent, so a Sunday missed while the bot was down is caught up a week later.
     purge_at = services.settings.retention.run_at.replace(tzinfo=services.settings.tz)
     application.job_queue.run_daily(run_retention_job, time=purge_at, days=(0,), name="retention")
+    if is_sqlite(services.settings.database.url):
+        application.job_queue.run_repeating(
+            run_wal_checkpoint,
+            interval=WAL_CHECKPOINT_SECONDS,
+            first=WAL_CHECKPOINT_SECONDS,
+            name="wal_checkpoint",
+        )
     application.job_queue.run_repeating(
         run_broadcast_reports,
         interval=BROADCAST_REPORT_INTERVAL,

@@ -42,6 +42,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=0")
+    # No checkpoint inside a commit: SQLite's automatic one runs in the committing statement,
+    # inline on the loop, and while a long reader (the digest's child) keeps the WAL from being
+    # reset, every commit tried again (~30 ms each on a city's database). The bot checkpoints
+    # off the loop instead (`checkpoint_wal`); the last connection to close checkpoints too.
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 
@@ -80,3 +85,16 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+async def checkpoint_wal(engine: AsyncEngine) -> tuple[int, int] | None:
+    """Copy what the WAL holds into the database file, on the connection's thread, without
+    waiting for readers or writers (PASSIVE); returns the WAL's frames and those copied, or None
+    on PostgreSQL, which needs nothing of the kind."""
+    if engine.dialect.name != "sqlite":
+        return None
+    with off_the_loop():
+        async with engine.connect() as connection:
+            result = await connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            _busy, frames, copied = tuple(result.one())
+    return int(frames), int(copied)

@@ -125,8 +125,10 @@ def off_the_loop() -> Iterator[None]:
 
 
 def is_read_only(sql: str) -> bool:
-    """SELECTs need no write lock; anything else (DML, DDL, PRAGMA, BEGIN) is treated as a write."""
-    return sql.lstrip()[:6].upper() == "SELECT"
+    """SELECTs need no write lock, nor a passive checkpoint (it waits for no reader or writer);
+    anything else (DML, DDL, other PRAGMAs, BEGIN) is treated as a write."""
+    head = sql.lstrip()[:32].upper()
+    return head.startswith(("SELECT", "PRAGMA WAL_CHECKPOINT(PASSIVE)"))
 
 
 class InlineConnection(aiosqlite.Connection):

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.engine import create_engine, off_the_loop
+from db.engine import checkpoint_wal, create_engine, off_the_loop
 from db.sqlite_inline import (
     SUPPORTED_AIOSQLITE,
     InlineConnection,
@@ -95,6 +95,8 @@ def test_only_selects_count_as_reads() -> None:
     assert is_read_only("  select 1")
     assert not is_read_only("INSERT INTO t VALUES (1, 'a')")
     assert not is_read_only("PRAGMA journal_mode=WAL")
+    assert is_read_only("PRAGMA wal_checkpoint(PASSIVE)")
+    assert not is_read_only("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 async def test_a_second_writer_waits_for_the_first_commit(
@@ -199,6 +201,25 @@ async def test_engine_keeps_wal_and_foreign_keys(tmp_path: Path) -> None:
         async with engine.connect() as connection:
             assert await connection.scalar(text("PRAGMA journal_mode")) == "wal"
             assert await connection.scalar(text("PRAGMA foreign_keys")) == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_commits_never_checkpoint_and_the_job_does(tmp_path: Path) -> None:
+    """A checkpoint inside a commit would run inline on the loop: the bot's connections leave
+    the WAL alone, and `checkpoint_wal` copies it on the connection's thread."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/wal.db")
+    try:
+        async with engine.begin() as connection:
+            assert await connection.scalar(text("PRAGMA wal_autocheckpoint")) == 0
+            await connection.execute(text("CREATE TABLE t (x TEXT)"))
+        for i in range(50):
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text("INSERT INTO t VALUES (:x)"), {"x": "x" * 4000 + str(i)}
+                )
+        frames, copied = await checkpoint_wal(engine) or (0, 0)
+        assert frames > 50 and copied == frames
     finally:
         await engine.dispose()
 
