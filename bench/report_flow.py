@@ -139,7 +139,10 @@ async def step(
     started = time.perf_counter()
     api.enqueue_update(update)
     try:
-        message = await asyncio.wait_for(future, timeout=30)
+        # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation that comes
+        # as the answer does, and a person cancelled at the end of a run would go on forever.
+        async with asyncio.timeout(30):
+            message = await future
     except TimeoutError:
         figures.timeouts += 1
         return None

@@ -487,7 +487,8 @@ async def run(args: argparse.Namespace, path: Path, folder: Path) -> None:
         busy_end = time.monotonic()
         for worker in workers:
             worker.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        async with asyncio.timeout(60):
+            await asyncio.gather(*workers, return_exceptions=True)
         await asyncio.sleep(0.5)
         probe = json.loads(stats.read_text())
         # A loop held right now has not written its stall down yet (it writes every 0.25 s).
