@@ -38,7 +38,7 @@ START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_met
 
 
 async def in_a_process(build: Callable[..., R], *args: Any) -> R:
-    """`build(*args)` in a spawned child process; its arguments and result must pickle."""
+    """`build(*args)` in a child process of its own; its arguments and result must pickle."""
     pool = ProcessPoolExecutor(
         max_workers=1, mp_context=multiprocessing.get_context(START_METHOD), initializer=_yield_cpu
     )

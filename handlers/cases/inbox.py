@@ -180,8 +180,12 @@ async def _list(turn: Turn, page: int) -> tuple[str, Keyboard] | None:
     return "\n".join(lines), rows
 
 
-def _empty(turn: Turn) -> str:
-    return turn._("The inbox is empty: no report is waiting for triage.")
+async def _say_page(turn: Turn, page: int) -> None:
+    listed = await _list(turn, page)
+    if listed is None:
+        turn.say(turn._("The inbox is empty: no report is waiting for triage."))
+    else:
+        turn.say(*listed)
 
 
 @turn_handler
@@ -191,11 +195,7 @@ async def inbox(turn: Turn) -> int:
     if not await _admin(turn):
         turn.say(_not_admin(turn))
         return END
-    listed = await _list(turn, 0)
-    if listed is None:
-        turn.say(_empty(turn))
-        return END
-    turn.say(*listed)
+    await _say_page(turn, 0)
     return END
 
 
@@ -212,11 +212,7 @@ async def page_button(turn: Turn) -> int:
     if page is None:
         turn.toast = no_longer_valid(turn)
         return END
-    listed = await _list(turn, page)
-    if listed is None:
-        turn.say(_empty(turn))
-    else:
-        turn.say(*listed)
+    await _say_page(turn, page)
     return END
 
 

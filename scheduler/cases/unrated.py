@@ -32,10 +32,11 @@ async def close_unrated_reports(context: BotContext) -> list[str]:
     settings = services.settings
     closed: list[str] = []
     limits = settings.deadlines.base_limits()
+    async with services.sessions() as session:
+        calendar = await load_calendar(session)
     for _ in range(PER_RUN):
         now = services.clock()
         async with services.sessions() as session:
-            calendar = await load_calendar(session)
             batch = await close_unrated(session, now, calendar, limits, settings.tz, batch=1)
             for number in batch:
                 report = await report_by_number(session, number)

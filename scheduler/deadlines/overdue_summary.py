@@ -135,13 +135,20 @@ async def queue_overdue_summaries(session: AsyncSession, scan: ScanContext) -> i
             _ = gettext_for(scan.default_language)
             await add("wecom-office", summary_text(office, scan, _, fits_wecom))
     leaders_of = await recipients_by_department(session, frozenset({Role.leader}))
-    for unit_id in owing:
-        leaders = leaders_of.get(unit_id, [])
-        if not leaders:
+    told = [unit_id for unit_id in owing if leaders_of.get(unit_id)]
+    units = {
+        d.id: d
+        for d in (
+            await session.exec(
+                select(Department).where(col(Department.id).in_(told), col(Department.active))
+            )
+        ).all()
+    }
+    for unit_id in told:
+        unit = units.get(unit_id)
+        if unit is None:
             continue
-        unit = await session.get(Department, unit_id)
-        if not leaders or unit is None or not unit.active:
-            continue
+        leaders = leaders_of[unit_id]
         owed = await overdue_list(session, scan.now, department_id=unit_id)
         for leader in leaders:
             _ = gettext_for(leader.language)

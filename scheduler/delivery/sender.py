@@ -342,7 +342,8 @@ class OutboxSender:
         for file in files_of(row):
             content: Any = file.file_id
             if file.path is not None:
-                content = (self.settings.data_dir / file.path).read_bytes()
+                # A city's digest workbook is megabytes: read off the event loop.
+                content = await asyncio.to_thread((self.settings.data_dir / file.path).read_bytes)
             if file.kind == "photo":
                 await self.bot.send_photo(row.chat_id, content)
             else:

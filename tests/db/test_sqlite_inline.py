@@ -23,6 +23,7 @@ from db.sqlite_inline import (
     connect,
     is_read_only,
 )
+from tests.loop_gaps import loop_gaps
 
 
 @pytest.fixture
@@ -233,28 +234,14 @@ SLOW = text(
 async def _longest_gap_during(engine: AsyncEngine, *, threaded: bool) -> float:
     """Run a statement of a few hundred ms while a ticker records the longest gap between its
     turns on the loop."""
-    loop = asyncio.get_running_loop()
-    gaps: list[float] = []
-    done = asyncio.Event()
-
-    async def ticker() -> None:
-        last = loop.time()
-        while not done.is_set():
-            await asyncio.sleep(0.005)
-            now = loop.time()
-            gaps.append(now - last)
-            last = now
-
-    ticking = asyncio.create_task(ticker())
-    await asyncio.sleep(0.02)
-    async with engine.connect() as connection:
-        if threaded:
-            with off_the_loop():
+    async with loop_gaps(0.005) as gaps:
+        await asyncio.sleep(0.02)
+        async with engine.connect() as connection:
+            if threaded:
+                with off_the_loop():
+                    assert (await connection.execute(SLOW)).scalar() == 3000000
+            else:
                 assert (await connection.execute(SLOW)).scalar() == 3000000
-        else:
-            assert (await connection.execute(SLOW)).scalar() == 3000000
-    done.set()
-    await ticking
     return max(gaps)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +17,7 @@ from scheduler.deadlines.job import run_deadline_scan
 from tests.factories import file_report
 from tests.handlers.cases.test_casework import ADMIN, LIAISON, join_liaison
 from tests.harness import Harness
+from tests.loop_gaps import loop_gaps
 from tests.scheduler.delivery.test_outbox import office, sender_of
 
 __all__ = ["office"]
@@ -122,21 +122,8 @@ async def test_a_scan_of_many_deadlines_leaves_the_loop_free(office: Harness) ->
     # Only the scan is measured here: the sender, which would start delivering its rows meanwhile
     # through the in-process double, is measured by bench/scale.py.
     await sender_of(bot).stop()
-    loop = asyncio.get_running_loop()
-    gaps: list[float] = []
-    done = asyncio.Event()
-
-    async def ticker() -> None:
-        last = loop.time()
-        while not done.is_set():
-            await asyncio.sleep(0.002)
-            gaps.append(loop.time() - last)
-            last = loop.time()
-
-    ticking = asyncio.create_task(ticker())
-    added = await run_deadline_scan(bot.context)
-    done.set()
-    await ticking
+    async with loop_gaps(0.002) as gaps:
+        added = await run_deadline_scan(bot.context)
     assert added >= 2000
     assert len(gaps) > 10 and max(gaps) < 0.05, f"longest wait {max(gaps) * 1000:.0f} ms"
     engine = create_engine(bot.settings.database.url)
