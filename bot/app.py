@@ -163,6 +163,7 @@ def build_application(
     limits = settings.rate_limit
     budget = SendBudget(
         overall_per_second=limits.overall_per_second,
+        bulk_reserve=limits.bulk_reserve,
         chat_interval=limits.chat_interval_seconds,
         chat_burst=limits.chat_burst,
         group_per_minute=limits.group_per_minute,

@@ -7,9 +7,15 @@ request of the bot, then lets them all go at once into the next 429. So this one
 in as python-telegram-bot's `BaseRateLimiter` (its public interface for exactly this), replaces
 AIORateLimiter and serves the outbox as well:
 
-* **Overall**: slots spread evenly at `overall_per_second` (29, under Telegram's 30 so the jitter
-  between our clock and Telegram's count never makes 31), and never more than that many calls
-  in any second by our own clock, even when a stalled loop lets waiting calls out together.
+* **Overall**: at most `overall_per_second` (Telegram's 30) in any second *as Telegram counts
+  them*. Telegram counts a message when the request arrives, somewhere between the moment the
+  bot books it and the moment the answer is back; so the window counts a message from its
+  booking until one second after its answer. However late a request leaves or an answer
+  returns (a stalled loop, a slow connection), no second of Telegram's then holds more than the
+  rate: no margin under 30 is needed, and none is wasted.
+* **Bulk spread evenly, replies may burst**: bulk goes at most one per 1/rate seconds and leaves
+  `bulk_reserve` messages of every second's window to replies, so a person who writes while the
+  outbox drains a backlog finds a free slot at once, not behind a queue of slots already spent.
 * **Per private chat**: a bucket of `chat_burst` messages refilled one per `chat_interval`
   seconds (Telegram takes about one a second with a small burst). Bulk leaves the last message
   of the bucket to a reply, so a person who just got three reminders is still answered at once.
@@ -122,7 +128,9 @@ class _Bucket:
 class SendBudget:
     """The arithmetic, on an injected clock: how long a call must wait, and booking it."""
 
-    overall_per_second: float = 29.0
+    overall_per_second: float = 30.0
+    bulk_reserve: int = 1
+    """Messages of each second's window that bulk leaves to replies."""
     chat_interval: float = 1.0
     """Seconds per message to one private chat once its burst is spent; 0 switches it off."""
     chat_burst: int = 3
@@ -130,8 +138,11 @@ class SendBudget:
     robot_per_minute: int = 20
     clock: Callable[[], float] = time.monotonic
     stats: BudgetStats = field(default_factory=BudgetStats)
-    _next_slot: float = float("-inf")
-    _recent: deque[float] = field(default_factory=deque)
+    _next_bulk: float = float("-inf")
+    _in_flight: int = 0
+    """Messages booked whose answer has not come back: Telegram may count them at any moment."""
+    _answered: deque[float] = field(default_factory=deque)
+    """When the answers of the last second's messages came back, oldest first."""
     _chats: dict[int, _Bucket] = field(default_factory=dict)
     _windows: dict[object, deque[float]] = field(default_factory=dict)
     _paused: dict[object, float] = field(default_factory=dict)
@@ -150,12 +161,19 @@ class SendBudget:
         if self.overall_per_second <= 0:
             return 0.0
         now = self.clock()
-        wait = max(0.0, self._paused_all - now, self._next_slot - now)
-        recent = self._recent
-        while recent and recent[0] <= now - 1.0:
-            recent.popleft()
-        if len(recent) >= int(self.overall_per_second):
-            wait = max(wait, recent[0] + 1.0 - now)
+        wait = max(0.0, self._paused_all - now)
+        answered = self._answered
+        while answered and answered[0] <= now - 1.0:
+            answered.popleft()
+        cap = max(1, int(self.overall_per_second))
+        if priority is Priority.bulk:
+            cap = max(1, cap - self.bulk_reserve)
+            wait = max(wait, self._next_bulk - now)
+        over = self._in_flight + len(answered) - cap + 1
+        if over > 0:
+            # The window empties as answers age; a message still in flight ages from its answer
+            # on, so until enough answers are back look again shortly.
+            wait = max(wait, answered[over - 1] + 1.0 - now if over <= len(answered) else 0.005)
         if wait <= 0 and priority is Priority.bulk and self.replies_waiting:
             # A reply is waiting for this slot: bulk looks again one slot later.
             return 1.0 / self.overall_per_second
@@ -196,11 +214,12 @@ class SendBudget:
         """Book a call that goes now (`count` messages: an album is several)."""
         now = self.clock()
         if self.overall_per_second > 0:
-            interval = 1.0 / self.overall_per_second
-            # Carry a small lateness over instead of adding it: waking a few ms after the slot
-            # must not make the pace drift below its rate.
-            self._next_slot = max(self._next_slot, now - interval) + interval * count
-            self._recent.extend([now] * count)
+            self._in_flight += count
+            if priority is Priority.bulk:
+                interval = 1.0 / self.overall_per_second
+                # Carry a small lateness over instead of adding it: waking a few ms after the
+                # slot must not make the pace drift below its rate.
+                self._next_bulk = max(self._next_bulk, now - interval) + interval * count
         if priority is Priority.reply:
             self.stats.replies += count
         else:
@@ -215,6 +234,20 @@ class SendBudget:
                     self._prune(now)
             return
         self._windows.setdefault(chat, deque()).extend([now] * count)
+
+    def answered(self, chat: int | None, count: int = 1) -> None:
+        """The answer of a booked call came back (or it failed): from now on its message ages.
+
+        A private chat's bucket, too, refills from the answer on, not from the booking: Telegram
+        refilled it from the moment the request arrived, which is no later than that."""
+        now = self.clock()
+        if self.overall_per_second > 0:
+            self._in_flight = max(0, self._in_flight - count)
+            self._answered.extend([now] * count)
+        if isinstance(chat, int) and chat > 0:
+            bucket = self._chats.get(chat)
+            if bucket is not None and bucket.at < now:
+                self._chats[chat] = _Bucket(bucket.tokens, now)
 
     def take_robot(self, robot: str) -> None:
         """A WeCom robot's message: its own window only (Telegram does not see it)."""
@@ -311,6 +344,8 @@ class SendLimiter(BaseRateLimiter[int]):
         except RetryAfter as error:
             self.budget.refused(chat, retry_seconds(error))
             raise
+        finally:
+            self.budget.answered(chat, count)
 
 
 def retry_seconds(error: RetryAfter) -> float:

@@ -220,9 +220,11 @@ class RateLimitSettings(BaseModel):
     """Telegram's limits, one budget for every call that sends a message (replies, edits,
     notices, the outbox): see `bot.runtime.send_budget`."""
 
-    overall_per_second: float = Field(default=29.0, ge=0, le=30)
-    """Under Telegram's 30, for the jitter between the bot's clock and Telegram's count;
-    0 lifts the limit (a local test server, a benchmark)."""
+    overall_per_second: float = Field(default=30.0, ge=0, le=30)
+    """Telegram's 30 in any second, counted so that no jitter can make 31; 0 lifts the limit
+    (a local test server, a benchmark)."""
+    bulk_reserve: int = Field(default=1, ge=0)
+    """Messages of each second that the outbox, broadcasts and digests leave to replies."""
     chat_interval_seconds: float = Field(default=1.0, ge=0)
     """One message per this many seconds to a private chat once its burst is spent; 0 lifts it."""
     chat_burst: int = Field(default=3, ge=1)

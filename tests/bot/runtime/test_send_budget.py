@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from telegram.error import NetworkError
 
 from bot.runtime.send_budget import Priority, SendBudget, SendLimiter, priority_for, serving
 
@@ -25,34 +26,46 @@ def clock() -> Clock:
     return Clock()
 
 
-def test_the_overall_pace_is_even_and_never_more_than_the_rate_in_a_second(clock: Clock) -> None:
-    budget = SendBudget(overall_per_second=10, chat_interval=0, clock=clock)
-    # After a quiet spell the next slot is now, and the one after it too (the window below
-    # still holds the second to the rate); from then on they are spread evenly.
+def test_a_message_counts_from_its_booking_until_a_second_after_its_answer(clock: Clock) -> None:
+    """Telegram counts a request when it arrives, anywhere between booking and answer: however
+    slow the answer, no second of Telegram's holds more than the rate."""
+    budget = SendBudget(overall_per_second=5, bulk_reserve=0, chat_interval=0, clock=clock)
+    budget.take(None, REPLY, count=4)  # an album: four messages
     budget.take(None, REPLY)
+    assert budget.overall_wait(REPLY) > 0, "five in flight: the sixth waits"
+    clock.now += 3.0  # a stalled connection: still in flight, still counted
+    assert budget.overall_wait(REPLY) > 0
+    budget.answered(None, count=4)
+    assert budget.overall_wait(REPLY) == pytest.approx(1.0), "the album ages from its answer"
+    clock.now += 0.4
+    budget.answered(None)
+    clock.now += 0.6
     assert budget.overall_wait(REPLY) == 0
-    budget.take(None, REPLY)
-    assert budget.overall_wait(REPLY) == pytest.approx(0.1)
-    # Late by a few ms: the next slot does not drift by the lateness.
+    budget.take(None, REPLY, count=4)
+    assert budget.overall_wait(REPLY) == pytest.approx(0.4), "the last answer is 0.6 s old"
+
+
+def test_bulk_goes_evenly_and_leaves_the_reserve_to_replies(clock: Clock) -> None:
+    budget = SendBudget(overall_per_second=10, bulk_reserve=2, chat_interval=0, clock=clock)
+    # After a quiet spell the next slot is now, and the one after it too; then one per 1/rate.
+    budget.take(None, BULK)
+    assert budget.overall_wait(BULK) == 0
+    budget.take(None, BULK)
+    assert budget.overall_wait(BULK) == pytest.approx(0.1), "one bulk message per 1/rate"
+    assert budget.overall_wait(REPLY) == 0, "a reply may follow at once"
+    # Late by a few ms: the pace does not drift by the lateness.
     clock.now += 0.103
-    budget.take(None, REPLY)
-    assert budget.overall_wait(REPLY) == pytest.approx(0.097)
-    # An album of 7 is 7 messages: 10 in the last second, so the next waits for the first to age.
-    clock.now += 0.1
-    budget.take(None, BULK, count=7)
-    assert budget.overall_wait(REPLY) == pytest.approx(0.797)
-    clock.now += 0.797
-    assert budget.overall_wait(REPLY) == pytest.approx(0.0)
-
-
-def test_a_stalled_loop_does_not_let_a_bunch_through(clock: Clock) -> None:
-    """Waiters that wake together after a stall still go no faster than the window allows."""
-    budget = SendBudget(overall_per_second=5, chat_interval=0, clock=clock)
+    budget.take(None, BULK)
+    assert budget.overall_wait(BULK) == pytest.approx(0.097)
     for _ in range(5):
-        clock.now += 0.2
+        clock.now += 0.1
         budget.take(None, BULK)
-    # Idle long enough for the slot, not for the window: the oldest is 0.8 s old.
-    assert budget.overall_wait(BULK) == pytest.approx(0.2)
+    clock.now += 0.1
+    # Eight in the window: bulk stops at 10 - 2, replies take the last two at once.
+    assert budget.overall_wait(BULK) > 0
+    budget.take(None, REPLY)
+    budget.take(None, REPLY)
+    assert budget.overall_wait(REPLY) > 0
 
 
 def test_a_private_chat_has_a_burst_then_one_a_second(clock: Clock) -> None:
@@ -66,6 +79,16 @@ def test_a_private_chat_has_a_burst_then_one_a_second(clock: Clock) -> None:
     assert budget.chat_wait(7, REPLY) == pytest.approx(0.5)
     clock.now += 10
     assert budget.chat_wait(7, REPLY) == 0
+
+
+def test_a_chat_refills_from_the_answer_not_from_the_booking(clock: Clock) -> None:
+    """The request may have reached Telegram just before its answer: counting the refill from
+    the booking would send the next one early by the request's time in flight."""
+    budget = SendBudget(overall_per_second=0, chat_interval=1.0, chat_burst=1, clock=clock)
+    budget.take(7, REPLY)
+    clock.now += 0.3
+    budget.answered(7)
+    assert budget.chat_wait(7, REPLY) == pytest.approx(1.0)
 
 
 def test_bulk_leaves_the_last_message_of_a_chat_to_a_reply(clock: Clock) -> None:
@@ -153,3 +176,16 @@ async def test_a_waiting_reply_goes_before_the_bulk_queued_ahead_of_it() -> None
     await asyncio.gather(reply, *bulk)
     assert order.index("reply") == 0, order
     assert sorted(order[1:]) == [f"bulk{i}" for i in range(8)]
+
+
+async def test_a_call_that_fails_still_ages_out_of_the_window(clock: Clock) -> None:
+    """A refused or broken call may still have reached Telegram: it counts, then ages."""
+    budget = SendBudget(overall_per_second=1, bulk_reserve=0, chat_interval=0, clock=clock)
+    limiter = SendLimiter(budget)
+
+    async def broken() -> bool:
+        raise NetworkError("connection reset")
+
+    with pytest.raises(NetworkError):
+        await limiter.process_request(broken, (), {}, "sendMessage", {"chat_id": 5}, None)
+    assert budget.overall_wait(REPLY) == pytest.approx(1.0)
