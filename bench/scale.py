@@ -147,7 +147,44 @@ class LoopProbe:
         self.collecting = 0.0
         self.budget: Any = None
         self.began_busy: dict[str, int] = {}
+        self.waits: dict[str, dict[str, list[float]]] = {
+            phase: {"reply": [], "update": []} for phase in ("idle", "busy")
+        }
         gc.callbacks.append(self.collected)
+
+    def watch(self, limiter: Any) -> None:
+        """Time every wait for the send budget, by phase and priority: how much of a step's
+        latency is the budget's queue and how much the bot's own work."""
+        acquire = limiter.acquire
+
+        async def timed(chat: int | None, priority: Any, count: int = 1) -> None:
+            began = time.monotonic()
+            budget = limiter.budget
+            kind = priority.value
+            if budget.chat_wait(chat, priority) > 0:
+                kind += " (its chat)"
+            elif budget.overall_wait(priority) > 0:
+                kind += " (30/s)"
+            await acquire(chat, priority, count)
+            if chat != FLOODER.id:
+                waits = self.waits[self.phase]
+                waits.setdefault(kind, []).append(time.monotonic() - began)
+
+        limiter.acquire = timed
+
+    def watch_updates(self, application: Any) -> None:
+        """Time the handling of every update but the flooder's, from the moment the bot
+        starts on it to its end (its replies' waits for the budget included)."""
+        process = application.process_update
+
+        async def timed(update: Any) -> None:
+            began = time.monotonic()
+            await process(update)
+            user = getattr(update, "effective_user", None)
+            if user is not None and user.id != FLOODER.id:
+                self.waits[self.phase]["update"].append(time.monotonic() - began)
+
+        application.process_update = timed
 
     def collected(self, phase: str, info: dict[str, int]) -> None:
         """The garbage collector's pauses hold the loop as well; keep the longest per generation."""
@@ -184,6 +221,10 @@ class LoopProbe:
             "over_50ms": self.over_50ms,
             "jobs": self.jobs,
             "collections": self.collections,
+            "waits": {
+                phase: {k: [percentile(w, 50), percentile(w, 99), len(w)] for k, w in waits.items()}
+                for phase, waits in self.waits.items()
+            },
         }
         self.out.write_text(json.dumps(figures))
 
@@ -240,6 +281,9 @@ def serve_bot() -> None:
         for job in app.job_queue.jobs():
             job.schedule_removal()
         probe.budget = getattr(app.bot.rate_limiter, "budget", None)
+        if probe.budget is not None:
+            probe.watch(app.bot.rate_limiter)
+        probe.watch_updates(app)
         loop = asyncio.get_running_loop()
         if os.environ.get("BENCH_SLOW"):
             # Name what holds the loop: asyncio logs every callback that runs over 50 ms.
@@ -561,6 +605,16 @@ async def run(args: argparse.Namespace, path: Path, folder: Path) -> None:
         f"   target p99 ≤ 1.5× idle ({busy_p99 / idle_p99:.2f}×) and < 500 ms"
     )
     print(f"  slowest steps busy (p99 by kind): {slowest_kinds(residents, busy_start, busy_end)}")
+    waits = probe.get("waits", {})
+    print(
+        "  inside the bot, but the flooder's (p50/p99 ms): waits for the send budget and "
+        "handling of an update: "
+        + "; ".join(
+            f"{phase} {kind} {w[0] * 1000:.0f}/{w[1] * 1000:.0f} ({w[2]})"
+            for phase, kinds in waits.items()
+            for kind, w in kinds.items()
+        )
+    )
     print(
         f"others' p99 while one account floods: {flood_p99 * 1000:.0f} ms "
         f"({len(flood_steps)} steps), {flood_p99 / busy_p99 - 1:+.0%} against busy"
