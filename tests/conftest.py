@@ -1,70 +1,104 @@
-"""Shared fixtures: a migrated database (SQLite on disk, or the real PostgreSQL when present)."""
+"""Shared fixtures: a migrated database per test, on SQLite and on PostgreSQL (tests/databases)."""
 
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.engine import create_engine, session_factory
 from db.migrate import upgrade_engine
+from tests import databases
 
 # python-telegram-bot 22 warns on every RetryAfter unless told to use timedeltas already; with
 # warnings as errors a 429 in a test would fail on the warning instead of the behaviour.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
-PG_URL = os.environ.get(
-    "ZHENGFENG_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
+DATABASE_FIXTURES = frozenset({"engine", "session", "any_engine", "tmp_path"})
+"""A test that asks for one of these reaches a database (the harness's lives in tmp_path)."""
+
+_POSTGRES_ABSENT: list[str] = []
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that reaches a database runs on SQLite and on PostgreSQL."""
+    if DATABASE_FIXTURES & set(metafunc.fixturenames):
+        metafunc.parametrize(
+            "database_kind",
+            ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+            indirect=True,
+        )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without a PostgreSQL server its half is left out with one line at the end; under CI it
+    must be there, and its absence fails the run."""
+    postgres = [item for item in items if item.get_closest_marker("postgres")]
+    if not postgres:
+        return
+    reason = databases.unreachable()
+    if reason is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.exit(f"PostgreSQL is not reachable at {databases.PG_URL} ({reason})", returncode=1)
+    _POSTGRES_ABSENT.append(reason)
+    config.hook.pytest_deselected(items=postgres)
+    items[:] = [item for item in items if not item.get_closest_marker("postgres")]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for reason in _POSTGRES_ABSENT:
+        terminalreporter.write_line(
+            f"PostgreSQL half skipped: not reachable at {databases.PG_URL} ({reason}); "
+            "set ZHENGFENG_TEST_PG_URL to run it"
+        )
+
+
+def pytest_sessionfinish() -> None:
+    databases.drop_template()
 
 
 @pytest.fixture
-async def engine(tmp_path: os.PathLike[str]) -> AsyncIterator[AsyncEngine]:
-    """A fresh SQLite file brought up by the real migrations, as production does it."""
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/test.db")
+def database_kind(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(autouse=True)
+def database_url(database_kind: str) -> Iterator[str | None]:
+    """The test's own PostgreSQL database, migrated and empty; None on SQLite, whose file each
+    test makes in its tmp_path."""
+    if database_kind != "postgres":
+        yield None
+        return
+    url = databases.create_database()
+    databases.current_url = url
+    try:
+        yield url
+    finally:
+        databases.current_url = None
+        databases.drop_database(url)
+
+
+@pytest.fixture
+async def engine(
+    tmp_path: os.PathLike[str], database_url: str | None
+) -> AsyncIterator[AsyncEngine]:
+    """A fresh database brought up by the real migrations, as production does it."""
+    engine = create_engine(database_url or f"sqlite+aiosqlite:///{tmp_path}/test.db")
     await upgrade_engine(engine)
     yield engine
     await engine.dispose()
 
 
-async def _pg_engine() -> AsyncIterator[AsyncEngine]:
-    admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    try:
-        async with admin.connect() as conn:
-            await conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    except Exception as exc:  # any failure to connect means "no server here"
-        await admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}")
-    engine = create_async_engine(PG_URL, connect_args={"server_settings": {"search_path": schema}})
-    try:
-        await upgrade_engine(engine)
-        yield engine
-    finally:
-        await engine.dispose()
-        async with admin.connect() as conn:
-            await conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        await admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def any_engine(
-    request: pytest.FixtureRequest, tmp_path: os.PathLike[str]
-) -> AsyncIterator[AsyncEngine]:
-    """The same test on SQLite and on PostgreSQL (skipped with a reason when it is absent)."""
-    if request.param == "sqlite":
-        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/test.db")
-        await upgrade_engine(engine)
-        yield engine
-        await engine.dispose()
-    else:
-        async for engine in _pg_engine():
-            yield engine
+@pytest.fixture
+def any_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The tests written for both engines before the whole suite ran on both."""
+    return engine
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from bot.runtime.settings import (
 from db.engine import create_engine, session_factory
 from db.migrate import upgrade_engine
 from db.people.departments import import_departments, parse_departments_csv, sample_csv_path
+from tests import databases
 from tests.conftest import NOW
 
 
@@ -49,7 +50,7 @@ async def prepare_database(url: str) -> None:
 
 
 def make_settings(tmp: Path, **overrides: Any) -> Settings:
-    # Telegram's pace (29 a second, one a second per chat) would make every flow test wait in
+    # Telegram's pace (30 a second, one a second per chat) would make every flow test wait in
     # real time; the budget's arithmetic is tested on its own (tests/bot/runtime).
     overrides.setdefault(
         "rate_limit", RateLimitSettings(overall_per_second=0, chat_interval_seconds=0)
@@ -65,7 +66,7 @@ def make_settings(tmp: Path, **overrides: Any) -> Settings:
             api_base_url="http://127.0.0.1:8081/bot",
             file_base_url="http://127.0.0.1:8081/file/bot",
         ),
-        database=DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp}/bot.db"),
+        database=DatabaseSettings(url=databases.current_url or f"sqlite+aiosqlite:///{tmp}/bot.db"),
         data_dir=tmp / "data",
         **overrides,
     )
