@@ -167,6 +167,37 @@ async def _import(settings: Settings, data: bytes, if_empty: bool) -> ImportResu
         return result
 
 
+@db_app.command("copy")
+def db_copy(
+    source: Annotated[str, typer.Option("--from", help="The database to copy (its URL).")],
+    target: Annotated[str, typer.Option("--to", help="An empty database to copy into (its URL).")],
+    config: ConfigOption = None,
+) -> None:
+    """Copy every row into another database, e.g. from SQLite to PostgreSQL (stop the bot first)."""
+    from db.copy import CopyRefused, TableCopied, copy_database
+
+    settings = _settings(config)
+    _ = gettext_for(settings.default_language)
+
+    def copied(table: TableCopied) -> None:
+        typer.echo(_("{table}: {rows} rows").format(table=table.name, rows=table.rows))
+
+    try:
+        tables = asyncio.run(copy_database(source, target, copied))
+    except CopyRefused as error:
+        raise _fail(_("not copied: {reason}").format(reason=error)) from None
+    typer.echo(
+        _(
+            "Copied {rows} rows in {tables} tables; the counts agree. Attachments stay in "
+            "{attachments}. Point ZHENGFENG_DATABASE__URL at the new database."
+        ).format(
+            rows=sum(t.rows for t in tables),
+            tables=len(tables),
+            attachments=settings.attachments_dir,
+        )
+    )
+
+
 @app.command("import-departments")
 def import_departments_command(
     file: Annotated[

@@ -258,3 +258,16 @@ def test_purge_dry_run_lists_and_purge_removes(workdir: Path) -> None:
         (None, None)
     ]
     assert number not in runner.invoke(app, ["purge", "--dry-run"]).output
+
+
+def test_db_copy_moves_the_office_and_refuses_to_copy_twice(
+    workdir: Path, database_url: str | None
+) -> None:
+    _sample(workdir)
+    source = f"sqlite+aiosqlite:///{workdir}/cli.db"
+    target = database_url or f"sqlite+aiosqlite:///{workdir}/moved.db"
+    result = runner.invoke(app, ["db", "copy", "--from", source, "--to", target])
+    assert result.exit_code == 0, result.output
+    assert "department：141 行" in result.output and "两边行数一致" in result.output
+    again = runner.invoke(app, ["db", "copy", "--from", source, "--to", target])
+    assert again.exit_code == 2 and "未复制" in again.output and "department" in again.output
