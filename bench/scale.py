@@ -605,6 +605,11 @@ async def run(args: argparse.Namespace, path: Path, folder: Path) -> None:
         f"   target p99 ≤ 1.5× idle ({busy_p99 / idle_p99:.2f}×) and < 500 ms"
     )
     print(f"  slowest steps busy (p99 by kind): {slowest_kinds(residents, busy_start, busy_end)}")
+    slices = []
+    for began in range(0, int(busy_seconds), 10):
+        steps = between(residents, busy_start + began, min(busy_end, busy_start + began + 10))
+        slices.append(f"{began}-{began + 10} s {percentile(steps, 99) * 1000:.0f} ms")
+    print(f"  people's p99 per 10 s of the busy phase (the flood in 10-20 s): {', '.join(slices)}")
     waits = probe.get("waits", {})
     print(
         "  inside the bot, but the flooder's (p50/p99 ms): waits for the send budget and "
