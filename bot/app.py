@@ -26,9 +26,11 @@ from bot.runtime.i18n import LANGUAGES
 from bot.runtime.send_budget import SendBudget, SendLimiter
 from bot.runtime.services import SERVICES_KEY, BotContext, Services, services_of, system_clock
 from bot.runtime.settings import Settings
+from bot.runtime.shared_state import SharedConversations
 from bot.updates import PerChatUpdateProcessor
 from db.delivery.outbox import chats_with_pending_acks
 from db.engine import create_engine, is_sqlite, session_factory
+from db.office.processes import RENEW_EVERY
 from handlers import errors, start, update_kinds
 from handlers.cases import casework, extension, followup, inbox, report, reporter
 from handlers.cases import search as case_search
@@ -63,6 +65,7 @@ from scheduler.delivery.broadcast_report import INTERVAL_SECONDS as BROADCAST_RE
 from scheduler.delivery.broadcast_report import run_broadcast_reports
 from scheduler.delivery.sender import OutboxSender
 from scheduler.office.digest import run_digest_job
+from scheduler.office.leadership import join, leader_only, leave, run_keep_lease
 from scheduler.office.retention import run_retention_job
 from scheduler.office.wal_checkpoint import INTERVAL_SECONDS as WAL_CHECKPOINT_SECONDS
 from scheduler.office.wal_checkpoint import run_wal_checkpoint
@@ -87,31 +90,43 @@ async def _post_init(application: BotApplication) -> None:
             bot_commands(language), language_code=language.split("_")[0]
         )
     await set_config_admin_menus(application.bot, services.sessions, services.settings)
-    interval = services.settings.conversation.sweep_interval_seconds
+    # One process of those sharing the database runs the jobs below (`leader_only`); every
+    # process tries for the lease every few seconds, so the jobs move when the leader dies.
     assert application.job_queue is not None
+    await join(services)
     application.job_queue.run_repeating(
-        sweep_idle_drafts, interval=interval, first=1, name="sweep_idle_drafts"
+        run_keep_lease, interval=RENEW_EVERY, first=RENEW_EVERY, name="scheduler_lease"
+    )
+    interval = services.settings.conversation.sweep_interval_seconds
+    application.job_queue.run_repeating(
+        leader_only(sweep_idle_drafts), interval=interval, first=1, name="sweep_idle_drafts"
     )
     application.job_queue.run_repeating(
-        close_unrated_reports,
+        leader_only(close_unrated_reports),
         interval=services.settings.deadlines.close_unrated_interval_seconds,
         first=5,
         name="close_unrated_reports",
     )
     application.job_queue.run_repeating(
-        run_deadline_scan,
+        leader_only(run_deadline_scan),
         interval=services.settings.reminders.scan_interval_seconds,
         first=10,
         name="deadline_scan",
     )
     send_at = services.settings.digest.send_at.replace(tzinfo=services.settings.tz)
-    application.job_queue.run_daily(run_digest_job, time=send_at, name="monthly_digest")
+    application.job_queue.run_daily(
+        leader_only(run_digest_job), time=send_at, name="monthly_digest"
+    )
     # And once after start-up: a bot that was down on the digest morning catches up.
-    application.job_queue.run_once(run_digest_job, when=60, name="monthly_digest_catch_up")
+    application.job_queue.run_once(
+        leader_only(run_digest_job), when=60, name="monthly_digest_catch_up"
+    )
     # Weekly is enough: a report a few days past the retention period harms nobody, and the
     # purge is idempotent, so a Sunday missed while the bot was down is caught up a week later.
     purge_at = services.settings.retention.run_at.replace(tzinfo=services.settings.tz)
-    application.job_queue.run_daily(run_retention_job, time=purge_at, days=(0,), name="retention")
+    application.job_queue.run_daily(
+        leader_only(run_retention_job), time=purge_at, days=(0,), name="retention"
+    )
     if is_sqlite(services.settings.database.url):
         application.job_queue.run_repeating(
             run_wal_checkpoint,
@@ -120,7 +135,7 @@ async def _post_init(application: BotApplication) -> None:
             name="wal_checkpoint",
         )
     application.job_queue.run_repeating(
-        run_broadcast_reports,
+        leader_only(run_broadcast_reports),
         interval=BROADCAST_REPORT_INTERVAL,
         first=BROADCAST_REPORT_INTERVAL,
         name="broadcast_reports",
@@ -132,7 +147,12 @@ async def _post_init(application: BotApplication) -> None:
     limiter = application.bot.rate_limiter
     assert isinstance(limiter, SendLimiter)
     services.sender = OutboxSender(
-        application.bot, services.sessions, services.settings, services.clock, limiter=limiter
+        application.bot,
+        services.sessions,
+        services.settings,
+        services.clock,
+        limiter=limiter,
+        process_id=services.process_id,
     )
     await services.sender.start()
     if services.settings.digest.separate_process:
@@ -145,6 +165,7 @@ async def _post_shutdown(application: BotApplication) -> None:
     if isinstance(services.sender, OutboxSender):
         await services.sender.stop()
     services.sender = None
+    await leave(services)
     await services.engine.dispose()
 
 
@@ -171,6 +192,7 @@ def build_application(
     )
     flood = settings.flood
     gate = FloodGate(flood.updates, flood.seconds, flood.pause_seconds)
+    processor = PerChatUpdateProcessor(gate=gate)
     builder = (
         ApplicationBuilder()
         .token(token)
@@ -179,7 +201,7 @@ def build_application(
         .local_mode(settings.telegram.local_mode)
         .context_types(ContextTypes(context=BotContext))
         .persistence(DatabasePersistence(sessions))
-        .concurrent_updates(PerChatUpdateProcessor(gate=gate))
+        .concurrent_updates(processor)
         # One budget for every call that sends, in place of AIORateLimiter: see its module.
         .rate_limiter(SendLimiter(budget))
         .post_init(_post_init)
@@ -192,6 +214,9 @@ def build_application(
         get_updates_request or AiohttpRequest(connection_pool_size=1)
     )
     application: BotApplication = builder.build()
+    if not is_sqlite(settings.database.url):
+        # Several processes may serve this database: see bot.runtime.shared_state.
+        processor.shared = SharedConversations(application, engine)
     application.bot_data[SERVICES_KEY] = Services(
         settings=settings,
         engine=engine,

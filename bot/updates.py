@@ -13,6 +13,10 @@ applies its own.
 While an update is handled, its chat is marked as the one a person is waiting in
 (`bot.runtime.send_budget.serving`): the calls to it are replies and go before bulk messages.
 
+On a database several processes share, each person's updates are serialised across the
+processes too, and the person's conversation is read from the database for each update
+(`bot.runtime.shared_state`).
+
 The flood gate (`bot.runtime.flood`) counts each update as it arrives, before it waits for its
 chat: counted when handled, a flood paced by its own replies (one a second) would never look like
 one. An update past the limit is dropped here, unhandled; the one that crosses it is handled by
@@ -30,6 +34,7 @@ from telegram.ext import BaseUpdateProcessor
 
 from bot.runtime.flood import FloodGate
 from bot.runtime.send_budget import serving
+from bot.runtime.shared_state import SharedConversations
 
 _UNBOUNDED = 1 << 30
 
@@ -38,6 +43,9 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
     def __init__(self, max_concurrent_updates: int = 64, gate: FloodGate | None = None) -> None:
         super().__init__(_UNBOUNDED)
         self.gate = gate
+        self.shared: SharedConversations | None = None
+        """Set when several processes may share the database (PostgreSQL): each update then
+        reads the person's conversation from it, under a lock across processes."""
         self._in_progress = asyncio.BoundedSemaphore(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
@@ -71,9 +79,14 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             return
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._waiting[key] = self._waiting.get(key, 0) + 1
+        chat = update.effective_chat if isinstance(update, Update) else None
         try:
             async with lock, self._in_progress:
-                await coroutine
+                if self.shared is None or chat is None or person is None:
+                    await coroutine
+                    return
+                async with self.shared.person(chat.id, person.id):
+                    await coroutine
         finally:
             # Drop the lock once nobody waits for it, so the table does not grow per person.
             self._waiting[key] -= 1
@@ -85,4 +98,5 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         return None
 
     async def shutdown(self) -> None:
-        return None
+        if self.shared is not None:
+            await self.shared.close()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.models import ConversationState, utcnow
@@ -33,6 +33,22 @@ def decode_key(text: str) -> Key:
 async def load_states(session: AsyncSession, name: str) -> dict[Key, object]:
     rows = await session.exec(select(ConversationState).where(ConversationState.name == name))
     return {decode_key(row.key): json.loads(row.state) for row in rows.all()}
+
+
+async def state_of(session: AsyncSession, name: str, key: Sequence[int | str]) -> object | None:
+    """One person's position in one flow (a primary-key lookup)."""
+    row = await session.get(ConversationState, (name, encode_key(key)))
+    return json.loads(row.state) if row is not None else None
+
+
+async def states_for(
+    session: AsyncSession, names: Sequence[str], key: Sequence[int | str]
+) -> dict[str, object]:
+    """One person's positions in the named flows, in one statement (through the primary key)."""
+    statement = select(ConversationState.name, ConversationState.state).where(
+        col(ConversationState.name).in_(names), ConversationState.key == encode_key(key)
+    )
+    return {name: json.loads(state) for name, state in (await session.exec(statement)).all()}
 
 
 _STATE = table_of(ConversationState)

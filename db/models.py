@@ -436,6 +436,9 @@ class OutboxMessage(SQLModel, table=True):
     attempts: int = Field(default=0)
     in_doubt: int = Field(default=0)
     claimed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    claimed_by: str | None = Field(default=None, max_length=32)
+    """The bot process (`BotProcess.id`) making the attempt: when that process is gone, its
+    unconfirmed attempts are in doubt and go back in the queue; another's are left alone."""
     sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     failed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     """Given up for good (the recipient blocked the bot, or Telegram refused the message)."""
@@ -448,6 +451,37 @@ class OutboxMessage(SQLModel, table=True):
     The row stays so that its key keeps a later scan from queuing it again."""
     skip_reason: str | None = Field(default=None, max_length=40)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class BotProcess(SQLModel, table=True):
+    """A bot process that shares the database: alive while its heartbeat is fresh.
+
+    Several processes may serve one PostgreSQL database; what one of them leaves half done (an
+    outbox attempt) is taken over only once it is known to be gone."""
+
+    __tablename__ = "bot_process"
+
+    id: str = Field(primary_key=True, max_length=32)
+    host: str = Field(max_length=100)
+    pid: int
+    started_at: datetime = Field(sa_column=_ts())
+    heartbeat_at: datetime = Field(sa_column=_ts())
+    stopped_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class SchedulerLease(SQLModel, table=True):
+    """Which process runs the scans, the digest and the other jobs: the one holding the lease.
+
+    A row rather than a PostgreSQL advisory lock: it works on SQLite too, it survives a dropped
+    connection for its time to live (no flapping on a network blip), and `/healthz` and the
+    admins can read who leads."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: str = Field(primary_key=True, max_length=40)
+    holder: str = Field(max_length=32)
+    acquired_at: datetime = Field(sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts())
 
 
 class AuditEvent(SQLModel, table=True):

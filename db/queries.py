@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 from sqlmodel.sql.expression import Select
 
@@ -28,3 +29,12 @@ def table_of(model: type[SQLModel]) -> Table:
     name = model.__tablename__
     assert isinstance(name, str)
     return SQLModel.metadata.tables[name]
+
+
+def insert_or_skip(
+    dialect: str, target: Table | type[SQLModel], keys: list[str] | None = None
+) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that does nothing when a row with the same `keys` (default: the primary key)
+    exists: `ON CONFLICT DO NOTHING`, which both engines have, each in its own dialect class."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(target).on_conflict_do_nothing(index_elements=keys)

@@ -26,8 +26,13 @@ _POSTGRES_ABSENT: list[str] = []
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Every test that reaches a database runs on SQLite and on PostgreSQL."""
-    if DATABASE_FIXTURES & set(metafunc.fixturenames):
+    """Every test that reaches a database runs on SQLite and on PostgreSQL; one that asks for
+    `postgres_url` (several processes on one database) on PostgreSQL only."""
+    if "postgres_url" in metafunc.fixturenames:
+        metafunc.parametrize(
+            "database_kind", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+        )
+    elif DATABASE_FIXTURES & set(metafunc.fixturenames):
         metafunc.parametrize(
             "database_kind",
             ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
@@ -82,6 +87,13 @@ def database_url(database_kind: str) -> Iterator[str | None]:
     finally:
         databases.current_url = None
         databases.drop_database(url)
+
+
+@pytest.fixture
+def postgres_url(database_url: str | None) -> str:
+    """The test's PostgreSQL database, for what only PostgreSQL can do (several processes)."""
+    assert database_url is not None
+    return database_url
 
 
 @pytest.fixture

@@ -107,5 +107,8 @@ def drop_database(url: str) -> None:
 
 
 def drop_template() -> None:
-    if _template_ready:
-        run_aside(_admin(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)'))
+    global _template_ready
+    with _lock:
+        if _template_ready:
+            run_aside(_admin(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)'))
+            _template_ready = False

@@ -111,6 +111,9 @@ class Harness:
             # so the test leaves no open database handle behind.
             await services.sender.stop()
         await services.engine.dispose()
+        shared = getattr(self.app.update_processor, "shared", None)
+        if shared is not None:  # its connections die with the process, and so do its locks
+            await shared.close()
         self.app = None
 
     @property
@@ -171,3 +174,14 @@ def texts(messages: list[dict[str, Any]]) -> str:
 
 def labels(api: FakeBotApi, message: dict[str, Any]) -> list[str]:
     return [text for row in api.buttons(message) for text, _data in row]
+
+
+async def two_processes(tmp_path: Path, **overrides: Any) -> tuple[Harness, Harness]:
+    """Two bot processes started on one (PostgreSQL) database, one Telegram and one clock."""
+    settings = make_settings(tmp_path, **overrides)
+    await prepare_database(settings.database.url)
+    api, clock = FakeBotApi(), Clock()
+    first, second = Harness(api, settings, clock), Harness(api, settings, clock)
+    await first.start()
+    await second.start()
+    return first, second

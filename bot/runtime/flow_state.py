@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.ext import ConversationHandler
 
 from bot.runtime.turn import Turn
-from db.conversations import load_states, store_state
+from db.conversations import state_of, store_state
 
 OFFICIAL_FLOWS = (
     "inbox",
@@ -55,13 +55,13 @@ async def set_target(turn: Turn, name: str, target_id: int | None) -> None:
 
 async def target_value(session: AsyncSession, name: str, key: tuple[int, int]) -> dict[str, Any]:
     """A typed step's stored target as a mapping (empty when there is none or it is not one)."""
-    stored = (await load_states(session, name)).get(key)
+    stored = await state_of(session, name, key)
     return stored if isinstance(stored, dict) else {}
 
 
 async def target_id(turn: Turn, name: str) -> int | None:
     """The id a typed step is about, as `set_target` stored it."""
-    stored = (await load_states(turn.session, name)).get(chat_key(turn))
+    stored = await state_of(turn.session, name, chat_key(turn))
     return stored if isinstance(stored, int) else None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -83,6 +84,10 @@ class Services:
     """Telegram's limits, shared by every call that sends (`bot.runtime.send_budget`)."""
     flood: FloodGate = field(default_factory=FloodGate)
     """Who sends faster than a person can (`bot.runtime.flood`)."""
+    process_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    """This process among those sharing the database (`db.office.processes`)."""
+    leading: bool = False
+    """Whether this process holds the scheduler's lease and so runs the jobs."""
 
     def wake_sender(self) -> None:
         """A job queued outbox rows: send them now rather than at the sender's next poll."""

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy import UpdateBase, or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -28,7 +27,7 @@ from db.models import (
     ReportCounter,
     ReportEvent,
 )
-from db.queries import table_of
+from db.queries import insert_or_skip, table_of
 
 
 def format_number(year: int, seq: int) -> str:
@@ -57,12 +56,11 @@ def parse_number(text: str) -> str | None:
 def _seq_statements(dialect: str) -> tuple[UpdateBase, UpdateBase]:
     """The counter's two statements, built once per dialect and run with the year as parameter:
     building them cost more Python time than running them."""
-    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # On the table, not the entity: an ORM update would also search the session for objects to
     # synchronise, and nothing here keeps counters loaded.
     table = table_of(ReportCounter)
     year: sa.BindParameter[int] = sa.bindparam("seq_year", type_=sa.Integer)
-    ensure = insert_fn(table).values(year=year, last_seq=0).on_conflict_do_nothing()
+    ensure = insert_or_skip(dialect, table).values(year=year, last_seq=0)
     bump = (
         update(table)
         .where(table.c.year == year)

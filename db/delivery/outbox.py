@@ -14,10 +14,11 @@ could go out (`expires_at`, `skip_expired`), or a rung passed over after downtim
 by the scan). It keeps its key, so nothing queues it again.
 
 A crash between 1 and 3 leaves a claimed, unsent row. Telegram offers no idempotency key, so the
-bot cannot know whether the message arrived: `recover_in_doubt` puts such rows back in the queue
-and counts them (`in_doubt`). The policy is therefore at-least-once with at most one duplicate per
-message per crash or lost answer, and every possible duplicate is counted. A live sender's claim
-is never taken over: recovery runs once at start-up, before any sender exists.
+bot cannot know whether the message arrived: `db.office.processes.recover_orphans` puts such rows
+back in the queue and counts them (`in_doubt`). The policy is therefore at-least-once with at
+most one duplicate per message per crash or lost answer, and every possible duplicate is counted.
+A live sender's claim is never taken over: a claim names its process, and only the claims of a
+process known to be gone are recovered.
 """
 
 from __future__ import annotations
@@ -30,12 +31,11 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import ColumnElement, func, or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.models import Channel, OutboxMessage
-from db.queries import select_rows
+from db.queries import insert_or_skip, select_rows
 
 ERROR_MAX = 300
 
@@ -162,12 +162,7 @@ async def enqueue(
         "skip_reason": skipped.value if skipped is not None else None,
     }
     dialect = session.get_bind().dialect.name
-    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert_fn(OutboxMessage)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-    )
+    statement = insert_or_skip(dialect, OutboxMessage, ["dedupe_key"]).values(**values)
     result = await session.exec(statement)
     return bool(result.rowcount)
 
@@ -244,12 +239,16 @@ async def existing_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:
     return set((await session.exec(statement)).all())
 
 
-async def claim(session: AsyncSession, message_id: int, now: datetime) -> bool:
-    """Record the attempt; False when another sender claimed it or it is done already."""
+async def claim(
+    session: AsyncSession, message_id: int, now: datetime, by: str | None = None
+) -> bool:
+    """Record the attempt by process `by`; False when another sender (of this process or
+    another) claimed it or it is done already. One conditional UPDATE, so two processes never
+    both win a row."""
     result = await session.exec(
         update(OutboxMessage)
         .where(col(OutboxMessage.id) == message_id, *_pending(), _unexpired(now))
-        .values(claimed_at=now, attempts=col(OutboxMessage.attempts) + 1)
+        .values(claimed_at=now, claimed_by=by, attempts=col(OutboxMessage.attempts) + 1)
     )
     return bool(result.rowcount)
 
@@ -277,6 +276,7 @@ async def release(
     of it went out), so the next one may be a second copy: counted like a crash's."""
     values: dict[str, object] = {
         "claimed_at": None,
+        "claimed_by": None,
         "next_attempt_at": retry_at,
         "last_error": error[:ERROR_MAX],
     }
@@ -295,17 +295,6 @@ async def mark_failed(session: AsyncSession, message_id: int, now: datetime, err
         .values(failed_at=now, last_error=error[:ERROR_MAX])
     )
     await _erase_secrets(session, col(OutboxMessage.id) == message_id)
-
-
-async def recover_in_doubt(session: AsyncSession) -> int:
-    """At start-up: attempts a crash interrupted go back in the queue, counted. Returns how many
-    (each may reach its recipient a second time)."""
-    result = await session.exec(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.claimed_at).is_not(None), *_open())
-        .values(claimed_at=None, in_doubt=col(OutboxMessage.in_doubt) + 1)
-    )
-    return int(result.rowcount or 0)
 
 
 async def fail_pending_for_chat(
@@ -345,3 +334,10 @@ async def counts(session: AsyncSession) -> OutboxCounts:
         )
     ).one()
     return OutboxCounts(*(int(v) for v in row))
+
+
+async def backlog(session: AsyncSession) -> int:
+    """Messages still meant to go out (`/healthz`): read through the pending index, not a count
+    of every message ever sent."""
+    statement = select(func.count()).select_from(OutboxMessage).where(*_open())
+    return int((await session.exec(statement)).one())

@@ -53,13 +53,13 @@ from db.delivery.outbox import (
     mark_failed,
     mark_sent,
     pending_by_keys,
-    recover_in_doubt,
     release,
     skip_expired,
 )
 from db.delivery.wecom import mask_url
 from db.engine import SessionFactory
 from db.models import Account, Channel, Department, OutboxMessage, RoleGrant
+from db.office.processes import recover_orphans
 from db.people.accounts import mark_unreachable
 from db.people.roles import admin_recipients
 
@@ -135,9 +135,12 @@ class OutboxSender:
         clock: Callable[[], datetime],
         *,
         limiter: SendLimiter,
+        process_id: str | None = None,
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self.bot, self.sessions, self.settings, self.clock = bot, sessions, settings, clock
+        self.process_id = process_id
+        """The bot process whose attempts this sender's claims are (`db.office.processes`)."""
         self.limiter = limiter
         self.http = http
         self.wake = asyncio.Event()
@@ -150,13 +153,15 @@ class OutboxSender:
     # --- lifecycle -------------------------------------------------------------------------
 
     async def recover(self) -> int:
+        """The attempts of processes that are gone (a crash of this bot before its restart, or
+        of another process on the database) go back in the queue."""
         async with self.sessions() as session:
-            self.recovered = await recover_in_doubt(session)
+            self.recovered = await recover_orphans(session, self.clock())
             await session.commit()
         if self.recovered:
             log.warning(
-                "%d outbox messages were being sent when the bot stopped; each is sent again "
-                "(its recipient may get it twice)",
+                "%d outbox messages were being sent when a bot process stopped; each is sent "
+                "again (its recipient may get it twice)",
                 self.recovered,
             )
         return self.recovered
@@ -274,7 +279,7 @@ class OutboxSender:
         """Claim, send, mark; returns sent, retry, failed or skipped (claimed elsewhere)."""
         assert row.id is not None
         async with self.sessions() as session:
-            claimed = await claim(session, row.id, self.clock())
+            claimed = await claim(session, row.id, self.clock(), self.process_id)
             await session.commit()
         if not claimed:
             return "skipped"

@@ -1,0 +1,85 @@
+"""A person's conversation read from the database for every update, one process at a time.
+
+On SQLite one process serves the file, and python-telegram-bot's in-memory conversation states
+are the truth between two writes. When several processes share a PostgreSQL database, a
+person's next update may reach any of them, so each process:
+
+1. takes a PostgreSQL advisory lock on the person's chat, on a connection of its own, for the
+   whole update: two updates of one person that reach two processes at once are handled one
+   after the other (a dropped connection releases the lock);
+2. reloads that person's positions in every persistent flow from the database into the flows
+   (what another process wrote since is what counts);
+3. handles the update, then writes what the flows changed (python-telegram-bot's persistence,
+   through its public `update_persistence`) before releasing the lock, so the next process
+   reads it and no delayed write of this one overwrites a later one of another.
+
+python-telegram-bot has no public way to set a conversation's state from outside (its issues
+#2331 and #2770): step 2 writes the handler's private `_conversations` mapping without marking
+it changed (`update_no_track`, and `data` for a removal), as `bot.runtime.flow_state` does;
+the version is pinned in pyproject.toml and tests/handlers/test_conversation_internals.py
+fails loudly if the internals change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from telegram.ext import ConversationHandler
+
+from db.conversations import states_for
+from db.engine import session_factory
+
+LOCK_CONNECTIONS = 20
+"""Connections for the per-person locks, apart from the bot's pool (a handler holding a lock
+still gets its own connection): at most this many people are handled at once per process."""
+
+
+class SharedConversations:
+    def __init__(self, application: Any, engine: AsyncEngine) -> None:
+        self.application = application
+        self.sessions = session_factory(engine)
+        self.locks = create_async_engine(
+            engine.url, pool_size=LOCK_CONNECTIONS, max_overflow=0, pool_pre_ping=True
+        )
+        self._flows: list[ConversationHandler[Any]] | None = None
+
+    def flows(self) -> list[ConversationHandler[Any]]:
+        if self._flows is None:
+            self._flows = [
+                handler
+                for group in self.application.handlers.values()
+                for handler in group
+                if isinstance(handler, ConversationHandler) and handler.persistent
+            ]
+        return self._flows
+
+    @contextlib.asynccontextmanager
+    async def person(self, chat_id: int, user_id: int) -> AsyncIterator[None]:
+        async with self.locks.connect() as lock:
+            await lock.execute(text("SELECT pg_advisory_lock(:chat)"), {"chat": chat_id})
+            try:
+                await self._reload((chat_id, user_id))
+                yield
+                await self.application.update_persistence()
+            finally:
+                await lock.execute(text("SELECT pg_advisory_unlock(:chat)"), {"chat": chat_id})
+                await lock.commit()
+
+    async def _reload(self, key: tuple[int, int]) -> None:
+        flows = self.flows()
+        names = [flow.name for flow in flows if flow.name]
+        async with self.sessions() as session:
+            states = await states_for(session, names, key)
+        for flow in flows:
+            conversations = flow._conversations
+            if flow.name in states:
+                conversations.update_no_track({key: states[flow.name]})  # type: ignore[attr-defined]
+            else:
+                conversations.data.pop(key, None)  # type: ignore[attr-defined]
+
+    async def close(self) -> None:
+        await self.locks.dispose()

@@ -1,0 +1,75 @@
+"""Two bot processes on one PostgreSQL database: one runs the jobs; when it dies, the other takes
+over within the lease's time to live; a job wrapped `leader_only` runs only where it leads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.runtime.services import BotContext, Services, services_of
+from bot.runtime.settings import RateLimitSettings
+from db.office.processes import RENEW_EVERY, TIME_TO_LIVE
+from scheduler.office.leadership import keep_lease, leader_only
+from tests.harness import Harness, two_processes
+
+
+def _services(harness: Harness) -> Services:
+    assert harness.app is not None
+    return services_of(harness.app)
+
+
+async def test_the_jobs_move_to_the_other_process_when_the_leader_dies(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    first, second = await two_processes(tmp_path)
+    clock = first.clock
+    try:
+        assert _services(first).leading and not _services(second).leading
+        ran: list[str] = []
+
+        async def job(context: BotContext) -> None:
+            ran.append(context.services.process_id)
+
+        for harness in (first, second):
+            await leader_only(job)(harness.context)
+        assert ran == [_services(first).process_id], "the job ran in the leader only"
+
+        await first.crash()
+        clock.advance(seconds=RENEW_EVERY.total_seconds())
+        await keep_lease(_services(second))
+        assert not _services(second).leading, "the dead leader's lease has not run out yet"
+        clock.advance(seconds=TIME_TO_LIVE.total_seconds())
+        await keep_lease(_services(second))
+        assert _services(second).leading
+        await leader_only(job)(second.context)
+        assert ran[-1] == _services(second).process_id
+    finally:
+        if second.app is not None:
+            await second.stop()
+
+
+async def test_a_leader_that_stops_hands_over_at_once(tmp_path: Path, postgres_url: str) -> None:
+    first, second = await two_processes(tmp_path)
+    clock = first.clock
+    await first.stop()
+    clock.advance(seconds=1)
+    await keep_lease(_services(second))
+    assert _services(second).leading
+    await second.stop()
+    assert first.api.violations == []
+
+
+async def test_live_processes_share_telegrams_budget(tmp_path: Path, postgres_url: str) -> None:
+    first, second = await two_processes(
+        tmp_path, rate_limit=RateLimitSettings(overall_per_second=30, chat_interval_seconds=0)
+    )
+    clock = first.clock
+    try:
+        for harness in (first, second):
+            await keep_lease(_services(harness))
+            assert _services(harness).budget.overall_per_second == 15
+        await second.stop()
+        clock.advance(seconds=RENEW_EVERY.total_seconds())
+        await keep_lease(_services(first))
+        assert _services(first).budget.overall_per_second == 30, "alone again: all of it"
+    finally:
+        await first.stop()
