@@ -129,9 +129,15 @@ def _configure_logging(settings: Settings) -> None:
 
 
 @app.command()
-def run(config: ConfigOption = None) -> None:
-    """Apply migrations and run the bot with long polling."""
+def run(
+    config: ConfigOption = None,
+    webhook: Annotated[
+        bool, typer.Option("--webhook", help="Serve Telegram's webhook ([webhook] settings).")
+    ] = False,
+) -> None:
+    """Apply migrations and run the bot with long polling, or behind a webhook."""
     from bot.app import TokenMissing, build_application, poll
+    from bot.web import WebhookMisconfigured, serve
 
     settings = _settings(config)
     _configure_logging(settings)
@@ -143,7 +149,13 @@ def run(config: ConfigOption = None) -> None:
         ) from None
     migrate.upgrade(settings.database.url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    poll(application)
+    if not webhook:
+        poll(application)
+        return
+    try:
+        serve(application)
+    except WebhookMisconfigured as error:
+        raise _fail(f"the webhook cannot be served: {error}") from None
 
 
 @db_app.command("upgrade")

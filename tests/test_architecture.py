@@ -13,7 +13,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TOP = ("bot", "handlers", "scheduler", "db")
-WIRING = ("bot.app", "bot.cli", "bot.console", "bot.persistence", "bot.request", "bot.updates")
+WIRING = (
+    "bot.app",
+    "bot.cli",
+    "bot.console",
+    "bot.persistence",
+    "bot.request",
+    "bot.updates",
+    "bot.web",
+)
 FLOORS: list[tuple[str, ...]] = [
     (*WIRING, "bot.fakeapi"),
     ("handlers", "scheduler"),

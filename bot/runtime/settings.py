@@ -45,6 +45,20 @@ class TelegramSettings(BaseModel):
     """True when talking to a local Bot API server started with --local (files come as paths)."""
 
 
+class WebhookSettings(BaseModel):
+    """`zhengfeng run --webhook`: Telegram posts updates to `url` + `path`; a reverse proxy in
+    front of `listen`:`port` terminates TLS (see the README's deployment section)."""
+
+    url: str = ""
+    """The public base URL Telegram reaches, e.g. https://bot.example.gov.cn."""
+    path: str = "/telegram"
+    listen: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    secret_token: SecretStr | None = None
+    """Telegram sends it in X-Telegram-Bot-Api-Secret-Token; any request without it is refused.
+    1-256 characters of A-Z, a-z, 0-9, _ and -."""
+
+
 class DatabaseSettings(BaseModel):
     url: str = "sqlite+aiosqlite:///data/zhengfeng.db"
     echo: bool = False
@@ -250,6 +264,7 @@ class Settings(BaseSettings):
     )
 
     telegram: TelegramSettings = TelegramSettings()
+    webhook: WebhookSettings = WebhookSettings()
     database: DatabaseSettings = DatabaseSettings()
     data_dir: Path = Path("data")
     timezone: str = "Asia/Shanghai"
