@@ -1,7 +1,7 @@
 """A bad day, tried as a new user would: what people receive when the bot is killed and Telegram
 fails.
 
-    .venv/bin/python bench/bad_day.py [--people 200] [--seed 1]
+    .venv/bin/python bench/bad_day.py [--people 200] [--seed 1] [--postgres]
 
 Two runs, each in one process with the real application against the Bot API double and a
 controllable clock:
@@ -23,6 +23,11 @@ many acknowledgements (its number in a "received" message) reached its author.
    hour, with the deadline scan and the sender; the bot down for 1, 2 and 5 days at a time and
    5% of calls failing. Counted: reminders (⏰) that arrived twice, and reminders that arrived
    after the deadline they announce.
+
+`--postgres` runs the three on a fresh PostgreSQL database each (the server of
+`ZHENGFENG_TEST_PG_URL`, as the tests use it), and the kills and faults runs with **two bot
+processes** on it: each update goes to either, a kill hits either (the leader of the jobs as
+often as not), and a person's next step may land on the other process.
 
 The numbers differ from run to run with `--seed`; the printed figures are what the closing note
 of the issue quotes.
@@ -59,6 +64,8 @@ from db.engine import create_engine, session_factory  # noqa: E402
 from db.models import Account, Department, Report, Role  # noqa: E402
 from db.people.roles import grant_role  # noqa: E402
 from scheduler.deadlines.job import run_deadline_scan  # noqa: E402
+from scheduler.office.leadership import keep_lease  # noqa: E402
+from tests import databases  # noqa: E402
 from tests.harness import Harness, make_settings, prepare_database  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -127,7 +134,7 @@ class BadDayBot(Harness):
     async def kill_during(self, update: dict[str, Any], rng: random.Random) -> None:
         """Process `update` but kill the process at a random point inside it."""
         assert self.app is not None
-        task = asyncio.create_task(self.app.process_update(Update.de_json(update, self.app.bot)))
+        task = asyncio.create_task(handle(self, update))
         # An update takes some milliseconds; the kill lands anywhere in them, before the
         # commit, between the commit and the reply, or after.
         await asyncio.sleep(rng.uniform(0, 0.03))
@@ -136,6 +143,14 @@ class BadDayBot(Harness):
             await task
         await self.crash()
         await self.start()
+
+
+async def handle(bot: Harness, update: dict[str, Any]) -> None:
+    """Through the update processor, as the running bot handles an update (per person, and on
+    a shared database under the person's lock with their conversation read afresh)."""
+    assert bot.app is not None
+    incoming = Update.de_json(update, bot.app.bot)
+    await bot.app.update_processor.process_update(incoming, bot.app.process_update(incoming))
 
 
 @dataclass
@@ -201,20 +216,43 @@ async def _stored_authors(bot: Harness) -> dict[str, int | None]:
     return {number: telegram_id for number, telegram_id in rows}
 
 
-async def reports_run(people: int, seed: int, *, kill_every: int, faulty: bool) -> dict[str, Any]:
+@contextlib.contextmanager
+def database(postgres: bool) -> Any:
+    """A fresh PostgreSQL database for the run (what `make_settings` then uses), or nothing:
+    the run's SQLite file lives in its temporary folder."""
+    if not postgres:
+        yield
+        return
+    url = databases.create_database()
+    databases.current_url = url
+    try:
+        yield
+    finally:
+        databases.current_url = None
+        databases.drop_database(url)
+        databases.drop_template()
+
+
+async def reports_run(
+    people: int, seed: int, *, kill_every: int, faulty: bool, processes: int = 1
+) -> dict[str, Any]:
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as folder:
         settings = make_settings(Path(folder))
         await prepare_database(settings.database.url)
-        bot = BadDayBot(api=FakeBotApi(), settings=settings)
-        bot.faults = Faults(
+        api = FakeBotApi()
+        bots = [BadDayBot(api=api, settings=settings) for _ in range(processes)]
+        faults = Faults(
             rng=random.Random(seed + 1),
-            clock=bot.clock,
+            clock=bots[0].clock,
             refused=0.05 if faulty else 0.0,
             dropped_before=0.02 if faulty else 0.0,
             lost_after=0.02 if faulty else 0.0,
         )
-        await bot.start()
+        for each in bots:
+            each.clock, each.faults = bots[0].clock, faults
+            await each.start()
+        bot = bots[0]
         modes = ["Real name", "Anonymous", "Fully anonymous"]
         crowd = [
             Person(FakeUser(500_000 + i, f"P{i}", language_code="en"), modes[i % 3])
@@ -222,33 +260,38 @@ async def reports_run(people: int, seed: int, *, kill_every: int, faulty: bool) 
         ]
         kills = 0
         waiting = list(crowd)
+        leaders_killed = 0
         while waiting:
             person = rng.choice(waiting)
             update, submits = _next_update(bot.api, person)
             person.actions += 1
+            bot = rng.choice(bots)  # either process may get a person's next update
             if kill_every and rng.randrange(kill_every) == 0:
                 kills += 1
+                assert bot.app is not None
+                leaders_killed += bot.app.bot_data["services"].leading
                 await bot.kill_during(update, rng)
             else:
-                assert bot.app is not None
-                await bot.app.process_update(Update.de_json(update, bot.app.bot))
+                await handle(bot, update)
             if submits or person.actions > 80:
                 person.submitted = submits
                 waiting.remove(person)
         for person in crowd:  # the next thing each of them does, some time later
+            bot = rng.choice(bots)
             bot.clock.advance(minutes=1)
-            assert bot.app is not None
-            await bot.app.process_update(
-                Update.de_json(bot.api.message_update(person.user, "/start"), bot.app.bot)
-            )
-        sender = bot.app.bot_data["services"].sender if bot.app else None
+            await handle(bot, bot.api.message_update(person.user, "/start"))
         for _ in range(8):  # a few hours for the outbox's retries
             bot.clock.advance(hours=1)
-            if sender is not None:
-                await sender.drain_once()
+            for each in bots:
+                assert each.app is not None
+                services = each.app.bot_data["services"]
+                # The lease's job, as its timer would run it: the leader takes over what the
+                # killed processes left half sent, once their heartbeats have run out.
+                await keep_lease(services)
+                await services.sender.drain_once()
         authors = await _stored_authors(bot)
         by_chat: dict[int, Counter[str]] = {}
-        for _at, chat_id, text in bot.faults.delivered:
+        for _at, chat_id, text in faults.delivered:
             if "received" in text:
                 for number in NUMBER.findall(text):
                     by_chat.setdefault(chat_id, Counter())[number] += 1
@@ -260,8 +303,11 @@ async def reports_run(people: int, seed: int, *, kill_every: int, faulty: bool) 
                 seen = sum(c[number] for c in by_chat.values())
             acks["once" if seen == 1 else ("never" if seen == 0 else "more than once")] += 1
         outbox = await _outbox_counts(bot)
-        await bot.stop()
+        for each in bots:
+            await each.stop()
     return {
+        "processes": processes,
+        "leaders killed": leaders_killed,
         "people": people,
         "pressed Submit": sum(p.submitted for p in crowd),
         "stored reports": len(authors),
@@ -269,7 +315,7 @@ async def reports_run(people: int, seed: int, *, kill_every: int, faulty: bool) 
         "acknowledged more than once": acks["more than once"],
         "never acknowledged": acks["never"],
         "kills": kills,
-        "faults": dict(bot.faults.counts),
+        "faults": dict(faults.counts),
         "outbox in doubt": outbox,
     }
 
@@ -395,18 +441,28 @@ async def main() -> None:
     parser.add_argument("--kill-every", type=int, default=60)
     parser.add_argument("--only-reports", action="store_true")
     parser.add_argument("--only-deadlines", action="store_true")
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL, two processes")
     args = parser.parse_args()
     started = time.monotonic()
-    if args.only_deadlines:
-        print("deadlines:", await deadlines_run(args.seed), flush=True)
-        return
-    kills = await reports_run(args.people, args.seed, kill_every=args.kill_every, faulty=False)
-    print("kills:", kills, flush=True)
-    faults = await reports_run(args.people, args.seed, kill_every=0, faulty=True)
-    print("faults:", faults, flush=True)
-    if args.only_reports:
-        return
-    print("deadlines:", await deadlines_run(args.seed), flush=True)
+    processes = 2 if args.postgres else 1
+    if not args.only_deadlines:
+        with database(args.postgres):
+            kills = await reports_run(
+                args.people,
+                args.seed,
+                kill_every=args.kill_every,
+                faulty=False,
+                processes=processes,
+            )
+        print("kills:", kills, flush=True)
+        with database(args.postgres):
+            faults = await reports_run(
+                args.people, args.seed, kill_every=0, faulty=True, processes=processes
+            )
+        print("faults:", faults, flush=True)
+    if not args.only_reports:
+        with database(args.postgres):
+            print("deadlines:", await deadlines_run(args.seed), flush=True)
     print(f"({time.monotonic() - started:.0f} s)")
 
 
