@@ -27,11 +27,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.ext import ConversationHandler
 
 from db.conversations import states_for
-from db.engine import session_factory
 
 LOCK_CONNECTIONS = 20
 """Connections for the per-person locks, apart from the bot's pool (a handler holding a lock
@@ -41,9 +41,14 @@ still gets its own connection): at most this many people are handled at once per
 class SharedConversations:
     def __init__(self, application: Any, engine: AsyncEngine) -> None:
         self.application = application
-        self.sessions = session_factory(engine)
+        # Autocommit: a lock, a read and an unlock are three round trips, with no BEGIN and
+        # COMMIT around them (a session-level advisory lock needs no transaction).
         self.locks = create_async_engine(
-            engine.url, pool_size=LOCK_CONNECTIONS, max_overflow=0, pool_pre_ping=True
+            engine.url,
+            pool_size=LOCK_CONNECTIONS,
+            max_overflow=0,
+            pool_pre_ping=True,
+            isolation_level="AUTOCOMMIT",
         )
         self._flows: list[ConversationHandler[Any]] | None = None
 
@@ -62,18 +67,21 @@ class SharedConversations:
         async with self.locks.connect() as lock:
             await lock.execute(text("SELECT pg_advisory_lock(:chat)"), {"chat": chat_id})
             try:
-                await self._reload((chat_id, user_id))
+                await self._reload(lock, (chat_id, user_id))
                 yield
                 await self.application.update_persistence()
             finally:
                 await lock.execute(text("SELECT pg_advisory_unlock(:chat)"), {"chat": chat_id})
-                await lock.commit()
 
-    async def _reload(self, key: tuple[int, int]) -> None:
+    async def _reload(self, lock: AsyncConnection, key: tuple[int, int]) -> None:
         flows = self.flows()
         names = [flow.name for flow in flows if flow.name]
-        async with self.sessions() as session:
+        # On the lock's connection: no second connection for a one-row read.
+        session = AsyncSession(bind=lock)
+        try:
             states = await states_for(session, names, key)
+        finally:
+            await session.close()
         for flow in flows:
             conversations = flow._conversations
             if flow.name in states:
