@@ -1,0 +1,312 @@
+"""Benchmark: mixed traffic on SQLite and on PostgreSQL, with one and with two bot processes.
+
+    .venv/bin/python bench/load.py [--users 120] [--concurrency 40]
+
+This process serves the Bot API double over HTTP on loopback, with Telegram's limits lifted in
+the double and in the bots (so that the bots, not the limits, are measured), and plays the
+people: most file a report step by step (`bench/report_flow.py`'s person), some look up their
+reports (/myreports) and the office lists its cases (/cases). Each person waits for the bot's
+answer before the next step (closed loop). In the same run:
+
+* **echo**: the bare python-telegram-bot echo bot, long polling;
+* **sqlite ×1**: Zhengfeng, long polling, on a fresh SQLite file;
+* **postgres ×1** and **postgres ×2**: Zhengfeng on a fresh PostgreSQL database (the server of
+  `ZHENGFENG_TEST_PG_URL`, as the tests use it) behind its webhook (`zhengfeng run --webhook`),
+  one process or two; this process posts each update, with the secret token, to either
+  process, as a load balancer in front of them would.
+
+Printed per configuration: updates per second at full load, p50/p99, peak memory of each bot
+process, and the p50/p99 of a second run offered about half that rate (each person thinking
+between steps). Targets (issue 15): mixed traffic at least 50% of the echo bot's updates per
+second on each engine; two processes on PostgreSQL at least 1.6× one; p99 under 5× p50 at half
+the maximum rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.report_flow import (  # noqa: E402
+    Figures,
+    Message,
+    WatchedApi,
+    echo_person,
+    load_sample_units,
+    report_person,
+    serve_echo,
+    step,
+)
+from bot.fakeapi import FakeBotApi, FakeUser  # noqa: E402
+from bot.fakeapi.http import serve  # noqa: E402
+from tests import databases  # noqa: E402
+
+SECRET = "bench-secret-token"
+ADMIN_ID = 9
+BASE_PORT = 18_080
+
+
+class PostingApi(WatchedApi):
+    """The double, but an update is posted to a bot's webhook instead of waiting in getUpdates:
+    to either process at random, as a load balancer spreads requests."""
+
+    def __init__(self, hooks: list[str]) -> None:
+        super().__init__()
+        self.hooks = hooks
+        self.session: aiohttp.ClientSession | None = None
+        self.rng = random.Random(3)
+        self.posts: set[asyncio.Task[None]] = set()
+
+    def enqueue_update(self, update: Message) -> None:
+        task = asyncio.get_running_loop().create_task(self._post(update))
+        self.posts.add(task)
+        task.add_done_callback(self.posts.discard)
+
+    async def _post(self, update: Message) -> None:
+        assert self.session is not None
+        hook = self.rng.choice(self.hooks)
+        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        async with self.session.post(hook, json=update, headers=headers) as response:
+            if response.status != 200:
+                print(f"webhook answered {response.status}", file=sys.stderr)
+
+
+async def mixed_person(api: WatchedApi, user: FakeUser, figures: Figures, index: int) -> None:
+    """Mostly the report flow; every fifth person then looks up their reports; one admin lists
+    the office's cases five times."""
+    if user.id == ADMIN_ID:
+        for _ in range(5):
+            await step(api, user, api.message_update(user, "/cases"), lambda _m: True, figures)
+        return
+    mode = ["real_name", "anonymous", "fully_anonymous"][index % 3]
+    await report_person(api, user, mode, figures)
+    if index % 5 == 0:
+        # Fully anonymous reports are not listed (nothing links them to the account): any
+        # answer will do.
+        await step(api, user, api.message_update(user, "/myreports"), lambda _m: True, figures)
+
+
+@dataclass
+class Run:
+    name: str
+    full: Figures
+    half: Figures
+    peak_mb: list[float]
+
+
+def peak_memory_mb(pid: int) -> float:
+    """The process's peak resident memory (VmHWM), from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def spawn(
+    kind: str, root_url: str, workdir: Path, env_extra: dict[str, str]
+) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "ZHENGFENG_TELEGRAM__TOKEN": FakeBotApi().token,
+            "ZHENGFENG_TELEGRAM__API_BASE_URL": f"{root_url}/bot",
+            "ZHENGFENG_TELEGRAM__FILE_BASE_URL": f"{root_url}/file/bot",
+            "ZHENGFENG_DATA_DIR": str(workdir / "data"),
+            "ZHENGFENG_RATE_LIMIT__OVERALL_PER_SECOND": "0",
+            "ZHENGFENG_RATE_LIMIT__CHAT_INTERVAL_SECONDS": "0",
+            "ZHENGFENG_FLOOD__UPDATES": "1000000",
+            "ZHENGFENG_ADMIN_IDS": f"[{ADMIN_ID}]",
+            "ZHENGFENG_LOG_LEVEL": "WARNING",
+            **env_extra,
+        }
+    )
+    # BENCH_PROFILE=DIR writes a cProfile of each bot process there, to see where time goes.
+    profile = os.environ.get("BENCH_PROFILE")
+    label = f"{kind}-{env_extra.get('ZHENGFENG_WEBHOOK__PORT', 'polling')}"
+    wrap = ["-m", "cProfile", "-o", f"{profile}/{label}.prof"] if profile else []
+    return subprocess.Popen(
+        [sys.executable, *wrap, str(Path(__file__).resolve()), f"--serve-{kind}"],
+        env=env,
+        cwd=workdir,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+async def ready(api: WatchedApi, hooks: list[str]) -> None:
+    """Polling bots ask for updates; webhook bots answer /healthz."""
+    async with asyncio.timeout(90):
+        if not hooks:
+            await api.polling.wait()
+            return
+        async with aiohttp.ClientSession() as session:
+            for hook in hooks:
+                health = hook.rsplit("/", 1)[0] + "/healthz"
+                while True:
+                    try:
+                        async with session.get(health) as response:
+                            if response.status == 200:
+                                break
+                    except aiohttp.ClientError:
+                        pass
+                    await asyncio.sleep(0.2)
+
+
+async def drive(
+    api: WatchedApi, name: str, users: int, concurrency: int, think: float, echo: bool
+) -> Figures:
+    figures = Figures(name)
+    figures.think = think
+    gate = asyncio.Semaphore(concurrency)
+    base = 100_000 + int(time.monotonic() * 1000) % 1_000_000 * 10
+
+    async def one(index: int) -> None:
+        async with gate:
+            if echo:
+                user = FakeUser(base + index, f"P{index}", language_code="en")
+                await echo_person(api, user, 10, figures)
+                return
+            # One admin among the people: a chat waits for one answer at a time here.
+            user_id = ADMIN_ID if index == 9 else base + index
+            user = FakeUser(user_id, f"P{index}", language_code="en")
+            await mixed_person(api, user, figures, index)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(users)))
+    figures.seconds = time.perf_counter() - started
+    return figures
+
+
+async def measure(
+    name: str, kind: str, processes: int, users: int, concurrency: int, workdir: Path
+) -> Run:
+    postgres = kind == "postgres"
+    hooks = (
+        [f"http://127.0.0.1:{BASE_PORT + i}/telegram" for i in range(processes)] if postgres else []
+    )
+    api: WatchedApi = PostingApi(hooks) if postgres else WatchedApi()
+    runner, root, _files = await serve(api)
+    url = databases.create_database() if postgres else f"sqlite+aiosqlite:///{workdir}/{name}.db"
+    if kind != "echo":
+        await load_sample_units_once(url, postgres)
+    bots: list[subprocess.Popen[bytes]] = []
+    try:
+        for i in range(processes):
+            extra = {"ZHENGFENG_DATABASE__URL": url}
+            if postgres:
+                extra |= {
+                    "ZHENGFENG_WEBHOOK__URL": "https://bench.invalid",
+                    "ZHENGFENG_WEBHOOK__SECRET_TOKEN": SECRET,
+                    "ZHENGFENG_WEBHOOK__PORT": str(BASE_PORT + i),
+                }
+            serve_kind = "echo" if kind == "echo" else ("webhook" if postgres else "polling")
+            bots.append(spawn(serve_kind, root, workdir, extra))
+        if isinstance(api, PostingApi):
+            api.session = aiohttp.ClientSession()
+        await ready(api, hooks)
+        echo = kind == "echo"
+        full = await drive(api, name, users, concurrency, 0.0, echo)
+        # Half the rate: each person reads the answer before the next step, long enough that
+        # the people together offer about half of what the bots just managed.
+        think = 2 * concurrency / full.rate if full.rate else 1.0
+        half = await drive(api, name, users, concurrency, think, echo)
+        return Run(name, full, half, [peak_memory_mb(b.pid) for b in bots])
+    finally:
+        if isinstance(api, PostingApi) and api.session is not None:
+            await api.session.close()
+        for bot in bots:
+            bot.terminate()
+        for bot in bots:
+            bot.wait(timeout=60)
+        await runner.cleanup()
+        if postgres:
+            databases.drop_database(url)
+
+
+async def load_sample_units_once(url: str, postgres: bool) -> None:
+    from db.engine import create_engine
+    from db.migrate import upgrade_engine
+
+    engine = create_engine(url)
+    await upgrade_engine(engine)
+    await engine.dispose()
+    await load_sample_units(url)
+
+
+def serve_polling() -> None:
+    from bot.app import build_application, poll
+    from bot.runtime.settings import load_settings
+
+    poll(build_application(load_settings()))
+
+
+def serve_webhook() -> None:
+    from bot.app import build_application
+    from bot.runtime.settings import load_settings
+    from bot.web import serve
+
+    serve(build_application(load_settings()))
+
+
+async def main(users: int, concurrency: int) -> None:
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, kind, processes in (
+            ("echo", "echo", 1),
+            ("sqlite ×1", "sqlite", 1),
+            ("postgres ×1", "postgres", 1),
+            ("postgres ×2", "postgres", 2),
+        ):
+            runs.append(await measure(name, kind, processes, users, concurrency, Path(tmp)))
+            run = runs[-1]
+            print(
+                f"{name:<12} {run.full.rate:6.1f} updates/s  p50 {run.full.quantile(0.5):6.1f} ms"
+                f"  p99 {run.full.quantile(0.99):7.1f} ms  timeouts {run.full.timeouts}"
+                f"  | at half the rate ({run.half.rate:5.1f}/s): p50 "
+                f"{run.half.quantile(0.5):6.1f} ms  p99 {run.half.quantile(0.99):7.1f} ms"
+                f" ({run.half.quantile(0.99) / run.half.quantile(0.5):.1f}× p50)"
+                f"  | peak memory {', '.join(f'{m:.0f} MB' for m in run.peak_mb)}",
+                flush=True,
+            )
+    databases.drop_template()
+    by = {run.name: run for run in runs}
+    echo = by["echo"].full.rate
+    for name in ("sqlite ×1", "postgres ×1", "postgres ×2"):
+        print(f"{name}: {by[name].full.rate / echo:.2f} of the echo bot's rate  (target ≥ 0.50)")
+    scale = by["postgres ×2"].full.rate / by["postgres ×1"].full.rate
+    print(f"two processes on PostgreSQL: {scale:.2f}× one  (target ≥ 1.6)")
+    print(
+        "p99 at half the rate under 5× p50: "
+        + ", ".join(
+            f"{run.name} {run.half.quantile(0.99) / run.half.quantile(0.5):.1f}×" for run in runs
+        )
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=120)
+    parser.add_argument("--concurrency", type=int, default=40)
+    for kind in ("echo", "polling", "webhook"):
+        parser.add_argument(f"--serve-{kind}", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_echo:
+        serve_echo()
+    elif args.serve_polling:
+        serve_polling()
+    elif args.serve_webhook:
+        serve_webhook()
+    else:
+        asyncio.run(main(args.users, args.concurrency))
