@@ -55,8 +55,9 @@ TEXTS: dict[Rung, str] = {
 }
 
 
-PAGE = 1_000
-"""Deadlines read and turned into objects between two turns of the loop (~15 ms)."""
+PAGE = 250
+"""Deadlines read and turned into objects between two turns of the loop (~4 ms: a person's
+step waits behind one such stretch at each of its awaits, see `scan.TURN_SECONDS`)."""
 
 LOOKBACK = timedelta(days=30)
 """The last per-report rung (the robot's 督办) comes a few working days after the due day; a
