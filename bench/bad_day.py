@@ -44,7 +44,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -60,6 +60,7 @@ from telegram.error import NetworkError, TimedOut  # noqa: E402
 
 from bot.app import build_application  # noqa: E402
 from bot.fakeapi import FakeBotApi, FakeRequest, FakeUser  # noqa: E402
+from db.delivery.outbox import counts  # noqa: E402
 from db.engine import create_engine, session_factory  # noqa: E402
 from db.models import Account, Department, Report, Role  # noqa: E402
 from db.people.roles import grant_role  # noqa: E402
@@ -201,9 +202,9 @@ def _next_update(api: FakeBotApi, person: Person) -> tuple[dict[str, Any], bool]
     return api.message_update(user, "/report"), False
 
 
-async def _stored_authors(bot: Harness) -> dict[str, int | None]:
+async def stored_authors(url: str) -> dict[str, int | None]:
     """Stored report numbers → the author's Telegram id (None: fully anonymous)."""
-    engine = create_engine(bot.settings.database.url)
+    engine = create_engine(url)
     async with session_factory(engine)() as session:
         rows = (
             await session.exec(
@@ -214,6 +215,26 @@ async def _stored_authors(bot: Harness) -> dict[str, int | None]:
         ).all()
     await engine.dispose()
     return {number: telegram_id for number, telegram_id in rows}
+
+
+def acknowledgements(
+    authors: dict[str, int | None], delivered: Iterable[tuple[int, str]]
+) -> Counter[str]:
+    """How many stored reports reached their author's chat once, more than once, or never, in
+    a message saying it was received (a fully anonymous author: any chat)."""
+    by_chat: dict[int, Counter[str]] = {}
+    for chat_id, text in delivered:
+        if "received" in text:
+            for number in NUMBER.findall(text):
+                by_chat.setdefault(chat_id, Counter())[number] += 1
+    acks: Counter[str] = Counter()
+    for number, author in authors.items():
+        if author is not None:
+            seen = by_chat.get(author, Counter())[number]
+        else:
+            seen = sum(c[number] for c in by_chat.values())
+        acks["once" if seen == 1 else ("never" if seen == 0 else "more than once")] += 1
+    return acks
 
 
 @contextlib.contextmanager
@@ -289,20 +310,9 @@ async def reports_run(
                 # killed processes left half sent, once their heartbeats have run out.
                 await keep_lease(services)
                 await services.sender.drain_once()
-        authors = await _stored_authors(bot)
-        by_chat: dict[int, Counter[str]] = {}
-        for _at, chat_id, text in faults.delivered:
-            if "received" in text:
-                for number in NUMBER.findall(text):
-                    by_chat.setdefault(chat_id, Counter())[number] += 1
-        acks = Counter()
-        for number, author in authors.items():
-            if author is not None:
-                seen = by_chat.get(author, Counter())[number]
-            else:
-                seen = sum(c[number] for c in by_chat.values())
-            acks["once" if seen == 1 else ("never" if seen == 0 else "more than once")] += 1
-        outbox = await _outbox_counts(bot)
+        authors = await stored_authors(settings.database.url)
+        acks = acknowledgements(authors, ((chat, text) for _at, chat, text in faults.delivered))
+        outbox = await outbox_in_doubt(settings.database.url)
         for each in bots:
             await each.stop()
     return {
@@ -320,11 +330,10 @@ async def reports_run(
     }
 
 
-async def _outbox_counts(bot: Harness) -> int:
-    engine = create_engine(bot.settings.database.url)
+async def outbox_in_doubt(url: str) -> int:
+    """Sends that may have reached their recipient twice (a crash's, or a lost answer's)."""
+    engine = create_engine(url)
     async with session_factory(engine)() as session:
-        from db.delivery.outbox import counts
-
         found = await counts(session)
     await engine.dispose()
     return found.in_doubt

@@ -42,7 +42,13 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bad_day import NUMBER, Person, _next_update  # noqa: E402
+from bench.bad_day import (  # noqa: E402
+    Person,
+    _next_update,
+    acknowledgements,
+    outbox_in_doubt,
+    stored_authors,
+)
 from bench.load import (  # noqa: E402
     BASE_PORT,
     SECRET,
@@ -203,26 +209,19 @@ async def main(people: int, kills: int, seed: int, sqlite: bool) -> None:
         finally:
             cluster.stop_all()
             await runner.cleanup()
-        stored, in_doubt = await stored_reports(url)
+        stored = await stored_authors(url)
+        in_doubt = await outbox_in_doubt(url)
     if not sqlite:
         databases.drop_database(url)
         databases.drop_template()
-    by_chat: dict[int, Counter[str]] = {}
-    for call in api.calls:
-        text = str(call.params.get("text", ""))
-        sent = call.status == 200 and call.method in ("sendMessage", "editMessageText")
-        if sent and "received" in text:
-            chat = int(str(call.params.get("chat_id")))
-            for number in NUMBER.findall(text):
-                by_chat.setdefault(chat, Counter())[number] += 1
-    acks: Counter[str] = Counter()
-    for number, author in stored.items():
-        seen = (
-            by_chat.get(author, Counter())[number]
-            if author is not None
-            else sum(c[number] for c in by_chat.values())
-        )
-        acks["once" if seen == 1 else ("never" if seen == 0 else "more than once")] += 1
+    acks = acknowledgements(
+        stored,
+        (
+            (int(str(c.params.get("chat_id"))), str(c.params.get("text", "")))
+            for c in api.calls
+            if c.status == 200 and c.method in ("sendMessage", "editMessageText")
+        ),
+    )
     print(
         {
             "engine": "SQLite, one process" if sqlite else "PostgreSQL, two processes",
@@ -239,27 +238,6 @@ async def main(people: int, kills: int, seed: int, sqlite: bool) -> None:
             "seconds": round(seconds),
         }
     )
-
-
-async def stored_reports(url: str) -> tuple[dict[str, int | None], int]:
-    from sqlmodel import col, select
-
-    from db.delivery.outbox import counts
-    from db.engine import create_engine, session_factory
-    from db.models import Account, Report
-
-    engine = create_engine(url)
-    async with session_factory(engine)() as session:
-        rows = (
-            await session.exec(
-                select(Report.number, Account.telegram_id).outerjoin(
-                    Account, col(Account.id) == col(Report.reporter_account_id)
-                )
-            )
-        ).all()
-        in_doubt = (await counts(session)).in_doubt
-    await engine.dispose()
-    return {number: telegram_id for number, telegram_id in rows}, in_doubt
 
 
 if __name__ == "__main__":

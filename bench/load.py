@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import subprocess
 import sys
@@ -50,7 +49,8 @@ from bench.report_flow import (  # noqa: E402
     serve_echo,
     step,
 )
-from bot.fakeapi import FakeBotApi, FakeUser  # noqa: E402
+from bench.report_flow import spawn as spawn_bot  # noqa: E402
+from bot.fakeapi import FakeUser  # noqa: E402
 from bot.fakeapi.http import serve  # noqa: E402
 from tests import databases  # noqa: E402
 
@@ -115,34 +115,10 @@ def peak_memory_mb(pid: int) -> float:
     return float("nan")
 
 
-def spawn(
-    kind: str, root_url: str, workdir: Path, env_extra: dict[str, str]
-) -> subprocess.Popen[bytes]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "ZHENGFENG_TELEGRAM__TOKEN": FakeBotApi().token,
-            "ZHENGFENG_TELEGRAM__API_BASE_URL": f"{root_url}/bot",
-            "ZHENGFENG_TELEGRAM__FILE_BASE_URL": f"{root_url}/file/bot",
-            "ZHENGFENG_DATA_DIR": str(workdir / "data"),
-            "ZHENGFENG_RATE_LIMIT__OVERALL_PER_SECOND": "0",
-            "ZHENGFENG_RATE_LIMIT__CHAT_INTERVAL_SECONDS": "0",
-            "ZHENGFENG_FLOOD__UPDATES": "1000000",
-            "ZHENGFENG_ADMIN_IDS": f"[{ADMIN_ID}]",
-            "ZHENGFENG_LOG_LEVEL": "WARNING",
-            **env_extra,
-        }
-    )
-    # BENCH_PROFILE=DIR writes a cProfile of each bot process there, to see where time goes.
-    profile = os.environ.get("BENCH_PROFILE")
-    label = f"{kind}-{env_extra.get('ZHENGFENG_WEBHOOK__PORT', 'polling')}"
-    wrap = ["-m", "cProfile", "-o", f"{profile}/{label}.prof"] if profile else []
-    return subprocess.Popen(
-        [sys.executable, *wrap, str(Path(__file__).resolve()), f"--serve-{kind}"],
-        env=env,
-        cwd=workdir,
-        stdin=subprocess.DEVNULL,
-    )
+def spawn(kind: str, root: str, workdir: Path, extra: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`bench/report_flow.py`'s bot process, started from this file, with one admin."""
+    extra = {"ZHENGFENG_ADMIN_IDS": f"[{ADMIN_ID}]", **extra}
+    return spawn_bot(kind, root, workdir, extra, Path(__file__).resolve())
 
 
 async def ready(api: WatchedApi, hooks: list[str]) -> None:

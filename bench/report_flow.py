@@ -217,7 +217,15 @@ async def run_people(
     figures.seconds = time.perf_counter() - started
 
 
-def spawn(kind: str, root_url: str, workdir: Path) -> subprocess.Popen[bytes]:
+def spawn(
+    kind: str,
+    root_url: str,
+    workdir: Path,
+    env_extra: dict[str, str] | None = None,
+    script: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """A bot process (`script --serve-KIND`, this file by default) against the double, with
+    Telegram's limits and the flood gate lifted; `env_extra` adds or overrides settings."""
     env = dict(os.environ)
     env.update(
         {
@@ -232,13 +240,15 @@ def spawn(kind: str, root_url: str, workdir: Path) -> subprocess.Popen[bytes]:
             "ZHENGFENG_RATE_LIMIT__CHAT_INTERVAL_SECONDS": "0",
             "ZHENGFENG_FLOOD__UPDATES": "1000000",
             "ZHENGFENG_LOG_LEVEL": "WARNING",
+            **(env_extra or {}),
         }
     )
     # BENCH_PROFILE=DIR writes a cProfile of each bot process there, to see where time goes.
     profile = os.environ.get("BENCH_PROFILE")
-    wrap = ["-m", "cProfile", "-o", f"{profile}/{kind}.prof"] if profile else []
+    label = f"{kind}-{env.get('ZHENGFENG_WEBHOOK__PORT', 'polling')}"
+    wrap = ["-m", "cProfile", "-o", f"{profile}/{label}.prof"] if profile else []
     return subprocess.Popen(
-        [sys.executable, *wrap, str(Path(__file__).resolve()), f"--serve-{kind}"],
+        [sys.executable, *wrap, str(script or Path(__file__).resolve()), f"--serve-{kind}"],
         env=env,
         cwd=workdir,
         stdin=subprocess.DEVNULL,
