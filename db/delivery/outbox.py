@@ -33,6 +33,7 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from db.models import Channel, OutboxMessage
 from db.queries import insert_or_skip, select_rows
@@ -295,6 +296,25 @@ async def mark_failed(session: AsyncSession, message_id: int, now: datetime, err
         .values(failed_at=now, last_error=error[:ERROR_MAX])
     )
     await _erase_secrets(session, col(OutboxMessage.id) == message_id)
+
+
+async def release_claims_except(session: AsyncSession, live: SelectOfScalar[str]) -> int:
+    """Claimed, still open rows of any sender not among `live` (ids of live processes) go back
+    in the queue, counted in doubt: their attempt may have arrived. Returns how many."""
+    result = await session.exec(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.claimed_at).is_not(None),
+            *_open(),
+            or_(
+                col(OutboxMessage.claimed_by).is_(None),
+                col(OutboxMessage.claimed_by).not_in(live),
+            ),
+        )
+        .values(claimed_at=None, claimed_by=None, in_doubt=col(OutboxMessage.in_doubt) + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
 
 
 async def fail_pending_for_chat(

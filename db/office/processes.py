@@ -25,7 +25,8 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from db.models import BotProcess, OutboxMessage, SchedulerLease
+from db.delivery.outbox import release_claims_except
+from db.models import BotProcess, SchedulerLease
 from db.queries import insert_or_skip
 
 LEASE = "scheduler"
@@ -115,20 +116,4 @@ async def stop(session: AsyncSession, process_id: str, now: datetime) -> None:
 async def recover_orphans(session: AsyncSession, now: datetime) -> int:
     """Unconfirmed outbox attempts of gone processes go back in the queue, counted in doubt
     (each may reach its recipient a second time). Returns how many."""
-    alive = select(BotProcess.id).where(*_alive(now))
-    result = await session.exec(
-        update(OutboxMessage)
-        .where(
-            col(OutboxMessage.claimed_at).is_not(None),
-            col(OutboxMessage.sent_at).is_(None),
-            col(OutboxMessage.failed_at).is_(None),
-            col(OutboxMessage.skipped_at).is_(None),
-            or_(
-                col(OutboxMessage.claimed_by).is_(None),
-                col(OutboxMessage.claimed_by).not_in(alive),
-            ),
-        )
-        .values(claimed_at=None, claimed_by=None, in_doubt=col(OutboxMessage.in_doubt) + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)
+    return await release_claims_except(session, select(BotProcess.id).where(*_alive(now)))
