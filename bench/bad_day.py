@@ -12,17 +12,22 @@ controllable clock:
    away as `kill -9` would) and started again on the same database.
 2. **Faults.** The same people again on a fresh database, the bot never killed, but 5% of Bot API
    calls answered 500, 2% of connections dropped before the call and 2% dropped after Telegram
-   carried it out (the answer lost).
+   carried it out (the answer lost), and Telegram's limits on in the double (30 a second, a
+   burst of 3 and then 1 a second per chat, 429 beyond them) and in the bot (its default
+   `[rate_limit]`). After the reports, the admin sends a broadcast (/broadcast all) to
+   `LIAISONS` liaisons through the bot, pressing again where an answer did not come.
 
 A person who gets no answer sends /report to be shown the current question, as people do; after
 pressing Submit they are done, and later send one more message (/start). Then the outbox is given
 a few hours (of the fake clock) to retry. Counted from the double: for every stored report, how
-many acknowledgements (its number in a "received" message) reached its author.
+many acknowledgements (its number in a "received" message) reached its author; for every
+liaison, how many copies of the broadcast; and the 429 answers.
 
 3. **Deadlines.** Reports assigned to a unit with three liaisons; two weeks of the clock, hour by
    hour, with the deadline scan and the sender; the bot down for 1, 2 and 5 days at a time and
-   5% of calls failing. Counted: reminders (⏰) that arrived twice, and reminders that arrived
-   after the deadline they announce.
+   the faults and limits of run 2. Counted: reminders (⏰) that arrived twice (a lost answer may
+   make a second copy: each such send is counted in doubt), and reminders that arrived after
+   the deadline they announce.
 
 `--postgres` runs the three on a fresh PostgreSQL database each (the server of
 `ZHENGFENG_TEST_PG_URL`, as the tests use it), and the kills and faults runs with **two bot
@@ -60,9 +65,10 @@ from telegram.error import NetworkError, TimedOut  # noqa: E402
 
 from bot.app import build_application  # noqa: E402
 from bot.fakeapi import FakeBotApi, FakeRequest, FakeUser  # noqa: E402
+from bot.runtime.settings import RateLimitSettings  # noqa: E402
 from db.delivery.outbox import counts  # noqa: E402
 from db.engine import create_engine, session_factory  # noqa: E402
-from db.models import Account, Department, Report, Role  # noqa: E402
+from db.models import Account, Broadcast, Department, Report, Role  # noqa: E402
 from db.people.roles import grant_role  # noqa: E402
 from scheduler.deadlines.job import run_deadline_scan  # noqa: E402
 from scheduler.office.leadership import keep_lease  # noqa: E402
@@ -73,6 +79,9 @@ TZ = ZoneInfo("Asia/Shanghai")
 NUMBER = re.compile(r"ZF\d{4}-\d{6}")
 DUE = re.compile(r"by (\d{4}-\d{2}-\d{2} \d{2}:\d{2})")
 QUIET_METHODS = ("getUpdates", "getMe", "setMyCommands", "deleteWebhook", "setChatMenuButton")
+ADMIN = FakeUser(9, "Admin", language_code="en")
+LIAISONS = 30
+NOTICE = "请各单位于12月20日前报送自查报告（坏天气演练）。"
 
 
 @dataclass
@@ -259,9 +268,20 @@ async def reports_run(
 ) -> dict[str, Any]:
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as folder:
-        settings = make_settings(Path(folder))
+        # Under faults, Telegram's limits as the bot meets them: the bot's default budget, and
+        # the double refusing what goes beyond them.
+        limits = {"rate_limit": RateLimitSettings()} if faulty else {}
+        settings = make_settings(Path(folder), admin_ids=[ADMIN.id], **limits)
         await prepare_database(settings.database.url)
         api = FakeBotApi()
+        if faulty:
+            api.rate_limit(30)
+            api.chat_limits(1.0, 3, 20)
+        liaisons = [FakeUser(600_000 + i, f"L{i}", language_code="en") for i in range(LIAISONS)]
+        if faulty:
+            await add_liaisons(settings.database.url, liaisons)
+            for user in liaisons:
+                api.add_user(user)  # they started the bot once, when they joined
         bots = [BadDayBot(api=api, settings=settings) for _ in range(processes)]
         faults = Faults(
             rng=random.Random(seed + 1),
@@ -301,6 +321,7 @@ async def reports_run(
             bot = rng.choice(bots)
             bot.clock.advance(minutes=1)
             await handle(bot, bot.api.message_update(person.user, "/start"))
+        admin_steps = await broadcast(bots, rng) if faulty else 0
         for _ in range(8):  # a few hours for the outbox's retries
             bot.clock.advance(hours=1)
             for each in bots:
@@ -313,8 +334,18 @@ async def reports_run(
         authors = await stored_authors(settings.database.url)
         acks = acknowledgements(authors, ((chat, text) for _at, chat, text in faults.delivered))
         outbox = await outbox_in_doubt(settings.database.url)
+        copies = Counter(
+            chat for _at, chat, text in faults.delivered if NOTICE in text and chat != ADMIN.id
+        )
         for each in bots:
             await each.stop()
+    broadcast_figures = {
+        "liaisons": len(liaisons) if faulty else 0,
+        "admin's steps": admin_steps,
+        "broadcast once": sum(copies[u.id] == 1 for u in liaisons) if faulty else 0,
+        "broadcast twice or more": sum(copies[u.id] > 1 for u in liaisons) if faulty else 0,
+        "broadcast never": sum(copies[u.id] == 0 for u in liaisons) if faulty else 0,
+    }
     return {
         "processes": processes,
         "leaders killed": leaders_killed,
@@ -325,9 +356,56 @@ async def reports_run(
         "acknowledged more than once": acks["more than once"],
         "never acknowledged": acks["never"],
         "kills": kills,
+        **(broadcast_figures if faulty else {}),
         "faults": dict(faults.counts),
+        "429 answers": api.stats.rate_limited,
         "outbox in doubt": outbox,
     }
+
+
+async def add_liaisons(url: str, users: list[FakeUser]) -> None:
+    """Liaisons of the first units, one each, as their invite links would have made them."""
+    engine = create_engine(url)
+    async with session_factory(engine)() as session:
+        units = (await session.exec(select(Department).order_by(col(Department.id)))).all()
+        for user, unit in zip(users, units, strict=False):
+            account = Account(telegram_id=user.id, language="en")
+            session.add(account)
+            await session.flush()
+            assert account.id is not None and unit.id is not None
+            await grant_role(session, account.id, Role.liaison, unit.id, datetime.now(TZ))
+        await session.commit()
+    await engine.dispose()
+
+
+async def broadcast(bots: list[BadDayBot], rng: random.Random) -> int:
+    """The admin sends NOTICE to every liaison through the bot: /broadcast all, the text, Send;
+    where an answer did not come (a fault), again from the start, as a person would. Returns
+    the admin's steps."""
+    steps = 0
+    url = bots[0].settings.database.url
+    while steps < 40 and not await broadcasts_stored(url):
+        bot = rng.choice(bots)
+        api = bot.api
+        last = (api.sent_messages(ADMIN.id) or [None])[-1]
+        buttons = dict(_labels(api, last)) if last else {}
+        if "Send" in buttons and last is not None and NOTICE in str(last.get("text", "")):
+            update = api.callback_update(ADMIN, last, buttons["Send"])
+        elif last is not None and "Type the notice" in str(last.get("text", "")):
+            update = api.message_update(ADMIN, NOTICE)
+        else:
+            update = api.message_update(ADMIN, "/broadcast all")
+        await handle(bot, update)
+        steps += 1
+    return steps
+
+
+async def broadcasts_stored(url: str) -> int:
+    engine = create_engine(url)
+    async with session_factory(engine)() as session:
+        found = len((await session.exec(select(Broadcast))).all())
+    await engine.dispose()
+    return found
 
 
 async def outbox_in_doubt(url: str) -> int:
@@ -347,10 +425,18 @@ async def deadlines_run(seed: int, reports: int = 30) -> dict[str, Any]:
 
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as folder:
-        settings = make_settings(Path(folder), admin_ids=[9])
+        settings = make_settings(Path(folder), admin_ids=[9], rate_limit=RateLimitSettings())
         await prepare_database(settings.database.url)
         bot = BadDayBot(api=FakeBotApi(), settings=settings)
-        bot.faults = Faults(rng=random.Random(seed + 2), clock=bot.clock, refused=0.05)
+        bot.api.rate_limit(30)
+        bot.api.chat_limits(1.0, 3, 20)
+        bot.faults = Faults(
+            rng=random.Random(seed + 2),
+            clock=bot.clock,
+            refused=0.05,
+            dropped_before=0.02,
+            lost_after=0.02,
+        )
         liaisons = [FakeUser(800 + i, f"L{i}", language_code="en") for i in range(3)]
         for user in [*liaisons, FakeUser(9, "Admin", language_code="en")]:
             bot.api.add_user(user)
@@ -420,6 +506,7 @@ async def deadlines_run(seed: int, reports: int = 30) -> dict[str, Any]:
             bot.clock.advance(hours=1)
             hour += 1
         await bot.stop()
+        in_doubt = await outbox_in_doubt(settings.database.url)
     last: dict[tuple[int, str], datetime] = {}
     twice = late = reminders = 0
     for at, chat_id, text in bot.faults.delivered:
@@ -440,6 +527,9 @@ async def deadlines_run(seed: int, reports: int = 30) -> dict[str, Any]:
         "the same reminder twice": twice,
         "reminders after their deadline": late,
         "faults": dict(bot.faults.counts),
+        "429 answers": bot.api.stats.rate_limited,
+        "outbox in doubt": in_doubt,
+        "twice beyond those in doubt": max(0, twice - in_doubt),
     }
 
 
