@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import subprocess
 import sys
@@ -45,6 +46,7 @@ from bench.report_flow import (  # noqa: E402
     WatchedApi,
     echo_person,
     load_sample_units,
+    process_cpu_seconds,
     report_person,
     serve_echo,
     step,
@@ -105,6 +107,31 @@ class Run:
     full: Figures
     half: Figures
     peak_mb: list[float]
+    cpu_ms: dict[str, float]
+    """CPU per update at full load: the bots, the PostgreSQL server, this process."""
+    machine_busy: float
+    """The share of the machine's cores busy at full load (steal included): near 1, more
+    processes cannot go faster here, whatever they share or not."""
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, all) clock ticks of every core since boot, from /proc/stat (Linux)."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of the PostgreSQL server's processes on this machine (all of them: the bench's
+    database is the only busy one), from /proc; 0 where none is visible."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if Path(stat.parent, "comm").read_text().strip() == "postgres":
+                total += process_cpu_seconds(int(stat.parent.name))
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+    return total
 
 
 def peak_memory_mb(pid: int) -> float:
@@ -149,6 +176,9 @@ async def drive(
     base = 100_000 + int(time.monotonic() * 1000) % 1_000_000 * 10
 
     async def one(index: int) -> None:
+        if think:
+            # Arrive spread over a think time, not all in the first millisecond.
+            await asyncio.sleep(figures.rng.uniform(0, think))
         async with gate:
             if echo:
                 user = FakeUser(base + index, f"P{index}", language_code="en")
@@ -193,12 +223,27 @@ async def measure(
             api.session = aiohttp.ClientSession()
         await ready(api, hooks)
         echo = kind == "echo"
+        cpu = [sum(process_cpu_seconds(b.pid) for b in bots), postgres_cpu_seconds()]
+        own = time.process_time()
+        ticks = machine_ticks()
         full = await drive(api, name, users, concurrency, 0.0, echo)
+        busy, every = (after - before for after, before in zip(machine_ticks(), ticks, strict=True))
+        spent = [
+            sum(process_cpu_seconds(b.pid) for b in bots) - cpu[0],
+            postgres_cpu_seconds() - cpu[1],
+            time.process_time() - own,
+        ]
+        cpu_ms = {
+            what: seconds / full.steps * 1000
+            for what, seconds in zip(("bots", "postgres", "bench"), spent, strict=True)
+            if full.steps and (what != "postgres" or postgres)
+        }
         # Half the rate: each person reads the answer before the next step, long enough that
         # the people together offer about half of what the bots just managed.
         think = 2 * concurrency / full.rate if full.rate else 1.0
         half = await drive(api, name, users, concurrency, think, echo)
-        return Run(name, full, half, [peak_memory_mb(b.pid) for b in bots])
+        peaks = [peak_memory_mb(b.pid) for b in bots]
+        return Run(name, full, half, peaks, cpu_ms, busy / every if every else float("nan"))
     finally:
         if isinstance(api, PostingApi) and api.session is not None:
             await api.session.close()
@@ -236,15 +281,19 @@ def serve_webhook() -> None:
     serve(build_application(load_settings()))
 
 
-async def main(users: int, concurrency: int) -> None:
+CONFIGURATIONS = {
+    "echo": ("echo", "echo", 1),
+    "sqlite": ("sqlite ×1", "sqlite", 1),
+    "postgres1": ("postgres ×1", "postgres", 1),
+    "postgres2": ("postgres ×2", "postgres", 2),
+}
+
+
+async def main(users: int, concurrency: int, only: list[str]) -> None:
     runs: list[Run] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, kind, processes in (
-            ("echo", "echo", 1),
-            ("sqlite ×1", "sqlite", 1),
-            ("postgres ×1", "postgres", 1),
-            ("postgres ×2", "postgres", 2),
-        ):
+        for key in only:
+            name, kind, processes = CONFIGURATIONS[key]
             runs.append(await measure(name, kind, processes, users, concurrency, Path(tmp)))
             run = runs[-1]
             print(
@@ -253,16 +302,24 @@ async def main(users: int, concurrency: int) -> None:
                 f"  | at half the rate ({run.half.rate:5.1f}/s): p50 "
                 f"{run.half.quantile(0.5):6.1f} ms  p99 {run.half.quantile(0.99):7.1f} ms"
                 f" ({run.half.quantile(0.99) / run.half.quantile(0.5):.1f}× p50)"
-                f"  | peak memory {', '.join(f'{m:.0f} MB' for m in run.peak_mb)}",
+                f"  | peak memory {', '.join(f'{m:.0f} MB' for m in run.peak_mb)}"
+                f"  | CPU per update: "
+                + ", ".join(f"{what} {ms:.1f} ms" for what, ms in run.cpu_ms.items())
+                + f"  | the machine {run.machine_busy:.0%} busy",
                 flush=True,
             )
     databases.drop_template()
+    print(f"(this machine has {os.cpu_count()} cores for the bots, PostgreSQL and the bench)")
     by = {run.name: run for run in runs}
-    echo = by["echo"].full.rate
-    for name in ("sqlite ×1", "postgres ×1", "postgres ×2"):
-        print(f"{name}: {by[name].full.rate / echo:.2f} of the echo bot's rate  (target ≥ 0.50)")
-    scale = by["postgres ×2"].full.rate / by["postgres ×1"].full.rate
-    print(f"two processes on PostgreSQL: {scale:.2f}× one  (target ≥ 1.6)")
+    if "echo" in by:
+        echo = by["echo"].full.rate
+        for name in ("sqlite ×1", "postgres ×1", "postgres ×2"):
+            if name in by:
+                ratio = by[name].full.rate / echo
+                print(f"{name}: {ratio:.2f} of the echo bot's rate  (target ≥ 0.50)")
+    if "postgres ×1" in by and "postgres ×2" in by:
+        scale = by["postgres ×2"].full.rate / by["postgres ×1"].full.rate
+        print(f"two processes on PostgreSQL: {scale:.2f}× one  (target ≥ 1.6)")
     print(
         "p99 at half the rate under 5× p50: "
         + ", ".join(
@@ -275,6 +332,13 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=120)
     parser.add_argument("--concurrency", type=int, default=40)
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=list(CONFIGURATIONS),
+        default=list(CONFIGURATIONS),
+        help="run these configurations (all by default; the ratios need their pairs)",
+    )
     for kind in ("echo", "polling", "webhook"):
         parser.add_argument(f"--serve-{kind}", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -285,4 +349,4 @@ if __name__ == "__main__":
     elif args.serve_webhook:
         serve_webhook()
     else:
-        asyncio.run(main(args.users, args.concurrency))
+        asyncio.run(main(args.users, args.concurrency, args.only))

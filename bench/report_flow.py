@@ -94,7 +94,10 @@ class Figures:
     cpu_seconds: float = 0.0
     """CPU time the bot process used while the people were served (user + system)."""
     think: float = 0.0
-    """Seconds a person takes to read an answer before the next step (0: none, as here)."""
+    """A person's mean time to read an answer before the next step (0: none, as here). Drawn
+    at random for each step (exponentially): people with one fixed think time who start
+    together stay in step, and their waves of simultaneous updates measure the waves."""
+    rng: random.Random = field(default_factory=lambda: random.Random(11))
     ended: list[float] = field(default_factory=list)
     """When each step ended (time.monotonic), beside its latency, to cut a run into phases."""
     kinds: list[str] = field(default_factory=list)
@@ -153,7 +156,7 @@ async def step(
     figures.kinds.append(step_kind(update))
     figures.steps += 1
     if figures.think:
-        await asyncio.sleep(figures.think)
+        await asyncio.sleep(figures.rng.expovariate(1 / figures.think))
     return message
 
 
