@@ -7,10 +7,11 @@ transactions queue on an asyncio lock, which is what makes many people typing at
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -67,6 +68,40 @@ PostgreSQL it changes nothing: asyncpg waits for the server without holding the 
 
 
 PG_POOL_SIZE = 20
+TRUSTED_FOR_SECONDS = 2.0
+"""A pooled connection used this recently is taken without a ping (see `ping_when_idle`)."""
+
+
+def ping_when_idle(engine: AsyncEngine) -> None:
+    """Ping a pooled PostgreSQL connection before use only when it has lain idle.
+
+    SQLAlchemy's `pool_pre_ping` pings at every checkout, and its asyncpg ping is three round
+    trips (BEGIN, an empty query, ROLLBACK); an update checks out two or three connections, so
+    under load pings were a third of the bot's round trips to the server (bench/load.py). A
+    connection handed back a moment ago is alive unless the server died in that moment, and
+    then the statement fails as it would have a moment later anyway; so, as HikariCP does with
+    its alive-bypass window, only a connection idle for `TRUSTED_FOR_SECONDS` is pinged. One
+    that does not answer is reported to the pool as a disconnection, its public way to replace
+    it with a new connection before handing it out (SQLAlchemy's "pessimistic" recipe)."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connected(_dbapi_connection: Any, record: Any) -> None:
+        record.info["used_at"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["used_at"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("used_at", float("-inf")) < TRUSTED_FOR_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise exc.DisconnectionError("the pooled connection did not answer") from error
+        record.info["used_at"] = time.monotonic()
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
@@ -75,9 +110,9 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         # SQLAlchemy opens an overflow connection per checkout and closes it after, and a
         # PostgreSQL connection costs the server a process (bench/load.py: 6% of the bot's
         # time went to connecting with the default 5).
-        return create_async_engine(
-            url, echo=echo, pool_pre_ping=True, pool_size=PG_POOL_SIZE, max_overflow=10
-        )
+        engine = create_async_engine(url, echo=echo, pool_size=PG_POOL_SIZE, max_overflow=10)
+        ping_when_idle(engine)
+        return engine
     ensure_sqlite_dir(url)
     # One write lock per engine: its connections take turns at writing in asyncio.
     write_lock = asyncio.Lock()

@@ -32,6 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.ext import ConversationHandler
 
 from db.conversations import states_for
+from db.engine import ping_when_idle
 
 LOCK_CONNECTIONS = 20
 """Connections for the per-person locks, apart from the bot's pool (a handler holding a lock
@@ -47,9 +48,9 @@ class SharedConversations:
             engine.url,
             pool_size=LOCK_CONNECTIONS,
             max_overflow=0,
-            pool_pre_ping=True,
             isolation_level="AUTOCOMMIT",
         )
+        ping_when_idle(self.locks)
         self._flows: list[ConversationHandler[Any]] | None = None
 
     def flows(self) -> list[ConversationHandler[Any]]:
