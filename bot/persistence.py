@@ -10,6 +10,7 @@ from typing import Any
 
 from telegram.ext import BasePersistence, PersistenceInput
 
+from bot.runtime.stored_states import already_stored
 from db.conversations import load_states, store_state
 from db.engine import SessionFactory
 
@@ -35,6 +36,8 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
     async def update_conversation(
         self, name: str, key: ConversationKey, new_state: object | None
     ) -> None:
+        if already_stored(name, key, new_state):
+            return  # the handler's own transaction wrote it
         async with self._sessions() as session:
             await store_state(session, name, key, new_state)
             await session.commit()

@@ -40,12 +40,9 @@ def chat_key(turn: Turn) -> tuple[int, int]:
 async def remember(turn: Turn, conversation: str, state: int) -> None:
     """Store the flow's next step in the handler's transaction, beside the draft it belongs to,
     so the two cannot disagree after a crash (END removes it)."""
-    await store_state(
-        turn.session,
-        conversation,
-        chat_key(turn),
-        None if state == ConversationHandler.END else int(state),
-    )
+    key, value = chat_key(turn), None if state == ConversationHandler.END else int(state)
+    await store_state(turn.session, conversation, key, value)
+    turn.stored_states[(conversation, key)] = value
 
 
 async def set_target(turn: Turn, name: str, target_id: int | None) -> None:

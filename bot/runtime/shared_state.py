@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.ext import ConversationHandler
 
+from bot.runtime.stored_states import one_update
 from db.conversations import states_for
 from db.engine import ping_when_idle
 
@@ -69,8 +70,9 @@ class SharedConversations:
             await lock.execute(text("SELECT pg_advisory_lock(:chat)"), {"chat": chat_id})
             try:
                 await self._reload(lock, (chat_id, user_id))
-                yield
-                await self.application.update_persistence()
+                with one_update():
+                    yield
+                    await self.application.update_persistence()
             finally:
                 await lock.execute(text("SELECT pg_advisory_unlock(:chat)"), {"chat": chat_id})
 

@@ -28,6 +28,7 @@ from telegram.error import Forbidden, TelegramError
 from bot.runtime.i18n import Translator, gettext_for, normalize_language
 from bot.runtime.reply_calls import call
 from bot.runtime.services import BotContext, Services
+from bot.runtime.stored_states import StateKey, committed
 from db.delivery.outbox import ACK_PREFIX, Attachment, enqueue, pending_acks
 from db.models import Account
 from db.people.accounts import get_or_create_account, mark_unreachable
@@ -103,6 +104,8 @@ class Turn:
     after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     """Bot API calls that must only happen once the change behind them is committed (a
     person's command menu after a role change); each must log its own failures."""
+    stored_states: dict[StateKey, object] = field(default_factory=dict)
+    """Flow positions stored in this turn's transaction (see `bot.runtime.stored_states`)."""
 
     @property
     def services(self) -> Services:
@@ -247,6 +250,7 @@ def turn_handler(
             result = await fn(turn)
             keys = await queue_notices(session, turn.notices, turn.now, services)
             await session.commit()
+        committed(turn.stored_states)
         try:
             await turn.flush()
         except Forbidden:
