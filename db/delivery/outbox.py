@@ -245,10 +245,18 @@ async def claim(
 ) -> bool:
     """Record the attempt by process `by`; False when another sender (of this process or
     another) claimed it or it is done already. One conditional UPDATE, so two processes never
-    both win a row."""
+    both win a row. On PostgreSQL the row is locked `FOR UPDATE SKIP LOCKED` first: a process
+    that finds another one in the middle of claiming it gives up at once instead of waiting for
+    that transaction to end only to find the row taken (SQLite has no row locks: its writers
+    take turns, and the clause is left out)."""
+    unclaimed = (
+        select(col(OutboxMessage.id))
+        .where(col(OutboxMessage.id) == message_id, *_pending(), _unexpired(now))
+        .with_for_update(skip_locked=True)
+    )
     result = await session.exec(
         update(OutboxMessage)
-        .where(col(OutboxMessage.id) == message_id, *_pending(), _unexpired(now))
+        .where(col(OutboxMessage.id).in_(unclaimed.scalar_subquery()), *_pending())
         .values(claimed_at=now, claimed_by=by, attempts=col(OutboxMessage.attempts) + 1)
     )
     return bool(result.rowcount)

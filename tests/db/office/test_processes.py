@@ -97,3 +97,36 @@ async def test_on_sqlite_a_starting_process_declares_the_others_gone(
     assert gone is not None and gone.stopped_at is not None
     row = await session.get(OutboxMessage, orphan)
     assert row is not None and row.claimed_at is None and row.in_doubt == 1
+
+
+async def test_a_claim_passes_over_a_row_another_process_is_claiming(postgres_url: str) -> None:
+    """PostgreSQL: while another transaction holds the row, a claim answers False at once (it
+    does not wait for that transaction), and once the row is free again it is claimed."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from db.engine import create_engine, session_factory
+    from db.migrate import upgrade_engine
+
+    engine = create_engine(postgres_url)
+    await upgrade_engine(engine)
+    sessions = session_factory(engine)
+    try:
+        async with sessions() as session:
+            await enqueue(session, key="busy", text="busy", now=NOW, chat_id=42)
+            await session.commit()
+            row_id = (await session.exec(select(OutboxMessage.id))).one()
+        async with engine.connect() as other:
+            await other.execute(
+                text("SELECT id FROM outbox WHERE id = :id FOR UPDATE"), {"id": row_id}
+            )
+            async with sessions() as session, asyncio.timeout(5):
+                assert not await claim(session, row_id, NOW, "b"), "held by the other"
+                await session.rollback()
+            await other.rollback()
+        async with sessions() as session:
+            assert await claim(session, row_id, NOW, "b")
+            await session.commit()
+    finally:
+        await engine.dispose()
