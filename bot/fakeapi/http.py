@@ -6,7 +6,11 @@ multipart uploads, timeouts) and lets a developer run the whole bot against it b
 pointing ``base_url`` here.
 
 Run ``python -m bot.fakeapi.http --port 8081`` for a console: it prints a line per
-call and turns each typed line ``USER_ID: text`` into a message from that user.
+call and turns each typed line ``USER_ID: text`` into a message from that user, and
+``USER_ID: [label]`` into a press of that button in the last message the user got with it.
+With ``--local`` it behaves as telegram-bot-api's ``--local`` does for webhooks: a bot may set
+a plain-HTTP webhook on any port, and updates are then posted to it (with the webhook's secret
+token), retried while the webhook does not answer 200, instead of waiting for getUpdates.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ import os
 import re
 import sys
 from collections.abc import Mapping
+from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientError, ClientSession, web
 
 from bot.fakeapi.server import Call, FakeBotApi, FakeUser
 from bot.fakeapi.spec import ApiSpec, UploadedFile
@@ -145,15 +150,58 @@ def _print_call(call: Call) -> None:
     print(f"{call.status} {call.method} {shown[:300]}{outcome}", flush=True)
 
 
-def _inject(api: FakeBotApi, line: str) -> None:
+def _console_update(api: FakeBotApi, line: str) -> dict[str, Any] | None:
+    """The update a typed line stands for, or None (with a hint printed)."""
     match = re.fullmatch(r"\s*(\d+)\s*:\s?(.*)", line)
     if match is None:
-        print('type "USER_ID: text", e.g. "1001: /start"', flush=True)
-        return
+        print('type "USER_ID: text" or "USER_ID: [button]", e.g. "1001: /start"', flush=True)
+        return None
     user_id, text = int(match.group(1)), match.group(2)
-    update = api.message_update(FakeUser(user_id, first_name=f"User{user_id}"), text)
+    user = FakeUser(user_id, first_name=f"User{user_id}")
+    label = re.fullmatch(r"\[(.+)\]", text.strip())
+    if label is None:
+        return api.message_update(user, text)
+    for message in reversed(api.sent_messages(user_id)):
+        for row in api.buttons(message):
+            for shown, data in row:
+                if shown == label.group(1) and data is not None:
+                    return api.callback_update(user, message, data)
+    print(f"user {user_id} has no button {label.group(1)!r}", flush=True)
+    return None
+
+
+async def _post_to_webhook(api: FakeBotApi, update: dict[str, Any], pause: float = 2.0) -> None:
+    """Post one update to the webhook, as Telegram does: again while it does not answer 200."""
+    hook = api.webhook
+    headers = {}
+    if hook.get("secret_token"):
+        headers["X-Telegram-Bot-Api-Secret-Token"] = str(hook["secret_token"])
+    async with ClientSession() as session:
+        for attempt in range(1, 31):
+            try:
+                async with session.post(str(hook["url"]), json=update, headers=headers) as answer:
+                    if answer.status == 200:
+                        print(f"update {update['update_id']} posted to the webhook", flush=True)
+                        return
+                    outcome = f"HTTP {answer.status}"
+            except ClientError as error:
+                outcome = f"{type(error).__name__}"
+            print(f"webhook: {outcome}; attempt {attempt}, again in {pause:g} s", flush=True)
+            await asyncio.sleep(pause)
+    print(f"update {update['update_id']} given up after 30 attempts", flush=True)
+
+
+def _inject(api: FakeBotApi, line: str, posts: set[asyncio.Task[None]]) -> None:
+    update = _console_update(api, line)
+    if update is None:
+        return
+    if api.local and api.webhook.get("url"):
+        task = asyncio.get_running_loop().create_task(_post_to_webhook(api, update))
+        posts.add(task)
+        task.add_done_callback(posts.discard)
+        return
     api.enqueue_update(update)
-    print(f"queued update {update['update_id']} from user {user_id}", flush=True)
+    print(f"queued update {update['update_id']}", flush=True)
 
 
 async def _console(args: argparse.Namespace) -> None:
@@ -163,13 +211,23 @@ async def _console(args: argparse.Namespace) -> None:
         print(f"warning: {exc}; calls will not be validated", file=sys.stderr)
         spec = None
     api = FakeBotApi(
-        args.token, args.username, spec, validate=spec is not None, on_call=_print_call
+        args.token,
+        args.username,
+        spec,
+        validate=spec is not None,
+        on_call=_print_call,
+        local=args.local,
     )
+    posts: set[asyncio.Task[None]] = set()
     runner, root, file_root = await serve(api, args.host, args.port)
     print(f"base_url:      {root}/bot", flush=True)
     print(f"base_file_url: {file_root}", flush=True)
     print(f"token:         {api.token}", flush=True)
-    print('Type "USER_ID: text" to send a message as that user; Ctrl-C stops.', flush=True)
+    print(
+        'Type "USER_ID: text" to send a message as that user, "USER_ID: [label]" to press a '
+        "button; Ctrl-C stops.",
+        flush=True,
+    )
 
     loop = asyncio.get_running_loop()
     fd = sys.stdin.fileno()
@@ -185,7 +243,7 @@ async def _console(args: argparse.Namespace) -> None:
         while b"\n" in pending:
             line, _, rest = bytes(pending).partition(b"\n")
             pending[:] = rest
-            _inject(api, line.decode("utf-8", "replace"))
+            _inject(api, line.decode("utf-8", "replace"), posts)
 
     loop.add_reader(fd, read_stdin)
     try:
@@ -201,6 +259,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--token", default="123456:TEST")
     parser.add_argument("--username", default="zhengfeng_test_bot")
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="as telegram-bot-api --local: HTTP webhooks on any port, updates posted to them",
+    )
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_console(args))

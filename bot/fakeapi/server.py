@@ -230,8 +230,11 @@ class FakeBotApi:
         *,
         validate: bool = True,
         on_call: Callable[[Call], None] | None = None,
+        local: bool = False,
     ) -> None:
         self.token = token
+        self.local = local
+        """As telegram-bot-api's `--local`: a webhook may be plain HTTP on any port."""
         self.bot_username = bot_username
         self.validate = validate
         self.spec = spec if spec is not None or not validate else ApiSpec.load()
@@ -941,9 +944,11 @@ class FakeBotApi:
         if not url:
             return self._delete_webhook(method, params, files)
         parts = urlsplit(url)
-        if parts.scheme != "https":
+        if self.local and parts.scheme in ("http", "https"):
+            pass  # a local server posts wherever it is told
+        elif parts.scheme != "https":
             raise _bad_request("bad webhook: An HTTPS URL must be provided for webhook")
-        if parts.port not in (None, 80, 88, 443, 8443):
+        elif parts.port not in (None, 80, 88, 443, 8443):
             raise _bad_request(
                 "bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"
             )

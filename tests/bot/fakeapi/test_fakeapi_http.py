@@ -11,7 +11,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import InvalidToken
 from telegram.request import HTTPXRequest
 
-from bot.fakeapi import FakeBotApi, FakeUser
+from bot.fakeapi import ApiSpec, FakeBotApi, FakeUser
 from bot.fakeapi.http import serve
 
 
@@ -70,3 +70,55 @@ async def test_wrong_token_is_refused(server: tuple[str, str]) -> None:
             await bot.get_me()
     finally:
         await request.shutdown()
+
+
+async def test_local_mode_posts_console_updates_to_a_plain_http_webhook(
+    spec: ApiSpec, user: FakeUser
+) -> None:
+    """As telegram-bot-api --local: an HTTP webhook on any port is accepted, and an update
+    typed in the console is posted to it with the secret token, again until it answers 200."""
+    from bot.fakeapi.http import _console_update, _post_to_webhook
+
+    received: list[tuple[str | None, dict[str, object]]] = []
+    refusals = [1]
+
+    async def hook(request: web.Request) -> web.Response:
+        if refusals and refusals.pop():
+            return web.Response(status=503)  # the bot is starting: Telegram tries again
+        received.append((request.headers.get(SECRET_HEADER), await request.json()))
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/telegram", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        strict, local = FakeBotApi(spec=spec), FakeBotApi(spec=spec, local=True)
+        url = f"http://127.0.0.1:{port}/telegram"
+        params = {"url": url, "secret_token": "s3cret"}
+        assert (await strict.handle("setWebhook", params))[0] == 400
+        assert (await local.handle("setWebhook", params))[0] == 200
+
+        local.add_user(user)
+        sent = await local.handle("sendMessage", {"chat_id": user.id, "text": "选", **_yes_no()})
+        assert sent[0] == 200, sent
+        pressed = _console_update(local, f"{user.id}: [是]")
+        assert pressed is not None and pressed["callback_query"]["data"] == "yes"
+        assert _console_update(local, f"{user.id}: [没有这个]") is None
+        typed = _console_update(local, f"{user.id}: /start")
+        assert typed is not None and typed["message"]["text"] == "/start"
+
+        await _post_to_webhook(local, typed, pause=0.01)
+        assert received == [("s3cret", typed)], "posted once, after the 503, with the token"
+    finally:
+        await runner.cleanup()
+
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+def _yes_no() -> dict[str, object]:
+    return {"reply_markup": {"inline_keyboard": [[{"text": "是", "callback_data": "yes"}]]}}
