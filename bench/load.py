@@ -17,8 +17,16 @@ answer before the next step (closed loop). In the same run:
 
 Printed per configuration: updates per second at full load, p50/p99, peak memory of each bot
 process, and the p50/p99 of a second run offered about half that rate (each person thinking
-between steps). Targets (issue 15): mixed traffic at least 50% of the echo bot's updates per
-second on each engine; two processes on PostgreSQL at least 1.6× one; p99 under 5× p50 at half
+between steps).
+
+On a small machine the bots, PostgreSQL and this process share the same few cores, and two bot
+processes cannot go faster than the cores let them, whatever they share or not. `--bot-cpu C`
+puts each bot process (the echo bot too) in a cgroup of its own limited to C of a core (Linux,
+cgroup v1 or v2, as root), as if each ran on a small machine of its own: then what two
+processes gain over one is what the design lets them gain.
+
+Targets (issue 15): mixed traffic at least 50% of the echo bot's updates per second on each
+engine; two processes on PostgreSQL at least 1.6× one; p99 under 5× p50 at half
 the maximum rate.
 """
 
@@ -219,6 +227,8 @@ async def measure(
                 }
             serve_kind = "echo" if kind == "echo" else ("webhook" if postgres else "polling")
             bots.append(spawn(serve_kind, root, workdir, extra))
+            if BOT_CPU:
+                limit_cpu(bots[-1].pid, BOT_CPU)
         if isinstance(api, PostingApi):
             api.session = aiohttp.ClientSession()
         await ready(api, hooks)
@@ -251,6 +261,7 @@ async def measure(
             bot.terminate()
         for bot in bots:
             bot.wait(timeout=60)
+        remove_cgroups()
         await runner.cleanup()
         if postgres:
             databases.drop_database(url)
@@ -281,6 +292,43 @@ def serve_webhook() -> None:
     serve(build_application(load_settings()))
 
 
+BOT_CPU: float | None = None
+"""`--bot-cpu`: each bot process's share of a core, or None for no limit."""
+
+
+def limit_cpu(pid: int, cores: float) -> None:
+    """Put the process in a cgroup of its own limited to `cores` of a core (CFS quota)."""
+    period = 100_000
+    quota = max(1_000, int(cores * period))
+    v2 = Path("/sys/fs/cgroup/cgroup.controllers")
+    if v2.exists():
+        group = Path(f"/sys/fs/cgroup/zhengfeng-bench-{pid}")
+        group.mkdir()
+        (group / "cpu.max").write_text(f"{quota} {period}")
+    else:
+        group = Path(f"/sys/fs/cgroup/cpu/zhengfeng-bench-{pid}")
+        group.mkdir()
+        (group / "cpu.cfs_period_us").write_text(str(period))
+        (group / "cpu.cfs_quota_us").write_text(str(quota))
+    (group / "cgroup.procs").write_text(str(pid))
+    CGROUPS.append(group)
+
+
+CGROUPS: list[Path] = []
+
+
+def remove_cgroups() -> None:
+    """The bots have exited: their empty groups can go."""
+    for group in CGROUPS:
+        for _ in range(50):  # a process that has just exited may linger there a moment
+            try:
+                group.rmdir()
+                break
+            except OSError:
+                time.sleep(0.1)
+    CGROUPS.clear()
+
+
 CONFIGURATIONS = {
     "echo": ("echo", "echo", 1),
     "sqlite": ("sqlite ×1", "sqlite", 1),
@@ -309,7 +357,10 @@ async def main(users: int, concurrency: int, only: list[str]) -> None:
                 flush=True,
             )
     databases.drop_template()
-    print(f"(this machine has {os.cpu_count()} cores for the bots, PostgreSQL and the bench)")
+    limited = f"; each bot process limited to {BOT_CPU:g} of a core" if BOT_CPU else ""
+    print(
+        f"(this machine has {os.cpu_count()} cores for the bots, PostgreSQL and the bench{limited})"
+    )
     by = {run.name: run for run in runs}
     if "echo" in by:
         echo = by["echo"].full.rate
@@ -339,6 +390,12 @@ if __name__ == "__main__":
         default=list(CONFIGURATIONS),
         help="run these configurations (all by default; the ratios need their pairs)",
     )
+    parser.add_argument(
+        "--bot-cpu",
+        type=float,
+        default=None,
+        help="limit each bot process to this share of a core (a cgroup; Linux, as root)",
+    )
     for kind in ("echo", "polling", "webhook"):
         parser.add_argument(f"--serve-{kind}", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -349,4 +406,5 @@ if __name__ == "__main__":
     elif args.serve_webhook:
         serve_webhook()
     else:
+        BOT_CPU = args.bot_cpu
         asyncio.run(main(args.users, args.concurrency, args.only))
