@@ -114,6 +114,10 @@ class Harness:
         shared = getattr(self.app.update_processor, "shared", None)
         if shared is not None:  # its connections die with the process, and so do its locks
             await shared.close()
+        # A killed process writes nothing more. Its python-telegram-bot persistence loop lives on
+        # in this test process, though, and would write its states every interval into a
+        # database that later runs have dropped: without a persistence it ends at its next turn.
+        self.app.persistence = None
         self.app = None
 
     @property
