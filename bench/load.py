@@ -123,15 +123,17 @@ class Run:
 
 
 def machine_ticks() -> tuple[int, int]:
-    """(busy, all) clock ticks of every core since boot, from /proc/stat (Linux)."""
-    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    """(busy, all) clock ticks of every core since boot, from /proc/stat (Linux); guest time,
+    already inside user time, is not counted twice."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
     idle = fields[3] + fields[4]  # idle and iowait
     return sum(fields) - idle, sum(fields)
 
 
 def postgres_cpu_seconds() -> float:
     """CPU time of the PostgreSQL server's processes on this machine (all of them: the bench's
-    database is the only busy one), from /proc; 0 where none is visible."""
+    database is the only busy one), from /proc; 0 where none is visible. A backend that exits
+    during the run takes its CPU time with it: the figure is a lower bound."""
     total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -259,9 +261,11 @@ async def measure(
             await api.session.close()
         for bot in bots:
             bot.terminate()
-        for bot in bots:
-            bot.wait(timeout=60)
-        remove_cgroups()
+        try:
+            for bot in bots:
+                bot.wait(timeout=60)
+        finally:
+            remove_cgroups()
         await runner.cleanup()
         if postgres:
             databases.drop_database(url)

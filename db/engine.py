@@ -76,13 +76,16 @@ def ping_when_idle(engine: AsyncEngine) -> None:
     """Ping a pooled PostgreSQL connection before use only when it has lain idle.
 
     SQLAlchemy's `pool_pre_ping` pings at every checkout, and its asyncpg ping is three round
-    trips (BEGIN, an empty query, ROLLBACK); an update checks out two or three connections, so
-    under load pings were a third of the bot's round trips to the server (bench/load.py). A
-    connection handed back a moment ago is alive unless the server died in that moment, and
-    then the statement fails as it would have a moment later anyway; so, as HikariCP does with
-    its alive-bypass window, only a connection idle for `TRUSTED_FOR_SECONDS` is pinged. One
-    that does not answer is reported to the pool as a disconnection, its public way to replace
-    it with a new connection before handing it out (SQLAlchemy's "pessimistic" recipe)."""
+    trips in a transaction (BEGIN, an empty query, ROLLBACK; one query on an autocommit engine);
+    an update checks out two or three connections, so under load pings were a third of the
+    bot's round trips to the server (bench/load.py). As HikariCP does with its alive-bypass
+    window, only a connection idle for `TRUSTED_FOR_SECONDS` is pinged. The price: when the
+    server restarts, a connection used in the last two seconds is handed out unpinged and its
+    statement fails (that one update gets the error answer) where a ping would have replaced it.
+    A connection that does not answer its ping is reported to the pool as
+    `InvalidatePoolError` (SQLAlchemy's "pessimistic" recipe, through its public events): the
+    pool replaces it and every other connection it holds, which the same restart killed, before
+    handing one out."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _connected(_dbapi_connection: Any, record: Any) -> None:
@@ -90,8 +93,7 @@ def ping_when_idle(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "checkin")
     def _checked_in(_dbapi_connection: Any, record: Any) -> None:
-        if record is not None:
-            record.info["used_at"] = time.monotonic()
+        record.info["used_at"] = time.monotonic()
 
     @event.listens_for(engine.sync_engine, "checkout")
     def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
@@ -100,7 +102,7 @@ def ping_when_idle(engine: AsyncEngine) -> None:
         try:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as error:
-            raise exc.DisconnectionError("the pooled connection did not answer") from error
+            raise exc.InvalidatePoolError("the pooled connection did not answer") from error
         record.info["used_at"] = time.monotonic()
 
 

@@ -10,7 +10,8 @@ call and turns each typed line ``USER_ID: text`` into a message from that user, 
 ``USER_ID: [label]`` into a press of that button in the last message the user got with it.
 With ``--local`` it behaves as telegram-bot-api's ``--local`` does for webhooks: a bot may set
 a plain-HTTP webhook on any port, and updates are then posted to it (with the webhook's secret
-token), retried while the webhook does not answer 200, instead of waiting for getUpdates.
+token), retried every 2 s while the webhook does not answer 200 (30 times at most), instead of
+waiting for getUpdates.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from aiohttp import ClientError, ClientSession, web
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 from bot.fakeapi.server import Call, FakeBotApi, FakeUser
 from bot.fakeapi.spec import ApiSpec, UploadedFile
@@ -162,33 +163,44 @@ def _console_update(api: FakeBotApi, line: str) -> dict[str, Any] | None:
     if label is None:
         return api.message_update(user, text)
     for message in reversed(api.sent_messages(user_id)):
-        for row in api.buttons(message):
-            for shown, data in row:
-                if shown == label.group(1) and data is not None:
-                    return api.callback_update(user, message, data)
-    print(f"user {user_id} has no button {label.group(1)!r}", flush=True)
+        keyboard = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+        for row in keyboard:
+            for button in row:
+                # Only buttons that call back: a URL button is opened, not pressed.
+                if button.get("text") == label.group(1) and "callback_data" in button:
+                    return api.callback_update(user, message, str(button["callback_data"]))
+    print(f"user {user_id} has no button {label.group(1)!r} to press", flush=True)
     return None
 
 
+WEBHOOK_ATTEMPTS = 30
+
+
 async def _post_to_webhook(api: FakeBotApi, update: dict[str, Any], pause: float = 2.0) -> None:
-    """Post one update to the webhook, as Telegram does: again while it does not answer 200."""
-    hook = api.webhook
-    headers = {}
-    if hook.get("secret_token"):
-        headers["X-Telegram-Bot-Api-Secret-Token"] = str(hook["secret_token"])
-    async with ClientSession() as session:
-        for attempt in range(1, 31):
+    """Post one update to the webhook, as Telegram does: again while it does not answer 200,
+    up to `WEBHOOK_ATTEMPTS` times, each time to the webhook set then. (Updates being retried
+    may overtake one another; Telegram keeps their order, this console does not.)"""
+    async with ClientSession(timeout=ClientTimeout(total=10)) as session:
+        for attempt in range(1, WEBHOOK_ATTEMPTS + 1):
+            hook = api.webhook
+            if not hook.get("url"):
+                print(f"update {update['update_id']}: the webhook was deleted", flush=True)
+                api.enqueue_update(update)  # getUpdates serves it now
+                return
+            headers = {}
+            if hook.get("secret_token"):
+                headers["X-Telegram-Bot-Api-Secret-Token"] = str(hook["secret_token"])
             try:
                 async with session.post(str(hook["url"]), json=update, headers=headers) as answer:
                     if answer.status == 200:
                         print(f"update {update['update_id']} posted to the webhook", flush=True)
                         return
                     outcome = f"HTTP {answer.status}"
-            except ClientError as error:
-                outcome = f"{type(error).__name__}"
+            except (ClientError, TimeoutError) as error:
+                outcome = type(error).__name__
             print(f"webhook: {outcome}; attempt {attempt}, again in {pause:g} s", flush=True)
             await asyncio.sleep(pause)
-    print(f"update {update['update_id']} given up after 30 attempts", flush=True)
+    print(f"update {update['update_id']} given up after {WEBHOOK_ATTEMPTS} attempts", flush=True)
 
 
 def _inject(api: FakeBotApi, line: str, posts: set[asyncio.Task[None]]) -> None:

@@ -82,3 +82,4 @@ async def leave_other_flows(turn: Turn, keep: str) -> None:
                 # tests/handlers/test_conversation_internals.py failing loudly if they change.
                 handler._update_state(ConversationHandler.END, key)
                 await store_state(turn.session, handler.name, key, None)
+                turn.stored_states[(handler.name, key)] = None

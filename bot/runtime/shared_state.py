@@ -11,7 +11,9 @@ person's next update may reach any of them, so each process:
    (what another process wrote since is what counts);
 3. handles the update, then writes what the flows changed (python-telegram-bot's persistence,
    through its public `update_persistence`) before releasing the lock, so the next process
-   reads it and no delayed write of this one overwrites a later one of another.
+   reads it and no delayed write of this one overwrites a later one of another; a position the
+   handler already committed in its own transaction is not written twice
+   (`bot.runtime.stored_states`).
 
 python-telegram-bot has no public way to set a conversation's state from outside (its issues
 #2331 and #2770): step 2 writes the handler's private `_conversations` mapping without marking

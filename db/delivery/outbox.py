@@ -244,7 +244,8 @@ async def claim(
     session: AsyncSession, message_id: int, now: datetime, by: str | None = None
 ) -> bool:
     """Record the attempt by process `by`; False when another sender (of this process or
-    another) claimed it or it is done already. One conditional UPDATE, so two processes never
+    another) claimed it, it is done already, or another transaction holds the row right now
+    (the row then waits for the next drain). One conditional UPDATE, so two processes never
     both win a row. On PostgreSQL the row is locked `FOR UPDATE SKIP LOCKED` first: a process
     that finds another one in the middle of claiming it gives up at once instead of waiting for
     that transaction to end only to find the row taken (SQLite has no row locks: its writers
@@ -258,6 +259,9 @@ async def claim(
         update(OutboxMessage)
         .where(col(OutboxMessage.id).in_(unclaimed.scalar_subquery()), *_pending())
         .values(claimed_at=now, claimed_by=by, attempts=col(OutboxMessage.attempts) + 1)
+        # No objects of this session to bring up to date: without this, the subquery makes the
+        # ORM fetch the changed ids back (RETURNING) for nothing.
+        .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)
 
