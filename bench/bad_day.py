@@ -18,10 +18,11 @@ controllable clock:
    `LIAISONS` liaisons through the bot, pressing again where an answer did not come.
 
 A person who gets no answer sends /report to be shown the current question, as people do; after
-pressing Submit they are done, and later send one more message (/start). Then the outbox is given
-a few hours (of the fake clock) to retry. Counted from the double: for every stored report, how
-many acknowledgements (its number in a "received" message) reached its author; for every
-liaison, how many copies of the broadcast; and the 429 answers.
+pressing Submit they are done once they know the report went in (see `_next_update`), and later
+send one more message (/start). Then the outbox is given a few hours (of the fake clock) to
+retry. Counted from the double: for every stored report, how many acknowledgements (its number
+in a "received" message) reached its author; for every liaison, how many copies of the
+broadcast; and the 429 answers.
 
 3. **Deadlines.** Reports assigned to a unit with three liaisons; two weeks of the clock, hour by
    hour, with the deadline scan and the sender; the bot down for 1, 2 and 5 days at a time and
@@ -168,6 +169,9 @@ class Person:
     user: FakeUser
     mode: str
     submitted: bool = False
+    """Pressed Submit at least once."""
+    finished: bool = False
+    """Knows the report went in: saw its receipt, or found the flow ready for a new report."""
     actions: int = 0
 
 
@@ -175,9 +179,15 @@ def _labels(api: FakeBotApi, message: dict[str, Any]) -> list[tuple[str, str]]:
     return [(t, str(d)) for row in api.buttons(message) for t, d in row if d]
 
 
-def _next_update(api: FakeBotApi, person: Person) -> tuple[dict[str, Any], bool]:
-    """The person's next move, from the last thing the bot said (if anything); True when it
-    presses Submit."""
+def _next_update(api: FakeBotApi, person: Person) -> tuple[dict[str, Any], bool] | None:
+    """The person's next move, from the last thing the bot said (if anything), and True when it
+    presses Submit; None once they are done.
+
+    After pressing Submit a person is done only when they know the report went in: they saw its
+    receipt, or, shown nothing, they sent /report and were asked for a new report's first step
+    (the old one was filed: its receipt comes from the outbox), which they cancel. Shown the
+    confirmation again instead (the bot died before the report was stored), they press Submit
+    again: that is carrying on where they were."""
     user = person.user
     sent = api.sent_messages(user.id)
     last = sent[-1] if sent else None
@@ -188,6 +198,21 @@ def _next_update(api: FakeBotApi, person: Person) -> tuple[dict[str, Any], bool]
         assert last is not None
         return api.callback_update(user, last, buttons[label])
 
+    if person.finished:
+        return None
+    if person.submitted:
+        if any(
+            "received" in str(m.get("text", "")) and NUMBER.search(str(m.get("text", "")))
+            for m in sent
+        ):
+            person.finished = True
+            return None
+        if "Step 1 of 6" in text:
+            person.finished = True
+            return api.message_update(user, "/cancel"), False
+        if "Submit" in buttons:
+            return press("Submit"), True
+        return api.message_update(user, "/report"), False
     if "Submit" in buttons:
         return press("Submit"), True
     if "Step 1 of 6" in text and "Formalism" in buttons:
@@ -304,7 +329,11 @@ async def reports_run(
         leaders_killed = 0
         while waiting:
             person = rng.choice(waiting)
-            update, submits = _next_update(bot.api, person)
+            move = _next_update(bot.api, person)
+            if move is None:
+                waiting.remove(person)
+                continue
+            update, submits = move
             person.actions += 1
             bot = rng.choice(bots)  # either process may get a person's next update
             if kill_every and rng.randrange(kill_every) == 0:
@@ -314,8 +343,8 @@ async def reports_run(
                 await bot.kill_during(update, rng)
             else:
                 await handle(bot, update)
-            if submits or person.actions > 80:
-                person.submitted = submits
+            person.submitted |= submits
+            if person.actions > 80:
                 waiting.remove(person)
         for person in crowd:  # the next thing each of them does, some time later
             bot = rng.choice(bots)
@@ -351,6 +380,7 @@ async def reports_run(
         "leaders killed": leaders_killed,
         "people": people,
         "pressed Submit": sum(p.submitted for p in crowd),
+        "finished (knew their report went in)": sum(p.finished for p in crowd),
         "stored reports": len(authors),
         "acknowledged once": acks["once"],
         "acknowledged more than once": acks["more than once"],
@@ -359,6 +389,7 @@ async def reports_run(
         **(broadcast_figures if faulty else {}),
         "faults": dict(faults.counts),
         "429 answers": api.stats.rate_limited,
+        "of them for one chat's own limit": sum(api.stats.rate_limited_chats.values()),
         "outbox in doubt": outbox,
     }
 
@@ -529,6 +560,7 @@ async def deadlines_run(seed: int, reports: int = 30) -> dict[str, Any]:
         "reminders after their deadline": late,
         "faults": dict(bot.faults.counts),
         "429 answers": bot.api.stats.rate_limited,
+        "of them for one chat's own limit": sum(bot.api.stats.rate_limited_chats.values()),
         "outbox in doubt": in_doubt,
     }
 

@@ -15,8 +15,10 @@ restarted the same way; while it is down, Telegram's deliveries wait and are ret
 
 A person answers whatever the bot last asked (`bench/bad_day.py`'s person); with no answer
 within 3 s they send /report to be shown the current question again. After pressing Submit they
-are done. At the end everyone sends /start, and the bots get 40 s for their outbox (a dead
-process's unconfirmed sends are taken over once its heartbeat has run out).
+are done once they know the report went in (its receipt, or /report offering a new one); shown
+the confirmation again, they press Submit again. At the end everyone sends /start, and the bots
+get 40 s for their outbox (a dead process's unconfirmed sends are taken over once its heartbeat
+has run out).
 
 Printed, from the double's record: reports stored, and for each stored report how many
 acknowledgements reached its author (once, more than once, never); reports half made (a draft
@@ -139,13 +141,14 @@ async def person_files(
     rng: random.Random,
 ) -> None:
     while person.actions < 80:
-        update, submits = _next_update(api, person)
+        move = _next_update(api, person)
+        if move is None:
+            return
+        update, submits = move
         person.actions += 1
         before = len(api.calls)
         await deliver(session, cluster, update, rng)
-        if submits:
-            person.submitted = True
-            return
+        person.submitted |= submits
         started = time.monotonic()
         while time.monotonic() - started < ANSWER_WAIT:
             await asyncio.sleep(0.05)
@@ -227,6 +230,7 @@ async def main(people: int, kills: int, seed: int, sqlite: bool) -> None:
             "engine": "SQLite, one process" if sqlite else "PostgreSQL, two processes",
             "people": people,
             "pressed Submit": sum(p.submitted for p in crowd),
+            "finished (knew their report went in)": sum(p.finished for p in crowd),
             "kills (SIGKILL)": len(killed),
             "roles killed": dict(Counter(killed)),
             "stored reports": len(stored),
