@@ -108,6 +108,18 @@ def priority_for(chat_id: int | None) -> Priority:
     return Priority.reply if chat_id is not None and chat_id == waiting else Priority.bulk
 
 
+@dataclass(frozen=True)
+class ChatPace:
+    """A private chat's share of Telegram's per-chat limit, as one process saw it."""
+
+    tokens: float
+    """Messages the chat could take at once at `wall`."""
+    wall: float
+    """When (time.time())."""
+    paused_until: float = 0.0
+    """Telegram paused the chat until then (time.time()), or 0."""
+
+
 @dataclass
 class BudgetStats:
     replies: int = 0
@@ -248,6 +260,29 @@ class SendBudget:
             bucket = self._chats.get(chat)
             if bucket is not None and bucket.at < now:
                 self._chats[chat] = _Bucket(bucket.tokens, now)
+
+    # --- one chat's pace, shared between processes -----------------------------------------
+
+    def chat_pace(self, chat: int) -> ChatPace:
+        """A private chat's bucket and pause as of now, in wall-clock terms another process can
+        read (each process's monotonic clock starts elsewhere)."""
+        now, wall = self.clock(), time.time()
+        paused = self._paused.get(chat, float("-inf")) - now
+        return ChatPace(self._tokens(chat, now), wall, wall + paused if paused > 0 else 0.0)
+
+    def merge_chat_pace(self, chat: int, pace: ChatPace) -> None:
+        """What another process spent of this chat's bucket (or a pause Telegram gave it) counts
+        here too: the lower of the two buckets, the later of the two pauses."""
+        if self.chat_interval <= 0:
+            return
+        now, wall = self.clock(), time.time()
+        refilled = max(0.0, wall - pace.wall) / self.chat_interval
+        theirs = min(float(self.chat_burst), pace.tokens + refilled)
+        if theirs < self._tokens(chat, now):
+            self._chats[chat] = _Bucket(theirs, now)
+        if pace.paused_until > wall:
+            until = now + pace.paused_until - wall
+            self._paused[chat] = max(self._paused.get(chat, float("-inf")), until)
 
     def take_robot(self, robot: str) -> None:
         """A WeCom robot's message: its own window only (Telegram does not see it)."""

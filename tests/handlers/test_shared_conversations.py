@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 from bot.fakeapi import FakeUser
+from bot.runtime.settings import RateLimitSettings
 from tests.harness import labels, two_processes
 
 PERSON = FakeUser(id=777, first_name="王", language_code="zh-hans")
@@ -54,3 +55,22 @@ async def test_one_persons_updates_in_two_processes_take_turns(
         await first.stop()
         await second.stop()
     assert order in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"])
+
+
+async def test_a_persons_chat_keeps_one_pace_across_the_processes(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Telegram takes a burst of 3 and then 1 a second in one chat, whichever process sends:
+    a person whose updates alternate between two processes is never refused."""
+    pace = RateLimitSettings(overall_per_second=0, chat_interval_seconds=1.0, chat_burst=3)
+    first, second = await two_processes(tmp_path, rate_limit=pace)
+    first.api.chat_limits(1.0, 3, 20)
+    try:
+        for i in range(6):
+            await (first if i % 2 == 0 else second).say(PERSON, "/start")
+    finally:
+        await first.stop()
+        await second.stop()
+    assert first.api.stats.rate_limited == 0, "no 429 for the person's chat"
+    answers = [m for m in first.api.sent_messages(PERSON.id) if "正风" in (m.get("text") or "")]
+    assert len(answers) == 6, "every /start answered"

@@ -189,3 +189,23 @@ async def test_a_call_that_fails_still_ages_out_of_the_window(clock: Clock) -> N
     with pytest.raises(NetworkError):
         await limiter.process_request(broken, (), {}, "sendMessage", {"chat_id": 5}, None)
     assert budget.overall_wait(REPLY) == pytest.approx(1.0)
+
+
+def test_what_one_process_spent_of_a_chat_counts_in_another(clock: Clock) -> None:
+    """Two processes, two budgets: the pace one hands over (through the database) is merged,
+    the lower bucket and the later pause winning; a fuller bucket changes nothing."""
+    first = SendBudget(overall_per_second=0, chat_interval=1.0, chat_burst=3, clock=clock)
+    second = SendBudget(overall_per_second=0, chat_interval=1.0, chat_burst=3, clock=Clock())
+    for _ in range(3):
+        first.take(42, Priority.reply)
+    second.merge_chat_pace(42, first.chat_pace(42))
+    assert second.chat_wait(42, Priority.reply) == pytest.approx(1.0, abs=0.05)
+
+    first.refused(42, 5)
+    second.merge_chat_pace(42, first.chat_pace(42))
+    assert second.chat_wait(42, Priority.reply) == pytest.approx(5.0, abs=0.05)
+
+    untouched = SendBudget(overall_per_second=0, chat_interval=1.0, chat_burst=3, clock=clock)
+    untouched.take(7, Priority.reply)
+    untouched.merge_chat_pace(7, SendBudget(chat_interval=1.0, clock=clock).chat_pace(7))
+    assert untouched.chat_pace(7).tokens == pytest.approx(2.0, abs=0.05)
