@@ -181,7 +181,7 @@ async def drive(
     api: WatchedApi, name: str, users: int, concurrency: int, think: float, echo: bool
 ) -> Figures:
     figures = Figures(name)
-    figures.think = think
+    figures.think, figures.think_at_random = think, True
     gate = asyncio.Semaphore(concurrency)
     base = 100_000 + int(time.monotonic() * 1000) % 1_000_000 * 10
 

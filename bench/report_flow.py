@@ -94,9 +94,12 @@ class Figures:
     cpu_seconds: float = 0.0
     """CPU time the bot process used while the people were served (user + system)."""
     think: float = 0.0
-    """A person's mean time to read an answer before the next step (0: none, as here). Drawn
-    at random for each step (exponentially): people with one fixed think time who start
-    together stay in step, and their waves of simultaneous updates measure the waves."""
+    """Seconds a person takes to read an answer before the next step (0: none, as here)."""
+    think_at_random: bool = False
+    """Draw each think time at random (exponentially, `think` on average) instead: people with
+    one fixed think time who start together stay in step, and their waves of simultaneous
+    updates measure the waves (bench/load.py's half rate). bench/scale.py keeps the fixed 1 s
+    of its issue: a person who steps faster than one a second meets their chat's own limit."""
     rng: random.Random = field(default_factory=lambda: random.Random(11))
     ended: list[float] = field(default_factory=list)
     """When each step ended (time.monotonic), beside its latency, to cut a run into phases."""
@@ -156,7 +159,10 @@ async def step(
     figures.kinds.append(step_kind(update))
     figures.steps += 1
     if figures.think:
-        await asyncio.sleep(figures.rng.expovariate(1 / figures.think))
+        pause = figures.think
+        if figures.think_at_random:
+            pause = figures.rng.expovariate(1 / figures.think)
+        await asyncio.sleep(pause)
     return message
 
 
