@@ -33,7 +33,6 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.ext import ConversationHandler
 
 from bot.runtime.send_budget import ChatPace, SendBudget
@@ -99,11 +98,7 @@ class SharedConversations:
         flows = self.flows()
         names = [flow.name for flow in flows if flow.name]
         # On the lock's connection: no second connection for a one-row read.
-        session = AsyncSession(bind=lock)
-        try:
-            states = await states_for(session, [*names, PACE], key)
-        finally:
-            await session.close()
+        states = await states_for(lock, [*names, PACE], key)
         budget, chat = self._budget(), key[0]
         pace: ChatPace | None = None
         stored = states.pop(PACE, None)
@@ -133,11 +128,7 @@ class SharedConversations:
         unspent = min(float(budget.chat_burst), before.tokens + refilled)
         if after.tokens >= unspent - 1e-6 and after.paused_until <= before.paused_until:
             return
-        session = AsyncSession(bind=lock)
-        try:
-            await store_state(session, PACE, key, dataclasses.asdict(after))
-        finally:
-            await session.close()
+        await store_state(lock, PACE, key, dataclasses.asdict(after))
 
     async def close(self) -> None:
         await self.locks.dispose()
