@@ -61,6 +61,8 @@ def web_app(application: Any, *, set_webhook: bool = True) -> Starlette:
             return Response(status_code=403)
         try:
             data = json.loads(await request.body())
+            if not isinstance(data, dict):  # `null`, a list, a number: python-telegram-bot
+                raise TypeError("not an object")  # would fail on them with AttributeError
             update = Update.de_json(data, application.bot)
         except (ValueError, TypeError, KeyError):
             log.warning("webhook request with a body that is not an update refused")

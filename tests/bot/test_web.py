@@ -68,6 +68,11 @@ async def test_an_update_with_the_secret_is_answered_and_one_without_it_is_refus
                 "/telegram", content=b"not json", headers={SECRET_HEADER: SECRET}
             )
             assert junk.status_code == 400
+            for body in (b"null", b"[]", b"5", b"{}"):
+                other = await client.post(
+                    "/telegram", content=body, headers={SECRET_HEADER: SECRET}
+                )
+                assert other.status_code == 400, body
 
             health = await client.get("/healthz")
             assert health.status_code == 200
