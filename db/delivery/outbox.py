@@ -243,7 +243,8 @@ async def existing_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:
 async def claim(
     session: AsyncSession, message_id: int, now: datetime, by: str | None = None
 ) -> bool:
-    """Record the attempt by process `by`; False when another sender (of this process or
+    """Record the attempt by process `by` (a claim naming no process, such as one made before
+    processes were named, counts as a gone process's); False when another sender (of this process or
     another) claimed it, it is done already, or another transaction holds the row right now
     (the row then waits for the next drain). One conditional UPDATE, so two processes never
     both win a row. On PostgreSQL the row is locked `FOR UPDATE SKIP LOCKED` first: a process

@@ -135,7 +135,7 @@ class OutboxSender:
         clock: Callable[[], datetime],
         *,
         limiter: SendLimiter,
-        process_id: str | None = None,
+        process_id: str,
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self.bot, self.sessions, self.settings, self.clock = bot, sessions, settings, clock

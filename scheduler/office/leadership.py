@@ -46,8 +46,10 @@ async def keep_lease(services: Services, *, recover: bool = True) -> None:
         processes = await live_processes(session, now)
         await session.commit()
     # Telegram counts the bot's messages, whichever process sends them: each live process
-    # takes its share of the budget (a process that just died leaves its share unused until
-    # its heartbeat runs out: slower for a few seconds, never over).
+    # takes its share of the budget. A process that just died leaves its share unused until its
+    # heartbeat runs out (slower for a few seconds); one that just joined is counted by the
+    # others only at their next renewal, so for up to RENEW_EVERY they may send over the
+    # limit together, and Telegram's 429 then pauses them (bench/bad_day.py --postgres).
     share = services.settings.rate_limit.overall_per_second / processes
     if share != services.budget.overall_per_second:
         log.warning("%d bot processes share Telegram's budget: %.1f/s here", processes, share)
