@@ -54,6 +54,7 @@ from bench.report_flow import (  # noqa: E402
     WatchedApi,
     echo_person,
     load_sample_units,
+    peak_rss_mb,
     process_cpu_seconds,
     report_person,
     serve_echo,
@@ -142,14 +143,6 @@ def postgres_cpu_seconds() -> float:
         except (OSError, ValueError):
             continue  # gone meanwhile
     return total
-
-
-def peak_memory_mb(pid: int) -> float:
-    """The process's peak resident memory (VmHWM), from /proc (Linux)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def spawn(kind: str, root: str, workdir: Path, extra: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -254,7 +247,7 @@ async def measure(
         # the people together offer about half of what the bots just managed.
         think = 2 * concurrency / full.rate if full.rate else 1.0
         half = await drive(api, name, users, concurrency, think, echo)
-        peaks = [peak_memory_mb(b.pid) for b in bots]
+        peaks = [peak_rss_mb(b.pid) for b in bots]
         return Run(name, full, half, peaks, cpu_ms, busy / every if every else float("nan"))
     finally:
         if isinstance(api, PostingApi) and api.session is not None:

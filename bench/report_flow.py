@@ -264,6 +264,14 @@ def spawn(
     )
 
 
+def peak_rss_mb(pid: int) -> float:
+    """A process's peak resident memory (VmHWM), from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def process_cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a process, from /proc (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

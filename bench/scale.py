@@ -72,7 +72,13 @@ from sqlalchemy import text  # noqa: E402
 from sqlmodel import col, select  # noqa: E402
 
 from bench.digest import generate, upgrade_reused  # noqa: E402
-from bench.report_flow import Figures, WatchedApi, report_person, step  # noqa: E402
+from bench.report_flow import (  # noqa: E402
+    Figures,
+    WatchedApi,
+    peak_rss_mb,
+    report_person,
+    step,
+)
 from bot.fakeapi import FakeBotApi, FakeUser  # noqa: E402
 from bot.fakeapi.http import serve  # noqa: E402
 from bot.runtime import callbacks as cb  # noqa: E402
@@ -370,13 +376,6 @@ def explain_refusals(api: FakeBotApi) -> None:
         for call in window:
             to = who_is(int(str(call.params.get("chat_id", 0))))
             print(f"  {(call.at - refused.at) * 1000:5.0f} ms {call.method} to {to}")
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 async def prepare(url: str, liaisons: list[FakeUser]) -> dict[int, list[int]]:
