@@ -126,6 +126,8 @@ class RoleGrant(SQLModel, table=True):
     account_id: int = Field(foreign_key="account.id", index=True)
     role: Role = Field(sa_column=_enum(Role))
     department_id: int | None = Field(default=None, foreign_key="department.id")
+    group_id: int | None = Field(default=None, foreign_key="evaluator_group.id")
+    """An evaluator's group (评议代表的界别); None for every other role."""
     granted_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
@@ -397,6 +399,8 @@ class Invite(SQLModel, table=True):
     used_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     used_by_account_id: int | None = Field(default=None, foreign_key="account.id")
     revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    group_id: int | None = Field(default=None, foreign_key="evaluator_group.id")
+    """The group an evaluator invite joins; None for every other role."""
     replaces_grant_id: int | None = Field(default=None, foreign_key="role_grant.id")
     """A handover (交接): the grant that ends when this invite is redeemed, so a department is
     never without a liaison while the new one has not opened the link yet."""
@@ -779,3 +783,194 @@ class DutyDraft(SQLModel, table=True):
     """`submission:<id>` or `item:<id>`."""
     data: str = Field(sa_column=Column(Text(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
+
+
+# --- Issue 14: appraisal rounds, post-service ratings, the quarterly bulletin ----------------
+
+
+class EvaluatorGroup(SQLModel, table=True):
+    """A group of outside evaluators (界别): enterprises, foreign investors, deputies and
+    committee members (seed 001), or any group the office adds. Its members are the active
+    `evaluator` grants naming it."""
+
+    __tablename__ = "evaluator_group"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=20, unique=True)
+    """What an admin types (`/invite evaluator QY`): ASCII letters and digits."""
+    name: str = Field(max_length=100)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class RoundState(StrEnum):
+    open = "open"
+    closed = "closed"
+    """Results computed and frozen (`RoundResult`); no ballot changes any more."""
+
+
+class AppraisalRound(SQLModel, table=True):
+    """A democratic appraisal (民主评议) such as 百家企业评政风 2026年第4季度.
+
+    The evaluators of its groups rate its units on its dimensions until `closes_at` (the end of
+    the local day `closes_on`); then the results are frozen once.
+    """
+
+    __tablename__ = "appraisal_round"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    period: str = Field(max_length=40)
+    """As the office writes it, e.g. 2026年第4季度; `quarter` is what the bulletin reads."""
+    quarter: str | None = Field(default=None, max_length=7, index=True)
+    """`2026-Q4`: the quarter whose bulletin counts this round (None: no bulletin does)."""
+    dimensions: str = Field(sa_column=Column(Text(), nullable=False))
+    """JSON list of dimension names, e.g. ["服务态度", "办事效率", …]."""
+    scale_max: int = Field(default=5)
+    """Each dimension is scored 1 to `scale_max`."""
+    closes_on: date
+    closes_at: datetime = Field(sa_column=_ts(index=True))
+    state: RoundState = Field(default=RoundState.open, sa_column=_enum(RoundState, index=True))
+    created_by: int | None = Field(default=None, foreign_key="account.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    closed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class RoundGroup(SQLModel, table=True):
+    __tablename__ = "round_group"
+
+    round_id: int = Field(foreign_key="appraisal_round.id", primary_key=True)
+    group_id: int = Field(foreign_key="evaluator_group.id", primary_key=True)
+
+
+class RoundUnit(SQLModel, table=True):
+    """A unit a round rates, in the order evaluators are shown them."""
+
+    __tablename__ = "round_unit"
+
+    round_id: int = Field(foreign_key="appraisal_round.id", primary_key=True)
+    department_id: int = Field(foreign_key="department.id", primary_key=True)
+    position: int = Field(default=0)
+
+
+class Ballot(SQLModel, table=True):
+    """One evaluator's marks for one unit in one round; changed in place until the close.
+
+    The unique constraint is what makes it one ballot: two presses at once cannot make two rows.
+    """
+
+    __table_args__ = (UniqueConstraint("round_id", "department_id", "account_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="appraisal_round.id", index=True)
+    department_id: int = Field(foreign_key="department.id")
+    account_id: int = Field(foreign_key="account.id", index=True)
+    group_id: int | None = Field(default=None, foreign_key="evaluator_group.id")
+    """The evaluator's group when the ballot was cast (turnout per group)."""
+    scores: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    """JSON list of ints, one per dimension of the round; None: 没有接触过 (the unit skipped)."""
+    comment: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    excluded_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    """Set by an admin's `/exclude` with a reason; the ballot stays, the figures skip it."""
+    excluded_by: int | None = Field(default=None, foreign_key="account.id")
+    excluded_reason: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+
+
+class RoundResult(SQLModel, table=True):
+    """A round's frozen figures for one unit, computed at the close (and again on an exclusion)."""
+
+    __tablename__ = "round_result"
+
+    round_id: int = Field(foreign_key="appraisal_round.id", primary_key=True)
+    department_id: int = Field(foreign_key="department.id", primary_key=True)
+    ballots: int
+    """Ballots with marks (not skipped, not excluded)."""
+    skipped: int = Field(default=0)
+    means: str = Field(sa_column=Column(Text(), nullable=False))
+    """JSON list of the dimension means (null where no ballot marked the unit)."""
+    score: float | None = Field(default=None)
+    """On 100: the mean of the dimension means over the scale's top; None without ballots."""
+    computed_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class RatingLinkKind(StrEnum):
+    poster = "poster"
+    """Printed on a unit's poster: anyone may rate with it, once per account, unit and day."""
+    single = "single"
+    """For one service (a case, an appointment): counts once, whoever uses it."""
+
+
+class RatingLink(SQLModel, table=True):
+    """A deep link `?start=rate-<token>` into the rating of one unit's service (公述民评).
+
+    Only the token's SHA-256 is kept, as for invites.
+    """
+
+    __tablename__ = "rating_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    kind: RatingLinkKind = Field(sa_column=_enum(RatingLinkKind))
+    department_id: int = Field(foreign_key="department.id", index=True)
+    label: str | None = Field(default=None, max_length=100)
+    """What a single-use link is for (a case number, an appointment), as its liaison wrote it."""
+    created_by: int | None = Field(default=None, foreign_key="account.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    used_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    used_by_account_id: int | None = Field(default=None, foreign_key="account.id")
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class ServiceRatingValue(StrEnum):
+    satisfied = "satisfied"
+    """满意"""
+    basic = "basic"
+    """基本满意"""
+    unsatisfied = "unsatisfied"
+    """不满意"""
+
+
+class ServiceRating(SQLModel, table=True):
+    """A person's rating of a unit's service right after it (公述民评).
+
+    `day_key` is the local day for a poster's link and `link:<id>` for a single-use link, so the
+    unique constraint allows one poster rating per account, unit and day, and any number of
+    single-use ratings (each link counts once).
+    """
+
+    __tablename__ = "service_rating"
+    __table_args__ = (UniqueConstraint("account_id", "department_id", "day_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    department_id: int = Field(foreign_key="department.id", index=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    link_id: int | None = Field(default=None, foreign_key="rating_link.id")
+    value: ServiceRatingValue = Field(sa_column=_enum(ServiceRatingValue))
+    reason: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    rated_on: date = Field(index=True)
+    """Local date of the rating (the digest and the bulletin count by it)."""
+    day_key: str = Field(max_length=20)
+    report_id: int | None = Field(default=None, foreign_key="report.id")
+    """The report a 不满意 was turned into, if the person did."""
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    excluded_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    excluded_by: int | None = Field(default=None, foreign_key="account.id")
+    excluded_reason: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+
+
+class QuarterBulletin(SQLModel, table=True):
+    """A quarter's bulletin (季度通报): the figures frozen when it was computed, when it was sent,
+    and whether the office published it on the public page (`/publish`)."""
+
+    __tablename__ = "quarter_bulletin"
+
+    quarter: str = Field(primary_key=True, max_length=7)
+    """`2026-Q4`."""
+    data: str = Field(sa_column=Column(Text(), nullable=False))
+    """JSON of the ranking and each unit's figures, as sent and as published."""
+    computed_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    published_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    published_by: int | None = Field(default=None, foreign_key="account.id")

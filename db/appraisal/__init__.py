@@ -1,0 +1,1 @@
+"""Democratic appraisal (民主评议): evaluator groups, rounds, ballots and their frozen results."""
