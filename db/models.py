@@ -905,13 +905,16 @@ class RatingLinkKind(StrEnum):
 class RatingLink(SQLModel, table=True):
     """A deep link `?start=rate-<token>` into the rating of one unit's service (公述民评).
 
-    Only the token's SHA-256 is kept, as for invites.
+    Found by the token's SHA-256, as invites are.
     """
 
     __tablename__ = "rating_link"
 
     id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(max_length=64, unique=True)
+    public_token: str | None = Field(default=None, max_length=64)
+    """A poster's raw token: printed on a wall and shown on the public page, it hides nothing,
+    and the poster can be printed again. A single-use link keeps only its hash."""
     kind: RatingLinkKind = Field(sa_column=_enum(RatingLinkKind))
     department_id: int = Field(foreign_key="department.id", index=True)
     label: str | None = Field(default=None, max_length=100)

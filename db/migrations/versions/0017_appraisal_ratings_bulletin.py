@@ -67,6 +67,7 @@ def upgrade() -> None:
     op.create_table('rating_link',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('public_token', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('kind', sa.Enum('poster', 'single', name='ratinglinkkind', native_enum=False, length=20), nullable=False),
     sa.Column('department_id', sa.Integer(), nullable=False),
     sa.Column('label', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
