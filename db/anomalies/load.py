@@ -27,6 +27,7 @@ from db.anomalies.rules import (
     ballot_round_flags,
     rating_month_flags,
 )
+from db.appraisal.results import dimensions_of, unit_result
 from db.calendar.months import month_bounds
 from db.calendar.workdays import WorkCalendar
 from db.cases.metrics import department_metrics
@@ -183,7 +184,7 @@ async def _report_satisfaction(
     calendar: WorkCalendar,
     tz: ZoneInfo,
 ) -> dict[int, tuple[float | None, int]]:
-    metrics = await department_metrics(session, start, end, max(now, end), calendar=calendar, tz=tz)
+    metrics = await department_metrics(session, start, end, now, calendar=calendar, tz=tz)
     return {
         m.department_id: (m.satisfaction_rate, m.ratings)
         for m in metrics
@@ -224,22 +225,40 @@ async def round_findings(
     calendar: WorkCalendar,
     tz: ZoneInfo,
 ) -> Findings:
-    """The anomalies of one round's ballots (a closed round's frozen scores beside its units'
-    report satisfaction)."""
+    """The anomalies of one round's ballots; its units' scores (the frozen ones of a closed
+    round, those of the ballots so far of an open one) beside their report satisfaction."""
     assert round_.id is not None
     ballots = await round_ballots(session, round_.id)
     accounts = await account_records(session, (b.account_id for b in ballots))
-    results = (
-        await session.exec(select(RoundResult).where(RoundResult.round_id == round_.id))
-    ).all()
     start, end = round_span(round_, tz)
     reports = await _report_satisfaction(session, start, end, now, calendar, tz)
-    units = _compare(
-        ((r.department_id, None if r.score is None else r.score / 100, r.ballots) for r in results),
-        reports,
-    )
+    units = _compare(await _round_scores(session, round_, ballots), reports)
     flags = ballot_round_flags(ballots, accounts, units, round_.scale_max, thresholds)
     return await _findings(session, flags, len(ballots), accounts)
+
+
+async def _round_scores(
+    session: AsyncSession, round_: AppraisalRound, ballots: list[BallotRecord]
+) -> list[tuple[int, float | None, int]]:
+    """(unit, score on 100 as a share, ballots counted) of each unit of the round."""
+    frozen = (
+        await session.exec(select(RoundResult).where(RoundResult.round_id == round_.id))
+    ).all()
+    if frozen:
+        return [(r.department_id, _share(r.score), r.ballots) for r in frozen]
+    marks: dict[int, list[list[int] | None]] = defaultdict(list)
+    for ballot in ballots:
+        marks[ballot.department_id].append(list(ballot.marks) if ballot.marks else None)
+    dimensions = len(dimensions_of(round_))
+    results = [
+        unit_result(unit, unit_marks, dimensions, round_.scale_max)
+        for unit, unit_marks in marks.items()
+    ]
+    return [(r.department_id, _share(r.score), r.ballots) for r in results]
+
+
+def _share(score: float | None) -> float | None:
+    return None if score is None else score / 100
 
 
 def _compare(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.anomalies.load import (
@@ -15,9 +16,16 @@ from db.anomalies.load import (
     round_ballots,
     round_findings,
 )
-from db.anomalies.rules import Burst, IdenticalBallots, SingleUnitRaters, Thresholds
+from db.anomalies.rules import (
+    Burst,
+    FarFromReports,
+    IdenticalBallots,
+    SingleUnitRaters,
+    Thresholds,
+)
+from db.appraisal.results import compute_round_results
 from db.calendar.workdays import WorkCalendar
-from db.models import Ballot
+from db.models import Ballot, EventKind, ReportEvent
 from tests.db.anomalies.anomaly_rows import (
     account,
     appraisal_round,
@@ -25,6 +33,7 @@ from tests.db.anomalies.anomaly_rows import (
     service_rating,
     unit,
 )
+from tests.factories import file_report
 
 TZ = ZoneInfo("Asia/Shanghai")
 CLOSE = datetime(2026, 3, 31, 16, 0, tzinfo=UTC)
@@ -101,3 +110,60 @@ async def test_a_months_single_unit_raters_and_burst_are_found(session: AsyncSes
         session, date(2026, 2, 1), Thresholds(), NOW, calendar=WorkCalendar(), tz=TZ
     )
     assert quiet.flags == [] and quiet.counted == 1
+
+
+async def poorly_rated_by_reporters(session: AsyncSession, department_id: int) -> None:
+    """Ten ratings of the unit's answers in March: 2 satisfied, 8 not (reopened): 20%."""
+    reporter = await account(session, 7400, datetime(2025, 1, 1, tzinfo=UTC))
+    report = await file_report(
+        session, reporter, datetime(2026, 3, 2, 2, tzinfo=UTC), department_id
+    )
+    assert report.id is not None
+    for n in range(10):
+        session.add(
+            ReportEvent(
+                report_id=report.id,
+                department_id=department_id,
+                kind=EventKind.rated if n < 2 else EventKind.reopened,
+                created_at=datetime(2026, 3, 3 + n, 2, tzinfo=UTC),
+            )
+        )
+    await session.flush()
+
+
+async def test_a_unit_rated_far_above_its_report_satisfaction(session: AsyncSession) -> None:
+    window = await unit(session, "W97", "公积金窗口")
+    await poorly_rated_by_reporters(session, window)
+    people = [
+        await account(session, 7500 + n, datetime(2025, 6, n + 1, tzinfo=UTC), evaluator=True)
+        for n in range(5)
+    ]
+    closed = await appraisal_round(session, [window], CLOSE)
+    still_open = await appraisal_round(session, [window], CLOSE, closed=False)
+    for round_ in (closed, still_open):
+        assert round_.id is not None
+        for n, person in enumerate(people):
+            marks = [5, 5, 5, 5, 5] if n % 2 else [5, 4, 5, 4, 5]  # not identical
+            await ballot(session, round_.id, window, person, marks, CLOSE - timedelta(days=n))
+    await compute_round_results(session, closed, NOW)
+    for round_ in (closed, still_open):
+        findings = await round_findings(
+            session, round_, Thresholds(), NOW, calendar=WorkCalendar(), tz=TZ
+        )
+        [far] = [f for f in findings.flags if isinstance(f, FarFromReports)]
+        # Three of 5 4 5 4 5, two of 5 5 5 5 5: means 5 4.4 5 4.4 5, their mean 4.76 of 5 is
+        # 95.2 on 100, beside 2 satisfied of 10.
+        assert (far.department_id, far.rated_count) == (window, 5)
+        assert far.rated == pytest.approx(0.952)
+        assert (far.reports, far.report_count) == (0.2, 10)
+    for person in people:
+        await service_rating(session, window, person, date(2026, 3, 20))
+    month = await month_findings(
+        session, date(2026, 3, 1), Thresholds(), NOW, calendar=WorkCalendar(), tz=TZ
+    )
+    [far] = [f for f in month.flags if isinstance(f, FarFromReports)]
+    assert (far.rated, far.rated_count, far.reports) == (1.0, 5, 0.2)
+    fair = await month_findings(
+        session, date(2026, 3, 1), Thresholds(far_gap=0.81), NOW, calendar=WorkCalendar(), tz=TZ
+    )
+    assert not [f for f in fair.flags if isinstance(f, FarFromReports)]
