@@ -68,8 +68,8 @@ def _span(first: datetime, last: datetime, tz: ZoneInfo) -> str:
 
 
 def _items_line(kind: ItemKind, ids: Iterable[int], _: Translator) -> str:
-    label = _("Ballot ids") if kind is ItemKind.ballot else _("Rating ids")
-    return f"{label}: {_ids(ids, _)}"
+    line = _("Ballot ids: {ids}") if kind is ItemKind.ballot else _("Rating ids: {ids}")
+    return line.format(ids=_ids(ids, _))
 
 
 def _identical(flag: IdenticalBallots, findings: Findings, _: Translator, tz: ZoneInfo) -> str:
