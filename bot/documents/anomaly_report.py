@@ -27,7 +27,7 @@ from db.anomalies.rules import (
     SingleUnitRaters,
     Thresholds,
 )
-from db.models import AppraisalRound
+from db.models import AppraisalRound, RoundState
 
 
 def thresholds(settings: AnomalySettings) -> Thresholds:
@@ -192,7 +192,7 @@ def round_title(round_: AppraisalRound, _: Translator) -> str:
     head = _("<b>Anomaly report</b>: appraisal round {id} “{title}” ({period})").format(
         id=round_.id, title=esc(round_.title), period=esc(round_.period)
     )
-    if round_.closed_at is None:
+    if round_.state is RoundState.open:
         head += "\n" + _("The round is still open: ballots may still change.")
     return head
 

@@ -22,6 +22,7 @@ from db.models import (
     RoundResult,
     ServiceRating,
 )
+from tests.db.anomalies.anomaly_rows import account, appraisal_round, ballot, unit
 from tests.harness import Harness, make_settings, prepare_database, texts
 from tests.scheduler.anomalies.test_anomaly_reports import (
     ADMIN,
@@ -173,3 +174,21 @@ async def test_bad_input_changes_nothing(office: Harness) -> None:
     ballot = await read(bot, Ballot, first)
     assert isinstance(ballot, Ballot) and ballot.excluded_at is None
     assert await audit_events(bot) == []
+
+
+async def test_a_ballot_of_an_open_round_is_left_out_at_the_close(office: Harness) -> None:
+    bot = office
+    engine = create_engine(bot.settings.database.url)
+    async with session_factory(engine)() as session:
+        window = await unit(session, "W89", "开放中的窗口")
+        person = await account(session, 7600, bot.clock.now, evaluator=True)
+        round_ = await appraisal_round(session, [window], bot.clock.now, closed=False)
+        assert round_.id is not None
+        ballot_id = await ballot(session, round_.id, window, person, [1] * 5, bot.clock.now)
+        await session.commit()
+    await engine.dispose()
+    answer = texts(await bot.say(ADMIN, f"/exclude ballot {ballot_id} 测试"))
+    assert "is excluded" in answer and "still open" in answer
+    assert "computed again" not in answer
+    shown = texts(await bot.say(ADMIN, f"/anomalies {round_.id}"))
+    assert "still open" in shown and "0 ballots checked" in shown
