@@ -32,6 +32,8 @@ from db.delivery.outbox import chats_with_pending_acks
 from db.engine import create_engine, is_sqlite, session_factory
 from db.office.processes import RENEW_EVERY
 from handlers import errors, start, update_kinds
+from handlers.anomalies import exclude as anomaly_exclude
+from handlers.anomalies import report as anomaly_report
 from handlers.cases import casework, extension, followup, inbox, report, reporter
 from handlers.cases import search as case_search
 from handlers.cases import view as case_view
@@ -58,6 +60,7 @@ from handlers.office import categories as categories_admin
 from handlers.office import menu as admin_menu
 from handlers.people import roles
 from handlers.people import roster as people
+from scheduler.anomalies.report import run_anomaly_job
 from scheduler.cases.idle_drafts import sweep_idle_drafts
 from scheduler.cases.unrated import close_unrated_reports
 from scheduler.deadlines.job import run_deadline_scan
@@ -120,6 +123,14 @@ async def _post_init(application: BotApplication) -> None:
     # And once after start-up: a bot that was down on the digest morning catches up.
     application.job_queue.run_once(
         leader_only(run_digest_job), when=60, name="monthly_digest_catch_up"
+    )
+    # The anomaly reports: a closed round's soon after its close, last month's service ratings
+    # on the digest's morning; the first run after start-up catches up what downtime missed.
+    application.job_queue.run_repeating(
+        leader_only(run_anomaly_job),
+        interval=services.settings.anomalies.scan_interval_seconds,
+        first=90,
+        name="anomaly_reports",
     )
     # Weekly is enough: a report a few days past the retention period harms nobody, and the
     # purge is idempotent, so a Sunday missed while the bot was down is caught up a week later.
@@ -265,6 +276,8 @@ def build_application(
     application.add_handlers(categories_admin.build_handlers())
     application.add_handlers(people.build_handlers())
     application.add_handlers(audit_view.build_handlers())
+    application.add_handlers(anomaly_report.build_handlers())
+    application.add_handlers(anomaly_exclude.build_handlers())
     application.add_handlers(case_search.build_handlers())
     # Duties: `/duties status` and `/export duties …` take only their own first word, so the
     # liaisons' `/duties` and the reports' `/export` answer everything else.

@@ -75,6 +75,8 @@ ROLE_COMMANDS: dict[Role, CommandList] = {
         ("duty", N_("Create, list, edit or switch off duties (admins): /duty list")),
         ("duties", N_("Who filed a duty on time, late or not at all (admins): /duties status")),
         ("submission", N_("One submission with all its rounds: /submission 12")),
+        ("anomalies", N_("Anomaly report of a round or month (admins): /anomalies 2026-03")),
+        ("exclude", N_("Exclude a ballot or rating, with a reason (admins): /exclude ballot 12 …")),
     ],
 }
 """Added to the citizen's menu for each role a person holds (`BotCommandScopeChat`)."""

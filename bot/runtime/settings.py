@@ -256,6 +256,30 @@ class FloodSettings(BaseModel):
     pause_seconds: float = Field(default=60.0, ge=0)
 
 
+class AnomalySettings(BaseModel):
+    """The anomaly report on ballots and service ratings (see `db.anomalies.rules`): when a
+    pattern is worth a person's look."""
+
+    identical_evaluators: int = Field(default=3, ge=2)
+    """Evaluators whose ballots of one round are the same, unit for unit, before it is flagged."""
+    identical_min_units: int = Field(default=2, ge=1)
+    """... only when their ballots mark at least this many units."""
+    burst_actions: int = Field(default=5, ge=2)
+    """Ballots or ratings within one hour from accounts that came in the same hour."""
+    burst_accounts: int = Field(default=2, ge=1)
+    """... from at least this many of those accounts."""
+    extreme_items: int = Field(default=5, ge=1)
+    """Ballots (or ratings) an account gave only the scale's bottom or only its top."""
+    far_gap: float = Field(default=0.3, gt=0, le=1)
+    """A unit's appraisal score or rating satisfaction this far from its report satisfaction."""
+    far_min_count: int = Field(default=5, ge=1)
+    """... each side from at least this many ballots or ratings."""
+    single_unit_ratings: int = Field(default=5, ge=1)
+    """Ratings of one unit in a month from accounts that rated nothing else."""
+    scan_interval_seconds: int = Field(default=900, ge=60)
+    """How often the leader looks for a closed round or a month whose report is not sent yet."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ZHENGFENG_",
@@ -285,6 +309,7 @@ class Settings(BaseSettings):
     digest: DigestSettings = DigestSettings()
     retention: RetentionSettings = RetentionSettings()
     duties: DutySettings = DutySettings()
+    anomalies: AnomalySettings = AnomalySettings()
     log_level: str = "INFO"
 
     @field_validator("timezone")

@@ -1,0 +1,1 @@
+"""The office's anomaly report on demand (/anomalies) and its exclusions (/exclude)."""

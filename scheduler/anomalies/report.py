@@ -1,0 +1,170 @@
+"""异常情况报告: the admins get one when a round closes and one a month for the service ratings.
+
+The job runs every `[anomalies] scan_interval_seconds` on the leader (and once shortly after
+start-up). It reports every closed round whose report is not in the outbox yet, and last month's
+service ratings once the first working day of this month has come (at the digest's hour). The
+outbox keys (`anomalies:round:<id>:<telegram id>`, `anomalies:ratings:<YYYY-MM>:<telegram id>`)
+make a second run a no-op, and a bot that was down catches up at its next run. A month without a
+single service rating has nothing to judge and gets no report.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date, datetime
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.documents.anomaly_report import anomaly_text, month_title, round_title, thresholds
+from bot.runtime.i18n import Translator, gettext_for
+from bot.runtime.services import BotContext, Services
+from db.anomalies.load import Findings, month_findings, round_findings
+from db.anomalies.rules import ItemKind
+from db.calendar.months import month_bounds, previous_month
+from db.calendar.workdays import WorkCalendar, load_calendar, local_date, next_working_day
+from db.delivery.outbox import enqueue
+from db.models import AppraisalRound, OutboxMessage, RoundState, ServiceRating
+from db.people.roles import Recipient, admin_recipients
+
+log = logging.getLogger(__name__)
+
+
+def round_key(round_id: int) -> str:
+    return f"anomalies:round:{round_id}:"
+
+
+def month_key(month: date) -> str:
+    return f"anomalies:ratings:{month:%Y-%m}:"
+
+
+async def _queued(session: AsyncSession, prefix: str) -> bool:
+    found = await session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(col(OutboxMessage.dedupe_key).startswith(prefix))
+    )
+    return bool(found)
+
+
+def _first_working_day(month: date, calendar: WorkCalendar) -> date:
+    day = month.replace(day=1)
+    return day if calendar.is_working_day(day) else next_working_day(day, calendar)
+
+
+def _month_due(now: datetime, calendar: WorkCalendar, services: Services) -> bool:
+    """Whether last month's report is due: the digest's hour of this month's first working day
+    has come."""
+    settings = services.settings
+    today = local_date(now, settings.tz)
+    due = _first_working_day(today, calendar)
+    return today > due or (
+        today == due and now.astimezone(settings.tz).time() >= settings.digest.send_at
+    )
+
+
+async def _rated_in(session: AsyncSession, month: date, tz: ZoneInfo) -> bool:
+    after = local_date(month_bounds(month, tz)[1], tz)
+    found = await session.scalar(
+        select(func.count())
+        .select_from(ServiceRating)
+        .where(col(ServiceRating.rated_on) >= month, col(ServiceRating.rated_on) < after)
+    )
+    return bool(found)
+
+
+async def _queue_report(
+    session: AsyncSession,
+    services: Services,
+    admins: list[Recipient],
+    prefix: str,
+    title: Callable[[Translator], str],
+    findings: Findings,
+    kind: ItemKind,
+    now: datetime,
+) -> int:
+    """One message per admin, in the admin's language."""
+    tz = services.settings.tz
+    texts = {
+        language: anomaly_text(
+            title(gettext_for(language)), findings, kind, gettext_for(language), tz
+        )
+        for language in {a.language for a in admins}
+    }
+    added = 0
+    for admin in admins:
+        added += await enqueue(
+            session,
+            key=f"{prefix}{admin.telegram_id}",
+            chat_id=admin.telegram_id,
+            text=texts[admin.language],
+            now=now,
+        )
+    return added
+
+
+async def publish_anomaly_reports(services: Services, now: datetime) -> int:
+    """Queue the reports that are due and not queued yet; returns the rows queued."""
+    settings = services.settings
+    tz = settings.tz
+    rules = thresholds(settings.anomalies)
+    added = 0
+    async with services.sessions() as session:
+        admins = await admin_recipients(session, settings.admin_ids, settings.default_language)
+        if not admins:
+            return 0
+        calendar = await load_calendar(session)
+        closed = (
+            await session.exec(
+                select(AppraisalRound)
+                .where(col(AppraisalRound.state) == RoundState.closed)
+                .order_by(col(AppraisalRound.closed_at), col(AppraisalRound.id))
+            )
+        ).all()
+        for round_ in closed:
+            assert round_.id is not None
+            if await _queued(session, round_key(round_.id)):
+                continue
+            findings = await round_findings(session, round_, rules, now, calendar=calendar, tz=tz)
+            added += await _queue_report(
+                session,
+                services,
+                admins,
+                round_key(round_.id),
+                partial(round_title, round_),
+                findings,
+                ItemKind.ballot,
+                now,
+            )
+            log.info("anomaly report of round %d: %d flags", round_.id, len(findings.flags))
+        month = previous_month(now, tz)
+        if (
+            _month_due(now, calendar, services)
+            and not await _queued(session, month_key(month))
+            and await _rated_in(session, month, tz)
+        ):
+            findings = await month_findings(session, month, rules, now, calendar=calendar, tz=tz)
+            added += await _queue_report(
+                session,
+                services,
+                admins,
+                month_key(month),
+                partial(month_title, month),
+                findings,
+                ItemKind.rating,
+                now,
+            )
+            log.info("anomaly report of %s: %d flags", f"{month:%Y-%m}", len(findings.flags))
+        await session.commit()
+    return added
+
+
+async def run_anomaly_job(context: BotContext) -> int:
+    services = context.services
+    added = await publish_anomaly_reports(services, services.clock())
+    if added:
+        services.wake_sender()
+    return added
