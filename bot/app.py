@@ -58,6 +58,7 @@ from handlers.office import categories as categories_admin
 from handlers.office import menu as admin_menu
 from handlers.people import roles
 from handlers.people import roster as people
+from handlers.ratings import rate as service_rating
 from scheduler.cases.idle_drafts import sweep_idle_drafts
 from scheduler.cases.unrated import close_unrated_reports
 from scheduler.deadlines.job import run_deadline_scan
@@ -236,6 +237,9 @@ def build_application(
     # A reporter who pressed "answer the question" or a rating button types for that step, even
     # with a new report half-finished.
     application.add_handler(reporter.build_handler())
+    # A post-service rating: its deep link "/start rate-TOKEN" before the invites' "/start
+    # TOKEN", and a reason typed after "other" before the report flow, as the reporter's steps.
+    application.add_handler(service_rating.build_handler())
     application.add_handler(report.build_handler())
     # Triage after the report flow: an admin in the middle of a report finishes that first.
     application.add_handler(inbox.build_handler())
