@@ -58,6 +58,7 @@ from handlers.office import categories as categories_admin
 from handlers.office import menu as admin_menu
 from handlers.people import roles
 from handlers.people import roster as people
+from handlers.ratings import posters as rating_posters
 from handlers.ratings import rate as service_rating
 from scheduler.cases.idle_drafts import sweep_idle_drafts
 from scheduler.cases.unrated import close_unrated_reports
@@ -266,6 +267,8 @@ def build_application(
     # The admin console: commands only admins may use, each checking that on every update.
     application.add_handlers(admin_menu.build_handlers())
     application.add_handlers(units.build_handlers())
+    # Service ratings' posters and single-use links: admins and the unit's own liaisons.
+    application.add_handlers(rating_posters.build_handlers())
     application.add_handlers(categories_admin.build_handlers())
     application.add_handlers(people.build_handlers())
     application.add_handlers(audit_view.build_handlers())

@@ -22,9 +22,12 @@ from db.models import (
     DepartmentKind,
     RatingLink,
     RatingLinkKind,
+    Role,
+    RoleGrant,
     ServiceRating,
     ServiceRatingValue,
 )
+from db.people.departments import department_by_code
 from db.people.roles import hash_token
 from db.queries import insert_or_skip, table_of
 from db.ratings.links import link_for_token, new_rating_token
@@ -238,3 +241,46 @@ async def create_single_link(
     session.add(link)
     await session.flush()
     return link, token
+
+
+DUTIES_MAX = 400
+"""What the poster's duties band holds (eight lines of 34 characters, with some air)."""
+
+
+class PosterProblem(StrEnum):
+    unknown = "unknown"
+    inactive = "inactive"
+    wrong_kind = "wrong_kind"
+    """Posters are for windows and key positions."""
+
+
+async def poster_unit(session: AsyncSession, code: str) -> Department | PosterProblem:
+    """The unit a poster can be printed for: an active window or key position."""
+    unit = await department_by_code(session, code)
+    if unit is None:
+        return PosterProblem.unknown
+    if not unit.active:
+        return PosterProblem.inactive
+    if unit.kind not in POSTER_KINDS:
+        return PosterProblem.wrong_kind
+    return unit
+
+
+async def is_unit_liaison(session: AsyncSession, account_id: int, department_id: int) -> bool:
+    """An active liaison grant for the unit (who may print its poster and make its links)."""
+    found = await session.exec(
+        select(RoleGrant.id).where(
+            RoleGrant.account_id == account_id,
+            RoleGrant.department_id == department_id,
+            RoleGrant.role == Role.liaison,
+            col(RoleGrant.revoked_at).is_(None),
+        )
+    )
+    return found.first() is not None
+
+
+async def set_duties(session: AsyncSession, unit: Department, text: str | None) -> None:
+    """The unit's published duties (公开岗位职责); None prints the standard commitments."""
+    unit.duties = text
+    session.add(unit)
+    await session.flush()
