@@ -14,7 +14,7 @@ from bot.runtime.admin import audit, require_admin, unit_or_say
 from bot.runtime.conversation import PRIVATE
 from bot.runtime.i18n import gettext_for
 from bot.runtime.input import command_body
-from bot.runtime.render import esc
+from bot.runtime.render import cut, esc
 from bot.runtime.services import Handler
 from bot.runtime.turn import Outgoing, OutgoingFile, Turn, turn_handler
 from db.models import Department
@@ -31,6 +31,8 @@ from db.ratings.service import (
 )
 from db.validation import clean_text
 
+CODE_SHOWN = 40
+"""A mistyped code is echoed back at most this long."""
 POSTER_DIR = "posters"
 """Under the data dir: the files the outbox sends by path."""
 
@@ -53,7 +55,7 @@ async def _unit_for_rating(turn: Turn, usage: str) -> tuple[Department, list[str
                 "for those."
             ),
         }
-        turn.say(messages[unit].format(code=esc(words[0])))
+        turn.say(messages[unit].format(code=esc(cut(words[0], CODE_SHOWN))))
         return None
     assert unit.id is not None
     admin = await is_admin(turn.session, turn.account, turn.services.settings.admin_ids)
@@ -85,6 +87,8 @@ async def poster(turn: Turn) -> None:
         return
     unit, _rest = found
     assert unit.id is not None
+    # Only a unit's first poster writes (its token) before the drawing (about two seconds on a
+    # thread); every later print only reads, so no write is held open while drawing.
     token = await poster_token(turn.session, unit.id, turn.now, created_by=turn.account_id)
     link = rating_deep_link(turn.context.bot.username, token)
     # A poster hangs on a wall in the city: it speaks Chinese whatever the asker's language.
@@ -177,7 +181,7 @@ async def unit_duties(turn: Turn) -> None:
             )
         )
         return
-    unit = await unit_or_say(turn, words[0])
+    unit = await unit_or_say(turn, cut(words[0], CODE_SHOWN))
     if unit is None:
         return
     if len(words) == 1:

@@ -92,6 +92,8 @@ async def test_posters_are_for_active_windows_and_key_positions(admin_bot: Harne
     assert "no service window" in texts(await bot.say(ADMIN, "/poster D011"))
     assert "No unit has the code" in texts(await bot.say(ADMIN, "/poster Q9"))
     assert "Usage" in texts(await bot.say(ADMIN, "/poster"))
+    assert len(texts(await bot.say(ADMIN, "/poster " + "W" * 5000))) < 200
+    assert len(texts(await bot.say(ADMIN, "/ratelink " + "举" * 5000))) < 200
     await bot.say(ADMIN, "/unit_off W002")
     assert texts(await bot.say(ADMIN, "/poster W002")) == EN(
         "{code} is inactive: it takes no service ratings."
