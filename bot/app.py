@@ -60,6 +60,8 @@ from handlers.office import categories as categories_admin
 from handlers.office import menu as admin_menu
 from handlers.people import roles
 from handlers.people import roster as people
+from handlers.ratings import posters as rating_posters
+from handlers.ratings import rate as service_rating
 from scheduler.anomalies.report import run_anomaly_job
 from scheduler.cases.idle_drafts import sweep_idle_drafts
 from scheduler.cases.unrated import close_unrated_reports
@@ -247,6 +249,9 @@ def build_application(
     # A reporter who pressed "answer the question" or a rating button types for that step, even
     # with a new report half-finished.
     application.add_handler(reporter.build_handler())
+    # A post-service rating: its deep link "/start rate-TOKEN" before the invites' "/start
+    # TOKEN", and a reason typed after "other" before the report flow, as the reporter's steps.
+    application.add_handler(service_rating.build_handler())
     application.add_handler(report.build_handler())
     # Triage after the report flow: an admin in the middle of a report finishes that first.
     application.add_handler(inbox.build_handler())
@@ -273,6 +278,8 @@ def build_application(
     # The admin console: commands only admins may use, each checking that on every update.
     application.add_handlers(admin_menu.build_handlers())
     application.add_handlers(units.build_handlers())
+    # Service ratings' posters and single-use links: admins and the unit's own liaisons.
+    application.add_handlers(rating_posters.build_handlers())
     application.add_handlers(categories_admin.build_handlers())
     application.add_handlers(people.build_handlers())
     application.add_handlers(audit_view.build_handlers())

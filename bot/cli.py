@@ -389,6 +389,24 @@ async def _bot_username(settings: Settings) -> str:
         return str(bot.username)
 
 
+def _username_or_fail(settings: Settings, given: str | None) -> str:
+    """The bot's username as given (without @), else asked from Telegram."""
+    _ = gettext_for(settings.default_language)
+    if given is not None:
+        return given.lstrip("@")
+    if settings.telegram.token is None:
+        raise _fail(_("give --bot-username, or set ZHENGFENG_TELEGRAM__TOKEN to ask Telegram"))
+    try:
+        return asyncio.run(_bot_username(settings))
+    except Exception as exc:  # any Telegram or network failure: say it in one line
+        raise _fail(
+            _("could not ask Telegram for the bot's name ({error}); give --bot-username").format(
+                error=type(exc).__name__
+            ),
+            code=1,
+        ) from None
+
+
 async def _invite(
     settings: Settings, role: Role, code: str | None, bot_username: str
 ) -> tuple[str, datetime, str | None] | None:
@@ -450,20 +468,9 @@ def invite(
         raise _fail(_("a {role} invite needs a unit code, e.g. D011").format(role=role))
     if chosen not in DEPARTMENT_ROLES and department is not None:
         raise _fail(_("an admin invite is for the whole campaign: leave out the unit"))
-    if bot_username is None:
-        if settings.telegram.token is None:
-            raise _fail(_("give --bot-username, or set ZHENGFENG_TELEGRAM__TOKEN to ask Telegram"))
-        try:
-            bot_username = asyncio.run(_bot_username(settings))
-        except Exception as exc:  # any Telegram or network failure: say it in one line
-            raise _fail(
-                _(
-                    "could not ask Telegram for the bot's name ({error}); give --bot-username"
-                ).format(error=type(exc).__name__),
-                code=1,
-            ) from None
+    username = _username_or_fail(settings, bot_username)
     migrate.upgrade(settings.database.url)
-    made = asyncio.run(_invite(settings, chosen, department, bot_username.lstrip("@")))
+    made = asyncio.run(_invite(settings, chosen, department, username))
     if made is None:
         raise _fail(_("no active unit has the code {code}").format(code=department))
     link, expires, name = made
@@ -472,6 +479,73 @@ def invite(
     typer.echo(
         _("Single-use link for the role {role}{where}, valid until {expires}.").format(
             role=role_label(chosen, _), where=where, expires=local_time(expires, settings.tz)
+        ),
+        err=True,
+    )
+
+
+async def _poster_link(
+    settings: Settings, code: str, username: str
+) -> tuple[Department, str] | str:
+    """The unit and its poster's deep link; the reason in words when it gets no poster."""
+    from db.ratings.links import poster_token, rating_deep_link
+    from db.ratings.service import PosterProblem, poster_unit
+
+    _ = gettext_for(settings.default_language)
+    async with _session(settings) as session:
+        unit = await poster_unit(session, code)
+        if isinstance(unit, PosterProblem):
+            return {
+                PosterProblem.unknown: _("no unit has the code {code}"),
+                PosterProblem.inactive: _("{code} is inactive: it takes no service ratings"),
+                PosterProblem.wrong_kind: _(
+                    "{code} is no service window or key position: rating posters are for those"
+                ),
+            }[unit].format(code=code)
+        assert unit.id is not None
+        token = await poster_token(session, unit.id, datetime.now(UTC))
+        await session.commit()
+        return unit, rating_deep_link(username, token)
+
+
+@app.command()
+def poster(
+    code: Annotated[str, typer.Argument(help="Code of a window or key position, e.g. W002.")],
+    out: Annotated[
+        Path, typer.Option("--out", help="FILE: writes FILE.png and FILE.pdf (A4 portrait).")
+    ],
+    bot_username: Annotated[
+        str | None,
+        typer.Option(
+            "--bot-username", help="The bot's @username; without it, asked from Telegram (getMe)."
+        ),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write a unit's rating poster (评价海报): its name, duties and the QR code of its link."""
+    from bot.documents.poster import poster_paths, render_poster
+
+    settings = _settings(config)
+    _ = gettext_for(settings.default_language)
+    username = _username_or_fail(settings, bot_username)
+    migrate.upgrade(settings.database.url)
+    found = asyncio.run(_poster_link(settings, code, username))
+    if isinstance(found, str):
+        raise _fail(found)
+    unit, link = found
+    png_path, pdf_path = poster_paths(out)
+    if not png_path.parent.is_dir():
+        raise _fail(_("folder not found: {path}").format(path=png_path.parent))
+    # A poster hangs on a wall in the city: it speaks Chinese whatever the operator's language.
+    drawn = render_poster(
+        unit_name=unit.name, duties=unit.duties, link=link, _=gettext_for("zh_CN")
+    )
+    png_path.write_bytes(drawn.png)
+    pdf_path.write_bytes(drawn.pdf)
+    typer.echo(link)
+    typer.echo(
+        _("Rating poster of {unit} written to {png} and {pdf}.").format(
+            unit=unit.name, png=png_path, pdf=pdf_path
         ),
         err=True,
     )

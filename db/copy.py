@@ -23,8 +23,9 @@ import db.models  # noqa: F401  (the tables must be registered on the metadata)
 from db.engine import create_engine
 from db.migrate import upgrade_engine
 
-SEEDED = frozenset({"category"})
-"""Tables the migrations fill (the first one writes the default categories): the copy replaces
+SEEDED = frozenset({"category", "evaluator_group"})
+"""Tables the migrations fill (the first writes the default categories, 0017 the evaluator
+groups of seed 001): the copy replaces
 their rows with the source's, which began as the same and may have been edited since."""
 
 PAGE = 1000

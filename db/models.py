@@ -78,6 +78,9 @@ class Department(SQLModel, table=True):
     wecom_url: str | None = Field(default=None, max_length=300)
     """企业微信群机器人 webhook; its key is a secret: never logged, only ever shown masked."""
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    duties: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    """The published duties and service commitments of a window or key position (公开岗位职责,
+    seed 004), printed on its rating poster; None prints the standard commitments."""
 
 
 class CategoryKind(StrEnum):

@@ -31,6 +31,7 @@ from db.cases.metrics import DepartmentMetrics
 from db.cases.rules import Rating
 from db.duties.metrics import DutyMetrics
 from db.office.digest import DepartmentFigures, Digest, ReportRow
+from db.ratings.figures import RatingFigures
 
 CellValue = str | float | datetime | None
 """What a workbook cell holds here (an int is a float to the type checker)."""
@@ -205,6 +206,17 @@ _RATE_COLUMNS = frozenset({3, 6, 8, 10, 13, 16, 19, 22})
 """Positions in `_metric_values` + `_duty_values` that are rates, shown as percentages."""
 
 
+def _service_rating_headers(_: Translator) -> list[str]:
+    """Post-service ratings (公述民评), a separate source of satisfaction: not in the score."""
+    return [_("Service ratings (not scored)"), _("Service rating satisfaction rate (not scored)")]
+
+
+def _service_rating_values(figures: RatingFigures | None) -> list[CellValue]:
+    if figures is None:
+        return [0, None]
+    return [figures.ratings, figures.satisfaction_rate]
+
+
 def report_headers(_: Translator) -> list[str]:
     return [
         _("Number"),
@@ -312,14 +324,20 @@ def _workbook(
     summary.append([_("Judged at"), _local(digest.now, tz)])
     summary.append([])
     headers = [*_metric_headers(_), *_duty_headers(_)]
-    summary.append([_("Rank"), _("Code"), _("Unit"), _("Score"), *headers])
-    shift = frozenset(i + 4 for i in _RATE_COLUMNS)
+    summary.append(
+        [_("Rank"), _("Code"), _("Unit"), _("Score"), *headers, *_service_rating_headers(_)]
+    )
+    # The service ratings' rate follows the other columns: a separate source, not scored.
+    service_rate = 4 + len(headers) + 1
+    shift = frozenset(i + 4 for i in _RATE_COLUMNS) | {service_rate}
     for figures in courteous(digest.departments):
         head: list[CellValue] = [figures.rank, figures.code, figures.name, figures.score]
         values = _metric_values(figures.metrics) + _duty_values(figures.duties)
+        values += _service_rating_values(digest.service_ratings.get(figures.department_id))
         summary.append(cells(summary, head + values, shift))
     total_row: list[CellValue] = [None, None, _("Total"), None, *_metric_values(digest.totals)]
     total_row += _duty_values(digest.duty_totals)
+    total_row += _service_rating_values(digest.service_rating_totals)
     summary.append(cells(summary, total_row, shift))
 
     # Each write-only sheet streams to a file of its own, so the department sheets can all be
@@ -327,7 +345,7 @@ def _workbook(
     sheets = {}
     for figures in courteous(digest.departments):
         sheet = workbook.create_sheet(sheet_name(figures.name, taken))
-        _department_head(sheet, figures, _)
+        _department_head(sheet, digest, figures, _)
         sheets[figures.department_id] = sheet
     for row in courteous(rows([f.department_id for f in digest.departments])):
         if row.department_id is not None:
@@ -344,7 +362,7 @@ def _workbook(
     return buffer.getvalue()
 
 
-def _department_head(sheet: Any, figures: DepartmentFigures, _: Translator) -> None:
+def _department_head(sheet: Any, digest: Digest, figures: DepartmentFigures, _: Translator) -> None:
     from openpyxl.cell import WriteOnlyCell
 
     sheet.append(literal_row(sheet, [figures.name, figures.code]))
@@ -355,6 +373,12 @@ def _department_head(sheet: Any, figures: DepartmentFigures, _: Translator) -> N
     for index, (label, value) in enumerate(zip(labels, values, strict=True)):
         cell = WriteOnlyCell(sheet, value=value)
         if index in _RATE_COLUMNS:
+            cell.number_format = "0.0%"
+        sheet.append([label, cell])
+    rating = _service_rating_values(digest.service_ratings.get(figures.department_id))
+    for index, (label, value) in enumerate(zip(_service_rating_headers(_), rating, strict=True)):
+        cell = WriteOnlyCell(sheet, value=value)
+        if index == 1:
             cell.number_format = "0.0%"
         sheet.append([label, cell])
     sheet.append([_("Overdue reports"), ", ".join(figures.overdue_numbers)])

@@ -12,6 +12,7 @@ from bot.runtime.render import MESSAGE_MAX, cut, esc
 from db.cases.metrics import DepartmentMetrics
 from db.duties.metrics import DutyMetrics
 from db.office.digest import DepartmentFigures, Digest
+from db.ratings.figures import RatingFigures
 
 NAME_MAX = 40
 """Department names in the lists; the office knows the units by these first characters."""
@@ -74,12 +75,29 @@ def _duty_lines(duties: DutyMetrics, _: Translator) -> list[str]:
     ]
 
 
+def _service_rating_lines(figures: RatingFigures | None, _: Translator) -> list[str]:
+    """Post-service ratings (公述民评): a separate source, shown only where there are some."""
+    if figures is None or figures.ratings == 0:
+        return []
+    return [
+        _(
+            "Service ratings (scanned after the service, counted apart from the score): "
+            "{rate} satisfied of {count}, {unsatisfied} unsatisfied"
+        ).format(
+            rate=percent(figures.satisfaction_rate),
+            count=figures.ratings,
+            unsatisfied=figures.unsatisfied,
+        )
+    ]
+
+
 def department_message(digest: Digest, department_id: int, _: Translator) -> str:
     """What a department's liaisons and leader get: its own figures and overdue numbers."""
     figures = digest.department(department_id)
     lines = [_bold(month_title(digest, _)), _bold(figures.name), ""]
     lines += _figure_lines(figures.metrics, _)
     lines += _duty_lines(figures.duties, _)
+    lines += _service_rating_lines(digest.service_ratings.get(department_id), _)
     if figures.overdue_numbers:
         lines += ["", _("Overdue reports:")]
         lines += [f"• <code>{esc(number)}</code>" for number in figures.overdue_numbers]
@@ -107,6 +125,7 @@ def office_message(digest: Digest, _: Translator) -> str:
     lines = [_bold(month_title(digest, _)), _("City-wide totals"), ""]
     lines += _figure_lines(digest.totals, _)
     lines += _duty_lines(digest.duty_totals, _)
+    lines += _service_rating_lines(digest.service_rating_totals, _)
     lines += [
         "",
         _("Units ranked: {ranked}; not ranked (nothing received or due): {unranked}").format(

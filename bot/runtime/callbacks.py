@@ -121,3 +121,11 @@ that item."""
 INSPECT = CallbackSpec("ins", ("action", "value"))
 """Admin, recording an inspection: `unit` or `category` (an id), `files` (no more evidence),
 `submit` (the draft's revision) or `cancel`."""
+SERVICE_RATE = CallbackSpec("svr", ("link", "value"))
+"""A person served: rate the unit through the link just opened (a `ServiceRatingValue`); the
+link must be the one stored for this chat when the deep link was opened."""
+SERVICE_REASON = CallbackSpec("svw", ("rating", "reason"))
+"""A person served: the reason of their 不满意 (a code of `handlers.ratings.rate.REASONS`,
+`other` to type one, `skip`)."""
+SERVICE_REPORT = CallbackSpec("svx", ("rating",))
+"""A person served: turn their 不满意 with a reason into a report (the report flow, unit set)."""

@@ -40,8 +40,10 @@ CITIZEN_COMMANDS: CommandList = [
 CASE_COMMAND = ("case", N_("One report's timeline, as your role sees it: /case ZF2026-000123"))
 DUTIES_COMMAND = ("duties", N_("What your unit owes: reports and self-checks"))
 LEDGER_COMMAND = ("ledger", N_("Rectification ledger (整改台账): /ledger [ID]"))
+POSTER_COMMAND = ("poster", N_("Rating poster of a window (评价海报): /poster W002"))
+RATELINK_COMMAND = ("ratelink", N_("Single-use rating link for one service: /ratelink W002"))
 ROLE_COMMANDS: dict[Role, CommandList] = {
-    Role.liaison: [CASE_COMMAND, DUTIES_COMMAND, LEDGER_COMMAND],
+    Role.liaison: [CASE_COMMAND, DUTIES_COMMAND, LEDGER_COMMAND, POSTER_COMMAND, RATELINK_COMMAND],
     Role.leader: [CASE_COMMAND, DUTIES_COMMAND, LEDGER_COMMAND],
     Role.admin: [
         ("admin", N_("Admin menu (admins)")),
@@ -77,6 +79,12 @@ ROLE_COMMANDS: dict[Role, CommandList] = {
         ("submission", N_("One submission with all its rounds: /submission 12")),
         ("anomalies", N_("Anomaly report of a round or month (admins): /anomalies 2026-03")),
         ("exclude", N_("Exclude a ballot or rating, with a reason (admins): /exclude ballot 12 …")),
+        POSTER_COMMAND,
+        RATELINK_COMMAND,
+        (
+            "unit_duties",
+            N_("A window's published duties for its poster (admins): /unit_duties W002"),
+        ),
     ],
 }
 """Added to the citizen's menu for each role a person holds (`BotCommandScopeChat`)."""

@@ -44,6 +44,9 @@ class Draft:
     reporter_phone: str | None = None
     leader_involved: bool = False
     """涉及单位负责人: the report must not be handled by the named unit itself."""
+    rating_id: int | None = None
+    """The 不满意 service rating this report was started from (its `report_id` is set when the
+    report is filed)."""
     rev: int = 0
     """Bumped on every change, so a confirm button from an older summary is recognised."""
 

@@ -26,13 +26,16 @@ if some weighted rate is defined; the others are listed after them, unranked. Or
 (1, 2, 2, 4). The top five (红榜) are the first five ranked; the bottom five (黑榜) are the last
 five, worst first, never repeating a department already in the top five (with fewer than ten
 ranked departments the bottom list is shorter).
+
+Post-service ratings (公述民评, `db.ratings.figures`) are shown beside the report satisfaction as
+a separate source (`Digest.service_ratings`); they do not enter the score.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -64,8 +67,10 @@ from db.models import (
     ReportState,
 )
 from db.queries import select_rows
+from db.ratings.figures import RatingFigures, rating_figures
 
 TOP_SIZE = 5
+ONE_DAY = timedelta(days=1)
 _SCORE_DIGITS = 6
 """Scores are compared after rounding, so float noise never splits a tie."""
 
@@ -149,6 +154,21 @@ class Digest:
     weights: ScoreWeights
     duty_totals: DutyMetrics = field(default_factory=DutyMetrics)
     """City-wide duty counts: every unit that owed something, listed or not."""
+    service_ratings: dict[int, RatingFigures] = field(default_factory=dict)
+    """Post-service ratings made in the month, by unit id (units without any are absent): a
+    separate source of satisfaction, shown beside the reports' and not part of the score."""
+
+    @property
+    def service_rating_totals(self) -> RatingFigures:
+        """The city's post-service ratings of the month (department id 0)."""
+        counts = self.service_ratings.values()
+        return RatingFigures(
+            0,
+            sum(f.ratings for f in counts),
+            sum(f.satisfied for f in counts),
+            sum(f.basic for f in counts),
+            sum(f.unsatisfied for f in counts),
+        )
 
     @property
     def ranked(self) -> tuple[DepartmentFigures, ...]:
@@ -230,6 +250,7 @@ async def build_digest(
     )
     overdue = await overdue_numbers_by_department(session, now, limit=overdue_limit)
     duties = await duty_metrics(session, start, end, now)
+    service_ratings = await rating_figures(session, month, end.astimezone(tz).date() - ONE_DAY)
     ids = [row.department_id for row in rows if row.department_id is not None]
     result = await session.exec(
         select_rows(col(Department.id), col(Department.code), col(Department.name)).where(
@@ -268,6 +289,7 @@ async def build_digest(
         totals=total(rows),
         weights=weights,
         duty_totals=sum(duties.values(), DutyMetrics()),
+        service_ratings=service_ratings,
     )
 
 

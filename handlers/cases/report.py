@@ -49,6 +49,7 @@ from db.delivery.outbox import ack_key
 from db.files import remove_if_unreferenced
 from db.models import Department, IdentityMode
 from db.people.departments import search_departments
+from db.ratings.service import link_report, reportable_rating
 from db.validation import TextProblem, check_length, clean_text, parse_phone
 
 
@@ -292,6 +293,41 @@ async def start_report(turn: Turn) -> State:
         )
     await save_draft(turn.session, turn.account_id, draft, turn.now)
     state = await ask(turn, draft, resume_state(draft))
+    turn.replies[0].text = f"{intro}\n\n{turn.replies[0].text}"
+    await _remember(turn, state)
+    return state
+
+
+@turn_handler
+async def start_from_rating(turn: Turn) -> State | int:
+    """转为举报 under a 不满意 service rating: a new draft about the rated unit."""
+    _ = turn._
+    fields = cb.SERVICE_REPORT.unpack(turn.callback_data)
+    rating = await reportable_rating(
+        turn.session, cb.as_int(fields["rating"]) if fields else None, turn.account_id
+    )
+    if rating is None:
+        turn.toast = _("This button is no longer valid.")
+        turn.clear_keyboard = True
+        return END
+    if await load_draft(turn.session, turn.account_id) is not None:
+        # Their unfinished report keeps its answers: the button stays for after it.
+        turn.say(
+            _(
+                "You have an unfinished report. Please finish it, or send /cancel to discard "
+                "it, then press “Turn into a report” again."
+            )
+        )
+        return END
+    turn.clear_keyboard = True
+    draft = Draft(department_id=rating.department_id, rating_id=rating.id)
+    await save_draft(turn.session, turn.account_id, draft, turn.now)
+    unit = await turn.session.get(Department, rating.department_id)
+    state = await ask(turn, draft, resume_state(draft))
+    intro = _(
+        "A report about {unit}, from your service rating. The unit is filled in; send /cancel "
+        "at any time to stop."
+    ).format(unit=esc(unit.name if unit else "—"))
     turn.replies[0].text = f"{intro}\n\n{turn.replies[0].text}"
     await _remember(turn, state)
     return state
@@ -551,6 +587,8 @@ async def summary_action(turn: Turn, draft: Draft) -> State | int:
         tz=settings.tz,
         auto_assign=settings.routing.auto_assign,
     )
+    if draft.rating_id is not None and submitted.report.id is not None:
+        await link_report(turn.session, draft.rating_id, turn.account_id, submitted.report.id)
     received = _("Your report was received at {time}. Its number is <b>{number}</b>.").format(
         time=local_time(turn.now, settings.tz), number=submitted.report.number
     )
@@ -690,6 +728,7 @@ def build_handler() -> ConversationHandler[BotContext]:
         entry_points=[
             CommandHandler("report", start_report, filters=PRIVATE),
             CallbackQueryHandler(start_report, pattern=f"^{cb.MENU.pack('report')}$"),
+            CallbackQueryHandler(start_from_rating, pattern=cb.SERVICE_REPORT.pattern),
         ],
         states=states,
         fallbacks=[CommandHandler("cancel", cancel)],

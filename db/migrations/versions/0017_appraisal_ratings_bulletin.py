@@ -172,6 +172,8 @@ def upgrade() -> None:
             batch_op.create_foreign_key(
                 f'fk_{table}_group_id', 'evaluator_group', ['group_id'], ['id']
             )
+    # A window's published duties (公开岗位职责), printed on its rating poster.
+    op.add_column('department', sa.Column('duties', sa.Text(), nullable=True))
     groups = sa.table(
         'evaluator_group',
         sa.column('code', sa.String()),
@@ -188,6 +190,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('department', schema=None) as batch_op:
+        batch_op.drop_column('duties')
     for table in ('role_grant', 'invite'):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_constraint(f'fk_{table}_group_id', type_='foreignkey')

@@ -1,0 +1,219 @@
+"""Post-service ratings without Telegram: the day rule, single-use links, refusals, races."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from db.engine import session_factory
+from db.models import (
+    Account,
+    Department,
+    DepartmentKind,
+    RatingLink,
+    ServiceRating,
+    ServiceRatingValue,
+)
+from db.ratings.links import poster_token
+from db.ratings.service import (
+    RatingProblem,
+    create_single_link,
+    link_report,
+    open_link,
+    record_rating,
+    reportable_rating,
+    set_reason,
+)
+from tests.conftest import NOW
+from tests.factories import file_report
+
+TODAY = date(2026, 3, 16)
+OK = ServiceRatingValue.satisfied
+BAD = ServiceRatingValue.unsatisfied
+
+
+async def _world(session: AsyncSession) -> tuple[Department, Account, Account]:
+    window = Department(code="W002", name="道里区行政服务中心", kind=DepartmentKind.window)
+    one, two = Account(telegram_id=801), Account(telegram_id=802)
+    session.add_all([window, one, two])
+    await session.flush()
+    return window, one, two
+
+
+async def _count(session: AsyncSession) -> int:
+    return int((await session.exec(select(func.count()).select_from(ServiceRating))).one())
+
+
+async def test_a_poster_link_rates_once_per_account_unit_and_day(session: AsyncSession) -> None:
+    window, one, two = await _world(session)
+    assert window.id and one.id and two.id
+    token = await poster_token(session, window.id, NOW)
+    opened = await open_link(session, token, one.id, TODAY)
+    assert not isinstance(opened, RatingProblem) and opened.department.code == "W002"
+    link_id = opened.link.id
+    assert link_id is not None
+
+    first = await record_rating(
+        session, link_id=link_id, account_id=one.id, value=OK, now=NOW, today=TODAY
+    )
+    assert isinstance(first, ServiceRating) and first.day_key == "2026-03-16"
+    again = await record_rating(
+        session, link_id=link_id, account_id=one.id, value=BAD, now=NOW, today=TODAY
+    )
+    assert again is RatingProblem.rated_today
+    assert await open_link(session, token, one.id, TODAY) is RatingProblem.rated_today
+    # Someone else the same day, and the same person the next day, may rate.
+    other = await record_rating(
+        session, link_id=link_id, account_id=two.id, value=BAD, now=NOW, today=TODAY
+    )
+    assert isinstance(other, ServiceRating)
+    tomorrow = await record_rating(
+        session,
+        link_id=link_id,
+        account_id=one.id,
+        value=BAD,
+        now=NOW + timedelta(days=1),
+        today=TODAY + timedelta(days=1),
+    )
+    assert isinstance(tomorrow, ServiceRating)
+    assert await _count(session) == 3
+    assert first.value is OK, "the refused second rating changed nothing"
+
+
+async def test_refusals_change_nothing(session: AsyncSession) -> None:
+    window, one, _two = await _world(session)
+    assert window.id and one.id
+    assert await open_link(session, "forged-token-123456789012", one.id, TODAY) is (
+        RatingProblem.unknown
+    )
+    token = await poster_token(session, window.id, NOW)
+    opened = await open_link(session, token, one.id, TODAY)
+    assert not isinstance(opened, RatingProblem)
+    link_id = opened.link.id
+    assert link_id is not None
+
+    window.active = False
+    session.add(window)
+    await session.flush()
+    assert await open_link(session, token, one.id, TODAY) is RatingProblem.inactive_unit
+    refused = await record_rating(
+        session, link_id=link_id, account_id=one.id, value=OK, now=NOW, today=TODAY
+    )
+    assert refused is RatingProblem.inactive_unit
+
+    window.active = True
+    opened.link.revoked_at = NOW
+    session.add_all([window, opened.link])
+    await session.flush()
+    assert await open_link(session, token, one.id, TODAY) is RatingProblem.revoked
+    assert await _count(session) == 0
+
+
+async def test_a_single_use_link_counts_once_whoever_uses_it(session: AsyncSession) -> None:
+    window, one, two = await _world(session)
+    assert window.id and one.id and two.id
+    link, token = await create_single_link(
+        session, department_id=window.id, label="ZF2026-000123", created_by=None, now=NOW
+    )
+    assert link.public_token is None and token not in link.token_hash
+    poster = await poster_token(session, window.id, NOW)
+    poster_link = await open_link(session, poster, one.id, TODAY)
+    assert not isinstance(poster_link, RatingProblem) and poster_link.link.id
+    # A poster rating the same day does not stop a rating of one specific service.
+    await record_rating(
+        session, link_id=poster_link.link.id, account_id=one.id, value=OK, now=NOW, today=TODAY
+    )
+    assert link.id is not None
+    rating = await record_rating(
+        session, link_id=link.id, account_id=one.id, value=BAD, now=NOW, today=TODAY
+    )
+    assert isinstance(rating, ServiceRating) and rating.day_key == f"link:{link.id}"
+    await session.refresh(link)
+    assert link.used_at is not None and link.used_by_account_id == one.id
+    assert await open_link(session, token, two.id, TODAY) is RatingProblem.used
+    assert (
+        await record_rating(
+            session, link_id=link.id, account_id=two.id, value=OK, now=NOW, today=TODAY
+        )
+        is RatingProblem.used
+    )
+    assert await _count(session) == 2
+
+
+async def test_a_reason_once_then_one_report(session: AsyncSession) -> None:
+    window, one, two = await _world(session)
+    assert window.id and one.id and two.id
+    token = await poster_token(session, window.id, NOW)
+    opened = await open_link(session, token, one.id, TODAY)
+    assert not isinstance(opened, RatingProblem) and opened.link.id
+    rating = await record_rating(
+        session, link_id=opened.link.id, account_id=one.id, value=BAD, now=NOW, today=TODAY
+    )
+    assert isinstance(rating, ServiceRating) and rating.id
+    assert await reportable_rating(session, rating.id, one.id) is None, "no reason yet"
+    assert await set_reason(session, rating.id, two.id, "态度不好") is None, "not theirs"
+    assert await set_reason(session, rating.id, one.id, "态度不好") is not None
+    assert await set_reason(session, rating.id, one.id, "办事拖拉") is None, "only once"
+    assert await reportable_rating(session, rating.id, two.id) is None
+    assert await reportable_rating(session, rating.id, one.id) is rating
+    assert rating.reason == "态度不好"
+
+
+async def test_link_report_keeps_the_first(session: AsyncSession) -> None:
+    window, one, _two = await _world(session)
+    assert window.id and one.id
+    token = await poster_token(session, window.id, NOW)
+    opened = await open_link(session, token, one.id, TODAY)
+    assert not isinstance(opened, RatingProblem) and opened.link.id
+    rating = await record_rating(
+        session, link_id=opened.link.id, account_id=one.id, value=BAD, now=NOW, today=TODAY
+    )
+    assert isinstance(rating, ServiceRating) and rating.id
+    report = await file_report(session, one.id, NOW, department_id=window.id)
+    assert report.id is not None
+    assert await link_report(session, rating.id, one.id, report.id)
+    assert not await link_report(session, rating.id, one.id, report.id)
+    await session.refresh(rating)
+    assert rating.report_id == report.id
+
+
+async def test_two_presses_at_once_make_one_rating(any_engine: AsyncEngine) -> None:
+    sessions = session_factory(any_engine)
+    async with sessions() as session:
+        window, one, two = await _world(session)
+        assert window.id and one.id and two.id
+        token = await poster_token(session, window.id, NOW)
+        single, _single_token = await create_single_link(
+            session, department_id=window.id, label=None, created_by=None, now=NOW
+        )
+        await session.commit()
+        poster = await open_link(session, token, one.id, TODAY)
+        assert not isinstance(poster, RatingProblem)
+        ids = (one.id, two.id, poster.link.id, single.id)
+
+    async def press(link_id: int, account_id: int) -> ServiceRating | RatingProblem:
+        async with sessions() as session:
+            outcome = await record_rating(
+                session, link_id=link_id, account_id=account_id, value=OK, now=NOW, today=TODAY
+            )
+            await session.commit()
+            return outcome
+
+    first, second, poster_id, single_id = ids
+    assert poster_id is not None and single_id is not None
+    same_person = await asyncio.gather(*(press(poster_id, first) for _ in range(6)))
+    assert sum(isinstance(o, ServiceRating) for o in same_person) == 1
+    assert set(o for o in same_person if not isinstance(o, ServiceRating)) == {
+        RatingProblem.rated_today
+    }
+    two_people = await asyncio.gather(press(single_id, first), press(single_id, second))
+    assert sum(isinstance(o, ServiceRating) for o in two_people) == 1
+    assert RatingProblem.used in two_people
+    async with sessions() as session:
+        assert await _count(session) == 2
+        link = await session.get(RatingLink, single_id)
+        assert link is not None and link.used_at is not None
