@@ -54,6 +54,7 @@ from handlers.office import (
     units,
     wecom,
 )
+from handlers.office import bulletin as quarterly_bulletin
 from handlers.office import categories as categories_admin
 from handlers.office import menu as admin_menu
 from handlers.people import roles
@@ -64,6 +65,7 @@ from scheduler.deadlines.job import run_deadline_scan
 from scheduler.delivery.broadcast_report import INTERVAL_SECONDS as BROADCAST_REPORT_INTERVAL
 from scheduler.delivery.broadcast_report import run_broadcast_reports
 from scheduler.delivery.sender import OutboxSender
+from scheduler.office.bulletin import run_bulletin_job
 from scheduler.office.digest import run_digest_job
 from scheduler.office.leadership import join, leader_only, leave, run_keep_lease
 from scheduler.office.retention import run_retention_job
@@ -120,6 +122,13 @@ async def _post_init(application: BotApplication) -> None:
     # And once after start-up: a bot that was down on the digest morning catches up.
     application.job_queue.run_once(
         leader_only(run_digest_job), when=60, name="monthly_digest_catch_up"
+    )
+    bulletin_at = services.settings.bulletin.send_at.replace(tzinfo=services.settings.tz)
+    application.job_queue.run_daily(
+        leader_only(run_bulletin_job), time=bulletin_at, name="quarterly_bulletin"
+    )
+    application.job_queue.run_once(
+        leader_only(run_bulletin_job), when=90, name="quarterly_bulletin_catch_up"
     )
     # Weekly is enough: a report a few days past the retention period harms nobody, and the
     # purge is idempotent, so a Sunday missed while the bot was down is caught up a week later.
@@ -258,6 +267,7 @@ def build_application(
     application.add_handlers(ledger_view.build_handlers())
     application.add_handlers(calendar.build_handlers())
     application.add_handlers(digest.build_handlers())
+    application.add_handlers(quarterly_bulletin.build_handlers())
     application.add_handlers(wecom.build_handlers())
     # The admin console: commands only admins may use, each checking that on every update.
     application.add_handlers(admin_menu.build_handlers())

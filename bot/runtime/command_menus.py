@@ -75,6 +75,8 @@ ROLE_COMMANDS: dict[Role, CommandList] = {
         ("duty", N_("Create, list, edit or switch off duties (admins): /duty list")),
         ("duties", N_("Who filed a duty on time, late or not at all (admins): /duties status")),
         ("submission", N_("One submission with all its rounds: /submission 12")),
+        ("bulletin", N_("Quarterly bulletin with chart and workbook (admins): /bulletin 2026-Q4")),
+        ("publish", N_("Publish a quarter on the public page (admins): /publish 2026-Q4")),
     ],
 }
 """Added to the citizen's menu for each role a person holds (`BotCommandScopeChat`)."""

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.bulletin.bulletin import Bulletin, compute_bulletin, freeze, stored_bulletin
 from db.bulletin.quarters import Quarter, last_finished_quarter, parse_quarter
@@ -90,7 +91,9 @@ def test_equal_scores_share_a_rank_and_the_last_places_are_marked() -> None:
     assert not rank_lines([_line("A", 50)], bottom_count=1)[0].bottom, "alone: not 末位"
 
 
-async def _round(session, state: RoundState, quarter: str, results: dict[int, float]) -> None:  # type: ignore[no-untyped-def]
+async def _round(
+    session: AsyncSession, state: RoundState, quarter: str, results: dict[int, float]
+) -> None:
     round_ = AppraisalRound(
         title="百家企业评政风",
         period=quarter,
