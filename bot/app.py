@@ -28,6 +28,7 @@ from bot.runtime.services import SERVICES_KEY, BotContext, Services, services_of
 from bot.runtime.settings import Settings
 from bot.runtime.shared_state import SharedConversations
 from bot.updates import PerChatUpdateProcessor
+from bot.web import PublicServer
 from db.delivery.outbox import chats_with_pending_acks
 from db.engine import create_engine, is_sqlite, session_factory
 from db.office.processes import RENEW_EVERY
@@ -75,6 +76,9 @@ from scheduler.office.wal_checkpoint import run_wal_checkpoint
 log = logging.getLogger(__name__)
 
 BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
+
+
+PUBLIC_SERVER_KEY = "public_server"
 
 
 class TokenMissing(RuntimeError):
@@ -166,11 +170,17 @@ async def _post_init(application: BotApplication) -> None:
     await services.sender.start()
     if services.settings.digest.separate_process:
         start_server()
+    public = application.bot_data.get(PUBLIC_SERVER_KEY)
+    if isinstance(public, PublicServer):
+        await public.start()
     log.info("bot started as @%s", application.bot.username)
 
 
 async def _post_shutdown(application: BotApplication) -> None:
     services = services_of(application)
+    public = application.bot_data.pop(PUBLIC_SERVER_KEY, None)
+    if isinstance(public, PublicServer):
+        await public.stop()
     if isinstance(services.sender, OutboxSender):
         await services.sender.stop()
     services.sender = None
@@ -300,5 +310,9 @@ def poll(application: BotApplication) -> None:
     # Out of the collector's sight, a full collection walks only what the bot makes while it
     # runs: over start-up's heap it held the event loop 150-250 ms at a time under load
     # (bench/scale.py prints the longest collection).
+    if services_of(application).settings.web.public:
+        # `[web] public`: the public page from this process too (with webhooks it is always on
+        # the webhook's own server, bot.web).
+        application.bot_data[PUBLIC_SERVER_KEY] = PublicServer(application)
     gc.freeze()
     application.run_polling(allowed_updates=Update.ALL_TYPES)

@@ -159,6 +159,25 @@ def run(
         raise _fail(f"the webhook cannot be served: {error}") from None
 
 
+@app.command()
+def web(
+    config: ConfigOption = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to listen on (default: [web] host).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Port (default: [web] port).", min=1, max=65535)
+    ] = None,
+) -> None:
+    """Serve the public results page (公示页面) alone, read-only, from the database."""
+    from bot.web import serve_public
+
+    settings = _settings(config)
+    _configure_logging(settings)
+    migrate.upgrade(settings.database.url)
+    serve_public(settings, host or settings.web.host, port or settings.web.port)
+
+
 @db_app.command("upgrade")
 def db_upgrade(
     config: ConfigOption = None,
