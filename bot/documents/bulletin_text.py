@@ -58,7 +58,8 @@ def office_message(bulletin: Bulletin, _: Translator) -> str:
         )
     )
     if ranked:
-        lines += ["", f"<b>{esc(_('Ranking (score out of 100)'))}</b>"]
+        heading = _("Ranking (score out of 100)")
+        lines += ["", f"<b>{esc(heading)}</b>"]
         shown = list(ranked[:LIST_MAX])
         lines += [_line(u, _) for u in shown]
         rest = [u for u in ranked[LIST_MAX:] if u.bottom]

@@ -62,22 +62,30 @@ def page(title: str, body: str, _: Translator, language: str = "zh-CN") -> str:
 
 
 def index_page(bulletins: list[Bulletin], _: Translator, language: str = "zh-CN") -> str:
+    none_yet = _("No quarter has been published yet.")
+    heading = _("Published quarters")
+    ranked = _("{count} units ranked")
     if not bulletins:
-        body = f"<p>{_e(_('No quarter has been published yet.'))}</p>"
+        body = f"<p>{_e(none_yet)}</p>"
     else:
         items = "\n".join(
             f'<li><a href="/q/{quote(b.quarter)}">{_e(quarter_title(b.quarter, _))}</a> '
-            f"({_e(_('{count} units ranked').format(count=len(b.ranked)))})</li>"
+            f"({_e(ranked.format(count=len(b.ranked)))})</li>"
             for b in bulletins
         )
-        body = f"<h2>{_e(_('Published quarters'))}</h2>\n<ul>\n{items}\n</ul>"
+        body = f"<h2>{_e(heading)}</h2>\n<ul>\n{items}\n</ul>"
     return page(_("Public results of the appraisals"), body, _, language)
 
 
 def quarter_page(bulletin: Bulletin, _: Translator, language: str = "zh-CN") -> str:
+    bottom_word = _("bottom place")
+    caption = _("Ranking by quarterly score (out of 100)")
+    rank_word = _("Rank")
+    unit_word = _("Unit")
+    score_word = _("Score")
     rows = []
     for unit in bulletin.units:
-        mark = f' <span class="mark">{_e(_("bottom place"))}</span>' if unit.bottom else ""
+        mark = f' <span class="mark">{_e(bottom_word)}</span>' if unit.bottom else ""
         link = f'<a href="/unit/{quote(unit.code)}">{_e(unit.name)}</a>'
         rank = _e(unit.rank) if unit.rank is not None else _e(_("not ranked"))
         css = ' class="bottom"' if unit.bottom else ""
@@ -86,9 +94,9 @@ def quarter_page(bulletin: Bulletin, _: Translator, language: str = "zh-CN") -> 
             f'<td class="num">{_e(score_text(unit.score))}</td></tr>'
         )
     table = (
-        f"<table>\n<caption>{_e(_('Ranking by quarterly score (out of 100)'))}</caption>\n"
-        f'<thead><tr><th scope="col">{_e(_("Rank"))}</th><th scope="col">{_e(_("Unit"))}</th>'
-        f'<th scope="col">{_e(_("Score"))}</th></tr></thead>\n<tbody>\n'
+        f"<table>\n<caption>{_e(caption)}</caption>\n"
+        f'<thead><tr><th scope="col">{_e(rank_word)}</th><th scope="col">{_e(unit_word)}</th>'
+        f'<th scope="col">{_e(score_word)}</th></tr></thead>\n<tbody>\n'
         + "\n".join(rows)
         + "\n</tbody>\n</table>"
     )
@@ -104,6 +112,8 @@ def quarter_page(bulletin: Bulletin, _: Translator, language: str = "zh-CN") -> 
 
 def months_chart_svg(months: tuple[MonthFigures, ...], _: Translator) -> str:
     """Bars of the answered-on-time and satisfaction rates per month, as an SVG document."""
+    answered_word = _("Answered on time rate")
+    satisfaction_word = _("Satisfaction rate")
     width, height, left, bottom = 640, 240, 40, 40
     step = (width - left - 10) / max(len(months), 1)
     bar = step / 3
@@ -138,11 +148,11 @@ def months_chart_svg(months: tuple[MonthFigures, ...], _: Translator) -> str:
         )
     legend_y = height - 8
     parts.append(f'<rect x="{left}" y="{legend_y - 9}" width="10" height="10" fill="#3b6ea8"/>')
-    parts.append(f'<text x="{left + 14}" y="{legend_y}">{_e(_("Answered on time rate"))}</text>')
+    parts.append(f'<text x="{left + 14}" y="{legend_y}">{_e(answered_word)}</text>')
     parts.append(
         f'<rect x="{left + 200}" y="{legend_y - 9}" width="10" height="10" fill="#d68910"/>'
     )
-    parts.append(f'<text x="{left + 214}" y="{legend_y}">{_e(_("Satisfaction rate"))}</text>')
+    parts.append(f'<text x="{left + 214}" y="{legend_y}">{_e(satisfaction_word)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -154,10 +164,22 @@ def _data_uri(svg: str) -> str:
 def unit_page(unit: PublicUnit, qr_svg: str | None, _: Translator, language: str = "zh-CN") -> str:
     """A unit's ranks, its monthly figures with a chart and, for a window or key position, its
     published duties and the QR code of its poster (`qr_svg`, None: not shown)."""
-    sections = [f"<p>{_e(_('Unit code'))}: {_e(unit.code)}</p>"]
+    bottom_word = _("bottom place")
+    rank_word = _("Rank")
+    score_word = _("Score")
+    answered_word = _("Answered on time rate")
+    satisfaction_word = _("Satisfaction rate")
+    code_word = _("Unit code")
+    ranks_heading = _("Rank by quarter")
+    quarter_word = _("Quarter")
+    months_heading = _("Monthly figures")
+    month_word = _("Month")
+    received_word = _("Reports received")
+    duties_heading = _("Published duties and service rating")
+    sections = [f"<p>{_e(code_word)}: {_e(unit.code)}</p>"]
     rank_rows = []
     for quarter, rank, score, bottom in unit.ranks:
-        mark = f' <span class="mark">{_e(_("bottom place"))}</span>' if bottom else ""
+        mark = f' <span class="mark">{_e(bottom_word)}</span>' if bottom else ""
         shown = _e(rank) if rank is not None else _e(_("not ranked"))
         rank_rows.append(
             f'<tr><th scope="row"><a href="/q/{quote(quarter)}">'
@@ -165,9 +187,9 @@ def unit_page(unit: PublicUnit, qr_svg: str | None, _: Translator, language: str
             f'<td class="num">{shown}{mark}</td><td class="num">{_e(score_text(score))}</td></tr>'
         )
     sections.append(
-        f"<h2>{_e(_('Rank by quarter'))}</h2>\n<table>\n"
-        f'<thead><tr><th scope="col">{_e(_("Quarter"))}</th><th scope="col">{_e(_("Rank"))}</th>'
-        f'<th scope="col">{_e(_("Score"))}</th></tr></thead>\n<tbody>\n'
+        f"<h2>{_e(ranks_heading)}</h2>\n<table>\n"
+        f'<thead><tr><th scope="col">{_e(quarter_word)}</th><th scope="col">{_e(rank_word)}</th>'
+        f'<th scope="col">{_e(score_word)}</th></tr></thead>\n<tbody>\n'
         + "\n".join(rank_rows)
         + "\n</tbody>\n</table>"
     )
@@ -182,17 +204,17 @@ def unit_page(unit: PublicUnit, qr_svg: str | None, _: Translator, language: str
         "as the table below."
     ).format(unit=unit.name)
     sections.append(
-        f"<h2>{_e(_('Monthly figures'))}</h2>\n"
+        f"<h2>{_e(months_heading)}</h2>\n"
         f'<p><img class="chart" src="{_data_uri(months_chart_svg(unit.months, _))}" '
         f'alt="{_e(alt)}" width="640" height="240"></p>\n<table>\n'
-        f'<thead><tr><th scope="col">{_e(_("Month"))}</th>'
-        f'<th scope="col">{_e(_("Reports received"))}</th>'
-        f'<th scope="col">{_e(_("Answered on time rate"))}</th>'
-        f'<th scope="col">{_e(_("Satisfaction rate"))}</th></tr></thead>\n<tbody>\n'
+        f'<thead><tr><th scope="col">{_e(month_word)}</th>'
+        f'<th scope="col">{_e(received_word)}</th>'
+        f'<th scope="col">{_e(answered_word)}</th>'
+        f'<th scope="col">{_e(satisfaction_word)}</th></tr></thead>\n<tbody>\n'
         f"{month_rows}\n</tbody>\n</table>"
     )
     if unit.duties is not None or qr_svg is not None:
-        sections.append(f"<h2>{_e(_('Published duties and service rating'))}</h2>")
+        sections.append(f"<h2>{_e(duties_heading)}</h2>")
         duties = unit.duties if unit.duties is not None else unit.name
         sections.append("".join(f"<p>{_e(line)}</p>" for line in duties.splitlines() if line))
         if qr_svg is not None:
@@ -204,15 +226,15 @@ def unit_page(unit: PublicUnit, qr_svg: str | None, _: Translator, language: str
 
 
 def not_found_page(_: Translator, language: str = "zh-CN") -> str:
-    body = (
-        f"<p>{_e(_('This page does not exist, or the quarter has not been published.'))}</p>"
-        f'<p><a href="/">{_e(_("Back to the published quarters"))}</a></p>'
-    )
+    missing = _("This page does not exist, or the quarter has not been published.")
+    back = _("Back to the published quarters")
+    body = f'<p>{_e(missing)}</p><p><a href="/">{_e(back)}</a></p>'
     return page(_("Page not found"), body, _, language)
 
 
 def error_page(_: Translator, language: str = "zh-CN") -> str:
-    body = f"<p>{_e(_('Something went wrong on our side. Please try again later.'))}</p>"
+    sorry = _("Something went wrong on our side. Please try again later.")
+    body = f"<p>{_e(sorry)}</p>"
     return page(_("Server error"), body, _, language)
 
 

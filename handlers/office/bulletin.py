@@ -79,7 +79,8 @@ async def publish(turn: Turn) -> None:
         if not rows:
             turn.say(_("No quarterly bulletin has been sent or published yet."))
             return
-        lines = [f"<b>{esc(_('Quarterly bulletins'))}</b>"]
+        heading = _("Quarterly bulletins")
+        lines = [f"<b>{esc(heading)}</b>"]
         for row in rows:
             state = _("published") if row.published_at is not None else _("not published")
             lines.append(f"{esc(quarter_title(row.quarter, _))} ({row.quarter}): {esc(state)}")
