@@ -30,7 +30,6 @@ import hmac
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
 from typing import Any
 
 import uvicorn
@@ -50,11 +49,10 @@ from bot.documents.public_pages import (
     unit_page,
 )
 from bot.runtime.i18n import gettext_for
-from bot.runtime.services import services_of, system_clock
+from bot.runtime.services import services_of
 from bot.runtime.settings import Settings
 from db.bulletin.bulletin import published_bulletin
 from db.bulletin.public import public_unit, published
-from db.calendar.workdays import load_calendar
 from db.delivery.outbox import backlog
 from db.engine import SessionFactory, create_engine, session_factory
 from db.ratings.links import rating_deep_link
@@ -76,7 +74,6 @@ def public_routes(
     sessions: SessionFactory,
     settings: Settings,
     *,
-    clock: Callable[[], datetime] = system_clock,
     bot_username: Callable[[], str] = lambda: "",
 ) -> list[Route]:
     """The public page's routes, reading through `sessions`. `bot_username` is asked when
@@ -98,15 +95,7 @@ def public_routes(
 
     async def unit(request: Request) -> Response:
         async with sessions() as session:
-            calendar = await load_calendar(session)
-            found = await public_unit(
-                session,
-                request.path_params["code"],
-                clock(),
-                calendar=calendar,
-                tz=settings.tz,
-                limits=settings.deadlines.base_limits(),
-            )
+            found = await public_unit(session, request.path_params["code"])
         if found is None:
             raise HTTPException(status_code=404)
         username = settings.telegram.bot_username or bot_username()
@@ -223,9 +212,7 @@ def web_app(application: Any, *, set_webhook: bool = True) -> Starlette:
         except RuntimeError:  # before getMe (not initialized): no QR code this time
             return ""
 
-    public = public_routes(
-        services.sessions, settings, clock=services.clock, bot_username=own_username
-    )
+    public = public_routes(services.sessions, settings, bot_username=own_username)
     return Starlette(
         routes=[
             Route(hook.path, receive, methods=["POST"]),
@@ -269,7 +256,6 @@ class PublicServer:
         routes = public_routes(
             services.sessions,
             settings,
-            clock=services.clock,
             bot_username=lambda: str(application.bot.username),
         )
         app = Starlette(routes=routes, exception_handlers=public_exception_handlers(settings))

@@ -2,7 +2,8 @@
 ranked (`db.bulletin.scoring`), frozen into `QuarterBulletin` when it is sent or published so the
 figures sent, previewed afterwards and shown on the public page are the same ones.
 
-The report figures are `db.cases.metrics` over the quarter's UTC bounds (one statement), the
+The report figures are `db.cases.metrics` over each of the quarter's three months (one statement
+each; the quarter's counts are their sums, and each month's are kept for the public page), the
 duties `db.duties.metrics` (two), the appraisal the closed rounds of the quarter (one) and the
 post-service ratings `db.ratings.figures` over the quarter's local days (one): a handful of
 statements whatever the number of reports. "Overdue now" is not a component: it describes the
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.bulletin.quarters import Quarter, parse_quarter
 from db.bulletin.scoring import BulletinWeights, UnitLine, quarter_score, rank_lines
+from db.calendar.months import month_bounds
 from db.calendar.workdays import WorkCalendar
 from db.cases.metrics import DepartmentMetrics, department_metrics
 from db.cases.rules import Limits
@@ -81,6 +83,7 @@ class Bulletin:
                         "score": u.score,
                         "rank": u.rank,
                         "bottom": u.bottom,
+                        "months": u.months,
                     }
                     for u in self.units
                 ],
@@ -109,6 +112,10 @@ class Bulletin:
                     score=u["score"],
                     rank=u["rank"],
                     bottom=bool(u["bottom"]),
+                    months={
+                        str(month): {str(k): int(v) for k, v in counts.items()}
+                        for month, counts in u.get("months", {}).items()
+                    },
                 )
                 for u in data["units"]
             ),
@@ -174,13 +181,21 @@ async def compute_bulletin(
 ) -> Bulletin:
     """The bulletin of `quarter` as judged at `now` (see the module notes)."""
     start, end = quarter.bounds(tz)
-    metrics = {
-        m.department_id: m
-        for m in await department_metrics(
-            session, start, end, now, calendar=calendar, tz=tz, limits=limits
+    by_month: dict[str, dict[int, DepartmentMetrics]] = {}
+    for month in quarter.months:
+        month_start, month_end = month_bounds(month, tz)
+        if month_start >= now:
+            continue  # a preview of the quarter still running: nothing yet
+        rows = await department_metrics(
+            session, month_start, month_end, now, calendar=calendar, tz=tz, limits=limits
         )
-        if m.department_id is not None
-    }
+        by_month[f"{month:%Y-%m}"] = {m.department_id: m for m in rows if m.department_id}
+    metrics: dict[int, DepartmentMetrics] = {}
+    for rows_of_month in by_month.values():
+        for unit_id, row in rows_of_month.items():
+            # Counts of disjoint periods add up (`DepartmentMetrics.__add__`); the id is kept.
+            summed = metrics[unit_id] + row if unit_id in metrics else row
+            metrics[unit_id] = replace(summed, department_id=unit_id)
     duties = await duty_metrics(session, start, end, now)
     appraisal = await appraisal_scores(session, quarter)
     ratings = await rating_figures(session, quarter.first_day, quarter.last_day)
@@ -212,6 +227,10 @@ async def compute_bulletin(
                 components=components,
                 counts=counts,
                 score=quarter_score(components, weights),
+                months={
+                    month: _month_counts(rows_of_month.get(unit.id))
+                    for month, rows_of_month in by_month.items()
+                },
             )
         )
     return Bulletin(
@@ -223,6 +242,19 @@ async def compute_bulletin(
         bottom_count=bottom_count,
         units=tuple(rank_lines(lines, bottom_count)),
     )
+
+
+def _month_counts(row: DepartmentMetrics | None) -> dict[str, int]:
+    """What the public page shows of a unit's month: counts only, rates recomputed from them."""
+    if row is None:
+        return {}
+    return {
+        "received": row.received,
+        "answered": row.answered,
+        "answered_on_time": row.answered_on_time,
+        "satisfied": row.satisfied,
+        "ratings": row.ratings,
+    }
 
 
 async def stored_bulletin(session: AsyncSession, quarter: str) -> QuarterBulletin | None:

@@ -1,27 +1,23 @@
 """What the public page (公示页面) reads: published quarters only, and of them only figures —
 counts and rates per unit, never a report, a reporter or an account.
 
-A unit's monthly figures are `db.cases.metrics` over each month of the published quarters
-(received, answered on time, satisfaction), read when the page is asked for: they are the same
-figures the digest of that month shows. Its poster's QR code is read, never made, here: the
-public site writes nothing, and a unit whose poster was never printed has no code to show yet.
+A unit's monthly figures (received, answered on time, satisfaction) are those frozen with each
+published quarter (`db.cases.metrics` over each of its months, as the digest counts them), so a
+page costs a few reads however many reports there are, and shows what was published. Its
+poster's QR code is read, never made, here: the public site writes nothing, and a unit whose
+poster was never printed has no code to show yet.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.bulletin.bulletin import Bulletin, frozen_of, published_bulletins
 from db.bulletin.quarters import parse_quarter
-from db.calendar.months import month_bounds
-from db.calendar.workdays import WorkCalendar
-from db.cases.metrics import department_metrics
-from db.cases.rules import Limits
 from db.models import Department, DepartmentKind, RatingLink, RatingLinkKind
 from db.people.departments import department_by_code
 
@@ -73,15 +69,7 @@ async def _poster_token(session: AsyncSession, department_id: int) -> str | None
     ).first()
 
 
-async def public_unit(
-    session: AsyncSession,
-    code: str,
-    now: datetime,
-    *,
-    calendar: WorkCalendar,
-    tz: ZoneInfo,
-    limits: Limits,
-) -> PublicUnit | None:
+async def public_unit(session: AsyncSession, code: str) -> PublicUnit | None:
     """A unit listed in some published quarter, or None (unknown, or in none published)."""
     bulletins = await published(session)
     unit: Department | None = await department_by_code(session, code)
@@ -95,25 +83,20 @@ async def public_unit(
     if not ranks:
         return None
     months: list[MonthFigures] = []
-    quarters = sorted({parse_quarter(b.quarter) for b in bulletins})
-    for quarter in quarters:
-        for month in quarter.months:
-            start, end = month_bounds(month, tz)
-            rows = (
-                await department_metrics(
-                    session, start, end, min(end, now), calendar=calendar, tz=tz, limits=limits
-                )
-                if start < now
-                else []
-            )
-            m = next((r for r in rows if r.department_id == unit.id), None)
+    for bulletin in sorted(bulletins, key=lambda b: b.quarter):
+        line = next((u for u in bulletin.units if u.department_id == unit.id), None)
+        for month in parse_quarter(bulletin.quarter).months:
+            counts = line.months.get(f"{month:%Y-%m}", {}) if line is not None else {}
+            answered, ratings = counts.get("answered", 0), counts.get("ratings", 0)
             months.append(
                 MonthFigures(
                     month=month,
-                    received=m.received if m else 0,
-                    answered=m.answered if m else 0,
-                    answered_on_time_rate=m.answered_on_time_rate if m else None,
-                    satisfaction_rate=m.satisfaction_rate if m else None,
+                    received=counts.get("received", 0),
+                    answered=answered,
+                    answered_on_time_rate=(
+                        counts.get("answered_on_time", 0) / answered if answered else None
+                    ),
+                    satisfaction_rate=counts.get("satisfied", 0) / ratings if ratings else None,
                 )
             )
     token = await _poster_token(session, unit.id) if unit.kind in POSTER_KINDS else None

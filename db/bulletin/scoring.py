@@ -105,6 +105,8 @@ class UnitLine:
     rank: int | None = None
     bottom: bool = False
     """末位."""
+    months: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per month of the quarter (`2026-10`): the report counts the public page shows."""
 
 
 def rank_lines(lines: Iterable[UnitLine], bottom_count: int) -> list[UnitLine]:

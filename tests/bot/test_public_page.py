@@ -82,7 +82,9 @@ async def test_a_published_quarter_is_on_the_page(office: Harness) -> None:
 
         unit = await client.get("/unit/D011")
         assert unit.status_code == 200
-        assert "<h1>市公安局</h1>" in unit.text and "2026-03" in unit.text
+        assert "<h1>市公安局</h1>" in unit.text
+        march = '<th scope="row">2026-03</th><td class="num">1</td>'
+        assert march in unit.text, "one report received in March"
         assert 'class="chart"' in unit.text and 'alt="' in unit.text
         assert "<script" not in unit.text
         assert 'class="qr"' not in unit.text, "a department has no poster"

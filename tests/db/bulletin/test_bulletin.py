@@ -174,6 +174,16 @@ async def test_the_hand_computed_quarter(any_engine: AsyncEngine) -> None:
         assert by_id[d].score == pytest.approx(66.666667)
         assert by_id[a].components["appraisal"] == pytest.approx(85)
         assert by_id[a].counts["ballots"] == 6 and by_id[d].counts["service_ratings"] == 3
+        # The quarter's counts are the sums of its months, and each month's are kept.
+        assert by_id[a].counts["received"] == 4
+        assert by_id[a].months["2026-03"] == {
+            "received": 4,
+            "answered": 3,
+            "answered_on_time": 3,
+            "satisfied": 2,
+            "ratings": 3,
+        }
+        assert by_id[a].months["2026-01"]["received"] == 0
         assert [(u.department_id, u.rank, u.bottom) for u in bulletin.units] == [
             (c, 1, False),
             (a, 2, False),
