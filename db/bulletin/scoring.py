@@ -17,8 +17,9 @@ helps nor hurts. A rate above 1 counts as 1. The weights (`BulletinWeights`, fro
 
 Ranking: units with a score are ranked by score (descending), then code; equal scores share a
 rank (1, 2, 2, 4). The 末位 are the units ranked in the last `bottom_count` places, and every unit
-tied with one of them (equal scores, equal treatment); with no more ranked units than
-`bottom_count`, nobody is 末位. Units without a score follow, unranked, by code.
+tied with one of them (equal scores, equal treatment), but never a unit ranked first: with no
+more ranked units than `bottom_count`, or all of them tied, nobody is 末位. Units without a score
+follow, unranked, by code.
 """
 
 from __future__ import annotations
@@ -124,5 +125,8 @@ def rank_lines(lines: Iterable[UnitLine], bottom_count: int) -> list[UnitLine]:
         out.append(replace(line, rank=rank, bottom=False))
     if bottom_count > 0 and len(out) > bottom_count:
         threshold = out[len(out) - bottom_count].score
-        out = [replace(u, bottom=u.score is not None and u.score <= (threshold or 0)) for u in out]
+        out = [
+            replace(u, bottom=u.rank != 1 and u.score is not None and u.score <= (threshold or 0))
+            for u in out
+        ]
     return out + [replace(u, rank=None, bottom=False) for u in unranked]

@@ -89,6 +89,8 @@ def test_equal_scores_share_a_rank_and_the_last_places_are_marked() -> None:
     assert [u.code for u in three if u.bottom] == ["B", "C", "D", "E"]
     assert not [u for u in rank_lines(lines, bottom_count=0) if u.bottom]
     assert not rank_lines([_line("A", 50)], bottom_count=1)[0].bottom, "alone: not 末位"
+    tied = rank_lines([_line("A", 50), _line("B", 50)], bottom_count=1)
+    assert [(u.rank, u.bottom) for u in tied] == [(1, False), (1, False)], "all first: none last"
 
 
 async def _round(
