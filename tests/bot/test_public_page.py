@@ -7,13 +7,16 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from starlette.applications import Starlette
 
-from bot.runtime.settings import TelegramSettings, WebSettings
-from bot.web import PublicServer, public_app, public_exception_handlers, public_routes
+from bot.fakeapi import FakeBotApi
+from bot.runtime.settings import TelegramSettings, WebhookSettings, WebSettings
+from bot.web import PublicServer, public_app, public_exception_handlers, public_routes, web_app
 from db.engine import create_engine, session_factory
 from db.models import RatingLink, RatingLinkKind
 from db.people.departments import department_by_code
@@ -21,7 +24,7 @@ from db.people.roles import hash_token
 from tests.handlers.cases.test_case_loop import NUMBER, SECRETS, signed_report
 from tests.handlers.cases.test_casework import ADMIN
 from tests.handlers.cases.test_report_flow import DESCRIPTION
-from tests.harness import Harness, texts
+from tests.harness import Harness, make_settings, prepare_database, texts
 from tests.scheduler.delivery.test_outbox import office
 
 __all__ = ["office"]
@@ -172,3 +175,30 @@ async def test_the_polling_bot_serves_the_page_itself(office: Harness) -> None:
     with pytest.raises(httpx.ConnectError):
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             await client.get("/")
+
+
+async def test_the_webhook_server_carries_the_public_page(tmp_path: Path) -> None:
+    """One web application: with webhooks, the page is on the webhook's own server."""
+    hook = WebhookSettings(url="https://bot.example.gov.cn", secret_token=SecretStr("s3cret"))
+    settings = make_settings(tmp_path, admin_ids=[ADMIN.id], webhook=hook)
+    bot = Harness(api=FakeBotApi(), settings=settings)
+    await prepare_database(bot.settings.database.url)
+    await bot.start()
+    assert bot.app is not None
+    try:
+        await published_quarter(bot)
+        async for client in _client_without_lifespan(web_app(bot.app, set_webhook=False)):
+            ranking = await client.get("/q/2026-Q1")
+            assert ranking.status_code == 200 and "市公安局" in ranking.text
+            assert (await client.get("/q/2030-Q1")).status_code == 404
+            assert (await client.get("/healthz")).json()["database"] == "ok"
+    finally:
+        await bot.stop()
+
+
+async def _client_without_lifespan(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """The webhook's app starts the bot in its lifespan: the test's harness already did."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://public"
+    ) as client:
+        yield client
