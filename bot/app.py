@@ -28,6 +28,7 @@ from bot.runtime.services import SERVICES_KEY, BotContext, Services, services_of
 from bot.runtime.settings import Settings
 from bot.runtime.shared_state import SharedConversations
 from bot.updates import PerChatUpdateProcessor
+from bot.web import PublicServer
 from db.delivery.outbox import chats_with_pending_acks
 from db.engine import create_engine, is_sqlite, session_factory
 from db.office.processes import RENEW_EVERY
@@ -56,6 +57,7 @@ from handlers.office import (
     units,
     wecom,
 )
+from handlers.office import bulletin as quarterly_bulletin
 from handlers.office import categories as categories_admin
 from handlers.office import menu as admin_menu
 from handlers.people import roles
@@ -69,6 +71,7 @@ from scheduler.deadlines.job import run_deadline_scan
 from scheduler.delivery.broadcast_report import INTERVAL_SECONDS as BROADCAST_REPORT_INTERVAL
 from scheduler.delivery.broadcast_report import run_broadcast_reports
 from scheduler.delivery.sender import OutboxSender
+from scheduler.office.bulletin import run_bulletin_job
 from scheduler.office.digest import run_digest_job
 from scheduler.office.leadership import join, leader_only, leave, run_keep_lease
 from scheduler.office.retention import run_retention_job
@@ -78,6 +81,9 @@ from scheduler.office.wal_checkpoint import run_wal_checkpoint
 log = logging.getLogger(__name__)
 
 BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
+
+
+PUBLIC_SERVER_KEY = "public_server"
 
 
 class TokenMissing(RuntimeError):
@@ -134,6 +140,13 @@ async def _post_init(application: BotApplication) -> None:
         first=90,
         name="anomaly_reports",
     )
+    bulletin_at = services.settings.bulletin.send_at.replace(tzinfo=services.settings.tz)
+    application.job_queue.run_daily(
+        leader_only(run_bulletin_job), time=bulletin_at, name="quarterly_bulletin"
+    )
+    application.job_queue.run_once(
+        leader_only(run_bulletin_job), when=90, name="quarterly_bulletin_catch_up"
+    )
     # Weekly is enough: a report a few days past the retention period harms nobody, and the
     # purge is idempotent, so a Sunday missed while the bot was down is caught up a week later.
     purge_at = services.settings.retention.run_at.replace(tzinfo=services.settings.tz)
@@ -170,11 +183,17 @@ async def _post_init(application: BotApplication) -> None:
     await services.sender.start()
     if services.settings.digest.separate_process:
         start_server()
+    public = application.bot_data.get(PUBLIC_SERVER_KEY)
+    if isinstance(public, PublicServer):
+        await public.start()
     log.info("bot started as @%s", application.bot.username)
 
 
 async def _post_shutdown(application: BotApplication) -> None:
     services = services_of(application)
+    public = application.bot_data.pop(PUBLIC_SERVER_KEY, None)
+    if isinstance(public, PublicServer):
+        await public.stop()
     if isinstance(services.sender, OutboxSender):
         await services.sender.stop()
     services.sender = None
@@ -274,6 +293,7 @@ def build_application(
     application.add_handlers(ledger_view.build_handlers())
     application.add_handlers(calendar.build_handlers())
     application.add_handlers(digest.build_handlers())
+    application.add_handlers(quarterly_bulletin.build_handlers())
     application.add_handlers(wecom.build_handlers())
     # The admin console: commands only admins may use, each checking that on every update.
     application.add_handlers(admin_menu.build_handlers())
@@ -310,5 +330,9 @@ def poll(application: BotApplication) -> None:
     # Out of the collector's sight, a full collection walks only what the bot makes while it
     # runs: over start-up's heap it held the event loop 150-250 ms at a time under load
     # (bench/scale.py prints the longest collection).
+    if services_of(application).settings.web.public:
+        # `[web] public`: the public page from this process too (with webhooks it is always on
+        # the webhook's own server, bot.web).
+        application.bot_data[PUBLIC_SERVER_KEY] = PublicServer(application)
     gc.freeze()
     application.run_polling(allowed_updates=Update.ALL_TYPES)

@@ -45,6 +45,7 @@ from handlers.people.roles import ROLE_WORDS as INVITE_ROLE_WORDS
 
 if TYPE_CHECKING:
     from bot.documents.digest_bundle import DigestBundle
+    from db.bulletin.bulletin import Bulletin
     from db.office.retention import PurgeCandidate, Purged
 
 app = typer.Typer(
@@ -156,6 +157,25 @@ def run(
         serve(application)
     except WebhookMisconfigured as error:
         raise _fail(f"the webhook cannot be served: {error}") from None
+
+
+@app.command()
+def web(
+    config: ConfigOption = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to listen on (default: [web] host).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Port (default: [web] port).", min=1, max=65535)
+    ] = None,
+) -> None:
+    """Serve the public results page (公示页面) alone, read-only, from the database."""
+    from bot.web import serve_public
+
+    settings = _settings(config)
+    _configure_logging(settings)
+    migrate.upgrade(settings.database.url)
+    serve_public(settings, host or settings.web.host, port or settings.web.port)
 
 
 @db_app.command("upgrade")
@@ -307,6 +327,53 @@ def digest(
     typer.echo(
         _("Digest {month} written to {out}: {count} units.").format(
             month=f"{first:%Y-%m}", out=out, count=len(bundle.digest.departments)
+        )
+    )
+
+
+async def _bulletin(settings: Settings, quarter_text: str | None, now: datetime) -> Bulletin:
+    from bot.documents.bulletin_files import bulletin_of
+    from db.bulletin.quarters import last_finished_quarter, parse_quarter
+
+    quarter = last_finished_quarter(now, settings.tz)
+    if quarter_text is not None:
+        quarter = parse_quarter(quarter_text)
+    async with _session(settings) as session:
+        return await bulletin_of(session, settings, quarter, now)
+
+
+@app.command()
+def bulletin(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the files into.")],
+    quarter: Annotated[
+        str | None,
+        typer.Option("--quarter", help="YYYY-Qn, e.g. 2026-Q4 (default: the last quarter)."),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write a quarter's bulletin (季度通报): chart, workbook and the office's message."""
+    from bot.documents.bulletin_files import write_files
+    from bot.documents.bulletin_text import office_message
+    from db.bulletin.quarters import parse_quarter
+
+    settings = _settings(config)
+    _ = gettext_for(settings.default_language)
+    if quarter is not None:
+        try:
+            parse_quarter(quarter)
+        except ValueError:
+            message = _("bad quarter “{quarter}”: use YYYY-Qn, e.g. 2026-Q4").format(
+                quarter=quarter
+            )
+            raise _fail(message) from None
+    migrate.upgrade(settings.database.url)
+    result = asyncio.run(_bulletin(settings, quarter, datetime.now(UTC)))
+    write_files(result, out, _)
+    text = out / f"bulletin-{result.quarter}-office.html"
+    text.write_text(office_message(result, _) + "\n", encoding="utf-8")
+    typer.echo(
+        _("Bulletin {quarter} written to {out}: {count} units ranked.").format(
+            quarter=result.quarter, out=out, count=len(result.ranked)
         )
     )
 

@@ -1,4 +1,11 @@
-"""`zhengfeng run --webhook`: the bot behind Telegram's webhooks, as one Starlette application.
+"""The project's one web application (Starlette): the public results page (公示页面) always, and
+with `zhengfeng run --webhook` the bot behind Telegram's webhooks and `/healthz` too.
+
+The public page (`/`, `/q/2026-Q4`, `/unit/D011`) shows only published quarters, read from the
+database on each request and rendered by `bot.documents.public_pages`. An unknown or unpublished
+quarter or unit is a 404 page, any other failure a plain 500 page, never a traceback.
+`zhengfeng web` serves the public page alone; `[web] public = true` serves it from the polling
+bot's own process as well (`start_public_server`).
 
 Telegram posts each update to `[webhook] url` + `path` with the secret token it was given in
 `setWebhook`; a request without that token is refused (403) and logged without its body, since
@@ -17,21 +24,38 @@ deletes the webhook, which the others still serve.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import uvicorn
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from telegram import Update
 
+from bot.documents.public_pages import (
+    error_page,
+    index_page,
+    not_found_page,
+    qr_svg,
+    quarter_page,
+    unit_page,
+)
+from bot.runtime.i18n import gettext_for
 from bot.runtime.services import services_of
+from bot.runtime.settings import Settings
+from db.bulletin.bulletin import published_bulletin
+from db.bulletin.public import public_unit, published
 from db.delivery.outbox import backlog
+from db.engine import SessionFactory, create_engine, session_factory
+from db.ratings.links import rating_deep_link
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +66,89 @@ class WebhookMisconfigured(ValueError):
     """The webhook cannot be served as configured (no public URL or no secret token)."""
 
 
+def _html_language(language: str) -> str:
+    return "zh-CN" if language == "zh_CN" else language
+
+
+def public_routes(
+    sessions: SessionFactory,
+    settings: Settings,
+    *,
+    bot_username: Callable[[], str] = lambda: "",
+) -> list[Route]:
+    """The public page's routes, reading through `sessions`. `bot_username` is asked when
+    `[telegram] bot_username` is empty (the bot process knows its own name from getMe)."""
+    _ = gettext_for(settings.default_language)
+    language = _html_language(settings.default_language)
+
+    async def index(_request: Request) -> Response:
+        async with sessions() as session:
+            bulletins = await published(session)
+        return HTMLResponse(index_page(bulletins, _, language))
+
+    async def quarter(request: Request) -> Response:
+        async with sessions() as session:
+            bulletin = await published_bulletin(session, request.path_params["quarter"])
+        if bulletin is None:
+            raise HTTPException(status_code=404)
+        return HTMLResponse(quarter_page(bulletin, _, language))
+
+    async def unit(request: Request) -> Response:
+        async with sessions() as session:
+            found = await public_unit(session, request.path_params["code"])
+        if found is None:
+            raise HTTPException(status_code=404)
+        username = settings.telegram.bot_username or bot_username()
+        qr = None
+        if found.poster_token is not None and username:
+            qr = qr_svg(rating_deep_link(username, found.poster_token))
+        return HTMLResponse(unit_page(found, qr, _, language))
+
+    return [
+        Route("/", index, methods=["GET"]),
+        Route("/q/{quarter}", quarter, methods=["GET"]),
+        Route("/unit/{code}", unit, methods=["GET"]),
+    ]
+
+
+def public_exception_handlers(settings: Settings) -> dict[Any, Callable[..., Any]]:
+    """A 404 page for what is not (or not yet) published, a plain 500 page for any failure."""
+    _ = gettext_for(settings.default_language)
+    language = _html_language(settings.default_language)
+
+    async def not_found(_request: Request, _error: Exception) -> Response:
+        return HTMLResponse(not_found_page(_, language), status_code=404)
+
+    async def server_error(request: Request, error: Exception) -> Response:
+        log.error("public page %s failed", request.url.path, exc_info=error)
+        return HTMLResponse(error_page(_, language), status_code=500)
+
+    return {404: not_found, 500: server_error, Exception: server_error}
+
+
+def public_app(settings: Settings) -> Starlette:
+    """The public page alone (`zhengfeng web`), on an engine of its own."""
+    engine = create_engine(settings.database.url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    return Starlette(
+        routes=public_routes(session_factory(engine), settings),
+        exception_handlers=public_exception_handlers(settings),
+        lifespan=lifespan,
+    )
+
+
 def web_app(application: Any, *, set_webhook: bool = True) -> Starlette:
-    """The ASGI application: the webhook's route and `/healthz`, with the bot started and
-    stopped by the web server's lifespan."""
-    settings = services_of(application).settings
+    """The ASGI application: the webhook's route, `/healthz` and the public page, with the bot
+    started and stopped by the web server's lifespan."""
+    services = services_of(application)
+    settings = services.settings
     hook = settings.webhook
     if hook.secret_token is None or not hook.secret_token.get_secret_value():
         raise WebhookMisconfigured("set ZHENGFENG_WEBHOOK__SECRET_TOKEN")
@@ -103,11 +206,20 @@ def web_app(application: Any, *, set_webhook: bool = True) -> Starlette:
             if application.post_shutdown is not None:
                 await application.post_shutdown(application)
 
+    def own_username() -> str:
+        try:
+            return str(application.bot.username)
+        except RuntimeError:  # before getMe (not initialized): no QR code this time
+            return ""
+
+    public = public_routes(services.sessions, settings, bot_username=own_username)
     return Starlette(
         routes=[
             Route(hook.path, receive, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            *public,
         ],
+        exception_handlers=public_exception_handlers(settings),
         lifespan=lifespan,
     )
 
@@ -116,9 +228,53 @@ def serve(application: Any) -> None:
     """Run the web application with uvicorn until SIGINT or SIGTERM."""
     import gc
 
-    import uvicorn
-
     hook = services_of(application).settings.webhook
     app = web_app(application)
     gc.freeze()  # as `bot.app.poll` does, for the same reason
     uvicorn.run(app, host=hook.listen, port=hook.port, log_level="warning", lifespan="on")
+
+
+def serve_public(settings: Settings, host: str, port: int) -> None:
+    """`zhengfeng web`: the public page alone, with uvicorn, until SIGINT or SIGTERM."""
+    uvicorn.run(public_app(settings), host=host, port=port, log_level="warning", lifespan="on")
+
+
+class _QuietServer(uvicorn.Server):
+    """A uvicorn server inside another program's event loop: the bot owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Any:
+        yield
+
+
+class PublicServer:
+    """The public page served from the polling bot's own process (`[web] public = true`)."""
+
+    def __init__(self, application: Any) -> None:
+        services = services_of(application)
+        settings = services.settings
+        routes = public_routes(
+            services.sessions,
+            settings,
+            bot_username=lambda: str(application.bot.username),
+        )
+        app = Starlette(routes=routes, exception_handlers=public_exception_handlers(settings))
+        config = uvicorn.Config(
+            app,
+            host=settings.web.host,
+            port=settings.web.port,
+            log_level="warning",
+            lifespan="off",
+        )
+        self.server = _QuietServer(config)
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.task = asyncio.create_task(self.server.serve())
+        log.info("public page on http://%s:%d", self.server.config.host, self.server.config.port)
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self.task is not None:
+            await self.task
+            self.task = None

@@ -85,6 +85,8 @@ ROLE_COMMANDS: dict[Role, CommandList] = {
             "unit_duties",
             N_("A window's published duties for its poster (admins): /unit_duties W002"),
         ),
+        ("bulletin", N_("Quarterly bulletin with chart and workbook (admins): /bulletin 2026-Q4")),
+        ("publish", N_("Publish a quarter on the public page (admins): /publish 2026-Q4")),
     ],
 }
 """Added to the citizen's menu for each role a person holds (`BotCommandScopeChat`)."""

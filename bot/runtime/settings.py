@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from db.bulletin.scoring import BulletinWeights
 from db.cases.handling import ConfiguredLimits
 from db.cases.rules import Limits
 from db.office.digest import ScoreWeights
@@ -43,6 +44,9 @@ class TelegramSettings(BaseModel):
     file_base_url: str = "https://api.telegram.org/file/bot"
     local_mode: bool = False
     """True when talking to a local Bot API server started with --local (files come as paths)."""
+    bot_username: str = ""
+    """The bot's @username without @, for links printed or published without asking Telegram
+    (the public page's QR codes); empty: the public page shows no QR code."""
 
 
 class WebhookSettings(BaseModel):
@@ -200,6 +204,52 @@ class DigestSettings(BaseModel):
     `bot.documents.worker`); off, they are built in the bot's own process, on threads."""
 
 
+class BulletinWeightSettings(BaseModel):
+    """Weights of the components of the quarterly score (see `db.bulletin.scoring`); relative,
+    so they need not add up to 1. Set one to 0 to leave that component out."""
+
+    signed_on_time: float = Field(default=0.1, ge=0)
+    answered_on_time: float = Field(default=0.15, ge=0)
+    satisfaction: float = Field(default=0.15, ge=0)
+    """满意率 of the reporters' ratings of the answers."""
+    returned: float = Field(default=0.05, ge=0)
+    reopened: float = Field(default=0.05, ge=0)
+    submissions_on_time: float = Field(default=0.1, ge=0)
+    ledger_completion: float = Field(default=0.1, ge=0)
+    appraisal: float = Field(default=0.2, ge=0)
+    """The score of the quarter's closed appraisal rounds (评议), averaged when several."""
+    service_rating: float = Field(default=0.1, ge=0)
+    """满意率 of the post-service ratings (公述民评)."""
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> BulletinWeightSettings:
+        self.bulletin_weights()
+        return self
+
+    def bulletin_weights(self) -> BulletinWeights:
+        return BulletinWeights(**self.model_dump())
+
+
+class BulletinSettings(BaseModel):
+    """The quarterly bulletin (季度通报)."""
+
+    weights: BulletinWeightSettings = BulletinWeightSettings()
+    bottom_count: int = Field(default=1, ge=0, le=50)
+    """How many of the last ranked places are marked 末位 (units tied with them too); 0: none."""
+    send_at: time = time(9, 30)
+    """Local time on the first working day after a quarter when its bulletin goes out."""
+
+
+class WebSettings(BaseModel):
+    """The public results page (公示页面): `zhengfeng web` serves it alone; `public = true` also
+    serves it from the bot process (with webhooks it is always on the webhook's server)."""
+
+    public: bool = False
+    """Serve the public page from `zhengfeng run` (long polling) on `host`:`port`."""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8090, ge=1, le=65535)
+
+
 class RetentionSettings(BaseModel):
     """How long a closed report keeps its reporter's personal data (see `db.office.retention`)."""
 
@@ -307,6 +357,8 @@ class Settings(BaseSettings):
     deadlines: DeadlineSettings = DeadlineSettings()
     invites: InviteSettings = InviteSettings()
     digest: DigestSettings = DigestSettings()
+    bulletin: BulletinSettings = BulletinSettings()
+    web: WebSettings = WebSettings()
     retention: RetentionSettings = RetentionSettings()
     duties: DutySettings = DutySettings()
     anomalies: AnomalySettings = AnomalySettings()
