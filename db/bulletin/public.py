@@ -100,12 +100,12 @@ async def public_unit(session: AsyncSession, code: str) -> PublicUnit | None:
                 )
             )
     token = await _poster_token(session, unit.id) if unit.kind in POSTER_KINDS else None
-    duties = getattr(unit, "duties", None)  # the published duties, where the schema has them
+    duties = unit.duties
     return PublicUnit(
         code=unit.code,
         name=unit.name,
         kind=unit.kind,
-        duties=duties if isinstance(duties, str) and duties.strip() else None,
+        duties=duties if duties and duties.strip() else None,
         poster_token=token,
         ranks=tuple(ranks),
         months=tuple(months),

@@ -54,6 +54,7 @@ async def published_quarter(bot: Harness) -> None:
     async with session_factory(engine)() as session:
         window = await department_by_code(session, "W002")
         assert window is not None and window.id is not None
+        window.duties = "受理户籍业务<当场办结>"
         session.add(
             RatingLink(
                 token_hash=hash_token(POSTER_TOKEN),
@@ -95,6 +96,7 @@ async def test_a_published_quarter_is_on_the_page(office: Harness) -> None:
         window = await client.get("/unit/W002")
         assert window.status_code == 200 and 'class="qr"' in window.text
         assert "扫码" in window.text
+        assert "受理户籍业务&lt;当场办结&gt;" in window.text, "its published duties, escaped"
 
         pages = index.text + ranking.text + unit.text + window.text
         for secret in (*SECRETS, DESCRIPTION[:10], NUMBER):
