@@ -75,6 +75,7 @@ ROLE_COMMANDS: dict[Role, CommandList] = {
         ("duty", N_("Create, list, edit or switch off duties (admins): /duty list")),
         ("duties", N_("Who filed a duty on time, late or not at all (admins): /duties status")),
         ("submission", N_("One submission with all its rounds: /submission 12")),
+        ("groups", N_("Evaluator groups and their members (admins): /groups members QY")),
     ],
 }
 """Added to the citizen's menu for each role a person holds (`BotCommandScopeChat`)."""
