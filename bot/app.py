@@ -33,6 +33,7 @@ from db.engine import create_engine, is_sqlite, session_factory
 from db.office.processes import RENEW_EVERY
 from handlers import errors, start, update_kinds
 from handlers.appraisal import groups as appraisal_groups
+from handlers.appraisal import rounds as appraisal_rounds
 from handlers.cases import casework, extension, followup, inbox, report, reporter
 from handlers.cases import search as case_search
 from handlers.cases import view as case_view
@@ -266,6 +267,7 @@ def build_application(
     application.add_handlers(categories_admin.build_handlers())
     application.add_handlers(people.build_handlers())
     application.add_handlers(appraisal_groups.build_handlers())
+    application.add_handlers(appraisal_rounds.build_handlers())
     application.add_handlers(audit_view.build_handlers())
     application.add_handlers(case_search.build_handlers())
     # Duties: `/duties status` and `/export duties …` take only their own first word, so the

@@ -121,3 +121,14 @@ that item."""
 INSPECT = CallbackSpec("ins", ("action", "value"))
 """Admin, recording an inspection: `unit` or `category` (an id), `files` (no more evidence),
 `submit` (the draft's revision) or `cancel`."""
+ROUND_OPEN = CallbackSpec("apo", ("round",))
+"""Evaluator: a round's units with the marks given so far, to rate the next or redo one."""
+ROUND_UNIT = CallbackSpec("apu", ("round", "unit"))
+"""Evaluator: rate (or rate again) one unit of the round, from its first dimension."""
+BALLOT_MARK = CallbackSpec("apm", ("round", "unit", "marks"))
+"""Evaluator: the marks given to the unit so far, the pressed one last (digits, one per
+dimension); checked against the round's scale and dimensions on every press."""
+BALLOT_SKIP = CallbackSpec("aps", ("round", "unit"))
+"""Evaluator: 没有接触过, no marks for this unit."""
+BALLOT_NO_COMMENT = CallbackSpec("apn", ("round", "unit"))
+"""Evaluator: no comment on the unit just rated; on to the next."""

@@ -76,6 +76,7 @@ ROLE_COMMANDS: dict[Role, CommandList] = {
         ("duties", N_("Who filed a duty on time, late or not at all (admins): /duties status")),
         ("submission", N_("One submission with all its rounds: /submission 12")),
         ("groups", N_("Evaluator groups and their members (admins): /groups members QY")),
+        ("round", N_("Appraisal rounds: open, turnout, close (admins): /round list")),
     ],
 }
 """Added to the citizen's menu for each role a person holds (`BotCommandScopeChat`)."""
