@@ -32,6 +32,7 @@ from db.delivery.outbox import chats_with_pending_acks
 from db.engine import create_engine, is_sqlite, session_factory
 from db.office.processes import RENEW_EVERY
 from handlers import errors, start, update_kinds
+from handlers.appraisal import ballot as appraisal_ballot
 from handlers.appraisal import groups as appraisal_groups
 from handlers.appraisal import rounds as appraisal_rounds
 from handlers.cases import casework, extension, followup, inbox, report, reporter
@@ -255,6 +256,8 @@ def build_application(
     application.add_handler(ledger_update.build_handler())
     application.add_handler(ledger_review.build_handler())
     application.add_handler(inspection.build_handler())
+    # An evaluator's ballot: its buttons, and the optional comment typed for the unit just rated.
+    application.add_handler(appraisal_ballot.build_handler())
     application.add_handlers(extension.build_handlers())
     application.add_handlers(case_view.build_handlers())
     application.add_handlers(ledger_view.build_handlers())

@@ -108,8 +108,9 @@ def invitation(round_: AppraisalRound, units: int, close: str, language: str) ->
     text = _(
         "<b>Appraisal: {title}</b> ({period})\n"
         "The campaign office invites you to rate {units} units on {dimensions}, each from 1 "
-        "(poor) to {top} (very good). Rate the units you have dealt with; press 没有接触过 for "
-        "the others. You can change your ballots until the round closes on {close}."
+        "(poor) to {top} (very good). Rate the units you have dealt with; press “Never dealt "
+        "with this unit” for the others. You can change your ballots until the round closes on "
+        "{close}."
     ).format(
         title=esc(round_.title),
         period=esc(round_.period),
