@@ -61,6 +61,7 @@ from handlers.office import categories as categories_admin
 from handlers.office import menu as admin_menu
 from handlers.people import roles
 from handlers.people import roster as people
+from scheduler.appraisal.rounds import run_rounds_job
 from scheduler.cases.idle_drafts import sweep_idle_drafts
 from scheduler.cases.unrated import close_unrated_reports
 from scheduler.deadlines.job import run_deadline_scan
@@ -115,6 +116,14 @@ async def _post_init(application: BotApplication) -> None:
         interval=services.settings.reminders.scan_interval_seconds,
         first=10,
         name="deadline_scan",
+    )
+    # Appraisal rounds: reminders before the close and the close itself, read from the rounds
+    # at every run, so a round whose close passed while the bot was down closes at start-up.
+    application.job_queue.run_repeating(
+        leader_only(run_rounds_job),
+        interval=services.settings.reminders.scan_interval_seconds,
+        first=15,
+        name="appraisal_rounds",
     )
     send_at = services.settings.digest.send_at.replace(tzinfo=services.settings.tz)
     application.job_queue.run_daily(
