@@ -23,9 +23,10 @@ import db.models  # noqa: F401  (the tables must be registered on the metadata)
 from db.engine import create_engine
 from db.migrate import upgrade_engine
 
-SEEDED = frozenset({"category"})
-"""Tables the migrations fill (the first one writes the default categories): the copy replaces
-their rows with the source's, which began as the same and may have been edited since."""
+SEEDED = frozenset({"category", "evaluator_group"})
+"""Tables the migrations fill (the first one writes the default categories, 0017 the evaluator
+groups of seed 001): the copy replaces their rows with the source's, which began as the same and
+may have been edited since."""
 
 PAGE = 1000
 """Rows read and written per statement: memory stays flat however large a table is."""
