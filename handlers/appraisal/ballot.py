@@ -73,7 +73,7 @@ def _refuse(turn: Turn, problem: BallotProblem) -> None:
     turn.say(turn._(PROBLEMS[problem]))
 
 
-def _marks_text(turn: Turn, round_: AppraisalRound, marks: list[int]) -> str:
+def _marks_text(round_: AppraisalRound, marks: list[int]) -> str:
     return " · ".join(
         f"{esc(name)} {mark}" for name, mark in zip(dimensions_of(round_), marks, strict=False)
     )
@@ -86,7 +86,7 @@ def _ballot_text(turn: Turn, round_: AppraisalRound, ballot: Ballot | None) -> s
     marks = scores_of(ballot)
     if marks is None:
         return turn._(NOT_MET)
-    return _marks_text(turn, round_, marks)
+    return _marks_text(round_, marks)
 
 
 async def _overview(turn: Turn, found: Rater) -> None:
@@ -142,7 +142,7 @@ def _dimension_prompt(
     if before is not None:
         lines.append(_("Your ballot now: {marks}").format(marks=before))
     if marks:
-        lines.append(_marks_text(turn, round_, marks))
+        lines.append(_marks_text(round_, marks))
     lines.append(
         _("{number}/{total} <b>{dimension}</b>: 1 (poor) to {top} (very good)?").format(
             number=index + 1, total=len(names), dimension=esc(names[index]), top=round_.scale_max
@@ -321,7 +321,7 @@ async def mark(turn: Turn) -> int:
         _(
             "<b>{unit}</b>: {marks}. Saved.\nType a comment on this unit if you wish (up to {max} "
             "characters), or press Skip."
-        ).format(unit=esc(unit.name), marks=_marks_text(turn, round_, marks), max=COMMENT_MAX),
+        ).format(unit=esc(unit.name), marks=_marks_text(round_, marks), max=COMMENT_MAX),
         [[(_(SKIP_COMMENT), cb.BALLOT_NO_COMMENT.pack(round_.id, unit.id))]],
     )
     return State.COMMENT

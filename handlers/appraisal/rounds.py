@@ -12,11 +12,12 @@ from __future__ import annotations
 from sqlmodel import col, select
 from telegram.ext import CommandHandler
 
+from bot.documents.round_invitation import invitation, invitation_key
 from bot.documents.round_results import result_messages
 from bot.runtime import callbacks as cb
 from bot.runtime.admin import audit, require_admin
 from bot.runtime.conversation import PRIVATE
-from bot.runtime.i18n import N_, gettext_for
+from bot.runtime.i18n import N_
 from bot.runtime.input import command_body
 from bot.runtime.render import MESSAGE_MAX, cut, esc, fit_lines, local_time
 from bot.runtime.services import Handler
@@ -98,28 +99,7 @@ ROUND_PROBLEMS: dict[RoundProblem, str] = {
     RoundProblem.no_units: N_("No active unit is in that scope. Nothing was changed."),
     RoundProblem.past_close: N_("The closing day must be today or later. Nothing was changed."),
 }
-START_LABEL = N_("Start rating")
 QUOTE_MAX = 100
-
-
-def invitation(round_: AppraisalRound, units: int, close: str, language: str) -> tuple[str, str]:
-    """The text and button label of a round's invitation, in the evaluator's language."""
-    _ = gettext_for(language)
-    text = _(
-        "<b>Appraisal: {title}</b> ({period})\n"
-        "The campaign office invites you to rate {units} units on {dimensions}, each from 1 "
-        "(poor) to {top} (very good). Rate the units you have dealt with; press “Never dealt "
-        "with this unit” for the others. You can change your ballots until the round closes on "
-        "{close}."
-    ).format(
-        title=esc(round_.title),
-        period=esc(round_.period),
-        units=units,
-        dimensions=esc("、".join(dimensions_of(round_))),
-        top=round_.scale_max,
-        close=close,
-    )
-    return text, _(START_LABEL)
 
 
 async def _create(turn: Turn, body: str) -> None:
@@ -159,18 +139,17 @@ async def _create(turn: Turn, body: str) -> None:
         },
     )
     close = local_time(made.closes_at, settings.tz)
-    people = await round_evaluators(turn.session, made.id)
+    people = [p for p in await round_evaluators(turn.session, made.id) if not p.account.unreachable]
     for person in people:
-        if person.account.unreachable:
-            continue
-        text, label = invitation(made, len(units), close, person.account.language)
+        assert person.account.id is not None
+        text, keyboard = invitation(made, len(units), close, person.account.language)
         turn.notify(
             [
                 Outgoing(
                     person.account.telegram_id,
                     text,
-                    [[(label, cb.ROUND_OPEN.pack(made.id))]],
-                    key=f"round:{made.id}:ask:{person.account.id}",
+                    keyboard,
+                    key=invitation_key(made.id, person.account.id),
                 )
             ]
         )

@@ -1,10 +1,13 @@
-"""Rating rounds on the clock: reminders to evaluators who have not finished, and the close.
+"""Rating rounds on the clock: late invitations, reminders to evaluators who have not finished,
+and the close.
 
 Every run (each `reminders.scan_interval_seconds`, in the leader only) reads the rounds from the
 database, so a bot that was down catches up on its next run:
 
 * a round past its `closes_at` is closed (`db.appraisal.rounds.close_round`: one closer wins),
   its results frozen, and each admin gets the short result message, in the same transaction;
+* an open round asks the evaluators who joined its groups since it opened (the invitation's key
+  is the one the opening used, so nobody is asked twice);
 * an open round reminds its evaluators who have not yet cast a ballot on every unit, once two
   working days before the closing day and once on the closing day itself, from `reminders.at`
   local time (the outbox holds them through quiet hours, and drops one the close overtook).
@@ -21,13 +24,19 @@ from datetime import datetime
 
 from sqlmodel import col, select
 
+from bot.documents.round_invitation import invitation, invitation_key
 from bot.documents.round_results import result_messages
 from bot.runtime import callbacks as cb
 from bot.runtime.i18n import N_, gettext_for
 from bot.runtime.render import esc, local_time
 from bot.runtime.services import BotContext, Services
 from db.appraisal.ballots import ballots_by_unit
-from db.appraisal.rounds import close_round, round_units, unfinished_evaluators
+from db.appraisal.rounds import (
+    close_round,
+    round_evaluators,
+    round_units,
+    unfinished_evaluators,
+)
 from db.calendar.workdays import load_calendar, local_date, shift_working_days
 from db.delivery.outbox import enqueue
 from db.models import AppraisalRound, RoundState
@@ -78,6 +87,42 @@ async def close_due_rounds(services: Services, now: datetime) -> int:
         closed += 1
         log.info("appraisal round %s closed: %d units", round_id, len(results))
     return closed
+
+
+async def invite_late_joiners(services: Services, now: datetime) -> int:
+    """Ask the evaluators who joined an open round's groups after it opened (an invite link, a
+    move); everyone asked already has the round's invitation key, so nobody is asked twice."""
+    tz = services.settings.tz
+    added = 0
+    async with services.sessions() as session:
+        rounds = (
+            await session.exec(
+                select(AppraisalRound).where(
+                    col(AppraisalRound.state) == RoundState.open,
+                    col(AppraisalRound.closes_at) > now,
+                )
+            )
+        ).all()
+        for round_ in rounds:
+            assert round_.id is not None
+            units = len(await round_units(session, round_.id))
+            close = local_time(round_.closes_at, tz)
+            for person in await round_evaluators(session, round_.id):
+                account = person.account
+                if account.unreachable or account.id is None:
+                    continue
+                text, keyboard = invitation(round_, units, close, account.language)
+                added += await enqueue(
+                    session,
+                    key=invitation_key(round_.id, account.id),
+                    chat_id=account.telegram_id,
+                    text=text,
+                    keyboard=keyboard,
+                    now=now,
+                    expires_at=round_.closes_at,
+                )
+        await session.commit()
+    return added
 
 
 async def remind_evaluators(services: Services, now: datetime) -> int:
@@ -137,9 +182,10 @@ async def run_rounds_job(context: BotContext) -> int:
     services = context.services
     now = services.clock()
     closed = await close_due_rounds(services, now)
-    reminded = await remind_evaluators(services, now)
+    reminded = await invite_late_joiners(services, now)
+    reminded += await remind_evaluators(services, now)
     if reminded:
-        log.info("appraisal reminders queued: %d", reminded)
+        log.info("appraisal invitations and reminders queued: %d", reminded)
     if closed or reminded:
         services.wake_sender()
     return closed + reminded

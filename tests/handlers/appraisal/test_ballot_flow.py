@@ -7,6 +7,7 @@ import json
 
 from sqlmodel import select
 
+from bot.fakeapi import FakeUser
 from bot.runtime import callbacks as cb
 from db.engine import create_engine, session_factory
 from db.models import Ballot, Department, RoundResult
@@ -40,7 +41,9 @@ async def ballots(bot: Harness) -> dict[tuple[int, int], Ballot]:
     return {(b.account_id, b.department_id): b for b in await rows(bot, Ballot)}
 
 
-async def rate(bot: Harness, user, marks: tuple[str, ...], comment: str | None = None) -> str:  # type: ignore[no-untyped-def]
+async def rate(
+    bot: Harness, user: FakeUser, marks: tuple[str, ...], comment: str | None = None
+) -> str:
     for value in marks:
         await bot.press(user, value)
     if comment is None:

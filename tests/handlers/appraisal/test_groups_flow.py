@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import TypeVar
 
-from sqlmodel import select
+from sqlmodel import SQLModel, select
 
 from bot.fakeapi import FakeUser
 from bot.runtime.i18n import gettext_for
@@ -15,13 +16,14 @@ from tests.harness import Harness, texts
 
 __all__ = ["admin_bot"]
 
+T = TypeVar("T", bound=SQLModel)
 EN = gettext_for("en")
 ZH = gettext_for("zh_CN")
 BOSS = FakeUser(931, "企业家", language_code="zh-hans")
 INVESTOR = FakeUser(932, "Investor", language_code="en")
 
 
-async def rows(bot: Harness, model: type) -> list:  # type: ignore[type-arg]
+async def rows(bot: Harness, model: type[T]) -> list[T]:
     engine = create_engine(bot.settings.database.url)
     async with session_factory(engine)() as session:
         found = list((await session.exec(select(model))).all())
@@ -40,7 +42,9 @@ async def test_an_evaluator_joins_a_group_by_code_or_name(admin_bot: Harness) ->
     bot = admin_bot
     invite = texts(await bot.say(ADMIN, "/invite evaluator QY"))
     assert "企业代表" in invite and LINK.search(invite)
-    welcome = texts(await bot.say(BOSS, f"/start {LINK.search(invite).group(1)}"))  # type: ignore[union-attr]
+    token = LINK.search(invite)
+    assert token is not None
+    welcome = texts(await bot.say(BOSS, f"/start {token.group(1)}"))
     assert "企业代表" in welcome and "/rate_round" in welcome
     assert "企业代表" in texts(await bot.say(BOSS, "/whoami"))
     welcome = await join_group(bot, INVESTOR, "外商代表")

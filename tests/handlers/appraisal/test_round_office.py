@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
-from sqlmodel import select
+from sqlmodel import SQLModel, select
 
 from bot.fakeapi import FakeBotApi, FakeUser
 from bot.runtime.i18n import gettext_for
@@ -26,6 +27,7 @@ from tests.handlers.appraisal.test_groups_flow import join_group
 from tests.handlers.people.test_roles_flow import ADMIN
 from tests.harness import Harness, make_settings, prepare_database, texts
 
+T = TypeVar("T", bound=SQLModel)
 EN = gettext_for("en")
 ZH = gettext_for("zh_CN")
 BOSS = FakeUser(941, "企业家", language_code="zh-hans")
@@ -51,7 +53,7 @@ async def office(tmp_path: Path) -> AsyncIterator[Harness]:
     assert harness.api.violations == [], "the bot made Bot API calls Telegram would refuse"
 
 
-async def rows(bot: Harness, model: type) -> list:  # type: ignore[type-arg]
+async def rows(bot: Harness, model: type[T]) -> list[T]:
     engine = create_engine(bot.settings.database.url)
     async with session_factory(engine)() as session:
         found = list((await session.exec(select(model))).all())

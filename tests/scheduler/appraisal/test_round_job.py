@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bot.fakeapi import FakeUser
 from db.models import AppraisalRound, OutboxMessage, RoundResult, RoundState
 from scheduler.appraisal.rounds import run_rounds_job
 from tests.handlers.appraisal.test_ballot_flow import TWO, rate
+from tests.handlers.appraisal.test_groups_flow import join_group
 from tests.handlers.appraisal.test_round_office import (
     BOSS,
+    DEPUTY,
     INVESTOR,
     ZH,
     evaluators,
@@ -17,7 +20,8 @@ from tests.handlers.appraisal.test_round_office import (
     rows,
 )
 from tests.handlers.people.test_roles_flow import ADMIN
-from tests.harness import Harness, texts
+from tests.harness import Harness, labels, texts
+from tests.scheduler.delivery.test_outbox import sender_of
 
 __all__ = ["office"]
 
@@ -121,3 +125,20 @@ async def test_an_early_close_by_an_admin_leaves_the_job_nothing(office: Harness
     assert await run_rounds_job(bot.context) == 0
     assert len(await keys(bot, "round:1:results:")) == 1
     assert await keys(bot, "round:1:remind:") == []
+
+
+async def test_late_joiners_are_asked_once(office: Harness) -> None:
+    bot = office
+    await evaluators(bot)
+    await bot.say(ADMIN, TWO)
+    assert len(await keys(bot, "round:1:ask:")) == 2
+    late = FakeUser(944, "Late", language_code="en")
+    await join_group(bot, late, "QY")
+    await bot.say(ADMIN, f"/groups move {DEPUTY.id} WS")
+    assert await run_rounds_job(bot.context) == 2
+    assert len(await keys(bot, "round:1:ask:")) == 4
+    assert await run_rounds_job(bot.context) == 0
+    await sender_of(bot).drain_once()
+    assert "Start rating" in labels(bot.api, bot.api.sent_messages(late.id)[-1])
+    await bot.press(late, "Start rating")
+    assert "you rated 0 of 3 units" in texts([bot.api.last_message(late.id)])
