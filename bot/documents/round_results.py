@@ -13,6 +13,19 @@ from db.models import AppraisalRound, Department
 from db.people.roles import Recipient
 
 
+def turnout_line(row: GroupTurnout, _: Translator) -> str:
+    return _(
+        "{group}: {rated} of {evaluators} evaluators rated, {ballots} ballots, "
+        "{skipped} units not dealt with"
+    ).format(
+        group=esc(row.group.name),
+        rated=row.rated,
+        evaluators=row.evaluators,
+        ballots=row.ballots,
+        skipped=row.skipped,
+    )
+
+
 def results_text(
     round_: AppraisalRound,
     results: list[UnitResult],
@@ -24,16 +37,7 @@ def results_text(
     head = _("<b>Appraisal round #{id} closed</b>: {title} ({period})").format(
         id=round_.id, title=esc(round_.title), period=esc(round_.period)
     )
-    lines = [_("<b>Turnout</b>")]
-    for row in turnout:
-        lines.append(
-            _("{group}: {rated} of {evaluators} evaluators rated, {ballots} ballots").format(
-                group=esc(row.group.name),
-                rated=row.rated,
-                evaluators=row.evaluators,
-                ballots=row.ballots,
-            )
-        )
+    lines = [_("<b>Turnout</b>"), *(turnout_line(row, _) for row in turnout)]
     lines.append(_("<b>Scores on 100</b>"))
     ranked = sorted(
         results,

@@ -235,13 +235,15 @@ class GroupTurnout:
     evaluators: int
     """Active evaluators of the group now."""
     rated: int
-    """Evaluators of the group who cast at least one ballot (skips included)."""
+    """Evaluators of the group who marked at least one unit."""
     ballots: int
-    """Ballots cast through the group (skips included)."""
+    """Ballots with marks cast through the group."""
+    skipped: int
+    """Units the group's evaluators skipped (没有接触过)."""
 
 
 async def turnout(session: AsyncSession, round_id: int) -> list[GroupTurnout]:
-    """Per group of the round: how many evaluators it has, how many rated, how many ballots."""
+    """Per group of the round: its evaluators, how many marked a unit, ballots and skips."""
     members = dict(
         (
             await session.exec(
@@ -256,26 +258,31 @@ async def turnout(session: AsyncSession, round_id: int) -> list[GroupTurnout]:
             )
         ).all()
     )
-    cast = {
-        group_id: (int(people), int(ballots))
-        for group_id, people, ballots in (
-            await session.exec(
-                select(
-                    Ballot.group_id,
-                    func.count(func.distinct(Ballot.account_id)),
-                    func.count(),
-                )
-                .where(Ballot.round_id == round_id)
-                .group_by(col(Ballot.group_id))
+    marked: dict[int | None, tuple[int, int]] = {}
+    skipped: dict[int | None, int] = {}
+    for group_id, has_marks, people, count in (
+        await session.exec(
+            select(
+                Ballot.group_id,
+                col(Ballot.scores).is_not(None),
+                func.count(func.distinct(Ballot.account_id)),
+                func.count(),
             )
-        ).all()
-    }
+            .where(Ballot.round_id == round_id)
+            .group_by(col(Ballot.group_id), col(Ballot.scores).is_not(None))
+        )
+    ).all():
+        if has_marks:
+            marked[group_id] = (int(people), int(count))
+        else:
+            skipped[group_id] = int(count)
     return [
         GroupTurnout(
             group,
             int(members.get(group.id, 0)),
-            cast.get(group.id, (0, 0))[0],
-            cast.get(group.id, (0, 0))[1],
+            marked.get(group.id, (0, 0))[0],
+            marked.get(group.id, (0, 0))[1],
+            skipped.get(group.id, 0),
         )
         for group in await round_groups(session, round_id)
     ]

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from telegram.ext import CommandHandler
 
 from bot.documents.round_invitation import invitation, invitation_key
-from bot.documents.round_results import result_messages
+from bot.documents.round_results import result_messages, turnout_line
 from bot.runtime import callbacks as cb
 from bot.runtime.admin import audit, require_admin
 from bot.runtime.conversation import PRIVATE
@@ -228,15 +228,7 @@ async def _status(turn: Turn, word: str) -> None:
         state=_("rating open") if round_.state is RoundState.open else _("rating closed"),
         close=local_time(round_.closes_at, tz),
     )
-    lines = [
-        _("{group}: {rated} of {evaluators} evaluators rated, {ballots} ballots").format(
-            group=esc(row.group.name),
-            rated=row.rated,
-            evaluators=row.evaluators,
-            ballots=row.ballots,
-        )
-        for row in await turnout(turn.session, round_.id)
-    ]
+    lines = [turnout_line(row, _) for row in await turnout(turn.session, round_.id)]
     turn.say("\n".join([head, *lines]))
 
 

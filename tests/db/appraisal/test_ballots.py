@@ -200,10 +200,18 @@ async def test_the_close_freezes_what_was_cast(session: AsyncSession) -> None:
     await cast(session, round_, "D001", two, [3, 2])
     await cast(session, round_, "D002", one, None)
     counts = {
-        row.group.code: (row.evaluators, row.rated, row.ballots)
+        row.group.code: (row.evaluators, row.rated, row.ballots, row.skipped)
         for row in await turnout(session, round_.id or 0)
     }
-    assert counts == {"QY": (2, 2, 3)}
+    assert counts == {"QY": (2, 2, 2, 1)}
+    # Evaluator two takes the ballot back to 没有接触过: no longer counted as having rated.
+    await cast(session, round_, "D001", two, None)
+    counts = {
+        row.group.code: (row.evaluators, row.rated, row.ballots, row.skipped)
+        for row in await turnout(session, round_.id or 0)
+    }
+    assert counts == {"QY": (2, 1, 1, 2)}
+    await cast(session, round_, "D001", two, [3, 2])
     results = await close_round(session, round_, NOW + timedelta(days=5))
     assert results is not None
     by_unit = {r.department_id: r for r in results}

@@ -104,8 +104,8 @@ async def test_rate_change_close_and_results(office: Harness) -> None:
     await bot.press(BOSS, ZH("Rate next: {unit}").format(unit="市发改委"))
     await rate(bot, BOSS, ("5", "5"))
     status = texts(await bot.say(ADMIN, "/round status 1"))
-    assert "企业代表: 1 of 1 evaluators rated, 1 ballots" in status
-    assert "外商代表: 1 of 1 evaluators rated, 3 ballots" in status
+    assert "企业代表: 1 of 1 evaluators rated, 1 ballots, 0 units not dealt with" in status
+    assert "外商代表: 1 of 1 evaluators rated, 2 ballots, 1 units not dealt with" in status
 
     await bot.say(ADMIN, "/round close 1")
     await bot.press_data(INVESTOR, cb.BALLOT_MARK.pack(1, ids["D011"], "5"))

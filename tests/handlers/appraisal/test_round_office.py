@@ -93,8 +93,8 @@ async def test_a_round_asks_the_evaluators_of_its_groups(office: Harness) -> Non
     assert "评政风" not in texts(bot.api.sent_messages(DEPUTY.id))
 
     status = texts(await bot.say(ADMIN, "/round status 1"))
-    assert "企业代表: 0 of 1 evaluators rated, 0 ballots" in status
-    assert "外商代表: 0 of 1 evaluators rated, 0 ballots" in status
+    assert "企业代表: 0 of 1 evaluators rated, 0 ballots, 0 units" in status
+    assert "外商代表: 0 of 1 evaluators rated, 0 ballots, 0 units" in status
     assert "人大代表" not in status
     listed = texts(await bot.say(ADMIN, "/round list"))
     assert "#1 2026年第1季度百家企业评政风" in listed and "rating open" in listed

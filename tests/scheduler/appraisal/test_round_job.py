@@ -87,7 +87,7 @@ async def test_reminders_then_the_close(office: Harness) -> None:
     # Past midnight the admins' message waits in the outbox for the end of quiet hours.
     [result] = [r for r in await rows(bot, OutboxMessage) if r.dedupe_key.endswith(f":{ADMIN.id}")]
     assert "市公安局: 100.0 (1 ballots)" in result.text
-    assert "外商代表: 1 of 1 evaluators rated, 3 ballots" in result.text
+    assert "外商代表: 1 of 1 evaluators rated, 3 ballots, 0 units" in result.text
     assert await run_rounds_job(bot.context) == 0, "closed once"
     assert len(await keys(bot, "round:1:results:")) == 1
     await bot.press(BOSS, "5")
