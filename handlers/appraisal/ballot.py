@@ -20,7 +20,7 @@ from bot.runtime.conversation import END, NOT_TEXT, PRIVATE, TEXT, conversation
 from bot.runtime.flow_state import chat_key, leave_other_flows, target_value
 from bot.runtime.i18n import N_
 from bot.runtime.input import typed_text
-from bot.runtime.render import button_label, esc, local_time
+from bot.runtime.render import MESSAGE_MAX, button_label, esc, fit_lines, local_time
 from bot.runtime.services import Handler
 from bot.runtime.turn import Keyboard, Turn, turn_handler
 from db.appraisal.ballots import (
@@ -60,6 +60,9 @@ PROBLEMS: dict[BallotProblem, str] = {
         "Please rate the unit before commenting on it. Nothing was changed."
     ),
 }
+UNIT_BUTTONS_MAX = 90
+"""Telegram takes at most 100 buttons under a message; a round of more units than this shows
+the rest through the "rate next" button as the evaluator goes."""
 NOT_MET = N_("Never dealt with this unit")
 SKIP_COMMENT = N_("Skip")
 
@@ -119,15 +122,25 @@ async def _overview(turn: Turn, found: Rater) -> None:
                 )
             ]
         )
-    lines.append(_("Press a unit to rate it again:") if done else _("Or choose a unit:"))
+    head = "\n".join(
+        [*lines, _("Press a unit to rate it again:") if done else _("Or choose a unit:")]
+    )
+    rows: list[str] = []
     for unit in units:
         assert unit.id is not None
         mark = "✓" if unit.id in ballots else "·"
-        lines.append(f"{mark} {esc(unit.name)}: {_ballot_text(turn, round_, ballots.get(unit.id))}")
-        keyboard.append(
-            [(f"{mark} {button_label(unit.name)}", cb.ROUND_UNIT.pack(round_.id, unit.id))]
-        )
-    turn.say("\n".join(lines), keyboard)
+        rows.append(f"{mark} {esc(unit.name)}: {_ballot_text(turn, round_, ballots.get(unit.id))}")
+        if len(keyboard) < UNIT_BUTTONS_MAX:
+            keyboard.append(
+                [(f"{mark} {button_label(unit.name)}", cb.ROUND_UNIT.pack(round_.id, unit.id))]
+            )
+    text = fit_lines(
+        head,
+        rows,
+        lambda left: _("… and {count} more.").format(count=left),
+        lambda whole: len(whole) <= MESSAGE_MAX,
+    )
+    turn.say(text, keyboard)
 
 
 def _dimension_prompt(

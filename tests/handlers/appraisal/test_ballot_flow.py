@@ -164,3 +164,15 @@ async def test_forged_and_stale_presses_change_nothing(office: Harness) -> None:
     await bot.press_data(INVESTOR, cb.BALLOT_MARK.pack(1, ids["D001"], "55"))
     assert "This appraisal round is closed" in texts([bot.api.last_message(INVESTOR.id)])
     assert await ballots(bot) == {}
+
+
+async def test_a_round_of_a_hundred_units_still_fits_one_message(office: Harness) -> None:
+    bot = office
+    await evaluators(bot)
+    codes = sorted((await unit_ids(bot)).keys())[:100]
+    form = TWO.replace("单位：D001 D010 D011", "单位：" + " ".join(codes))
+    assert "100 units" in texts(await bot.say(ADMIN, form))
+    await bot.press(INVESTOR, "Start rating")
+    overview = bot.api.last_message(INVESTOR.id)
+    assert len(labels(bot.api, overview)) <= 91
+    assert len(overview["text"]) <= 4096 and "you rated 0 of 100 units" in overview["text"]
