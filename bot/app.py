@@ -35,6 +35,9 @@ from db.office.processes import RENEW_EVERY
 from handlers import errors, start, update_kinds
 from handlers.anomalies import exclude as anomaly_exclude
 from handlers.anomalies import report as anomaly_report
+from handlers.appraisal import ballot as appraisal_ballot
+from handlers.appraisal import groups as appraisal_groups
+from handlers.appraisal import rounds as appraisal_rounds
 from handlers.cases import casework, extension, followup, inbox, report, reporter
 from handlers.cases import search as case_search
 from handlers.cases import view as case_view
@@ -65,6 +68,7 @@ from handlers.people import roster as people
 from handlers.ratings import posters as rating_posters
 from handlers.ratings import rate as service_rating
 from scheduler.anomalies.report import run_anomaly_job
+from scheduler.appraisal.rounds import run_rounds_job
 from scheduler.cases.idle_drafts import sweep_idle_drafts
 from scheduler.cases.unrated import close_unrated_reports
 from scheduler.deadlines.job import run_deadline_scan
@@ -123,6 +127,14 @@ async def _post_init(application: BotApplication) -> None:
         interval=services.settings.reminders.scan_interval_seconds,
         first=10,
         name="deadline_scan",
+    )
+    # Appraisal rounds: reminders before the close and the close itself, read from the rounds
+    # at every run, so a round whose close passed while the bot was down closes at start-up.
+    application.job_queue.run_repeating(
+        leader_only(run_rounds_job),
+        interval=services.settings.reminders.scan_interval_seconds,
+        first=15,
+        name="appraisal_rounds",
     )
     send_at = services.settings.digest.send_at.replace(tzinfo=services.settings.tz)
     application.job_queue.run_daily(
@@ -288,6 +300,8 @@ def build_application(
     application.add_handler(ledger_update.build_handler())
     application.add_handler(ledger_review.build_handler())
     application.add_handler(inspection.build_handler())
+    # An evaluator's ballot: its buttons, and the optional comment typed for the unit just rated.
+    application.add_handler(appraisal_ballot.build_handler())
     application.add_handlers(extension.build_handlers())
     application.add_handlers(case_view.build_handlers())
     application.add_handlers(ledger_view.build_handlers())
@@ -302,6 +316,8 @@ def build_application(
     application.add_handlers(rating_posters.build_handlers())
     application.add_handlers(categories_admin.build_handlers())
     application.add_handlers(people.build_handlers())
+    application.add_handlers(appraisal_groups.build_handlers())
+    application.add_handlers(appraisal_rounds.build_handlers())
     application.add_handlers(audit_view.build_handlers())
     application.add_handlers(anomaly_report.build_handlers())
     application.add_handlers(anomaly_exclude.build_handlers())

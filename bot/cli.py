@@ -40,7 +40,7 @@ from db.people.departments import (
     parse_departments_csv,
     sample_csv_path,
 )
-from db.people.roles import DEPARTMENT_ROLES, create_invite, ensure_role
+from db.people.roles import DEPARTMENT_ROLES, GROUP_ROLES, create_invite, ensure_role
 from handlers.people.roles import ROLE_WORDS as INVITE_ROLE_WORDS
 
 if TYPE_CHECKING:
@@ -477,12 +477,19 @@ def _username_or_fail(settings: Settings, given: str | None) -> str:
 async def _invite(
     settings: Settings, role: Role, code: str | None, bot_username: str
 ) -> tuple[str, datetime, str | None] | None:
-    """The link, its expiry and the department's name; None when no active department has
-    the code."""
+    """The link, its expiry and the name of its department or evaluator group; None when no
+    active department (or, for an evaluator, no active group) has the code."""
+    from db.appraisal.groups import group_by_word
+
     async with _session(settings) as session:
         now = datetime.now(UTC)
         department = None
-        if code is not None:
+        group = None
+        if code is not None and role in GROUP_ROLES:
+            group = await group_by_word(session, code)
+            if group is None or not group.active:
+                return None
+        elif code is not None:
             department = await department_by_code(session, code)
             if department is None or not department.active:
                 return None
@@ -493,27 +500,39 @@ async def _invite(
             created_by=None,
             now=now,
             ttl=timedelta(days=settings.invites.ttl_days),
+            group_id=group.id if group else None,
         )
+        after = {"role": role.value, "department": department.code if department else None}
+        if group is not None:
+            after["group"] = group.code
         await record(
             session,
             actor_account_id=None,
             action="invite.create",
             subject=f"invite:{invite.id}",
             now=now,
-            after={"role": role.value, "department": department.code if department else None},
+            after=after,
         )
         await session.commit()
         link = f"https://t.me/{bot_username}?start={token}"
-        return link, invite.expires_at, department.name if department else None
+        name = department.name if department else group.name if group else None
+        return link, invite.expires_at, name
 
 
 @app.command()
 def invite(
     role: Annotated[
-        str, typer.Argument(help="liaison (联络员), leader (负责人) or admin (管理员).")
+        str,
+        typer.Argument(
+            help="liaison (联络员), leader (负责人), admin (管理员) or evaluator (评议代表)."
+        ),
     ],
     department: Annotated[
-        str | None, typer.Argument(help="Department code (liaison and leader only), e.g. D011.")
+        str | None,
+        typer.Argument(
+            help="Department code (liaison and leader), e.g. D011; for an evaluator the "
+            "group's code or name, e.g. QY."
+        ),
     ] = None,
     bot_username: Annotated[
         str | None,
@@ -530,14 +549,20 @@ def invite(
     _ = gettext_for(settings.default_language)
     chosen = INVITE_ROLE_WORDS.get(role.strip().lower())
     if chosen is None:
-        raise _fail(_("unknown role “{role}”: use liaison, leader or admin").format(role=role))
+        raise _fail(
+            _("unknown role “{role}”: use liaison, leader, admin or evaluator").format(role=role)
+        )
     if chosen in DEPARTMENT_ROLES and department is None:
         raise _fail(_("a {role} invite needs a unit code, e.g. D011").format(role=role))
-    if chosen not in DEPARTMENT_ROLES and department is not None:
+    if chosen in GROUP_ROLES and department is None:
+        raise _fail(_("an evaluator invite needs a group's code, e.g. QY"))
+    if chosen not in DEPARTMENT_ROLES | GROUP_ROLES and department is not None:
         raise _fail(_("an admin invite is for the whole campaign: leave out the unit"))
     username = _username_or_fail(settings, bot_username)
     migrate.upgrade(settings.database.url)
     made = asyncio.run(_invite(settings, chosen, department, username))
+    if made is None and chosen in GROUP_ROLES:
+        raise _fail(_("no active evaluator group has the code {code}").format(code=department))
     if made is None:
         raise _fail(_("no active unit has the code {code}").format(code=department))
     link, expires, name = made

@@ -129,3 +129,14 @@ SERVICE_REASON = CallbackSpec("svw", ("rating", "reason"))
 `other` to type one, `skip`)."""
 SERVICE_REPORT = CallbackSpec("svx", ("rating",))
 """A person served: turn their 不满意 with a reason into a report (the report flow, unit set)."""
+ROUND_OPEN = CallbackSpec("apo", ("round",))
+"""Evaluator: a round's units with the marks given so far, to rate the next or redo one."""
+ROUND_UNIT = CallbackSpec("apu", ("round", "unit"))
+"""Evaluator: rate (or rate again) one unit of the round, from its first dimension."""
+BALLOT_MARK = CallbackSpec("apm", ("round", "unit", "marks"))
+"""Evaluator: the marks given to the unit so far, the pressed one last (digits, one per
+dimension); checked against the round's scale and dimensions on every press."""
+BALLOT_SKIP = CallbackSpec("aps", ("round", "unit"))
+"""Evaluator: 没有接触过, no marks for this unit."""
+BALLOT_NO_COMMENT = CallbackSpec("apn", ("round", "unit"))
+"""Evaluator: no comment on the unit just rated; on to the next."""

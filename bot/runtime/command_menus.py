@@ -87,7 +87,10 @@ ROLE_COMMANDS: dict[Role, CommandList] = {
         ),
         ("bulletin", N_("Quarterly bulletin with chart and workbook (admins): /bulletin 2026-Q4")),
         ("publish", N_("Publish a quarter on the public page (admins): /publish 2026-Q4")),
+        ("groups", N_("Evaluator groups and their members (admins): /groups members QY")),
+        ("round", N_("Appraisal rounds: open, turnout, close (admins): /round list")),
     ],
+    Role.evaluator: [("rate_round", N_("Rate the units of an open appraisal round"))],
 }
 """Added to the citizen's menu for each role a person holds (`BotCommandScopeChat`)."""
 OFFICIAL_ROLES = frozenset({Role.liaison, Role.leader, Role.admin})
@@ -97,7 +100,7 @@ def bot_commands(language: str, roles: frozenset[Role] = frozenset()) -> list[Bo
     """The command menu for someone holding `roles`, in their language; each command once."""
     _ = gettext_for(language)
     listed: dict[str, str] = dict(CITIZEN_COMMANDS[:-2])
-    for role in (Role.liaison, Role.leader, Role.admin):
+    for role in (Role.liaison, Role.leader, Role.admin, Role.evaluator):
         if role in roles:
             listed.update(ROLE_COMMANDS[role])
     listed.update(CITIZEN_COMMANDS[-2:])

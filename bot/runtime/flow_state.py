@@ -24,10 +24,12 @@ OFFICIAL_FLOWS = (
     "ledger_update",
     "ledger_review",
     "inspection",
+    "appraisal",
 )
 """The conversations in which an official types for a step (a reason, an answer, a duty's
-answers, a ledger note, an inspection). Each waits for text until it ends, and the first one
-registered takes any text, so one left waiting would swallow what is typed for a newer one."""
+answers, a ledger note, an inspection, an evaluator's comment on a ballot). Each waits for text
+until it ends, and the first one registered takes any text, so one left waiting would swallow
+what is typed for a newer one."""
 
 
 def chat_key(turn: Turn) -> tuple[int, int]:

@@ -22,7 +22,11 @@ from db.models import Account, Invite, Role, RoleGrant
 DEPARTMENT_ROLES: frozenset[Role] = frozenset({Role.liaison, Role.leader})
 """Roles that only make sense for one department; an admin grant is campaign-wide."""
 
-INVITABLE_ROLES: frozenset[Role] = frozenset({Role.admin, Role.liaison, Role.leader})
+INVITABLE_ROLES: frozenset[Role] = frozenset(
+    {Role.admin, Role.liaison, Role.leader, Role.evaluator}
+)
+GROUP_ROLES: frozenset[Role] = frozenset({Role.evaluator})
+"""Roles that belong to an evaluator group (界别) instead of a department."""
 
 
 class InviteProblem(StrEnum):
@@ -59,23 +63,22 @@ async def create_invite(
     now: datetime,
     ttl: timedelta,
     replaces_grant_id: int | None = None,
+    group_id: int | None = None,
 ) -> tuple[Invite, str]:
     """Store a new invite and return it with the raw token, which exists only in this answer.
 
-    Liaison and leader invites need a department; admin invites must not have one, so a grant
-    never looks department-bound when it is not.
+    Liaison and leader invites need a department; evaluator invites need a group; admin invites
+    have neither, so a grant never looks department- or group-bound when it is not.
     """
     if role not in INVITABLE_ROLES:
         raise ValueError(f"role {role} cannot be invited")
-    if role in DEPARTMENT_ROLES and department_id is None:
-        raise ValueError(f"a {role} invite needs a department")
-    if role not in DEPARTMENT_ROLES and department_id is not None:
-        raise ValueError(f"a {role} invite must not name a department")
+    _check_binding(role, department_id, group_id)
     token = new_invite_token()
     invite = Invite(
         token_hash=hash_token(token),
         role=role,
         department_id=department_id,
+        group_id=group_id,
         created_by_account_id=created_by,
         created_at=now,
         expires_at=now + ttl,
@@ -86,6 +89,18 @@ async def create_invite(
     return invite, token
 
 
+def _check_binding(role: Role, department_id: int | None, group_id: int | None) -> None:
+    if (role in DEPARTMENT_ROLES) != (department_id is not None):
+        raise ValueError(
+            f"a {role} grant {'needs' if role in DEPARTMENT_ROLES else 'must not name'}"
+            " a department"
+        )
+    if (role in GROUP_ROLES) != (group_id is not None):
+        raise ValueError(
+            f"a {role} grant {'needs' if role in GROUP_ROLES else 'must not name'} a group"
+        )
+
+
 async def _active_grant(
     session: AsyncSession, account_id: int, role: Role, department_id: int | None
 ) -> RoleGrant | None:
@@ -94,9 +109,10 @@ async def _active_grant(
         RoleGrant.role == role,
         col(RoleGrant.revoked_at).is_(None),
     )
-    if department_id is None:
+    # One evaluator grant per account whatever its group: a ballot counts for one group.
+    if role not in GROUP_ROLES and department_id is None:
         statement = statement.where(col(RoleGrant.department_id).is_(None))
-    else:
+    elif role not in GROUP_ROLES:
         statement = statement.where(RoleGrant.department_id == department_id)
     return (await session.exec(statement)).first()
 
@@ -130,7 +146,9 @@ async def redeem_invite(
     if claimed.rowcount != 1:
         return InviteProblem.used
     await session.refresh(invite)
-    grant = await grant_role(session, account_id, invite.role, invite.department_id, now)
+    grant = await grant_role(
+        session, account_id, invite.role, invite.department_id, now, group_id=invite.group_id
+    )
     if invite.replaces_grant_id is not None and invite.replaces_grant_id != grant.id:
         # A handover: the new liaison is in place, so the old one's grant ends now.
         await revoke_role(session, invite.replaces_grant_id, now)
@@ -145,10 +163,18 @@ async def invite_for_token(session: AsyncSession, token: str) -> Invite | None:
 
 
 async def grant_role(
-    session: AsyncSession, account_id: int, role: Role, department_id: int | None, now: datetime
+    session: AsyncSession,
+    account_id: int,
+    role: Role,
+    department_id: int | None,
+    now: datetime,
+    *,
+    group_id: int | None = None,
 ) -> RoleGrant:
     """Give an account a role, or return the same active grant it already holds (never two)."""
-    grant, _new = await ensure_role(session, account_id, role, department_id, now)
+    grant, _new = await ensure_role(
+        session, account_id, role, department_id, now, group_id=group_id
+    )
     return grant
 
 
@@ -158,19 +184,28 @@ async def ensure_role(
     role: Role,
     department_id: int | None,
     now: datetime,
+    *,
+    group_id: int | None = None,
 ) -> tuple[RoleGrant, bool]:
     """Grant a role directly (the command line's `make-admin`, the console's personas); returns
     the grant and whether it is new. An existing active grant is returned unchanged, so granting
-    twice never makes two rows."""
-    if (role in DEPARTMENT_ROLES) != (department_id is not None):
-        raise ValueError(
-            f"a {role} grant {'needs' if role in DEPARTMENT_ROLES else 'must not name'}"
-            " a department"
-        )
+    twice never makes two rows. An evaluator holds one grant: joining another group moves the
+    grant there (its row keeps its id, so ballots cast so far stay the evaluator's)."""
+    _check_binding(role, department_id, group_id)
     existing = await _active_grant(session, account_id, role, department_id)
     if existing is not None:
+        if role in GROUP_ROLES and existing.group_id != group_id:
+            existing.group_id = group_id
+            session.add(existing)
+            await session.flush()
         return existing, False
-    grant = RoleGrant(account_id=account_id, role=role, department_id=department_id, granted_at=now)
+    grant = RoleGrant(
+        account_id=account_id,
+        role=role,
+        department_id=department_id,
+        group_id=group_id,
+        granted_at=now,
+    )
     session.add(grant)
     await session.flush()
     return grant, True

@@ -19,10 +19,12 @@ from bot.runtime.i18n import N_, Translator
 from bot.runtime.render import esc, local_time, role_label
 from bot.runtime.services import Handler
 from bot.runtime.turn import Keyboard, Turn, turn_handler
-from db.models import Account, Department, Role, RoleGrant
+from db.appraisal.groups import group_by_word
+from db.models import Account, Department, EvaluatorGroup, Role, RoleGrant
 from db.people.departments import department_by_code
 from db.people.roles import (
     DEPARTMENT_ROLES,
+    GROUP_ROLES,
     InviteProblem,
     active_roles,
     create_invite,
@@ -44,6 +46,8 @@ ROLE_WORDS: dict[str, Role] = {
     "负责人": Role.leader,
     "admin": Role.admin,
     "管理员": Role.admin,
+    "evaluator": Role.evaluator,
+    "评议代表": Role.evaluator,
 }
 
 PROBLEM_MESSAGES: dict[InviteProblem, str] = {
@@ -65,11 +69,16 @@ PROBLEM_MESSAGES: dict[InviteProblem, str] = {
 
 
 def _invite_usage(_: Translator) -> str:
-    return _(
+    roles = _(
         "Usage: /invite ROLE [DEPARTMENT_CODE]\n"
         "ROLE is liaison (联络员), leader (负责人) or admin (管理员); liaisons and leaders need "
         "the unit code, e.g. /invite liaison D011."
     )
+    evaluators = _(
+        "Evaluators (评议代表) need their group's code or name, e.g. /invite evaluator QY; "
+        "/groups lists the groups."
+    )
+    return f"{roles}\n{evaluators}"
 
 
 @turn_handler
@@ -91,7 +100,18 @@ async def invite(turn: Turn) -> None:
         turn.say(_invite_usage(_))
         return
     department: Department | None = None
-    if role in DEPARTMENT_ROLES:
+    group: EvaluatorGroup | None = None
+    if role in GROUP_ROLES:
+        group = await group_by_word(turn.session, " ".join(args[1:]))
+        if group is None or not group.active:
+            turn.say(
+                _(
+                    "Please name an active evaluator group by its code or name, e.g. "
+                    "/invite evaluator QY. /groups lists them."
+                )
+            )
+            return
+    elif role in DEPARTMENT_ROLES:
         if len(args) < 2:
             turn.say(
                 _(
@@ -118,19 +138,20 @@ async def invite(turn: Turn) -> None:
         created_by=turn.account.id,
         now=turn.now,
         ttl=timedelta(days=settings.invites.ttl_days),
+        group_id=group.id if group else None,
     )
-    await audit(
-        turn,
-        "invite.create",
-        f"invite:{created.id}",
-        after={"role": role.value, "department": department.code if department else None},
-    )
+    after = {"role": role.value, "department": department.code if department else None}
+    if group is not None:
+        after["group"] = group.code
+    await audit(turn, "invite.create", f"invite:{created.id}", after=after)
     link = f"https://t.me/{turn.context.bot.username}?start={token}"
     expires = local_time(created.expires_at, settings.tz)
     if department is not None:
         summary = _("Invite for the role {role} of {department}.").format(
             role=role_label(role, _), department=esc(department.name)
         )
+    elif group is not None:
+        summary = _("Invite for an evaluator of the group {group}.").format(group=esc(group.name))
     else:
         summary = _("Invite for the role {role}.").format(role=role_label(role, _))
     turn.say(
@@ -284,6 +305,15 @@ async def _grant_sentence(turn: Turn, grant: RoleGrant, *, welcome: bool = False
     department = (
         await turn.session.get(Department, grant.department_id) if grant.department_id else None
     )
+    group = await turn.session.get(EvaluatorGroup, grant.group_id) if grant.group_id else None
+    if group is not None and welcome:
+        return _(
+            "Welcome! You are now an evaluator (评议代表) in the group {group}. When the campaign "
+            "office opens a rating round for your group, the bot will ask you here; /rate_round "
+            "shows the rounds open to you."
+        ).format(group=esc(group.name))
+    if group is not None:
+        return _("{role} in the group {group}").format(role=label, group=esc(group.name))
     if welcome:
         if department is not None:
             return _("Welcome! You are now {role} of {department}.").format(
