@@ -164,13 +164,18 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_service_rating_department_id'), ['department_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_service_rating_rated_on'), ['rated_on'], unique=False)
 
-    # Batch mode (a rebuild on SQLite, which cannot add a foreign key otherwise): both tables
-    # hold one row per invite or grant, a few hundred at most.
+    # No batch mode: a rebuild drops the old table, which SQLite refuses while foreign keys are
+    # on and another table's rows point at it (a handover invite names a grant). SQLite adds a
+    # nullable column with its REFERENCES in place, which Alembic's add_column does not offer.
     for table in ('invite', 'role_grant'):
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.add_column(sa.Column('group_id', sa.Integer(), nullable=True))
-            batch_op.create_foreign_key(
-                f'fk_{table}_group_id', 'evaluator_group', ['group_id'], ['id']
+        if op.get_bind().dialect.name == 'sqlite':
+            op.execute(
+                f'ALTER TABLE {table} ADD COLUMN group_id INTEGER REFERENCES evaluator_group (id)'
+            )
+        else:
+            op.add_column(table, sa.Column('group_id', sa.Integer(), nullable=True))
+            op.create_foreign_key(
+                f'fk_{table}_group_id', table, 'evaluator_group', ['group_id'], ['id']
             )
     # A window's published duties (公开岗位职责), printed on its rating poster.
     op.add_column('department', sa.Column('duties', sa.Text(), nullable=True))
@@ -190,12 +195,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('department', schema=None) as batch_op:
-        batch_op.drop_column('duties')
+    # Plain DROP COLUMN (SQLite 3.35 and later), for the reason given in upgrade.
+    op.drop_column('department', 'duties')
     for table in ('role_grant', 'invite'):
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_constraint(f'fk_{table}_group_id', type_='foreignkey')
-            batch_op.drop_column('group_id')
+        if op.get_bind().dialect.name != 'sqlite':
+            op.drop_constraint(f'fk_{table}_group_id', table, type_='foreignkey')
+        op.drop_column(table, 'group_id')
 
     with op.batch_alter_table('service_rating', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_service_rating_rated_on'))
