@@ -1,11 +1,15 @@
 """异常情况报告: the admins get one when a round closes and one a month for the service ratings.
 
 The job runs every `[anomalies] scan_interval_seconds` on the leader (and once shortly after
-start-up). It reports every closed round whose report is not in the outbox yet, and last month's
-service ratings once the first working day of this month has come (at the digest's hour). The
-outbox keys (`anomalies:round:<id>:<telegram id>`, `anomalies:ratings:<YYYY-MM>:<telegram id>`)
-make a second run a no-op, and a bot that was down catches up at its next run. A month without a
-single service rating has nothing to judge and gets no report.
+start-up). It reports every closed round whose report is not queued yet, and last month's
+service ratings once the first working day of this month has come (at the digest's hour). A
+round is marked when its report is queued (`AppraisalRound.anomalies_queued_at`, in the same
+transaction), and a month counts as queued when one of the admins' exact outbox keys
+(`anomalies:ratings:<YYYY-MM>:<telegram id>`) is there: both are indexed reads, where searching
+the outbox by key prefix once per round ever closed could use no index. The outbox keys
+(`anomalies:round:<id>:<telegram id>` too) make a second run a no-op, and a bot that was down
+catches up at its next run. A month without a single service rating has nothing to judge and
+gets no report.
 """
 
 from __future__ import annotations
@@ -41,11 +45,14 @@ def month_key(month: date) -> str:
     return f"anomalies:ratings:{month:%Y-%m}:"
 
 
-async def _queued(session: AsyncSession, prefix: str) -> bool:
+async def _queued(session: AsyncSession, prefix: str, admins: list[Recipient]) -> bool:
+    """Whether the report of `prefix` is in the outbox for one of `admins` (exact keys: the
+    unique index on `dedupe_key` answers)."""
+    keys = [f"{prefix}{admin.telegram_id}" for admin in admins]
     found = await session.scalar(
         select(func.count())
         .select_from(OutboxMessage)
-        .where(col(OutboxMessage.dedupe_key).startswith(prefix))
+        .where(col(OutboxMessage.dedupe_key).in_(keys))
     )
     return bool(found)
 
@@ -120,14 +127,15 @@ async def publish_anomaly_reports(services: Services, now: datetime) -> int:
         closed = (
             await session.exec(
                 select(AppraisalRound)
-                .where(col(AppraisalRound.state) == RoundState.closed)
+                .where(
+                    col(AppraisalRound.state) == RoundState.closed,
+                    col(AppraisalRound.anomalies_queued_at).is_(None),
+                )
                 .order_by(col(AppraisalRound.closed_at), col(AppraisalRound.id))
             )
         ).all()
         for round_ in closed:
             assert round_.id is not None
-            if await _queued(session, round_key(round_.id)):
-                continue
             findings = await round_findings(session, round_, rules, now, calendar=calendar, tz=tz)
             added += await _queue_report(
                 session,
@@ -139,11 +147,13 @@ async def publish_anomaly_reports(services: Services, now: datetime) -> int:
                 ItemKind.ballot,
                 now,
             )
+            round_.anomalies_queued_at = now
+            session.add(round_)
             log.info("anomaly report of round %d: %d flags", round_.id, len(findings.flags))
         month = previous_month(now, tz)
         if (
             _month_due(now, calendar, services)
-            and not await _queued(session, month_key(month))
+            and not await _queued(session, month_key(month), admins)
             and await _rated_in(session, month, tz)
         ):
             findings = await month_findings(session, month, rules, now, calendar=calendar, tz=tz)
