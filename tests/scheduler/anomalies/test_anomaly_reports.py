@@ -206,3 +206,19 @@ async def test_the_scan_reads_the_outbox_by_exact_keys_only(office: Harness) -> 
         round_ = await session.get(AppraisalRound, rigged.round_id)
         assert round_ is not None and round_.anomalies_queued_at is not None
     await engine.dispose()
+
+
+async def test_a_bot_down_a_whole_month_catches_up_at_most_three_months(office: Harness) -> None:
+    bot = office
+    await rig(bot)  # March ratings
+    assert bot.app is not None
+    services = bot.app.bot_data["services"]
+    assert await publish_anomaly_reports(services, bot.clock.now) == 2  # the round's
+
+    july = datetime(2026, 7, 20, 1, 1, tzinfo=UTC)
+    assert await publish_anomaly_reports(services, july) == 0, "March is four months back"
+    down_in_april = datetime(2026, 5, 20, 1, 1, tzinfo=UTC)
+    assert await publish_anomaly_reports(services, down_in_april) == 2, "March, caught up"
+    assert await publish_anomaly_reports(services, down_in_april) == 0, "once"
+    keys = {r.dedupe_key for r in await anomaly_rows(bot)}
+    assert {f"anomalies:ratings:2026-03:{a.id}" for a in (ADMIN, ZH_ADMIN)} <= keys
