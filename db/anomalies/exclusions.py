@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.anomalies.rules import ItemKind
 from db.appraisal.results import compute_round_results
+from db.bulletin.quarters import quarter_of
 from db.models import (
     AppraisalRound,
     Ballot,
@@ -74,10 +75,6 @@ class Changed:
     """The quarter's bulletin already made, which keeps its figures."""
 
 
-def quarter_of(day: date) -> str:
-    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
-
-
 async def _ballot_item(session: AsyncSession, ballot_id: int) -> Item | None:
     if not 0 < ballot_id <= ID_MAX:
         return None
@@ -123,7 +120,7 @@ async def _recompute(
 ) -> tuple[ScoreChange | None, QuarterBulletin | None]:
     if item.kind is ItemKind.rating:
         assert item.rated_on is not None
-        return None, await session.get(QuarterBulletin, quarter_of(item.rated_on))
+        return None, await session.get(QuarterBulletin, quarter_of(item.rated_on).key)
     assert item.round_id is not None
     round_ = await session.get(AppraisalRound, item.round_id)
     assert round_ is not None
