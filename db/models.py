@@ -837,6 +837,9 @@ class AppraisalRound(SQLModel, table=True):
     created_by: int | None = Field(default=None, foreign_key="account.id")
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     closed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    anomalies_queued_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    """When its 异常情况报告 went into the outbox (None: not yet), so the scan reads only the
+    rounds still to report instead of searching the outbox once per round ever closed."""
 
 
 class RoundGroup(SQLModel, table=True):

@@ -6,6 +6,11 @@ service rating figures are computed whenever they are read, so they follow by th
 a quarterly bulletin already made (`QuarterBulletin`), which keeps the figures it was sent and
 published with: the caller says so. Each change is one conditional UPDATE, so two admins
 excluding the same ballot at once exclude it once, and the second is told it already was.
+A ballot's round is read after that UPDATE and locked (`FOR UPDATE` on PostgreSQL; SQLite lets
+one writer at a time in, and the UPDATE made this one), so a close at the same moment
+(`db.appraisal.rounds.close_round`, whose UPDATE locks the round too) either commits first and
+the results are computed again here, or waits for this transaction and its results leave the
+ballot out: the admin is never told "the close will leave it out" of a close that counted it.
 The caller records the audit event in the same transaction and commits.
 """
 
@@ -21,6 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.anomalies.rules import ItemKind
 from db.appraisal.results import compute_round_results
+from db.bulletin.quarters import quarter_of
 from db.models import (
     AppraisalRound,
     Ballot,
@@ -74,10 +80,6 @@ class Changed:
     """The quarter's bulletin already made, which keeps its figures."""
 
 
-def quarter_of(day: date) -> str:
-    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
-
-
 async def _ballot_item(session: AsyncSession, ballot_id: int) -> Item | None:
     if not 0 < ballot_id <= ID_MAX:
         return None
@@ -123,9 +125,11 @@ async def _recompute(
 ) -> tuple[ScoreChange | None, QuarterBulletin | None]:
     if item.kind is ItemKind.rating:
         assert item.rated_on is not None
-        return None, await session.get(QuarterBulletin, quarter_of(item.rated_on))
+        return None, await session.get(QuarterBulletin, quarter_of(item.rated_on).key)
     assert item.round_id is not None
-    round_ = await session.get(AppraisalRound, item.round_id)
+    round_ = await session.get(
+        AppraisalRound, item.round_id, with_for_update=True, populate_existing=True
+    )
     assert round_ is not None
     bulletin = await session.get(QuarterBulletin, round_.quarter) if round_.quarter else None
     if round_.state is not RoundState.closed:

@@ -28,6 +28,7 @@ from db.anomalies.rules import (
     rating_month_flags,
 )
 from db.appraisal.results import dimensions_of, unit_result
+from db.bulletin.quarters import parse_quarter
 from db.calendar.months import month_bounds
 from db.calendar.workdays import WorkCalendar
 from db.cases.metrics import department_metrics
@@ -158,20 +159,14 @@ async def rating_activity(
     return dict(units), balloting
 
 
-def quarter_months(quarter: str) -> tuple[date, date]:
-    """`2026-Q4` as the first day of its first month and of the month after it."""
-    year, number = quarter.split("-Q")
-    first = date(int(year), 3 * int(number) - 2, 1)
-    if first.month == 10:
-        return first, date(first.year + 1, 1, 1)
-    return first, first.replace(month=first.month + 3)
-
-
 def round_span(round_: AppraisalRound, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """The reports a round is compared with: its quarter's, else the days before its close."""
+    """The reports a round is compared with: its quarter's (as the bulletin counts it), else
+    the days before its close (also for a quarter that is not one, which no bulletin reads)."""
     if round_.quarter:
-        first, after = quarter_months(round_.quarter)
-        return month_bounds(first, tz)[0], month_bounds(after, tz)[0]
+        try:
+            return parse_quarter(round_.quarter).bounds(tz)
+        except ValueError:
+            pass
     end = _aware(round_.closes_at)
     return end - timedelta(days=ROUND_SPAN_DAYS), end
 

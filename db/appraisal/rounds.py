@@ -316,7 +316,9 @@ async def close_round(
 
     The state changes by a conditional UPDATE, so two closers (the job and an admin's
     `/round close`, or two processes) cannot both compute: only the one that matched an open
-    row does.
+    row does. The UPDATE also locks the round's row until the commit, which an exclusion
+    (`db.anomalies.exclusions.set_excluded`) waits for, so the results computed here and an
+    exclusion made at the same moment never miss each other.
     """
     assert round_.id is not None
     claimed = await session.exec(

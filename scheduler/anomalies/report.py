@@ -1,11 +1,16 @@
 """异常情况报告: the admins get one when a round closes and one a month for the service ratings.
 
 The job runs every `[anomalies] scan_interval_seconds` on the leader (and once shortly after
-start-up). It reports every closed round whose report is not in the outbox yet, and last month's
-service ratings once the first working day of this month has come (at the digest's hour). The
-outbox keys (`anomalies:round:<id>:<telegram id>`, `anomalies:ratings:<YYYY-MM>:<telegram id>`)
-make a second run a no-op, and a bot that was down catches up at its next run. A month without a
-single service rating has nothing to judge and gets no report.
+start-up). It reports every closed round whose report is not queued yet, and last month's
+service ratings once the first working day of this month has come (at the digest's hour), and
+the reports of the two months before it that were not queued (a bot down a whole month). A
+round is marked when its report is queued (`AppraisalRound.anomalies_queued_at`, in the same
+transaction), and a month counts as queued when one of the admins' exact outbox keys
+(`anomalies:ratings:<YYYY-MM>:<telegram id>`) is there: both are indexed reads, where searching
+the outbox by key prefix once per round ever closed could use no index. The outbox keys
+(`anomalies:round:<id>:<telegram id>` too) make a second run a no-op, and a bot that was down
+catches up at its next run. A month without a single service rating has nothing to judge and
+gets no report.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ from db.people.roles import Recipient, admin_recipients
 
 log = logging.getLogger(__name__)
 
+CATCH_UP_MONTHS = 3
+"""A bot that was down catches up at most this many months of service rating reports."""
+
 
 def round_key(round_id: int) -> str:
     return f"anomalies:round:{round_id}:"
@@ -41,13 +49,20 @@ def month_key(month: date) -> str:
     return f"anomalies:ratings:{month:%Y-%m}:"
 
 
-async def _queued(session: AsyncSession, prefix: str) -> bool:
+async def _queued(session: AsyncSession, prefix: str, admins: list[Recipient]) -> bool:
+    """Whether the report of `prefix` is in the outbox for one of `admins` (exact keys: the
+    unique index on `dedupe_key` answers)."""
+    keys = [f"{prefix}{admin.telegram_id}" for admin in admins]
     found = await session.scalar(
         select(func.count())
         .select_from(OutboxMessage)
-        .where(col(OutboxMessage.dedupe_key).startswith(prefix))
+        .where(col(OutboxMessage.dedupe_key).in_(keys))
     )
     return bool(found)
+
+
+def _month_before(month: date) -> date:
+    return date(month.year - 1, 12, 1) if month.month == 1 else month.replace(month=month.month - 1)
 
 
 def _first_working_day(month: date, calendar: WorkCalendar) -> date:
@@ -64,6 +79,17 @@ def _month_due(now: datetime, calendar: WorkCalendar, services: Services) -> boo
     return today > due or (
         today == due and now.astimezone(settings.tz).time() >= settings.digest.send_at
     )
+
+
+def _months_due(now: datetime, calendar: WorkCalendar, services: Services) -> list[date]:
+    """The months whose report may be caught up, oldest first: the `CATCH_UP_MONTHS` months
+    before this one, last month only once its report is due."""
+    months = [previous_month(now, services.settings.tz)]
+    while len(months) < CATCH_UP_MONTHS:
+        months.append(_month_before(months[-1]))
+    if not _month_due(now, calendar, services):
+        months = months[1:]
+    return months[::-1]
 
 
 async def _rated_in(session: AsyncSession, month: date, tz: ZoneInfo) -> bool:
@@ -120,14 +146,15 @@ async def publish_anomaly_reports(services: Services, now: datetime) -> int:
         closed = (
             await session.exec(
                 select(AppraisalRound)
-                .where(col(AppraisalRound.state) == RoundState.closed)
+                .where(
+                    col(AppraisalRound.state) == RoundState.closed,
+                    col(AppraisalRound.anomalies_queued_at).is_(None),
+                )
                 .order_by(col(AppraisalRound.closed_at), col(AppraisalRound.id))
             )
         ).all()
         for round_ in closed:
             assert round_.id is not None
-            if await _queued(session, round_key(round_.id)):
-                continue
             findings = await round_findings(session, round_, rules, now, calendar=calendar, tz=tz)
             added += await _queue_report(
                 session,
@@ -139,13 +166,14 @@ async def publish_anomaly_reports(services: Services, now: datetime) -> int:
                 ItemKind.ballot,
                 now,
             )
+            round_.anomalies_queued_at = now
+            session.add(round_)
             log.info("anomaly report of round %d: %d flags", round_.id, len(findings.flags))
-        month = previous_month(now, tz)
-        if (
-            _month_due(now, calendar, services)
-            and not await _queued(session, month_key(month))
-            and await _rated_in(session, month, tz)
-        ):
+        for month in _months_due(now, calendar, services):
+            if await _queued(session, month_key(month), admins) or not await _rated_in(
+                session, month, tz
+            ):
+                continue
             findings = await month_findings(session, month, rules, now, calendar=calendar, tz=tz)
             added += await _queue_report(
                 session,

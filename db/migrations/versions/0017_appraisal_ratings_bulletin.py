@@ -46,6 +46,7 @@ def upgrade() -> None:
     sa.Column('created_by', sa.Integer(), nullable=True),
     sa.Column('created_at', db.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('closed_at', db.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('anomalies_queued_at', db.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['created_by'], ['account.id'], ),
     sa.PrimaryKeyConstraint('id')
     )

@@ -12,9 +12,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from db.anomalies.load import (
     account_records,
     month_findings,
-    quarter_months,
     round_ballots,
     round_findings,
+    round_span,
 )
 from db.anomalies.rules import (
     Burst,
@@ -25,7 +25,7 @@ from db.anomalies.rules import (
 )
 from db.appraisal.results import compute_round_results
 from db.calendar.workdays import WorkCalendar
-from db.models import Ballot, EventKind, ReportEvent
+from db.models import AppraisalRound, Ballot, EventKind, ReportEvent
 from tests.db.anomalies.anomaly_rows import (
     account,
     appraisal_round,
@@ -40,9 +40,20 @@ CLOSE = datetime(2026, 3, 31, 16, 0, tzinfo=UTC)
 NOW = CLOSE + timedelta(hours=1)
 
 
-def test_quarters() -> None:
-    assert quarter_months("2026-Q1") == (date(2026, 1, 1), date(2026, 4, 1))
-    assert quarter_months("2026-Q4") == (date(2026, 10, 1), date(2027, 1, 1))
+def test_a_rounds_reports_are_its_quarters_else_the_days_before_its_close() -> None:
+    def span(quarter: str | None) -> tuple[datetime, datetime]:
+        return round_span(AppraisalRound(quarter=quarter, closes_at=CLOSE), TZ)
+
+    shanghai_midnight = timedelta(hours=8)
+    assert span("2026-Q1") == (
+        datetime(2026, 1, 1, tzinfo=UTC) - shanghai_midnight,
+        datetime(2026, 4, 1, tzinfo=UTC) - shanghai_midnight,
+    )
+    assert span("2026-Q4")[1] == datetime(2027, 1, 1, tzinfo=UTC) - shanghai_midnight
+    before_close = (CLOSE - timedelta(days=91), CLOSE)
+    assert span(None) == before_close
+    for malformed in ("2026-Q5", "2026Q1", "Q1-2026", "2026-Qx"):
+        assert span(malformed) == before_close, malformed
 
 
 async def test_a_rounds_identical_ballots_are_found_and_excluded_ones_left_out(

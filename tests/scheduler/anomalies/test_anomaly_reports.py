@@ -9,11 +9,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import col, select
 
 from bot.fakeapi import FakeBotApi, FakeUser
 from db.engine import create_engine, session_factory
-from db.models import OutboxMessage
+from db.models import AppraisalRound, OutboxMessage
 from scheduler.anomalies.report import publish_anomaly_reports
 from tests.db.anomalies.anomaly_rows import (
     account,
@@ -175,3 +176,49 @@ async def test_admins_see_a_report_on_demand(office: Harness) -> None:
     assert "0 service ratings checked.\nNo anomalies found." in quiet
     assert "异常情况报告" in texts(await bot.say(ZH_ADMIN, "/anomalies 2026-02"))
     assert not await anomaly_rows(bot), "on demand is no report sent"
+
+
+async def test_the_scan_reads_the_outbox_by_exact_keys_only(office: Harness) -> None:
+    """Every run reads what is still to report: no search of the outbox by key prefix (which no
+    index answers) once per round ever closed; a reported round is marked instead."""
+    bot = office
+    rigged = await rig(bot)
+    assert bot.app is not None
+    services = bot.app.bot_data["services"]
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(services.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        assert await publish_anomaly_reports(services, bot.clock.now) == 2
+        bot.clock.now = APRIL_FIRST_0901
+        assert await publish_anomaly_reports(services, bot.clock.now) == 2  # March's ratings
+        assert await publish_anomaly_reports(services, bot.clock.now) == 0
+    finally:
+        event.remove(services.engine.sync_engine, "before_cursor_execute", record)
+    outbox_reads = [s for s in statements if "outbox" in s.lower() and "select" in s.lower()]
+    assert outbox_reads, "the month's keys are looked up"
+    assert not [s for s in outbox_reads if "like" in s.lower()], outbox_reads
+    engine = create_engine(bot.settings.database.url)
+    async with session_factory(engine)() as session:
+        round_ = await session.get(AppraisalRound, rigged.round_id)
+        assert round_ is not None and round_.anomalies_queued_at is not None
+    await engine.dispose()
+
+
+async def test_a_bot_down_a_whole_month_catches_up_at_most_three_months(office: Harness) -> None:
+    bot = office
+    await rig(bot)  # March ratings
+    assert bot.app is not None
+    services = bot.app.bot_data["services"]
+    assert await publish_anomaly_reports(services, bot.clock.now) == 2  # the round's
+
+    july = datetime(2026, 7, 20, 1, 1, tzinfo=UTC)
+    assert await publish_anomaly_reports(services, july) == 0, "March is four months back"
+    down_in_april = datetime(2026, 5, 20, 1, 1, tzinfo=UTC)
+    assert await publish_anomaly_reports(services, down_in_april) == 2, "March, caught up"
+    assert await publish_anomaly_reports(services, down_in_april) == 0, "once"
+    keys = {r.dedupe_key for r in await anomaly_rows(bot)}
+    assert {f"anomalies:ratings:2026-03:{a.id}" for a in (ADMIN, ZH_ADMIN)} <= keys
