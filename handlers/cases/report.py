@@ -49,7 +49,7 @@ from db.delivery.outbox import ack_key
 from db.files import remove_if_unreferenced
 from db.models import Department, IdentityMode
 from db.people.departments import search_departments
-from db.ratings.service import link_report, reportable_rating
+from db.ratings.service import reportable_rating
 from db.validation import TextProblem, check_length, clean_text, parse_phone
 
 
@@ -587,8 +587,6 @@ async def summary_action(turn: Turn, draft: Draft) -> State | int:
         tz=settings.tz,
         auto_assign=settings.routing.auto_assign,
     )
-    if draft.rating_id is not None and submitted.report.id is not None:
-        await link_report(turn.session, draft.rating_id, turn.account_id, submitted.report.id)
     received = _("Your report was received at {time}. Its number is <b>{number}</b>.").format(
         time=local_time(turn.now, settings.tz), number=submitted.report.number
     )

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from db.cases.handling import ConfiguredLimits
+from db.cases.reports import file_report as file_draft
+from db.cases.rules import Limits
 from db.engine import session_factory
 from db.models import (
     Account,
     Department,
     DepartmentKind,
+    IdentityMode,
     RatingLink,
     ServiceRating,
     ServiceRatingValue,
@@ -29,7 +34,7 @@ from db.ratings.service import (
     set_reason,
 )
 from tests.conftest import NOW
-from tests.factories import file_report
+from tests.factories import complete_draft, file_report
 
 TODAY = date(2026, 3, 16)
 OK = ServiceRatingValue.satisfied
@@ -179,6 +184,44 @@ async def test_link_report_keeps_the_first(session: AsyncSession) -> None:
     assert not await link_report(session, rating.id, one.id, report.id)
     await session.refresh(rating)
     assert rating.report_id == report.id
+
+
+async def _reasoned_unsatisfied(session: AsyncSession, window: Department, one: Account) -> int:
+    assert window.id and one.id
+    token = await poster_token(session, window.id, NOW)
+    opened = await open_link(session, token, one.id, TODAY)
+    assert not isinstance(opened, RatingProblem) and opened.link.id
+    rating = await record_rating(
+        session, link_id=opened.link.id, account_id=one.id, value=BAD, now=NOW, today=TODAY
+    )
+    assert isinstance(rating, ServiceRating) and rating.id
+    assert await set_reason(session, rating.id, one.id, "态度不好") is not None
+    return rating.id
+
+
+async def test_filing_the_report_a_rating_became_records_it_on_the_rating(
+    session: AsyncSession,
+) -> None:
+    window, one, _two = await _world(session)
+    assert window.id and one.id
+    rating_id = await _reasoned_unsatisfied(session, window, one)
+    draft = await complete_draft(session, IdentityMode.anonymous, department_id=window.id)
+    draft.rating_id = rating_id
+    filed = await file_draft(
+        session,
+        account_id=one.id,
+        draft=draft,
+        language="zh_CN",
+        now=NOW,
+        configured=ConfiguredLimits(Limits()),
+        tz=ZoneInfo("Asia/Shanghai"),
+        auto_assign=False,
+    )
+    rating = await session.get(ServiceRating, rating_id)
+    assert rating is not None
+    await session.refresh(rating)
+    assert rating.report_id == filed.report.id is not None
+    assert await reportable_rating(session, rating_id, one.id) is None, "turned into one report"
 
 
 async def test_two_presses_at_once_make_one_rating(any_engine: AsyncEngine) -> None:
