@@ -224,6 +224,36 @@ async def test_filing_the_report_a_rating_became_records_it_on_the_rating(
     assert await reportable_rating(session, rating_id, one.id) is None, "turned into one report"
 
 
+async def test_a_fully_anonymous_report_from_a_rating_leaves_no_trace_on_it(
+    session: AsyncSession,
+) -> None:
+    window, one, _two = await _world(session)
+    assert window.id and one.id
+    rating_id = await _reasoned_unsatisfied(session, window, one)
+    draft = await complete_draft(session, IdentityMode.fully_anonymous, department_id=window.id)
+    draft.rating_id = rating_id
+    filed = await file_draft(
+        session,
+        account_id=one.id,
+        draft=draft,
+        language="zh_CN",
+        now=NOW,
+        configured=ConfiguredLimits(Limits()),
+        tz=ZoneInfo("Asia/Shanghai"),
+        auto_assign=False,
+    )
+    await session.flush()
+    assert filed.report.id is not None and filed.report.reporter_account_id is None
+    rating = await session.get(ServiceRating, rating_id)
+    assert rating is not None
+    await session.refresh(rating)
+    assert rating.report_id is None, "the rating names the account: no link to the report"
+    linked = await session.exec(
+        select(ServiceRating).where(ServiceRating.report_id == filed.report.id)
+    )
+    assert linked.first() is None
+
+
 async def test_two_presses_at_once_make_one_rating(any_engine: AsyncEngine) -> None:
     sessions = session_factory(any_engine)
     async with sessions() as session:
