@@ -36,7 +36,7 @@ from telegram.ext import (
 
 from bot.runtime import callbacks as cb
 from bot.runtime.conversation import END, MEDIA, NOT_TEXT_OR_FILE, PRIVATE, TEXT, conversation
-from bot.runtime.flow_state import remember
+from bot.runtime.flow_state import leave_other_flows, remember
 from bot.runtime.i18n import N_
 from bot.runtime.render import button_label, esc, identity_label, local_time
 from bot.runtime.services import BotContext, Handler
@@ -51,6 +51,7 @@ from db.models import Department, IdentityMode
 from db.people.departments import search_departments
 from db.ratings.service import reportable_rating
 from db.validation import TextProblem, check_length, clean_text, parse_phone
+from handlers.ratings.rate import CONVERSATION as SERVICE_RATING
 
 
 class State(IntEnum):
@@ -246,6 +247,12 @@ async def _remember(turn: Turn, state: State | int) -> None:
     await remember(turn, CONVERSATION, state)
 
 
+async def _leave_service_rating(turn: Turn) -> None:
+    """A report begins: a service rating's typed reason ("other") waiting since earlier ends,
+    or the report's answers, typed next, would go to it (it is registered first)."""
+    await leave_other_flows(turn, CONVERSATION, flows=(SERVICE_RATING,))
+
+
 # --- steps -------------------------------------------------------------------------------------
 
 Step = Callable[[Turn, Draft], Awaitable[State | int]]
@@ -282,6 +289,7 @@ async def start_report(turn: Turn) -> State:
     """Open a new draft, or continue the unfinished one."""
     loaded = await load_draft(turn.session, turn.account_id)
     turn.clear_keyboard = turn.update.callback_query is not None
+    await _leave_service_rating(turn)
     if loaded is not None:
         draft, _updated = loaded
         intro = turn._("You have an unfinished report; let us continue where you left off.")
@@ -320,6 +328,7 @@ async def start_from_rating(turn: Turn) -> State | int:
         )
         return END
     turn.clear_keyboard = True
+    await _leave_service_rating(turn)
     draft = Draft(department_id=rating.department_id, rating_id=rating.id)
     await save_draft(turn.session, turn.account_id, draft, turn.now)
     unit = await turn.session.get(Department, rating.department_id)

@@ -207,3 +207,21 @@ async def test_two_hundred_presses_in_a_minute_make_one_rating(bot: Harness) -> 
         count = (await session.exec(select(func.count()).select_from(ServiceRating))).one()
     await engine.dispose()
     assert count == 1
+
+
+async def test_a_report_begun_after_other_gets_its_own_answers(bot: Harness) -> None:
+    """After 不满意 → 其他（请输入） the rating waits for a typed reason; /report, even days
+    later, ends that wait, so the report's description is the report's, not the reason."""
+    token = await _poster(bot)
+    await bot.say(PERSON, f"/start rate-{token}")
+    await bot.press(PERSON, "不满意")
+    await bot.press(PERSON, "其他（请输入）")
+    bot.clock.advance(days=3)
+    await bot.say(PERSON, "/report")
+    await bot.press(PERSON, "执行力弱")
+    await bot.say(PERSON, "道里区")
+    await bot.press(PERSON, "道里区行政服务中心")
+    described = await bot.say(PERSON, "窗口工作人员中午提前下班，群众等了两个小时无人办理。")
+    assert ZH("Skip") in labels(bot.api, described[-1]), "the report asks for time and place"
+    [rating] = await _ratings(bot)
+    assert rating.reason is None, "the description did not become the rating's reason"
