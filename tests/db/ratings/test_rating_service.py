@@ -20,11 +20,14 @@ from db.models import (
     DepartmentKind,
     IdentityMode,
     RatingLink,
+    Role,
+    RoleGrant,
     ServiceRating,
     ServiceRatingValue,
 )
 from db.ratings.links import poster_token
 from db.ratings.service import (
+    SINGLE_LINK_DAILY_CAP,
     RatingProblem,
     create_single_link,
     link_report,
@@ -290,3 +293,117 @@ async def test_two_presses_at_once_make_one_rating(any_engine: AsyncEngine) -> N
         assert await _count(session) == 2
         link = await session.get(RatingLink, single_id)
         assert link is not None and link.used_at is not None
+
+
+async def test_a_units_own_people_cannot_rate_it(session: AsyncSession) -> None:
+    window, one, two = await _world(session)
+    other = Department(code="W003", name="南岗区行政服务中心", kind=DepartmentKind.window)
+    session.add(other)
+    await session.flush()
+    assert window.id and other.id and one.id and two.id
+    liaison = RoleGrant(account_id=one.id, role=Role.liaison, department_id=window.id)
+    leader = RoleGrant(account_id=two.id, role=Role.leader, department_id=window.id)
+    session.add_all([liaison, leader])
+    await session.flush()
+    poster = await poster_token(session, window.id, NOW)
+    poster_id = await open_link(session, poster, 999, TODAY)
+    assert not isinstance(poster_id, RatingProblem) and poster_id.link.id
+    single, single_token = await create_single_link(
+        session, department_id=window.id, label=None, created_by=None, now=NOW
+    )
+    assert single.id
+    for account in (one.id, two.id):
+        assert await open_link(session, poster, account, TODAY) is RatingProblem.own_unit
+        assert await open_link(session, single_token, account, TODAY) is RatingProblem.own_unit
+        for link_id in (poster_id.link.id, single.id):
+            refused = await record_rating(
+                session, link_id=link_id, account_id=account, value=OK, now=NOW, today=TODAY
+            )
+            assert refused is RatingProblem.own_unit
+    await session.refresh(single)
+    assert single.used_at is None, "the refused press did not use up the link"
+    assert await _count(session) == 0
+    # Another unit's liaison may rate this one; an ended grant no longer counts.
+    other_poster = await poster_token(session, other.id, NOW)
+    assert not isinstance(await open_link(session, other_poster, one.id, TODAY), RatingProblem)
+    leader.revoked_at = NOW
+    session.add(leader)
+    await session.flush()
+    rated = await record_rating(
+        session, link_id=poster_id.link.id, account_id=two.id, value=OK, now=NOW, today=TODAY
+    )
+    assert isinstance(rated, ServiceRating)
+
+
+async def test_a_single_use_link_is_not_for_its_maker(session: AsyncSession) -> None:
+    window, one, two = await _world(session)
+    assert window.id and one.id and two.id
+    link, token = await create_single_link(
+        session, department_id=window.id, label=None, created_by=one.id, now=NOW
+    )
+    assert link.id
+    assert await open_link(session, token, one.id, TODAY) is RatingProblem.own_link
+    refused = await record_rating(
+        session, link_id=link.id, account_id=one.id, value=OK, now=NOW, today=TODAY
+    )
+    assert refused is RatingProblem.own_link and await _count(session) == 0
+    await session.refresh(link)
+    assert link.used_at is None
+    rated = await record_rating(
+        session, link_id=link.id, account_id=two.id, value=OK, now=NOW, today=TODAY
+    )
+    assert isinstance(rated, ServiceRating)
+
+
+async def test_single_use_links_count_three_times_a_day_per_account_and_unit(
+    session: AsyncSession,
+) -> None:
+    window, one, two = await _world(session)
+    assert window.id and one.id and two.id
+    links = [
+        await create_single_link(
+            session, department_id=window.id, label=None, created_by=None, now=NOW
+        )
+        for _ in range(SINGLE_LINK_DAILY_CAP + 2)
+    ]
+    ids = [link.id for link, _token in links]
+    assert SINGLE_LINK_DAILY_CAP == 3 and all(ids)
+    for link_id in ids[:SINGLE_LINK_DAILY_CAP]:
+        assert link_id is not None
+        rated = await record_rating(
+            session, link_id=link_id, account_id=one.id, value=OK, now=NOW, today=TODAY
+        )
+        assert isinstance(rated, ServiceRating)
+    # A poster rating the same day is not a single-use one and does not count towards the cap.
+    poster = await poster_token(session, window.id, NOW)
+    opened = await open_link(session, poster, one.id, TODAY)
+    assert not isinstance(opened, RatingProblem)
+    fourth_id = ids[SINGLE_LINK_DAILY_CAP]
+    assert fourth_id is not None
+    fourth_token = links[SINGLE_LINK_DAILY_CAP][1]
+    assert await open_link(session, fourth_token, one.id, TODAY) is RatingProblem.single_cap
+    refused = await record_rating(
+        session, link_id=fourth_id, account_id=one.id, value=OK, now=NOW, today=TODAY
+    )
+    assert refused is RatingProblem.single_cap
+    assert await _count(session) == SINGLE_LINK_DAILY_CAP
+    fourth = await session.get(RatingLink, fourth_id)
+    assert fourth is not None
+    await session.refresh(fourth)
+    assert fourth.used_at is None, "the refused link is still there for someone else"
+    # Someone else today, and the same person tomorrow, may use the links.
+    other = await record_rating(
+        session, link_id=fourth_id, account_id=two.id, value=OK, now=NOW, today=TODAY
+    )
+    assert isinstance(other, ServiceRating)
+    last_id = ids[-1]
+    assert last_id is not None
+    tomorrow = await record_rating(
+        session,
+        link_id=last_id,
+        account_id=one.id,
+        value=OK,
+        now=NOW + timedelta(days=1),
+        today=TODAY + timedelta(days=1),
+    )
+    assert isinstance(tomorrow, ServiceRating)
