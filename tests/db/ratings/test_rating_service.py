@@ -6,10 +6,12 @@ import asyncio
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+import db.ratings.links
 from db.cases.handling import ConfiguredLimits
 from db.cases.reports import file_report as file_draft
 from db.cases.rules import Limits
@@ -20,12 +22,14 @@ from db.models import (
     DepartmentKind,
     IdentityMode,
     RatingLink,
+    RatingLinkKind,
     Role,
     RoleGrant,
     ServiceRating,
     ServiceRatingValue,
 )
-from db.ratings.links import poster_token
+from db.people.roles import hash_token
+from db.ratings.links import current_poster_token, poster_token
 from db.ratings.service import (
     SINGLE_LINK_DAILY_CAP,
     RatingProblem,
@@ -407,3 +411,51 @@ async def test_single_use_links_count_three_times_a_day_per_account_and_unit(
         today=TODAY + timedelta(days=1),
     )
     assert isinstance(tomorrow, ServiceRating)
+
+
+def _poster_link(department_id: int, token: str) -> RatingLink:
+    return RatingLink(
+        token_hash=hash_token(token),
+        public_token=token,
+        kind=RatingLinkKind.poster,
+        department_id=department_id,
+        created_at=NOW,
+    )
+
+
+async def test_two_first_posters_at_once_settle_on_the_oldest_link(
+    session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window, _one, _two = await _world(session)
+    assert window.id
+    first = await poster_token(session, window.id, NOW)
+    # A second first /poster that read before this one's insert made a link of its own.
+    session.add(_poster_link(window.id, "a-later-poster-token-0000"))
+    await session.flush()
+    assert await poster_token(session, window.id, NOW) == first
+    assert await current_poster_token(session, window.id) == first
+
+    # The other way round: this call read no link, then another call's link was stored first.
+    other = Department(code="W003", name="南岗区行政服务中心", kind=DepartmentKind.window)
+    session.add(other)
+    await session.flush()
+    assert other.id
+    other_id = other.id
+    real = current_poster_token
+    calls = 0
+
+    async def read_before_the_other(session: AsyncSession, department_id: int) -> str | None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            session.add(_poster_link(other_id, "the-other-first-token-000"))
+            await session.flush()
+            return None
+        return await real(session, department_id)
+
+    monkeypatch.setattr(db.ratings.links, "current_poster_token", read_before_the_other)
+    assert await poster_token(session, other_id, NOW) == "the-other-first-token-000"
+    count = await session.exec(
+        select(func.count()).select_from(RatingLink).where(RatingLink.department_id == other_id)
+    )
+    assert count.one() == 2, "both were made; both callers name the oldest"
