@@ -84,7 +84,9 @@ async def public_unit(session: AsyncSession, code: str) -> PublicUnit | None:
                     satisfaction_rate=counts.get("satisfied", 0) / ratings if ratings else None,
                 )
             )
-    token = await current_poster_token(session, unit.id) if unit.kind in POSTER_KINDS else None
+    # A switched-off unit takes no ratings: its page shows no QR code that would only refuse.
+    rated = unit.active and unit.kind in POSTER_KINDS
+    token = await current_poster_token(session, unit.id) if rated else None
     duties = unit.duties
     return PublicUnit(
         code=unit.code,
