@@ -7,6 +7,7 @@ item) is stored the same way, so a reason typed after a restart still lands on t
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -64,17 +65,19 @@ async def target_id(turn: Turn, name: str) -> int | None:
     return stored if isinstance(stored, int) else None
 
 
-async def leave_other_flows(turn: Turn, keep: str) -> None:
-    """The person pressed or sent what starts the flow `keep`: their other official flows end
-    here, so the next text goes to the step they were just asked for, not to a step of an
-    older flow they left without /cancel (an inspection's unit search is not a return's
-    comments). What those flows kept (drafts) stays; their own entry continues them."""
+async def leave_other_flows(turn: Turn, keep: str, flows: Collection[str] = OFFICIAL_FLOWS) -> None:
+    """The person pressed or sent what starts the flow `keep`: their other official flows (or
+    the given `flows`) end here, so the next text goes to the step they were just asked for,
+    not to a step of an older flow they left without /cancel (an inspection's unit search is
+    not a return's comments). What those flows kept (drafts) stays; their own entry continues
+    them."""
     key = chat_key(turn)
     for handlers in turn.context.application.handlers.values():
         for handler in handlers:
             if (
                 isinstance(handler, ConversationHandler)
-                and handler.name in OFFICIAL_FLOWS
+                and handler.name is not None
+                and handler.name in flows
                 and handler.name != keep
                 and key in handler._conversations
             ):

@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.bulletin.bulletin import Bulletin, frozen_of, published_bulletins
 from db.bulletin.quarters import parse_quarter
-from db.models import Department, DepartmentKind, RatingLink, RatingLinkKind
+from db.models import Department, DepartmentKind
 from db.people.departments import department_by_code
+from db.ratings.links import current_poster_token
 
 POSTER_KINDS = frozenset({DepartmentKind.window, DepartmentKind.key_position})
 """The units rated with a poster (公述民评): service windows and key positions."""
@@ -54,21 +54,6 @@ async def published(session: AsyncSession) -> list[Bulletin]:
     return [frozen_of(row) for row in await published_bulletins(session)]
 
 
-async def _poster_token(session: AsyncSession, department_id: int) -> str | None:
-    return (
-        await session.exec(
-            select(RatingLink.public_token)
-            .where(
-                RatingLink.department_id == department_id,
-                RatingLink.kind == RatingLinkKind.poster,
-                col(RatingLink.revoked_at).is_(None),
-                col(RatingLink.public_token).is_not(None),
-            )
-            .order_by(col(RatingLink.id).desc())
-        )
-    ).first()
-
-
 async def public_unit(session: AsyncSession, code: str) -> PublicUnit | None:
     """A unit listed in some published quarter, or None (unknown, or in none published)."""
     bulletins = await published(session)
@@ -99,7 +84,9 @@ async def public_unit(session: AsyncSession, code: str) -> PublicUnit | None:
                     satisfaction_rate=counts.get("satisfied", 0) / ratings if ratings else None,
                 )
             )
-    token = await _poster_token(session, unit.id) if unit.kind in POSTER_KINDS else None
+    # A switched-off unit takes no ratings: its page shows no QR code that would only refuse.
+    rated = unit.active and unit.kind in POSTER_KINDS
+    token = await current_poster_token(session, unit.id) if rated else None
     duties = unit.duties
     return PublicUnit(
         code=unit.code,

@@ -28,6 +28,7 @@ from db.models import (
     ReportEvent,
 )
 from db.queries import insert_or_skip, table_of
+from db.ratings.service import link_report
 
 
 def format_number(year: int, seq: int) -> str:
@@ -173,10 +174,19 @@ async def file_report(
 ) -> Submitted:
     """A person's finished draft becomes a report with its case open, and the draft goes, all
     in the caller's transaction: from this moment the report has an owner and a due time (the
-    office's inbox, or the unit when `auto_assign` routes it there)."""
+    office's inbox, or the unit when `auto_assign` routes it there). A draft started from a
+    不满意 service rating records the report on that rating, in the same transaction, unless
+    the report is fully anonymous: the rating row names the account, so the link would tie the
+    report to the person."""
     submitted = await submit_draft(
         session, account_id=account_id, draft=draft, language=language, now=now, tz=tz
     )
+    if (
+        draft.rating_id is not None
+        and submitted.report.id is not None
+        and draft.identity_mode is not IdentityMode.fully_anonymous
+    ):
+        await link_report(session, draft.rating_id, account_id, submitted.report.id)
     await open_case(
         session,
         submitted.report,

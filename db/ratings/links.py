@@ -24,25 +24,34 @@ def rating_deep_link(bot_username: str, token: str) -> str:
     return f"https://t.me/{bot_username.lstrip('@')}?start={START_PREFIX}{token}"
 
 
-async def poster_token(
-    session: AsyncSession, department_id: int, now: datetime, created_by: int | None = None
-) -> str:
-    """The unit's current poster token, made on first use: every print of the poster and the
-    public page show the same code, so posters already on the wall keep working. Callers
-    commit."""
-    link = (
+async def current_poster_token(session: AsyncSession, department_id: int) -> str | None:
+    """The unit's poster token, when it has one: its oldest active poster link's, so every
+    reader (the poster, the public page) names the same one even after two first uses at
+    once made two."""
+    return (
         await session.exec(
-            select(RatingLink)
+            select(RatingLink.public_token)
             .where(
                 RatingLink.department_id == department_id,
                 RatingLink.kind == RatingLinkKind.poster,
                 col(RatingLink.revoked_at).is_(None),
+                col(RatingLink.public_token).is_not(None),
             )
-            .order_by(col(RatingLink.id).desc())
+            .order_by(col(RatingLink.id).asc())
         )
     ).first()
-    if link is not None and link.public_token is not None:
-        return link.public_token
+
+
+async def poster_token(
+    session: AsyncSession, department_id: int, now: datetime, created_by: int | None = None
+) -> str:
+    """The unit's current poster token, made on first use: every print of the poster and the
+    public page show the same code, so posters already on the wall keep working. Two first
+    uses at once may both make one; the oldest active poster link is the unit's, read back
+    after the insert too, so every reader settles on the same code. Callers commit."""
+    found = await current_poster_token(session, department_id)
+    if found is not None:
+        return found
     token = new_rating_token()
     session.add(
         RatingLink(
@@ -55,7 +64,7 @@ async def poster_token(
         )
     )
     await session.flush()
-    return token
+    return await current_poster_token(session, department_id) or token
 
 
 async def link_for_token(session: AsyncSession, token: str) -> RatingLink | None:

@@ -5,6 +5,10 @@ At most one rating per account, unit and local day through a poster's link, and 
 single-use link whoever opens it. Both limits hold under concurrent presses: the day's rating is
 an INSERT that does nothing on the unique (account, unit, day_key), and a single-use link is
 claimed by a conditional UPDATE, so only one of two presses at once can win either.
+
+A unit is never rated by its own people: an account holding an active liaison or leader grant of
+the unit is refused through any link, and a single-use link is refused to the account that made
+it. Single-use links count at most `SINGLE_LINK_DAILY_CAP` times a day per account and unit.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.models import (
@@ -36,6 +40,11 @@ REASON_MAX = 200
 LABEL_MAX = 60
 POSTER_KINDS = frozenset({DepartmentKind.window, DepartmentKind.key_position})
 """The units a poster is for (seed 004: 窗口 and 关键部位 make their duties public)."""
+SINGLE_LINK_DAILY_CAP = 3
+"""Ratings through single-use links one account may give one unit on one local day. A link is
+for one service and a person may be served several times a day, but many links handed to one
+account (a liaison making /ratelink links for a friend) must not outweigh the poster's one
+rating a day."""
 
 
 class RatingProblem(StrEnum):
@@ -47,6 +56,12 @@ class RatingProblem(StrEnum):
     """A single-use link somebody already rated with."""
     rated_today = "rated_today"
     """This account rated this unit through a poster today."""
+    own_unit = "own_unit"
+    """The account is a liaison or leader of the unit (active grant): nobody rates their own."""
+    own_link = "own_link"
+    """The single-use link was made by this account."""
+    single_cap = "single_cap"
+    """This account rated this unit through `SINGLE_LINK_DAILY_CAP` single-use links today."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +88,37 @@ async def _rated(session: AsyncSession, account_id: int, department_id: int, key
     return found.first() is not None
 
 
+async def _of_unit(session: AsyncSession, account_id: int, department_id: int) -> bool:
+    """An active liaison or leader grant of the unit."""
+    found = await session.exec(
+        select(RoleGrant.id).where(
+            RoleGrant.account_id == account_id,
+            RoleGrant.department_id == department_id,
+            col(RoleGrant.role).in_([Role.liaison, Role.leader]),
+            col(RoleGrant.revoked_at).is_(None),
+        )
+    )
+    return found.first() is not None
+
+
+async def _single_ratings_on(
+    session: AsyncSession, account_id: int, department_id: int, today: date
+) -> int:
+    """This account's ratings of the unit through single-use links on the local day."""
+    found = await session.exec(
+        select(func.count())
+        .select_from(ServiceRating)
+        .join(RatingLink, col(RatingLink.id) == col(ServiceRating.link_id))
+        .where(
+            ServiceRating.account_id == account_id,
+            ServiceRating.department_id == department_id,
+            ServiceRating.rated_on == today,
+            RatingLink.kind == RatingLinkKind.single,
+        )
+    )
+    return int(found.one())
+
+
 async def _usable(
     session: AsyncSession, link: RatingLink, account_id: int, today: date
 ) -> OpenLink | RatingProblem:
@@ -83,8 +129,18 @@ async def _usable(
         return RatingProblem.inactive_unit
     if link.kind is RatingLinkKind.single and link.used_at is not None:
         return RatingProblem.used
+    if await _of_unit(session, account_id, link.department_id):
+        return RatingProblem.own_unit
+    if link.kind is RatingLinkKind.single and link.created_by == account_id:
+        return RatingProblem.own_link
     if await _rated(session, account_id, link.department_id, day_key(link, today)):
         return RatingProblem.rated_today
+    if (
+        link.kind is RatingLinkKind.single
+        and await _single_ratings_on(session, account_id, link.department_id, today)
+        >= SINGLE_LINK_DAILY_CAP
+    ):
+        return RatingProblem.single_cap
     return OpenLink(link, department)
 
 

@@ -36,7 +36,7 @@ from telegram.ext import (
 
 from bot.runtime import callbacks as cb
 from bot.runtime.conversation import END, MEDIA, NOT_TEXT_OR_FILE, PRIVATE, TEXT, conversation
-from bot.runtime.flow_state import remember
+from bot.runtime.flow_state import leave_other_flows, remember
 from bot.runtime.i18n import N_
 from bot.runtime.render import button_label, esc, identity_label, local_time
 from bot.runtime.services import BotContext, Handler
@@ -49,8 +49,9 @@ from db.delivery.outbox import ack_key
 from db.files import remove_if_unreferenced
 from db.models import Department, IdentityMode
 from db.people.departments import search_departments
-from db.ratings.service import link_report, reportable_rating
+from db.ratings.service import reportable_rating
 from db.validation import TextProblem, check_length, clean_text, parse_phone
+from handlers.ratings.rate import CONVERSATION as SERVICE_RATING
 
 
 class State(IntEnum):
@@ -103,21 +104,26 @@ def resume_state(draft: Draft) -> State:
     return State.SUMMARY
 
 
-async def ask(turn: Turn, draft: Draft, state: State) -> State:
-    """Say the question of `state` with its buttons and return it as the next state."""
+async def ask(turn: Turn, draft: Draft, state: State, intro: str | None = None) -> State:
+    """Say the question of `state` with its buttons and return it as the next state; an
+    `intro` (a flow's opening words) comes first, in the question's own message."""
     _ = turn._
     settings = turn.services.settings.report
+
+    def say(text: str, keyboard: Keyboard | None = None) -> None:
+        turn.say(f"{intro}\n\n{text}" if intro else text, keyboard)
+
     if state is State.CATEGORY:
         categories = await active_categories(turn.session)
         buttons = [
             (category_name(c, turn.language), cb.CATEGORY.pack(c.id or 0)) for c in categories
         ]
-        turn.say(
+        say(
             _("<b>Step 1 of 6.</b> What kind of problem do you want to report? Choose one:"),
             [buttons[i : i + 2] for i in range(0, len(buttons), 2)],
         )
     elif state is State.DEPARTMENT:
-        turn.say(
+        say(
             _(
                 "<b>Step 2 of 6.</b> Which unit, service window or project is it about? "
                 "Type a few characters of its name (for example 公安 or 服务中心), "
@@ -126,14 +132,14 @@ async def ask(turn: Turn, draft: Draft, state: State) -> State:
             [[(_("Not sure"), cb.DEPARTMENT.pack("unsure"))]],
         )
     elif state is State.DESCRIPTION:
-        turn.say(
+        say(
             _(
                 "<b>Step 3 of 6.</b> Describe what happened: who did what, and what you asked "
                 "for or were refused. Between {min} and {max} characters."
             ).format(min=settings.description_min_chars, max=settings.description_max_chars)
         )
     elif state is State.TIME_PLACE:
-        turn.say(
+        say(
             _(
                 "<b>Step 4 of 6 (optional).</b> When and where did it happen? For example "
                 "“3月5日上午，区行政服务中心3号窗口”. Or press “Skip”."
@@ -141,7 +147,7 @@ async def ask(turn: Turn, draft: Draft, state: State) -> State:
             [[(_("Skip"), cb.TIME_PLACE.pack("skip"))]],
         )
     elif state is State.EVIDENCE:
-        turn.say(
+        say(
             _(
                 "<b>Step 5 of 6 (optional).</b> Send up to {max} photos or files as evidence "
                 "(photo, PDF, Word, Excel or text; at most {mb} MB each). "
@@ -150,7 +156,7 @@ async def ask(turn: Turn, draft: Draft, state: State) -> State:
             _evidence_keyboard(turn, draft),
         )
     elif state is State.IDENTITY:
-        turn.say(
+        say(
             _(
                 "<b>Step 6 of 6.</b> How do you want to report?\n"
                 "• <b>Real name</b>: your name and phone number are given to the handling "
@@ -167,19 +173,19 @@ async def ask(turn: Turn, draft: Draft, state: State) -> State:
             ],
         )
     elif state is State.REAL_NAME:
-        turn.say(_("Please type your name."))
+        say(_("Please type your name."))
     elif state is State.PHONE:
-        turn.say(_("Please type a phone number where the unit can reach you (mobile or landline)."))
+        say(_("Please type a phone number where the unit can reach you (mobile or landline)."))
     elif state is State.SUMMARY:
         # Save first: the confirm button carries the revision the saved draft will have.
         await save_draft(turn.session, turn.account_id, draft, turn.now)
-        turn.say(await summary_text(turn, draft), summary_keyboard(turn, draft))
+        say(await summary_text(turn, draft), summary_keyboard(turn, draft))
     elif state is State.EDIT:
         rows: Keyboard = [
             [(_(label), cb.EDIT.pack(key))] for key, (_state, label) in EDITABLE.items()
         ]
         rows.append([(_("Back to the summary"), cb.EDIT.pack("back"))])
-        turn.say(_("What do you want to change?"), rows)
+        say(_("What do you want to change?"), rows)
     return state
 
 
@@ -246,6 +252,12 @@ async def _remember(turn: Turn, state: State | int) -> None:
     await remember(turn, CONVERSATION, state)
 
 
+async def _leave_service_rating(turn: Turn) -> None:
+    """A report begins: a service rating's typed reason ("other") waiting since earlier ends,
+    or the report's answers, typed next, would go to it (it is registered first)."""
+    await leave_other_flows(turn, CONVERSATION, flows=(SERVICE_RATING,))
+
+
 # --- steps -------------------------------------------------------------------------------------
 
 Step = Callable[[Turn, Draft], Awaitable[State | int]]
@@ -282,6 +294,7 @@ async def start_report(turn: Turn) -> State:
     """Open a new draft, or continue the unfinished one."""
     loaded = await load_draft(turn.session, turn.account_id)
     turn.clear_keyboard = turn.update.callback_query is not None
+    await _leave_service_rating(turn)
     if loaded is not None:
         draft, _updated = loaded
         intro = turn._("You have an unfinished report; let us continue where you left off.")
@@ -292,8 +305,7 @@ async def start_report(turn: Turn) -> State:
             "window. It takes six short steps; send /cancel at any time to stop."
         )
     await save_draft(turn.session, turn.account_id, draft, turn.now)
-    state = await ask(turn, draft, resume_state(draft))
-    turn.replies[0].text = f"{intro}\n\n{turn.replies[0].text}"
+    state = await ask(turn, draft, resume_state(draft), intro)
     await _remember(turn, state)
     return state
 
@@ -320,15 +332,15 @@ async def start_from_rating(turn: Turn) -> State | int:
         )
         return END
     turn.clear_keyboard = True
+    await _leave_service_rating(turn)
     draft = Draft(department_id=rating.department_id, rating_id=rating.id)
     await save_draft(turn.session, turn.account_id, draft, turn.now)
     unit = await turn.session.get(Department, rating.department_id)
-    state = await ask(turn, draft, resume_state(draft))
     intro = _(
         "A report about {unit}, from your service rating. The unit is filled in; send /cancel "
         "at any time to stop."
     ).format(unit=esc(unit.name if unit else "—"))
-    turn.replies[0].text = f"{intro}\n\n{turn.replies[0].text}"
+    state = await ask(turn, draft, resume_state(draft), intro)
     await _remember(turn, state)
     return state
 
@@ -587,8 +599,6 @@ async def summary_action(turn: Turn, draft: Draft) -> State | int:
         tz=settings.tz,
         auto_assign=settings.routing.auto_assign,
     )
-    if draft.rating_id is not None and submitted.report.id is not None:
-        await link_report(turn.session, draft.rating_id, turn.account_id, submitted.report.id)
     received = _("Your report was received at {time}. Its number is <b>{number}</b>.").format(
         time=local_time(turn.now, settings.tz), number=submitted.report.number
     )

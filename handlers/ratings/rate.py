@@ -37,6 +37,7 @@ from db.models import Department, RatingLink, ServiceRating, ServiceRatingValue
 from db.ratings.links import START_PREFIX, link_for_token
 from db.ratings.service import (
     REASON_MAX,
+    SINGLE_LINK_DAILY_CAP,
     RatingProblem,
     next_rating_day,
     open_link,
@@ -85,6 +86,14 @@ PROBLEMS: dict[RatingProblem, str] = {
         "This rating link has already been used: a link for one service counts once. Nothing "
         "was recorded."
     ),
+    RatingProblem.own_unit: N_(
+        "Sorry, the liaisons and leaders of a unit cannot rate its service themselves: the "
+        "ratings are for the people it serves. Nothing was recorded."
+    ),
+    RatingProblem.own_link: N_(
+        "Sorry, you made this rating link, so you cannot rate with it: please give it to the "
+        "person you served. Nothing was recorded."
+    ),
 }
 
 
@@ -99,6 +108,11 @@ async def _problem_text(turn: Turn, problem: RatingProblem, link: RatingLink | N
             unit=esc(unit.name if unit else "—"),
             date=f"{next_rating_day(_today(turn)):%Y-%m-%d}",
         )
+    if problem is RatingProblem.single_cap:
+        return _(
+            "Sorry, you have already rated this unit's service {count} times today through "
+            "links for one service; that is the most that counts in a day. Nothing was recorded."
+        ).format(count=SINGLE_LINK_DAILY_CAP)
     return _(PROBLEMS.get(problem, PROBLEMS[RatingProblem.unknown]))
 
 

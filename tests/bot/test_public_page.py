@@ -112,6 +112,26 @@ async def test_a_published_quarter_is_on_the_page(office: Harness) -> None:
         assert 'class="qr"' not in (await client.get("/unit/W002")).text, "no username: no QR"
 
 
+async def test_a_switched_off_unit_shows_no_qr_code(office: Harness) -> None:
+    bot = office
+    await published_quarter(bot)
+    settings = bot.settings.model_copy(
+        update={"telegram": TelegramSettings(bot_username="zhengfeng_test_bot")}
+    )
+    engine = create_engine(bot.settings.database.url)
+    async with session_factory(engine)() as session:
+        window = await department_by_code(session, "W002")
+        assert window is not None
+        window.active = False
+        session.add(window)
+        await session.commit()
+    await engine.dispose()
+    async for client in _client(public_app(settings)):
+        page = await client.get("/unit/W002")
+        assert page.status_code == 200 and "受理户籍业务" in page.text, "still listed"
+        assert 'class="qr"' not in page.text and POSTER_TOKEN not in page.text
+
+
 async def test_an_unpublished_quarter_is_not_shown(office: Harness) -> None:
     bot = office
     await published_quarter(bot)

@@ -5,14 +5,24 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import Update
 
 from bot.fakeapi import FakeBotApi, FakeUser
 from bot.runtime.i18n import gettext_for
-from bot.runtime.settings import RoutingSettings
+from bot.runtime.services import BotContext
+from bot.runtime.settings import ReportSettings, RoutingSettings
+from bot.runtime.turn import Turn
 from db.engine import create_engine, session_factory
 from db.models import Account, Attachment, IdentityMode, Report, ReportDraft, ReportState
+from db.people.accounts import get_or_create_account
+from handlers.cases.report import State, ask
+from tests.conftest import NOW
+from tests.factories import complete_draft
 from tests.harness import (
     Harness,
     html_sent,
@@ -362,3 +372,24 @@ async def test_auto_assign_sends_a_picked_unit_its_report(tmp_path: Path) -> Non
     finally:
         await harness.stop()
     assert harness.api.violations == []
+
+
+async def test_an_intro_opens_the_question_it_comes_with(session: AsyncSession) -> None:
+    """The flow's opening words go into the question's own message, whatever was said before
+    in the same turn, for every question a report can start or resume at."""
+    account, _created = await get_or_create_account(session, 4242, "en")
+    services = SimpleNamespace(clock=lambda: NOW, settings=SimpleNamespace(report=ReportSettings()))
+    turn = Turn(
+        update=cast(Update, None),
+        context=cast(BotContext, SimpleNamespace(services=services)),
+        session=session,
+        account=account,
+    )
+    draft = await complete_draft(session, IdentityMode.real_name)
+    for state in State:
+        turn.replies.clear()
+        turn.say("An earlier line of the same turn.")
+        assert await ask(turn, draft, state, "INTRO") is state
+        earlier, question = turn.replies
+        assert earlier.text == "An earlier line of the same turn.", state
+        assert question.text.startswith("INTRO\n\n") and len(question.text) > 9, state

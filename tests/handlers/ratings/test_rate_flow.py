@@ -8,7 +8,15 @@ from sqlmodel import func, select
 from bot.fakeapi import FakeUser
 from bot.runtime.i18n import gettext_for
 from db.engine import create_engine, session_factory
-from db.models import RatingLink, Report, ServiceRating, ServiceRatingValue
+from db.models import (
+    Account,
+    RatingLink,
+    Report,
+    Role,
+    RoleGrant,
+    ServiceRating,
+    ServiceRatingValue,
+)
 from db.people.departments import department_by_code
 from db.ratings.links import poster_token
 from db.ratings.service import create_single_link
@@ -207,3 +215,41 @@ async def test_two_hundred_presses_in_a_minute_make_one_rating(bot: Harness) -> 
         count = (await session.exec(select(func.count()).select_from(ServiceRating))).one()
     await engine.dispose()
     assert count == 1
+
+
+async def test_a_report_begun_after_other_gets_its_own_answers(bot: Harness) -> None:
+    """After 不满意 → 其他（请输入） the rating waits for a typed reason; /report, even days
+    later, ends that wait, so the report's description is the report's, not the reason."""
+    token = await _poster(bot)
+    await bot.say(PERSON, f"/start rate-{token}")
+    await bot.press(PERSON, "不满意")
+    await bot.press(PERSON, "其他（请输入）")
+    bot.clock.advance(days=3)
+    await bot.say(PERSON, "/report")
+    await bot.press(PERSON, "执行力弱")
+    await bot.say(PERSON, "道里区")
+    await bot.press(PERSON, "道里区行政服务中心")
+    described = await bot.say(PERSON, "窗口工作人员中午提前下班，群众等了两个小时无人办理。")
+    assert ZH("Skip") in labels(bot.api, described[-1]), "the report asks for time and place"
+    [rating] = await _ratings(bot)
+    assert rating.reason is None, "the description did not become the rating's reason"
+
+
+async def test_a_units_liaison_is_told_politely_they_cannot_rate_it(bot: Harness) -> None:
+    token = await _poster(bot)
+    await bot.say(PERSON, "/start")
+    engine = create_engine(bot.settings.database.url)
+    async with session_factory(engine)() as session:
+        unit = await department_by_code(session, "W002")
+        account = (await session.exec(select(Account).where(Account.telegram_id == 701))).one()
+        assert unit is not None and unit.id and account.id
+        session.add(RoleGrant(account_id=account.id, role=Role.liaison, department_id=unit.id))
+        await session.commit()
+    await engine.dispose()
+    refused = texts(await bot.say(PERSON, f"/start rate-{token}"))
+    assert refused == ZH(
+        "Sorry, the liaisons and leaders of a unit cannot rate its service themselves: the "
+        "ratings are for the people it serves. Nothing was recorded."
+    )
+    assert refused.startswith("抱歉") and "本次未记录" in refused
+    assert await _ratings(bot) == []
