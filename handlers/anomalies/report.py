@@ -14,6 +14,7 @@ from bot.runtime.turn import Turn, turn_handler
 from db.anomalies.load import month_findings, round_findings
 from db.anomalies.rules import ItemKind
 from db.calendar.workdays import load_calendar
+from db.engine import off_the_loop
 from db.models import AppraisalRound
 
 ROUND_ID_MAX = 2**31 - 1
@@ -44,17 +45,19 @@ async def anomalies(turn: Turn) -> None:
         if round_ is None:
             turn.say(_("No appraisal round has the id {id}.").format(id=esc(word)))
             return
-        findings = await round_findings(
-            turn.session, round_, rules, turn.now, calendar=calendar, tz=settings.tz
-        )
+        with off_the_loop():  # the round's ballots and its units' report figures
+            findings = await round_findings(
+                turn.session, round_, rules, turn.now, calendar=calendar, tz=settings.tz
+            )
         turn.say(anomaly_text(round_title(round_, _), findings, ItemKind.ballot, _, settings.tz))
         return
     month = month_or_say(turn, word, usage)
     if month is None:
         return
-    findings = await month_findings(
-        turn.session, month, rules, turn.now, calendar=calendar, tz=settings.tz
-    )
+    with off_the_loop():  # a month's ratings and a city's report figures
+        findings = await month_findings(
+            turn.session, month, rules, turn.now, calendar=calendar, tz=settings.tz
+        )
     turn.say(anomaly_text(month_title(month, _), findings, ItemKind.rating, _, settings.tz))
 
 

@@ -32,6 +32,7 @@ from db.anomalies.rules import ItemKind
 from db.calendar.months import month_bounds, previous_month
 from db.calendar.workdays import WorkCalendar, load_calendar, local_date, next_working_day
 from db.delivery.outbox import enqueue
+from db.engine import off_the_loop
 from db.models import AppraisalRound, OutboxMessage, RoundState, ServiceRating
 from db.people.roles import Recipient, admin_recipients
 
@@ -155,7 +156,10 @@ async def publish_anomaly_reports(services: Services, now: datetime) -> int:
         ).all()
         for round_ in closed:
             assert round_.id is not None
-            findings = await round_findings(session, round_, rules, now, calendar=calendar, tz=tz)
+            with off_the_loop():  # the round's ballots and its units' report figures
+                findings = await round_findings(
+                    session, round_, rules, now, calendar=calendar, tz=tz
+                )
             added += await _queue_report(
                 session,
                 services,
@@ -174,7 +178,10 @@ async def publish_anomaly_reports(services: Services, now: datetime) -> int:
                 session, month, tz
             ):
                 continue
-            findings = await month_findings(session, month, rules, now, calendar=calendar, tz=tz)
+            with off_the_loop():  # a month's ratings and a city's report figures
+                findings = await month_findings(
+                    session, month, rules, now, calendar=calendar, tz=tz
+                )
             added += await _queue_report(
                 session,
                 services,
