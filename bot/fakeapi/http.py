@@ -7,7 +7,8 @@ pointing ``base_url`` here.
 
 Run ``python -m bot.fakeapi.http --port 8081`` for a console: it prints a line per
 call and turns each typed line ``USER_ID: text`` into a message from that user, and
-``USER_ID: [label]`` into a press of that button in the last message the user got with it.
+``USER_ID: [label]`` into a press of that button in the last message the user got with it
+(``\n`` in a typed line is a line break, for the one-message forms such as ``/round``).
 With ``--local`` it behaves as telegram-bot-api's ``--local`` does for webhooks: a bot may set
 a plain-HTTP webhook on any port, and updates are then posted to it (with the webhook's secret
 token), retried every 2 s while the webhook does not answer 200 (30 times at most), instead of
@@ -157,7 +158,8 @@ def _console_update(api: FakeBotApi, line: str) -> dict[str, Any] | None:
     if match is None:
         print('type "USER_ID: text" or "USER_ID: [button]", e.g. "1001: /start"', flush=True)
         return None
-    user_id, text = int(match.group(1)), match.group(2)
+    # A form such as /round or /duty is several lines: typed on one, `\n` separates them.
+    user_id, text = int(match.group(1)), match.group(2).replace("\\n", "\n")
     user = FakeUser(user_id, first_name=f"User{user_id}")
     label = re.fullmatch(r"\[(.+)\]", text.strip())
     if label is None:

@@ -122,3 +122,14 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 def _yes_no() -> dict[str, object]:
     return {"reply_markup": {"inline_keyboard": [[{"text": "是", "callback_data": "yes"}]]}}
+
+
+def test_a_typed_backslash_n_is_a_line_break_in_the_console(user: FakeUser) -> None:
+    """A one-message form (/round, /duty) is several lines; the console takes it on one."""
+    from bot.fakeapi.http import _console_update
+
+    api = FakeBotApi()
+    api.add_user(user)
+    update = _console_update(api, f"{user.id}: /round\\n标题：评政风\\n截止：2026-12-25")
+    assert update is not None
+    assert update["message"]["text"] == "/round\n标题：评政风\n截止：2026-12-25"
