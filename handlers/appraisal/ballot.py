@@ -129,7 +129,13 @@ async def _overview(turn: Turn, found: Rater) -> None:
     for unit in units:
         assert unit.id is not None
         mark = "✓" if unit.id in ballots else "·"
-        rows.append(f"{mark} {esc(unit.name)}: {_ballot_text(turn, round_, ballots.get(unit.id))}")
+        rows.append(
+            turn._("{mark} {unit}: {marks}").format(
+                mark=mark,
+                unit=esc(unit.name),
+                marks=_ballot_text(turn, round_, ballots.get(unit.id)),
+            )
+        )
         if len(keyboard) < UNIT_BUTTONS_MAX:
             keyboard.append(
                 [(f"{mark} {button_label(unit.name)}", cb.ROUND_UNIT.pack(round_.id, unit.id))]
@@ -200,7 +206,7 @@ async def _done_line(turn: Turn, round_: AppraisalRound, unit_id: int) -> str:
     assert round_.id is not None
     unit = await turn.session.get(Department, unit_id)
     ballots = await ballots_by_unit(turn.session, round_.id, turn.account_id)
-    return "✓ <b>{unit}</b>: {marks}".format(
+    return turn._("✓ <b>{unit}</b>: {marks}").format(
         unit=esc(unit.name if unit else ""),
         marks=_ballot_text(turn, round_, ballots.get(unit_id)),
     )

@@ -161,7 +161,9 @@ async def _create(turn: Turn, body: str) -> None:
             id=made.id,
             title=esc(made.title),
             period=esc(made.period),
-            quarter=f", {made.quarter}" if made.quarter else "",
+            quarter=_(", counted in {quarter}").format(quarter=made.quarter)
+            if made.quarter
+            else "",
             units=len(units),
             groups=esc(" ".join(g.code for g in groups)),
             close=close,
