@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import json
 import logging
@@ -62,6 +63,11 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
+QR_CACHED = 256
+"""QR codes kept per public page server, by link: a poster's link never changes, and drawing its
+SVG again on every visit of a unit's page is segno's work for nothing."""
+
+
 class WebhookMisconfigured(ValueError):
     """The webhook cannot be served as configured (no public URL or no secret token)."""
 
@@ -80,6 +86,7 @@ def public_routes(
     `[telegram] bot_username` is empty (the bot process knows its own name from getMe)."""
     _ = gettext_for(settings.default_language)
     language = _html_language(settings.default_language)
+    qr_of = functools.lru_cache(maxsize=QR_CACHED)(qr_svg)
 
     async def index(_request: Request) -> Response:
         async with sessions() as session:
@@ -101,7 +108,7 @@ def public_routes(
         username = settings.telegram.bot_username or bot_username()
         qr = None
         if found.poster_token is not None and username:
-            qr = qr_svg(rating_deep_link(username, found.poster_token))
+            qr = qr_of(rating_deep_link(username, found.poster_token))
         return HTMLResponse(unit_page(found, qr, _, language))
 
     return [

@@ -112,6 +112,31 @@ async def test_a_published_quarter_is_on_the_page(office: Harness) -> None:
         assert 'class="qr"' not in (await client.get("/unit/W002")).text, "no username: no QR"
 
 
+async def test_a_units_qr_code_is_drawn_once(
+    office: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The poster's link does not change: its QR code is drawn on the first visit only."""
+    import segno
+
+    bot = office
+    await published_quarter(bot)
+    drawn: list[str] = []
+    make = segno.make
+
+    def counting_make(content: str, **options: object) -> object:
+        drawn.append(content)
+        return make(content, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(segno, "make", counting_make)
+    settings = bot.settings.model_copy(
+        update={"telegram": TelegramSettings(bot_username="zhengfeng_test_bot")}
+    )
+    async for client in _client(public_app(settings)):
+        pages = [(await client.get("/unit/W002")).text for _ in range(3)]
+    assert all('class="qr"' in page for page in pages) and len(set(pages)) == 1
+    assert len(drawn) == 1 and POSTER_TOKEN in drawn[0]
+
+
 async def test_an_unpublished_quarter_is_not_shown(office: Harness) -> None:
     bot = office
     await published_quarter(bot)
