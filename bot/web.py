@@ -277,8 +277,23 @@ class PublicServer:
         self.task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self.task = asyncio.create_task(self.server.serve())
+        self.task = asyncio.create_task(self._serve())
         log.info("public page on http://%s:%d", self.server.config.host, self.server.config.port)
+
+    async def _serve(self) -> None:
+        """Serve until stopped. uvicorn ends a server that cannot start (its port taken) with
+        sys.exit, which out of a task would stop the bot's own loop: the page is the lesser
+        part, so the error is logged and the bot goes on without it."""
+        try:
+            await self.server.serve()
+        except (SystemExit, OSError) as error:
+            log.error(
+                "the public page could not start on %s:%d (is the port taken?): %r; "
+                "the bot runs on without it",
+                self.server.config.host,
+                self.server.config.port,
+                error,
+            )
 
     async def stop(self) -> None:
         self.server.should_exit = True

@@ -204,6 +204,33 @@ async def test_the_polling_bot_serves_the_page_itself(office: Harness) -> None:
             await client.get("/")
 
 
+async def test_a_taken_port_leaves_the_polling_bot_running(
+    office: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another program on the page's port: uvicorn gives up (with sys.exit), the error is
+    logged, and the bot goes on answering."""
+    bot = office
+    assert bot.app is not None
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        services = bot.app.bot_data["services"]
+        services.settings = services.settings.model_copy(
+            update={"web": WebSettings(public=True, host="127.0.0.1", port=port)}
+        )
+        server = PublicServer(bot.app)
+        await server.start()
+        assert server.task is not None
+        await asyncio.wait_for(asyncio.shield(server.task), 10)
+        assert server.task.exception() is None
+        await server.stop()
+    assert any(r.levelname == "ERROR" and str(port) in r.getMessage() for r in caplog.records), (
+        "the failure is logged with the port"
+    )
+    assert texts(await bot.say(ADMIN, "/publish")), "the bot still answers"
+
+
 async def test_the_webhook_server_carries_the_public_page(tmp_path: Path) -> None:
     """One web application: with webhooks, the page is on the webhook's own server."""
     hook = WebhookSettings(url="https://bot.example.gov.cn", secret_token=SecretStr("s3cret"))
