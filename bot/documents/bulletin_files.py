@@ -5,6 +5,9 @@ digest's CJK font (`bot.documents.digest_files`)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
+import tempfile
 from datetime import datetime
 from io import BytesIO
 from pathlib import Path
@@ -14,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.documents.bulletin_text import component_label, quarter_title
 from bot.documents.digest_files import _matplotlib, literal_row
 from bot.documents.digest_text import NAME_MAX
-from bot.runtime.i18n import Translator
+from bot.runtime.i18n import Translator, gettext_for
 from bot.runtime.render import cut
 from bot.runtime.settings import Settings
 from db.bulletin.bulletin import Bulletin, compute_bulletin, frozen_of, stored_bulletin
@@ -132,6 +135,25 @@ def write_files(bulletin: Bulletin, folder: Path, _: Translator) -> tuple[Path, 
     return chart, workbook
 
 
+def keep_unique(folder: Path, stem: str, language: str, suffix: str, data: bytes) -> str:
+    """Write `data` under `folder` by a name of its own (stem, language, content hash) and
+    return the name. The outbox sends such files later by path: a later preview (another
+    language, figures not yet frozen) gets another name and never rewrites a queued file, and
+    the file appears whole (written aside, then renamed) or not at all."""
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    name = f"{stem}-{language}-{digest}{suffix}"
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.replace(temporary, folder / name)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return name
+
+
 BULLETIN_DIR = "bulletins"
 """Under the data dir: the chart and workbook of each bulletin sent or previewed."""
 
@@ -157,12 +179,22 @@ async def bulletin_of(
 
 
 async def keep_files(
-    data_dir: Path, bulletin: Bulletin, _: Translator
+    data_dir: Path, bulletin: Bulletin, language: str
 ) -> tuple[Attachment, Attachment]:
-    """Write the chart and workbook under the data dir on a thread; the outbox and the replies
-    refer to them by path."""
-    chart, workbook = await asyncio.to_thread(write_files, bulletin, data_dir / BULLETIN_DIR, _)
+    """Write the chart and workbook (in `language`) under the data dir on a thread, each by a
+    name of its own (`keep_unique`); the outbox and the replies refer to them by path."""
+    _ = gettext_for(language)
+    chart_name, workbook_name = file_names(bulletin.quarter)
+    stem = chart_name.removesuffix(".png")
+
+    def write() -> tuple[str, str]:
+        folder = data_dir / BULLETIN_DIR
+        chart = keep_unique(folder, stem, language, ".png", render_chart(bulletin, _))
+        workbook = keep_unique(folder, stem, language, ".xlsx", render_workbook(bulletin, _))
+        return chart, workbook
+
+    chart, workbook = await asyncio.to_thread(write)
     return (
-        Attachment(kind="photo", path=f"{BULLETIN_DIR}/{chart.name}", name=chart.name),
-        Attachment(kind="document", path=f"{BULLETIN_DIR}/{workbook.name}", name=workbook.name),
+        Attachment(kind="photo", path=f"{BULLETIN_DIR}/{chart}", name=chart_name),
+        Attachment(kind="document", path=f"{BULLETIN_DIR}/{workbook}", name=workbook_name),
     )

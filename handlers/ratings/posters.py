@@ -9,6 +9,7 @@ from pathlib import Path
 
 from telegram.ext import CommandHandler
 
+from bot.documents.bulletin_files import keep_unique
 from bot.documents.poster import render_poster
 from bot.runtime.admin import audit, require_admin, unit_or_say
 from bot.runtime.conversation import PRIVATE
@@ -71,11 +72,12 @@ async def _unit_for_rating(turn: Turn, usage: str) -> tuple[Department, list[str
 
 
 def _write(directory: Path, code: str, png: bytes, pdf: bytes) -> tuple[str, str]:
-    directory.mkdir(parents=True, exist_ok=True)
-    names = (f"rating-poster-{code}.png", f"rating-poster-{code}.pdf")
-    for name, data in zip(names, (png, pdf), strict=True):
-        (directory / name).write_bytes(data)
-    return names
+    # Each by a name of its own (`keep_unique`): the outbox sends them later by path.
+    stem = f"rating-poster-{code}"
+    return (
+        keep_unique(directory, stem, "zh_CN", ".png", png),
+        keep_unique(directory, stem, "zh_CN", ".pdf", pdf),
+    )
 
 
 @turn_handler
@@ -118,9 +120,17 @@ async def poster(turn: Turn) -> None:
             Outgoing(
                 chat.id,
                 text,
-                files=tuple(
-                    OutgoingFile(kind="document", path=f"{POSTER_DIR}/{name}", name=name)
-                    for name in (png, pdf)
+                files=(
+                    OutgoingFile(
+                        kind="document",
+                        path=f"{POSTER_DIR}/{png}",
+                        name=f"rating-poster-{unit.code}.png",
+                    ),
+                    OutgoingFile(
+                        kind="document",
+                        path=f"{POSTER_DIR}/{pdf}",
+                        name=f"rating-poster-{unit.code}.pdf",
+                    ),
                 ),
                 urgent=True,
             )
