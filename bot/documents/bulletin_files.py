@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.documents.bulletin_text import component_label, quarter_title
 from bot.documents.digest_files import _matplotlib, literal_row
 from bot.documents.digest_text import NAME_MAX
+from bot.documents.worker import in_a_process
 from bot.runtime.i18n import Translator, gettext_for
 from bot.runtime.render import cut
 from bot.runtime.settings import Settings
@@ -178,19 +179,32 @@ async def bulletin_of(
     )
 
 
-async def keep_files(
-    data_dir: Path, bulletin: Bulletin, language: str
-) -> tuple[Attachment, Attachment]:
-    """Write the chart and workbook (in `language`) under the data dir on a thread, each by a
-    name of its own (`keep_unique`); the outbox and the replies refer to them by path."""
+def render_files(bulletin: Bulletin, language: str) -> tuple[bytes, bytes]:
+    """The chart and the workbook in `language` (run in a child process: see keep_files)."""
     _ = gettext_for(language)
+    return render_chart(bulletin, _), render_workbook(bulletin, _)
+
+
+async def keep_files(
+    data_dir: Path, bulletin: Bulletin, language: str, *, separate_process: bool = False
+) -> tuple[Attachment, Attachment]:
+    """Draw the chart and workbook (in `language`) and write them under the data dir, each by
+    a name of its own (`keep_unique`); the outbox and the replies refer to them by path.
+
+    With `separate_process` (the bot: `[digest] separate_process`) they are drawn in a process
+    of their own (`bot.documents.worker`): on a thread, matplotlib and openpyxl hold the bot's
+    interpreter for tens of milliseconds at a time."""
+    if separate_process:
+        chart_png, workbook_xlsx = await in_a_process(render_files, bulletin, language)
+    else:
+        chart_png, workbook_xlsx = await asyncio.to_thread(render_files, bulletin, language)
     chart_name, workbook_name = file_names(bulletin.quarter)
     stem = chart_name.removesuffix(".png")
 
     def write() -> tuple[str, str]:
         folder = data_dir / BULLETIN_DIR
-        chart = keep_unique(folder, stem, language, ".png", render_chart(bulletin, _))
-        workbook = keep_unique(folder, stem, language, ".xlsx", render_workbook(bulletin, _))
+        chart = keep_unique(folder, stem, language, ".png", chart_png)
+        workbook = keep_unique(folder, stem, language, ".xlsx", workbook_xlsx)
         return chart, workbook
 
     chart, workbook = await asyncio.to_thread(write)

@@ -11,6 +11,7 @@ from telegram.ext import CommandHandler
 
 from bot.documents.bulletin_files import keep_unique
 from bot.documents.poster import render_poster
+from bot.documents.worker import in_a_process
 from bot.runtime.admin import audit, require_admin, unit_or_say
 from bot.runtime.conversation import PRIVATE
 from bot.runtime.i18n import gettext_for
@@ -80,6 +81,23 @@ def _write(directory: Path, code: str, png: bytes, pdf: bytes) -> tuple[str, str
     )
 
 
+def draw_poster(unit_name: str, duties: str | None, link: str) -> tuple[bytes, bytes]:
+    """The poster's PNG and PDF. A poster hangs on a wall in the city: it speaks Chinese
+    whatever the asker's language."""
+    drawn = render_poster(unit_name=unit_name, duties=duties, link=link, _=gettext_for("zh_CN"))
+    return drawn.png, drawn.pdf
+
+
+async def _drawn(
+    separate_process: bool, unit_name: str, duties: str | None, link: str
+) -> tuple[bytes, bytes]:
+    """An A4 poster at 300 dpi is about two seconds of drawing: in a process of its own in the
+    bot (`bot.documents.worker`), where a thread would hold the bot's interpreter at times."""
+    if separate_process:
+        return await in_a_process(draw_poster, unit_name, duties, link)
+    return await asyncio.to_thread(draw_poster, unit_name, duties, link)
+
+
 @turn_handler
 async def poster(turn: Turn) -> None:
     """/poster CODE: the unit's rating poster as a PNG and a PDF to print."""
@@ -89,21 +107,19 @@ async def poster(turn: Turn) -> None:
         return
     unit, _rest = found
     assert unit.id is not None
-    # Only a unit's first poster writes (its token) before the drawing (about two seconds on a
-    # thread); every later print only reads, so no write is held open while drawing.
+    # A unit's first poster writes its token: committed (with the audit) before the drawing,
+    # so no write transaction is held open while drawing; every later print only reads.
     token = await poster_token(turn.session, unit.id, turn.now, created_by=turn.account_id)
-    link = rating_deep_link(turn.context.bot.username, token)
-    # A poster hangs on a wall in the city: it speaks Chinese whatever the asker's language.
-    drawn = await asyncio.to_thread(
-        lambda: render_poster(
-            unit_name=unit.name, duties=unit.duties, link=link, _=gettext_for("zh_CN")
-        )
-    )
-    settings = turn.services.settings
-    png, pdf = await asyncio.to_thread(
-        _write, settings.data_dir / POSTER_DIR, unit.code, drawn.png, drawn.pdf
-    )
     await audit(turn, "rating.poster", unit.code)
+    await turn.session.commit()
+    link = rating_deep_link(turn.context.bot.username, token)
+    settings = turn.services.settings
+    png_bytes, pdf_bytes = await _drawn(
+        settings.digest.separate_process, unit.name, unit.duties, link
+    )
+    png, pdf = await asyncio.to_thread(
+        _write, settings.data_dir / POSTER_DIR, unit.code, png_bytes, pdf_bytes
+    )
     chat = turn.update.effective_chat
     assert chat is not None
     text = "\n".join(

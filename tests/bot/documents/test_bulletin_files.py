@@ -33,3 +33,11 @@ async def test_a_later_preview_never_rewrites_a_queued_file(tmp_path: Path) -> N
     assert queued[1].path != other[1].path, "other figures, another workbook"
     assert [(tmp_path / f.path).read_bytes() for f in queued] == queued_bytes
     assert not list((tmp_path / "bulletins").glob(".*")), "no temporary file left behind"
+
+
+async def test_files_drawn_in_a_child_process_are_the_same(tmp_path: Path) -> None:
+    """In the bot the chart and workbook are drawn in a process of their own."""
+    here = await keep_files(tmp_path, _bulletin(1), "zh_CN")
+    there = await keep_files(tmp_path, _bulletin(1), "zh_CN", separate_process=True)
+    assert here[0].path == there[0].path, "the same chart, so the same name"
+    assert (tmp_path / there[1].path).read_bytes().startswith(b"PK")
