@@ -174,7 +174,17 @@ def web(
 
     settings = _settings(config)
     _configure_logging(settings)
-    migrate.upgrade(settings.database.url)
+    # Read-only: the bot (or `zhengfeng db upgrade`) migrates; migrating here as well could
+    # race the bot's own migration of the same database.
+    current, head = asyncio.run(migrate.revisions(settings.database.url))
+    if current != head:
+        _ = gettext_for(settings.default_language)
+        raise _fail(
+            _(
+                "the database is at revision {current}, this version reads revision {head}: "
+                "run `zhengfeng db upgrade` (or start the bot, which migrates) first"
+            ).format(current=current or _("none"), head=head)
+        )
     serve_public(settings, host or settings.web.host, port or settings.web.port)
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import json
 import logging
@@ -62,6 +63,11 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
+QR_CACHED = 256
+"""QR codes kept per public page server, by link: a poster's link never changes, and drawing its
+SVG again on every visit of a unit's page is segno's work for nothing."""
+
+
 class WebhookMisconfigured(ValueError):
     """The webhook cannot be served as configured (no public URL or no secret token)."""
 
@@ -80,6 +86,7 @@ def public_routes(
     `[telegram] bot_username` is empty (the bot process knows its own name from getMe)."""
     _ = gettext_for(settings.default_language)
     language = _html_language(settings.default_language)
+    qr_of = functools.lru_cache(maxsize=QR_CACHED)(qr_svg)
 
     async def index(_request: Request) -> Response:
         async with sessions() as session:
@@ -101,7 +108,7 @@ def public_routes(
         username = settings.telegram.bot_username or bot_username()
         qr = None
         if found.poster_token is not None and username:
-            qr = qr_svg(rating_deep_link(username, found.poster_token))
+            qr = qr_of(rating_deep_link(username, found.poster_token))
         return HTMLResponse(unit_page(found, qr, _, language))
 
     return [
@@ -270,8 +277,23 @@ class PublicServer:
         self.task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self.task = asyncio.create_task(self.server.serve())
+        self.task = asyncio.create_task(self._serve())
         log.info("public page on http://%s:%d", self.server.config.host, self.server.config.port)
+
+    async def _serve(self) -> None:
+        """Serve until stopped. uvicorn ends a server that cannot start (its port taken) with
+        sys.exit, which out of a task would stop the bot's own loop: the page is the lesser
+        part, so the error is logged and the bot goes on without it."""
+        try:
+            await self.server.serve()
+        except (SystemExit, OSError) as error:
+            log.error(
+                "the public page could not start on %s:%d (is the port taken?): %r; "
+                "the bot runs on without it",
+                self.server.config.host,
+                self.server.config.port,
+                error,
+            )
 
     async def stop(self) -> None:
         self.server.should_exit = True

@@ -5,6 +5,9 @@ digest's CJK font (`bot.documents.digest_files`)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
+import tempfile
 from datetime import datetime
 from io import BytesIO
 from pathlib import Path
@@ -14,7 +17,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.documents.bulletin_text import component_label, quarter_title
 from bot.documents.digest_files import _matplotlib, literal_row
 from bot.documents.digest_text import NAME_MAX
-from bot.runtime.i18n import Translator
+from bot.documents.worker import in_a_process
+from bot.runtime.i18n import Translator, gettext_for
 from bot.runtime.render import cut
 from bot.runtime.settings import Settings
 from db.bulletin.bulletin import Bulletin, compute_bulletin, frozen_of, stored_bulletin
@@ -132,6 +136,25 @@ def write_files(bulletin: Bulletin, folder: Path, _: Translator) -> tuple[Path, 
     return chart, workbook
 
 
+def keep_unique(folder: Path, stem: str, language: str, suffix: str, data: bytes) -> str:
+    """Write `data` under `folder` by a name of its own (stem, language, content hash) and
+    return the name. The outbox sends such files later by path: a later preview (another
+    language, figures not yet frozen) gets another name and never rewrites a queued file, and
+    the file appears whole (written aside, then renamed) or not at all."""
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    name = f"{stem}-{language}-{digest}{suffix}"
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.replace(temporary, folder / name)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return name
+
+
 BULLETIN_DIR = "bulletins"
 """Under the data dir: the chart and workbook of each bulletin sent or previewed."""
 
@@ -156,13 +179,36 @@ async def bulletin_of(
     )
 
 
+def render_files(bulletin: Bulletin, language: str) -> tuple[bytes, bytes]:
+    """The chart and the workbook in `language` (run in a child process: see keep_files)."""
+    _ = gettext_for(language)
+    return render_chart(bulletin, _), render_workbook(bulletin, _)
+
+
 async def keep_files(
-    data_dir: Path, bulletin: Bulletin, _: Translator
+    data_dir: Path, bulletin: Bulletin, language: str, *, separate_process: bool = False
 ) -> tuple[Attachment, Attachment]:
-    """Write the chart and workbook under the data dir on a thread; the outbox and the replies
-    refer to them by path."""
-    chart, workbook = await asyncio.to_thread(write_files, bulletin, data_dir / BULLETIN_DIR, _)
+    """Draw the chart and workbook (in `language`) and write them under the data dir, each by
+    a name of its own (`keep_unique`); the outbox and the replies refer to them by path.
+
+    With `separate_process` (the bot: `[digest] separate_process`) they are drawn in a process
+    of their own (`bot.documents.worker`): on a thread, matplotlib and openpyxl hold the bot's
+    interpreter for tens of milliseconds at a time."""
+    if separate_process:
+        chart_png, workbook_xlsx = await in_a_process(render_files, bulletin, language)
+    else:
+        chart_png, workbook_xlsx = await asyncio.to_thread(render_files, bulletin, language)
+    chart_name, workbook_name = file_names(bulletin.quarter)
+    stem = chart_name.removesuffix(".png")
+
+    def write() -> tuple[str, str]:
+        folder = data_dir / BULLETIN_DIR
+        chart = keep_unique(folder, stem, language, ".png", chart_png)
+        workbook = keep_unique(folder, stem, language, ".xlsx", workbook_xlsx)
+        return chart, workbook
+
+    chart, workbook = await asyncio.to_thread(write)
     return (
-        Attachment(kind="photo", path=f"{BULLETIN_DIR}/{chart.name}", name=chart.name),
-        Attachment(kind="document", path=f"{BULLETIN_DIR}/{workbook.name}", name=workbook.name),
+        Attachment(kind="photo", path=f"{BULLETIN_DIR}/{chart}", name=chart_name),
+        Attachment(kind="document", path=f"{BULLETIN_DIR}/{workbook}", name=workbook_name),
     )

@@ -30,6 +30,7 @@ from db.cases.metrics import DepartmentMetrics, department_metrics
 from db.cases.rules import Limits
 from db.duties.metrics import DutyMetrics, duty_metrics
 from db.models import AppraisalRound, Department, QuarterBulletin, RoundResult, RoundState
+from db.queries import insert_or_skip, table_of
 from db.ratings.figures import RatingFigures, rating_figures
 
 
@@ -267,12 +268,20 @@ def frozen_of(row: QuarterBulletin) -> Bulletin:
 
 async def freeze(session: AsyncSession, bulletin: Bulletin, now: datetime) -> QuarterBulletin:
     """Store `bulletin` as the quarter's frozen figures unless some are stored already (then
-    those stand, and are returned). Callers commit."""
+    those stand, and are returned). Callers commit.
+
+    Two freezes at once (`/publish` during the sending job) both find no row: the INSERT does
+    nothing on the quarter's key, so the second waits for the first and returns its row."""
     row = await stored_bulletin(session, bulletin.quarter)
-    if row is None:
-        row = QuarterBulletin(quarter=bulletin.quarter, data=bulletin.to_json(), computed_at=now)
-        session.add(row)
-        await session.flush()
+    if row is not None:
+        return row
+    await session.exec(
+        insert_or_skip(session.get_bind().dialect.name, table_of(QuarterBulletin)).values(
+            quarter=bulletin.quarter, data=bulletin.to_json(), computed_at=now
+        )
+    )
+    row = await stored_bulletin(session, bulletin.quarter)
+    assert row is not None
     return row
 
 

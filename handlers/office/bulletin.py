@@ -50,7 +50,12 @@ async def bulletin(turn: Turn) -> None:
     if quarter is None:
         return
     result = await bulletin_of(turn.session, settings, quarter, turn.now)
-    chart, workbook = await keep_files(settings.data_dir, result, turn._)
+    chart, workbook = await keep_files(
+        settings.data_dir,
+        result,
+        turn.language,
+        separate_process=settings.digest.separate_process,
+    )
     chat = turn.update.effective_chat
     assert chat is not None
     turn.notify(

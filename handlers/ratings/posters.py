@@ -9,7 +9,9 @@ from pathlib import Path
 
 from telegram.ext import CommandHandler
 
+from bot.documents.bulletin_files import keep_unique
 from bot.documents.poster import render_poster
+from bot.documents.worker import in_a_process
 from bot.runtime.admin import audit, require_admin, unit_or_say
 from bot.runtime.conversation import PRIVATE
 from bot.runtime.i18n import gettext_for
@@ -71,11 +73,29 @@ async def _unit_for_rating(turn: Turn, usage: str) -> tuple[Department, list[str
 
 
 def _write(directory: Path, code: str, png: bytes, pdf: bytes) -> tuple[str, str]:
-    directory.mkdir(parents=True, exist_ok=True)
-    names = (f"rating-poster-{code}.png", f"rating-poster-{code}.pdf")
-    for name, data in zip(names, (png, pdf), strict=True):
-        (directory / name).write_bytes(data)
-    return names
+    # Each by a name of its own (`keep_unique`): the outbox sends them later by path.
+    stem = f"rating-poster-{code}"
+    return (
+        keep_unique(directory, stem, "zh_CN", ".png", png),
+        keep_unique(directory, stem, "zh_CN", ".pdf", pdf),
+    )
+
+
+def draw_poster(unit_name: str, duties: str | None, link: str) -> tuple[bytes, bytes]:
+    """The poster's PNG and PDF. A poster hangs on a wall in the city: it speaks Chinese
+    whatever the asker's language."""
+    drawn = render_poster(unit_name=unit_name, duties=duties, link=link, _=gettext_for("zh_CN"))
+    return drawn.png, drawn.pdf
+
+
+async def _drawn(
+    separate_process: bool, unit_name: str, duties: str | None, link: str
+) -> tuple[bytes, bytes]:
+    """An A4 poster at 300 dpi is about two seconds of drawing: in a process of its own in the
+    bot (`bot.documents.worker`), where a thread would hold the bot's interpreter at times."""
+    if separate_process:
+        return await in_a_process(draw_poster, unit_name, duties, link)
+    return await asyncio.to_thread(draw_poster, unit_name, duties, link)
 
 
 @turn_handler
@@ -87,21 +107,19 @@ async def poster(turn: Turn) -> None:
         return
     unit, _rest = found
     assert unit.id is not None
-    # Only a unit's first poster writes (its token) before the drawing (about two seconds on a
-    # thread); every later print only reads, so no write is held open while drawing.
+    # A unit's first poster writes its token: committed (with the audit) before the drawing,
+    # so no write transaction is held open while drawing; every later print only reads.
     token = await poster_token(turn.session, unit.id, turn.now, created_by=turn.account_id)
-    link = rating_deep_link(turn.context.bot.username, token)
-    # A poster hangs on a wall in the city: it speaks Chinese whatever the asker's language.
-    drawn = await asyncio.to_thread(
-        lambda: render_poster(
-            unit_name=unit.name, duties=unit.duties, link=link, _=gettext_for("zh_CN")
-        )
-    )
-    settings = turn.services.settings
-    png, pdf = await asyncio.to_thread(
-        _write, settings.data_dir / POSTER_DIR, unit.code, drawn.png, drawn.pdf
-    )
     await audit(turn, "rating.poster", unit.code)
+    await turn.session.commit()
+    link = rating_deep_link(turn.context.bot.username, token)
+    settings = turn.services.settings
+    png_bytes, pdf_bytes = await _drawn(
+        settings.digest.separate_process, unit.name, unit.duties, link
+    )
+    png, pdf = await asyncio.to_thread(
+        _write, settings.data_dir / POSTER_DIR, unit.code, png_bytes, pdf_bytes
+    )
     chat = turn.update.effective_chat
     assert chat is not None
     text = "\n".join(
@@ -118,9 +136,17 @@ async def poster(turn: Turn) -> None:
             Outgoing(
                 chat.id,
                 text,
-                files=tuple(
-                    OutgoingFile(kind="document", path=f"{POSTER_DIR}/{name}", name=name)
-                    for name in (png, pdf)
+                files=(
+                    OutgoingFile(
+                        kind="document",
+                        path=f"{POSTER_DIR}/{png}",
+                        name=f"rating-poster-{unit.code}.png",
+                    ),
+                    OutgoingFile(
+                        kind="document",
+                        path=f"{POSTER_DIR}/{pdf}",
+                        name=f"rating-poster-{unit.code}.pdf",
+                    ),
                 ),
                 urgent=True,
             )

@@ -59,8 +59,12 @@ async def send_bulletin(services: Services, now: datetime) -> int:
         bulletin = await bulletin_of(session, settings, quarter, now)
         row = await freeze(session, bulletin, now)
         bulletin = await bulletin_of(session, settings, quarter, now)  # as frozen
-        default = gettext_for(settings.default_language)
-        files = await keep_files(settings.data_dir, bulletin, default)
+        files = await keep_files(
+            settings.data_dir,
+            bulletin,
+            settings.default_language,
+            separate_process=settings.digest.separate_process,
+        )
         key = bulletin_key(quarter)
         added = 0
         admins = await admin_recipients(session, settings.admin_ids, settings.default_language)

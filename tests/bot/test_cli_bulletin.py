@@ -51,6 +51,7 @@ def test_bulletin_refuses_a_bad_quarter(workdir: Path, quarter: str) -> None:
 
 def test_web_serves_the_public_page_until_stopped(workdir: Path) -> None:
     """`zhengfeng web --host --port`: the public page alone, from the database, in a process."""
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -63,7 +64,7 @@ def test_web_serves_the_public_page_until_stopped(workdir: Path) -> None:
     )
     try:
         answer = None
-        for _ in range(150):  # 15 s at most: migrating a fresh database comes first
+        for _ in range(150):  # 15 s at most
             try:
                 answer = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
                 break
@@ -79,3 +80,34 @@ def test_web_serves_the_public_page_until_stopped(workdir: Path) -> None:
     # uvicorn shuts down gracefully, then lets the signal end the process as it would have.
     assert server.returncode in (0, -signal.SIGTERM), errors.decode()
     assert b"Traceback" not in errors
+
+
+@pytest.mark.parametrize("revision", [None, "0016"])
+def test_web_refuses_a_database_behind_and_leaves_it_as_it_is(
+    workdir: Path, revision: str | None
+) -> None:
+    """The public page only reads: it never migrates (the bot does, and the two could race);
+    on a database behind the code it says what to run and stops."""
+    if revision is not None:
+        assert runner.invoke(app, ["db", "upgrade", "--revision", revision]).exit_code == 0
+    with socket.socket() as taken:  # were it to serve anyway, it would stop, not hang
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = runner.invoke(app, ["web", "--host", "127.0.0.1", "--port", port])
+    assert result.exit_code == 2
+    assert "zhengfeng db upgrade" in result.output
+    assert (revision or "无") in result.output
+    database = workdir / "cli.db"
+    if revision is None:
+        assert not database.exists() or "quarter_bulletin" not in _tables(database)
+    else:
+        assert "quarter_bulletin" not in _tables(database), "not migrated to 0017"
+
+
+def _tables(database: Path) -> set[str]:
+    import sqlite3
+
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {str(row[0]) for row in rows}

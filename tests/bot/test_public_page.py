@@ -132,6 +132,31 @@ async def test_a_switched_off_unit_shows_no_qr_code(office: Harness) -> None:
         assert 'class="qr"' not in page.text and POSTER_TOKEN not in page.text
 
 
+async def test_a_units_qr_code_is_drawn_once(
+    office: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The poster's link does not change: its QR code is drawn on the first visit only."""
+    import segno
+
+    bot = office
+    await published_quarter(bot)
+    drawn: list[str] = []
+    make = segno.make
+
+    def counting_make(content: str, **options: object) -> object:
+        drawn.append(content)
+        return make(content, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(segno, "make", counting_make)
+    settings = bot.settings.model_copy(
+        update={"telegram": TelegramSettings(bot_username="zhengfeng_test_bot")}
+    )
+    async for client in _client(public_app(settings)):
+        pages = [(await client.get("/unit/W002")).text for _ in range(3)]
+    assert all('class="qr"' in page for page in pages) and len(set(pages)) == 1
+    assert len(drawn) == 1 and POSTER_TOKEN in drawn[0]
+
+
 async def test_an_unpublished_quarter_is_not_shown(office: Harness) -> None:
     bot = office
     await published_quarter(bot)
@@ -197,6 +222,33 @@ async def test_the_polling_bot_serves_the_page_itself(office: Harness) -> None:
     with pytest.raises(httpx.ConnectError):
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             await client.get("/")
+
+
+async def test_a_taken_port_leaves_the_polling_bot_running(
+    office: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another program on the page's port: uvicorn gives up (with sys.exit), the error is
+    logged, and the bot goes on answering."""
+    bot = office
+    assert bot.app is not None
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        services = bot.app.bot_data["services"]
+        services.settings = services.settings.model_copy(
+            update={"web": WebSettings(public=True, host="127.0.0.1", port=port)}
+        )
+        server = PublicServer(bot.app)
+        await server.start()
+        assert server.task is not None
+        await asyncio.wait_for(asyncio.shield(server.task), 10)
+        assert server.task.exception() is None
+        await server.stop()
+    assert any(r.levelname == "ERROR" and str(port) in r.getMessage() for r in caplog.records), (
+        "the failure is logged with the port"
+    )
+    assert texts(await bot.say(ADMIN, "/publish")), "the bot still answers"
 
 
 async def test_the_webhook_server_carries_the_public_page(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ there), which is all of 2026-Q1's reports; the appraisal rounds and ratings are 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, date, datetime
 
@@ -210,3 +211,37 @@ async def test_the_hand_computed_quarter(any_engine: AsyncEngine) -> None:
         assert row is not None
         read = Bulletin.from_json(row.data)
         assert read.frozen and read.units == bulletin.units
+
+
+async def test_two_freezes_of_a_quarter_at_once_both_return_its_one_row(
+    any_engine: AsyncEngine,
+) -> None:
+    """`/publish` and the sending job (or two `/publish`) freezing one quarter at once: both
+    read no row, both insert; the second insert does nothing and returns the first's row."""
+    sessions = session_factory(any_engine)
+    both_read = asyncio.Barrier(2)
+
+    def bulletin_of(weight: float) -> Bulletin:
+        return Bulletin(
+            quarter="2026-Q1",
+            first_day=Q1.first_day,
+            last_day=Q1.last_day,
+            computed_at=NOW,
+            weights={"appraisal": weight},
+            bottom_count=1,
+            units=(),
+        )
+
+    async def freeze_at_once(weight: float) -> str:
+        async with sessions() as session:
+            assert await stored_bulletin(session, "2026-Q1") is None
+            await both_read.wait()
+            row = await freeze(session, bulletin_of(weight), NOW)
+            await session.commit()
+            return row.data
+
+    first, second = await asyncio.gather(freeze_at_once(1.0), freeze_at_once(2.0))
+    assert first == second
+    async with sessions() as session:
+        row = await stored_bulletin(session, "2026-Q1")
+        assert row is not None and row.data == first

@@ -67,10 +67,11 @@ async def test_a_liaison_gets_the_poster_of_their_window(admin_bot: Harness) -> 
     assert "道里区行政服务中心" in answer
     token = RATE.search(answer).group(1)  # type: ignore[union-attr]
     assert len(_documents(bot, LIAISON.id)) == 2
-    png = bot.settings.data_dir / "posters" / "rating-poster-W002.png"
+    [png] = (bot.settings.data_dir / "posters").glob("rating-poster-W002-zh_CN-*.png")
     with Image.open(png) as image:
         assert image.format == "PNG"
-    assert png.with_suffix(".pdf").read_bytes().startswith(b"%PDF")
+    [pdf] = (bot.settings.data_dir / "posters").glob("rating-poster-W002-zh_CN-*.pdf")
+    assert pdf.read_bytes().startswith(b"%PDF")
     [link] = await _links(bot)
     assert link.kind is RatingLinkKind.poster and link.public_token == token
 
@@ -135,7 +136,36 @@ async def test_published_duties_go_on_the_poster(admin_bot: Harness) -> None:
     assert "受理咨询，一次告知\n按时办结" in shown
     assert "at most 400" in texts(await bot.say(ADMIN, "/unit_duties W002 " + "长" * 401))
     await bot.say(ADMIN, "/poster W002")
-    pdf = (bot.settings.data_dir / "posters" / "rating-poster-W002.pdf").read_bytes()
-    assert pdf.startswith(b"%PDF")
+    pdfs = list((bot.settings.data_dir / "posters").glob("rating-poster-W002-*.pdf"))
+    assert pdfs and all(p.read_bytes().startswith(b"%PDF") for p in pdfs)
     await bot.say(ADMIN, "/unit_duties W002 off")
     assert "standard commitments" in texts(await bot.say(ADMIN, "/unit_duties W002"))
+
+
+async def test_a_first_poster_commits_its_token_before_the_drawing(
+    admin_bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drawing takes seconds: the new link is committed before it, so no write
+    transaction (SQLite's one writer) is held open meanwhile."""
+    import handlers.ratings.posters as posters
+
+    bot = admin_bot
+    seen: list[int] = []
+    drawn = posters._drawn
+
+    async def watching(*args: object) -> tuple[bytes, bytes]:
+        seen.append(len(await _links(bot)))  # from a connection of its own
+        return await drawn(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(posters, "_drawn", watching)
+    await bot.say(ADMIN, "/poster W002")
+    assert seen == [1], "the link is visible to others while the poster is drawn"
+    assert len(_documents(bot, ADMIN.id)) == 2
+
+
+async def test_a_poster_drawn_in_a_child_process() -> None:
+    """In the bot the poster is drawn in a process of its own: the same poster comes back."""
+    from handlers.ratings.posters import _drawn
+
+    png, pdf = await _drawn(True, "道里区行政服务中心", "受理咨询", "https://t.me/x?start=rate-a")
+    assert png.startswith(b"\x89PNG") and pdf.startswith(b"%PDF")
