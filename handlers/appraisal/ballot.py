@@ -229,6 +229,22 @@ async def _found(turn: Turn, round_id: int | None) -> Rater | None:
     return found
 
 
+async def _pressed_unit(
+    turn: Turn, fields: dict[str, str] | None
+) -> tuple[Rater, Department] | None:
+    """The round and the unit a press names, both checked (a refusal is said otherwise): the
+    data is forgeable, and a round may have closed since the button was sent."""
+    found = await _found(turn, cb.as_int(fields["round"]) if fields else None)
+    if found is None or fields is None:
+        return None
+    assert found.round.id is not None
+    unit = await _unit_of(turn, found.round.id, cb.as_int(fields["unit"]))
+    if unit is None or unit.id is None:
+        _refuse(turn, BallotProblem.unknown_unit)
+        return None
+    return found, unit
+
+
 @turn_handler
 async def rate_round(turn: Turn) -> int:
     """/rate_round: the open rounds the evaluator may rate, or the one's units."""
@@ -275,16 +291,11 @@ async def open_round(turn: Turn) -> int:
 async def rate_unit(turn: Turn) -> int:
     """A unit's button: its first dimension, with the current ballot shown."""
     await store_state(turn.session, TARGETS, chat_key(turn), None)
-    fields = cb.ROUND_UNIT.unpack(turn.callback_data)
-    found = await _found(turn, cb.as_int(fields["round"]) if fields else None)
-    if found is None or fields is None:
+    pressed = await _pressed_unit(turn, cb.ROUND_UNIT.unpack(turn.callback_data))
+    if pressed is None:
         return END
-    round_ = found.round
-    assert round_.id is not None
-    unit = await _unit_of(turn, round_.id, cb.as_int(fields["unit"]))
-    if unit is None or unit.id is None:
-        _refuse(turn, BallotProblem.unknown_unit)
-        return END
+    round_, unit = pressed[0].round, pressed[1]
+    assert round_.id is not None and unit.id is not None
     ballots = await ballots_by_unit(turn.session, round_.id, turn.account_id)
     current = ballots.get(unit.id)
     turn.clear_keyboard = True
@@ -305,15 +316,12 @@ async def mark(turn: Turn) -> int:
     """A mark: the next dimension, or (the last one) store the ballot and offer a comment."""
     await store_state(turn.session, TARGETS, chat_key(turn), None)
     fields = cb.BALLOT_MARK.unpack(turn.callback_data)
-    found = await _found(turn, cb.as_int(fields["round"]) if fields else None)
-    if found is None or fields is None:
+    pressed = await _pressed_unit(turn, fields)
+    if pressed is None or fields is None:
         return END
+    found, unit = pressed
     round_ = found.round
-    assert round_.id is not None
-    unit = await _unit_of(turn, round_.id, cb.as_int(fields["unit"]))
-    if unit is None or unit.id is None:
-        _refuse(turn, BallotProblem.unknown_unit)
-        return END
+    assert round_.id is not None and unit.id is not None
     marks = _marks(fields["marks"])
     if marks is None or not marks_fit(round_, marks, complete=False):
         _refuse(turn, BallotProblem.bad_marks)
