@@ -16,6 +16,10 @@ it when the transaction ends. Another process (the CLI, a backup) can still hold
 then the statement is retried with asyncio sleeps instead of blocking the loop, for up to
 `busy_timeout` seconds, after which it fails with SQLite's own "database is locked".
 
+A statement inline never gives the loop back, so the statements of several tasks ready at once
+could add up to one long turn of the loop: each statement first asks `db.loop_slices` whether
+the loop has worked long enough without a break, and steps aside for a turn if so.
+
 Durability is unchanged: a commit is the same SQLite commit, only issued from another thread.
 The worker thread of aiosqlite is kept for opening and closing the connection.
 
@@ -42,6 +46,8 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any, cast
 
 import aiosqlite
+
+from db.loop_slices import yield_if_held
 
 # sqlite3 error codes (Python 3.11+ exposes them on exceptions as `sqlite_errorcode`).
 SQLITE_BUSY = 5
@@ -150,9 +156,13 @@ class InlineConnection(aiosqlite.Connection):
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         name = getattr(fn, "__name__", "")
         statement = name in _STATEMENTS and bool(args) and isinstance(args[0], str)
+        threaded = _off_the_loop.get()
+        if statement and not threaded and not self._in_transaction():
+            # Several tasks' statements must not add up to one long turn of the loop. Not inside
+            # a write transaction: it holds the write lock, and ends in a few statements anyway.
+            await yield_if_held()
         if statement and not self._holds_write_lock and not is_read_only(args[0]):
             await self._acquire_write_lock()
-        threaded = _off_the_loop.get()
         try:
             if statement:
                 return await self._run_retrying_busy(fn, args, kwargs, threaded=threaded)
