@@ -13,6 +13,7 @@ from telegram.ext import BasePersistence, PersistenceInput
 from bot.runtime.stored_states import already_stored
 from db.conversations import load_states, store_state
 from db.engine import SessionFactory
+from db.loop_slices import yield_if_held
 
 # A conversation's key as `BasePersistence` documents it (chat id, user id ...). The library
 # names this type only in its private `telegram.ext._utils.types`, so it is spelled out here.
@@ -36,6 +37,9 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
     async def update_conversation(
         self, name: str, key: ConversationKey, new_state: object | None
     ) -> None:
+        # python-telegram-bot flushes every conversation at once (a task each, every
+        # update_interval): hundreds of them must not all run in one turn of the loop.
+        await yield_if_held()
         if already_stored(name, key, new_state):
             return  # the handler's own transaction wrote it
         async with self._sessions() as session:

@@ -35,6 +35,7 @@ from telegram.ext import BaseUpdateProcessor
 from bot.runtime.flood import FloodGate
 from bot.runtime.send_budget import serving
 from bot.runtime.shared_state import SharedConversations
+from db.loop_slices import yield_if_held
 
 _UNBOUNDED = 1 << 30
 
@@ -82,6 +83,10 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         chat = update.effective_chat if isinstance(update, Update) else None
         try:
             async with lock, self._in_progress:
+                # A batch of updates starts a task each at once: their handling must not all
+                # fall in one turn of the loop (db.loop_slices). Inside the chat's lock, so one
+                # person's updates keep their order.
+                await yield_if_held()
                 if self.shared is None or chat is None or person is None:
                     await coroutine
                     return

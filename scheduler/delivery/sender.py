@@ -58,6 +58,7 @@ from db.delivery.outbox import (
 )
 from db.delivery.wecom import mask_url
 from db.engine import SessionFactory
+from db.loop_slices import yield_if_held
 from db.models import Account, Channel, Department, OutboxMessage, RoleGrant
 from db.office.processes import recover_orphans
 from db.people.accounts import mark_unreachable
@@ -253,6 +254,10 @@ class OutboxSender:
         budget = self.limiter.budget
         priority = priority_for(recipient) if isinstance(recipient, int) else Priority.bulk
         async with lock:
+            # A drain starts a task per row at once: without this their sends all ran in one
+            # turn of the loop (50 ms and more on a slow machine). Inside the chat's lock, so a
+            # chat's messages keep their order.
+            await yield_if_held()
             while (wait := budget.chat_wait(recipient, priority)) > 0:
                 if wait > LONG_PAUSE:
                     # Telegram paused this chat: its rows wait in the queue, not in this drain,
