@@ -35,7 +35,8 @@ replies left of 30/s; 429 answers; backlog messages lost (marked sent, never del
 duplicated; the bot process's peak RSS; and the targets beside them.
 
 To see what holds the loop: BENCH_STALLS=1 prints each stall over 50 ms with the jobs then
-running and the last garbage collection; BENCH_SLOW=1 turns on asyncio's debug mode in the bot,
+running and the last garbage collection (with BENCH_CALLBACKS=1 also the callbacks that ran in
+it, by task); BENCH_SLOW=1 turns on asyncio's debug mode in the bot,
 which names every callback that ran over 50 ms (and slows the bot down); BENCH_429=1 lists, for
 each 429, the calls the double accepted in the second before it.
 
@@ -60,7 +61,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, deque
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -215,9 +216,12 @@ class LoopProbe:
             if held > 0.05 and os.environ.get("BENCH_STALLS"):
                 jobs = ", ".join(sorted(self.running)) or "no job"
                 print(f"stall {held * 1000:.0f} ms ({jobs}; last collection {self.last_gc})")
+                if RUNS:
+                    report_callbacks(now - held - TICK)
             if now - written > WRITE_EVERY:
                 written = now
                 self.write()
+                last = loop.time()  # the probe's own writing is no stall of the bot's
 
     def write(self) -> None:
         figures = {
@@ -268,11 +272,52 @@ class LoopProbe:
             self.jobs[name] = f"{type(error).__name__}: {error}"
 
 
+RUNS: deque[tuple[float, float, str]] = deque(maxlen=2000)
+
+
+def what_runs(handle: Any) -> str:
+    """A callback's task by its coroutine's name, or the callback itself."""
+    owner = getattr(getattr(handle, "_callback", None), "__self__", None)
+    if isinstance(owner, asyncio.Task):
+        coroutine = owner.get_coro()
+        return f"task {getattr(coroutine, '__qualname__', coroutine)} ({owner.get_name()})"
+    return repr(handle)
+
+
+def report_callbacks(since: float) -> None:
+    """BENCH_CALLBACKS=1: the callbacks that ran in a stall, the longest and by kind."""
+    inside = [r for r in RUNS if r[0] + r[1] >= since]
+    print(f"  {len(inside)} callbacks ran {sum(r[1] for r in inside) * 1000:.0f} ms:")
+    for _began, took, what in sorted(inside, key=lambda r: -r[1])[:6]:
+        print(f"    {took * 1000:5.1f} ms {what[:160]}")
+    kinds: dict[str, list[float]] = {}
+    for _began, took, what in inside:
+        kinds.setdefault(what.split(" (")[0], []).append(took)
+    ranked = sorted(kinds.items(), key=lambda k: -sum(k[1]))[:6]
+    shown = [f"{k[:60]} {len(v)}× {sum(v) * 1000:.0f} ms" for k, v in ranked]
+    print("    by kind: " + "; ".join(shown))
+
+
+def time_callbacks() -> None:
+    """BENCH_CALLBACKS=1: every callback the loop runs, kept for the stall report."""
+    run = asyncio.events.Handle._run
+    clock = time.monotonic
+
+    def timed(handle: Any) -> None:
+        began = clock()
+        run(handle)
+        RUNS.append((began, clock() - began, what_runs(handle)))
+
+    asyncio.events.Handle._run = timed  # type: ignore[method-assign]
+
+
 def serve_bot() -> None:
     """The bot as `zhengfeng run` starts it, with the bench's clock and probe."""
     from bot.app import build_application, poll
     from bot.runtime.settings import load_settings
 
+    if os.environ.get("BENCH_CALLBACKS"):
+        time_callbacks()
     began = time.monotonic()
     application = build_application(
         load_settings(), clock=lambda: START + timedelta(seconds=time.monotonic() - began)
