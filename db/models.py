@@ -19,6 +19,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+ROW_ID_MAX = 2**31 - 1
+"""The largest row id: ids are PostgreSQL `integer`s. A larger number typed or pressed names no
+row, and looking it up would fail with an overflow instead of finding nothing."""
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """SQLite forgets time zones; give every datetime back as aware UTC on every backend."""
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from db.models import ROW_ID_MAX
+
 MAX_BYTES = 64
 
 
@@ -41,10 +43,12 @@ class CallbackSpec:
 
 def as_int(value: str | None) -> int | None:
     """Parse an id from callback data or a typed word without trusting it to be one (ASCII digits
-    only: `²` is a digit to `str.isdigit` but not to `int`)."""
+    only: `²` is a digit to `str.isdigit` but not to `int`; and no more than a row id can be:
+    a forged 11-digit id overflowed PostgreSQL's integer in the lookup)."""
     if value is None or not value.isascii() or not value.isdigit() or len(value) > 12:
         return None
-    return int(value)
+    number = int(value)
+    return number if number <= ROW_ID_MAX else None
 
 
 MENU = CallbackSpec("m", ("action",))

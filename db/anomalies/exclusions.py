@@ -28,6 +28,7 @@ from db.anomalies.rules import ItemKind
 from db.appraisal.results import compute_round_results
 from db.bulletin.quarters import quarter_of
 from db.models import (
+    ROW_ID_MAX,
     AppraisalRound,
     Ballot,
     QuarterBulletin,
@@ -35,9 +36,6 @@ from db.models import (
     RoundState,
     ServiceRating,
 )
-
-ID_MAX = 2**31 - 1
-"""Larger ids name no row (and would overflow PostgreSQL's integer)."""
 
 
 class Refusal(StrEnum):
@@ -81,7 +79,7 @@ class Changed:
 
 
 async def _ballot_item(session: AsyncSession, ballot_id: int) -> Item | None:
-    if not 0 < ballot_id <= ID_MAX:
+    if not 0 < ballot_id <= ROW_ID_MAX:
         return None
     ballot = await session.get(Ballot, ballot_id, populate_existing=True)
     if ballot is None:
@@ -98,7 +96,7 @@ async def _ballot_item(session: AsyncSession, ballot_id: int) -> Item | None:
 
 
 async def _rating_item(session: AsyncSession, rating_id: int) -> Item | None:
-    if not 0 < rating_id <= ID_MAX:
+    if not 0 < rating_id <= ROW_ID_MAX:
         return None
     rating = await session.get(ServiceRating, rating_id, populate_existing=True)
     if rating is None:

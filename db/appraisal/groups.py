@@ -16,7 +16,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from db.models import Account, EvaluatorGroup, Role, RoleGrant
+from db.models import ROW_ID_MAX, Account, EvaluatorGroup, Role, RoleGrant
 
 CODE = re.compile(r"^[A-Za-z0-9]{1,20}$")
 NAME_MAX = 100
@@ -135,7 +135,9 @@ async def find_evaluator(session: AsyncSession, word: str) -> RoleGrant | None:
     if not digits.isascii() or not digits.isdigit() or len(digits) > 15:
         return None
     number = int(digits)
-    grant = await session.get(RoleGrant, number)
+    # A number past a row id's range is a Telegram id (on PostgreSQL it would overflow the
+    # integer column of a grant id).
+    grant = await session.get(RoleGrant, number) if number <= ROW_ID_MAX else None
     if grant is not None and grant.role is Role.evaluator and grant.revoked_at is None:
         return grant
     account = (await session.exec(select(Account).where(Account.telegram_id == number))).first()

@@ -83,7 +83,8 @@ async def _units_of(session: AsyncSession, form: RoundForm) -> list[Department] 
             Department.kind == DepartmentKind.department, Department.dept_class == form.unit_class
         )
     else:
-        statement = statement.where(col(Department.code).in_(list(form.unit_codes)))
+        # Codes are kept as imported (`w002` as well as `W002`) and typed in any case.
+        statement = statement.where(func.upper(Department.code).in_(list(form.unit_codes)))
     units = list((await session.exec(statement.order_by(col(Department.code)))).all())
     if form.units is UnitScope.listed:
         by_code = {u.code.upper(): u for u in units}

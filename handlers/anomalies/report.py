@@ -15,9 +15,7 @@ from db.anomalies.load import month_findings, round_findings
 from db.anomalies.rules import ItemKind
 from db.calendar.workdays import load_calendar
 from db.engine import off_the_loop
-from db.models import AppraisalRound
-
-ROUND_ID_MAX = 2**31 - 1
+from db.models import ROW_ID_MAX, AppraisalRound
 
 
 @turn_handler
@@ -40,7 +38,7 @@ async def anomalies(turn: Turn) -> None:
     word = words[0] if words else None
     if word is not None and word.isascii() and word.isdigit():
         round_ = (
-            await turn.session.get(AppraisalRound, int(word)) if int(word) <= ROUND_ID_MAX else None
+            await turn.session.get(AppraisalRound, int(word)) if int(word) <= ROW_ID_MAX else None
         )
         if round_ is None:
             turn.say(_("No appraisal round has the id {id}.").format(id=esc(word)))

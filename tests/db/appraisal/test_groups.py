@@ -92,3 +92,29 @@ async def test_an_evaluator_invite_grants_its_group(session: AsyncSession) -> No
     assert grant.id is not None
     await revoke_role(session, grant.id, NOW)
     assert await find_evaluator(session, str(person.telegram_id)) is None
+
+
+async def test_an_evaluator_is_found_by_a_telegram_id_beyond_a_row_ids_range(
+    session: AsyncSession,
+) -> None:
+    """Telegram ids of recent accounts pass 2**31: they are no grant id, and on PostgreSQL
+    looking one up as a grant id overflowed the integer column and failed the command."""
+    qy = await group_by_word(session, "QY")
+    assert qy is not None
+    person = Account(telegram_id=6_123_456_789)
+    session.add(person)
+    await session.flush()
+    assert person.id is not None
+    _invite, token = await create_invite(
+        session,
+        role=Role.evaluator,
+        department_id=None,
+        group_id=qy.id,
+        created_by=None,
+        now=NOW,
+        ttl=WEEK,
+    )
+    grant = await redeem_invite(session, token, person.id, NOW)
+    assert not isinstance(grant, InviteProblem)
+    assert await find_evaluator(session, "6123456789") == grant
+    assert await find_evaluator(session, "999999999999999") is None

@@ -17,6 +17,8 @@ from db.engine import create_engine, session_factory
 from db.models import (
     AppraisalRound,
     AuditEvent,
+    Department,
+    DepartmentKind,
     OutboxMessage,
     RoundGroup,
     RoundResult,
@@ -159,3 +161,23 @@ async def test_only_admins_open_rounds(office: Harness) -> None:
     assert await rows(bot, AppraisalRound) == []
     assert "No appraisal round has the number 7" in texts(await bot.say(ADMIN, "/round status 7"))
     assert "Please add the round's number" in texts(await bot.say(ADMIN, "/round close"))
+
+
+async def test_units_are_named_by_code_in_any_case_and_huge_ids_name_no_round(
+    office: Harness,
+) -> None:
+    """A unit imported as `w120` is put in a round typed as W120 (codes are kept as imported and
+    matched regardless of case, as everywhere else); and an id past a row id's range names no
+    round (on PostgreSQL its lookup overflowed and the admin got an error)."""
+    bot = office
+    engine = create_engine(bot.settings.database.url)
+    async with session_factory(engine)() as session:
+        session.add(Department(code="w120", name="测试窗口", kind=DepartmentKind.department))
+        await session.commit()
+    await engine.dispose()
+    opened = texts(await bot.say(ADMIN, FORM.replace("单位：D001 D010 D011", "单位：W120 d001")))
+    assert "Appraisal round #1 opened" in opened
+    assert len(await rows(bot, RoundUnit)) == 2
+    for word in ("99999999999", "2147483648"):
+        answer = texts(await bot.say(ADMIN, f"/round status {word}"))
+        assert f"No appraisal round has the number {word}" in answer
