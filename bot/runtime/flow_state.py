@@ -33,6 +33,14 @@ until it ends, and the first one registered takes any text, so one left waiting 
 what is typed for a newer one."""
 
 
+CITIZEN_FLOWS = ("reporter", "service_rating", "report")
+"""The conversations in which anybody types for a step (a reporter's answer, a rating's reason,
+a report's description). They are registered before the official flows, so one left waiting
+takes the text typed for an official's step as well."""
+
+TYPED_FLOWS = (*CITIZEN_FLOWS, *OFFICIAL_FLOWS)
+
+
 def chat_key(turn: Turn) -> tuple[int, int]:
     """The conversation-state key of the person in this chat."""
     chat, user = turn.update.effective_chat, turn.update.effective_user
@@ -65,9 +73,9 @@ async def target_id(turn: Turn, name: str) -> int | None:
     return stored if isinstance(stored, int) else None
 
 
-async def leave_other_flows(turn: Turn, keep: str, flows: Collection[str] = OFFICIAL_FLOWS) -> None:
-    """The person pressed or sent what starts the flow `keep`: their other official flows (or
-    the given `flows`) end here, so the next text goes to the step they were just asked for,
+async def leave_other_flows(turn: Turn, keep: str, flows: Collection[str] = TYPED_FLOWS) -> None:
+    """The person pressed or sent what starts the flow `keep`: their other typing flows (or the
+    given `flows`) end here, so the next text goes to the step they were just asked for,
     not to a step of an older flow they left without /cancel (an inspection's unit search is
     not a return's comments). What those flows kept (drafts) stays; their own entry continues
     them."""

@@ -24,6 +24,7 @@ and ends, which is how the idle timeout holds across restarts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from enum import IntEnum
 
@@ -701,13 +702,35 @@ async def cancel(turn: Turn) -> int:
     return END
 
 
+OWN_BUTTONS = re.compile(
+    "^(?:"
+    + "|".join(
+        re.escape(spec.prefix)
+        for spec in (
+            cb.CATEGORY,
+            cb.DEPARTMENT,
+            cb.TIME_PLACE,
+            cb.EVIDENCE,
+            cb.IDENTITY,
+            cb.SUMMARY,
+            cb.EDIT,
+        )
+    )
+    + "):"
+)
+"""The flow's own buttons: an old one of them gets the current question again. Another flow's
+button (a ballot's, a case's) goes to that flow as if no report were open: caught here, it
+only repeated the report's question, and an evaluator with a report half-written could not
+start rating."""
+
+
 def build_handler() -> ConversationHandler[BotContext]:
     reask = {state: step(_reask(state)) for state in State}
 
     def fallback(state: State) -> list[Handler]:
         return [
             MessageHandler((TEXT | MEDIA | NOT_TEXT_OR_FILE), reask[state]),
-            CallbackQueryHandler(reask[state]),
+            CallbackQueryHandler(reask[state], pattern=OWN_BUTTONS),
         ]
 
     states: dict[object, list[Handler]] = {

@@ -25,7 +25,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 
 from bot.runtime import callbacks as cb
 from bot.runtime.conversation import END, PRIVATE, TEXT, conversation, stay_in
-from bot.runtime.flow_state import chat_key, target_value
+from bot.runtime.flow_state import chat_key, leave_other_flows, target_value
 from bot.runtime.i18n import N_, Translator, gettext_for
 from bot.runtime.input import no_longer_valid, typed_text
 from bot.runtime.render import esc
@@ -257,6 +257,8 @@ async def choose_reason(turn: Turn) -> int:
         turn.say(_("Thank you! Your rating was recorded."))
         return END
     if code == "other":
+        # The reason is typed: a report or an official's step left waiting must not take it.
+        await leave_other_flows(turn, CONVERSATION)
         await store_state(turn.session, TARGETS, chat_key(turn), {"rating": rating.id})
         turn.say(
             _("Please type the reason in a few words (up to {max} characters), or /cancel.").format(

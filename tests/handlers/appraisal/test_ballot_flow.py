@@ -176,3 +176,32 @@ async def test_a_round_of_a_hundred_units_still_fits_one_message(office: Harness
     overview = bot.api.last_message(INVESTOR.id)
     assert len(labels(bot.api, overview)) <= 91
     assert len(overview["text"]) <= 4096 and "you rated 0 of 100 units" in overview["text"]
+
+
+async def test_a_comment_goes_to_the_ballot_while_a_report_waits_for_its_description(
+    office: Harness,
+) -> None:
+    """The report flow is registered before the ballot and takes any text while it waits for a
+    description: an evaluator who left a report half-written and then rates a unit had their
+    comment taken as the report's description (review of issue 14, bug 1). Asking for the
+    comment ends the waiting report step; the report's draft stays for /report."""
+    bot = office
+    await evaluators(bot)
+    await bot.say(ADMIN, TWO)
+    ids = await unit_ids(bot)
+    await bot.say(INVESTOR, "/report")
+    await bot.press(INVESTOR, "Passing the buck")
+    await bot.say(INVESTOR, "公安")
+    asked = texts(await bot.press(INVESTOR, "市公安局"))
+    assert "describe" in asked.lower()
+
+    overview = texts(await bot.press(INVESTOR, "Start rating"))
+    assert "you rated 0 of 3 units" in overview, overview
+    await bot.press(INVESTOR, "Rate next: 市发改委")
+    comment = "窗口服务热情，办事效率很高，值得表扬。"
+    answer = await rate(bot, INVESTOR, ("4", "5"), comment)
+    assert "Comment saved." in answer
+    investor = {d: b for (_a, d), b in (await ballots(bot)).items()}
+    assert investor[ids["D001"]].comment == comment
+    resumed = texts(await bot.say(INVESTOR, "/report"))
+    assert "unfinished" in resumed.lower()
