@@ -351,8 +351,12 @@ async def test_a_persons_message_does_not_wait_behind_the_bulk(tmp_path: Path) -
             await put(bot, f"bulk:{user.id}", user.id)
         sender = sender_of(bot)
         sender.wake.set()
-        await asyncio.sleep(0.3)  # the bulk is under way, each message waiting for its slot
-        assert 1 <= sum(delivered(bot, u.id, "bulk:") for u in strangers) <= 3
+        for _ in range(500):  # up to 5 s: the bulk under way, each message waiting for its slot
+            before = sum(delivered(bot, u.id, "bulk:") for u in strangers)
+            if before:
+                break
+            await asyncio.sleep(0.01)
+        assert 1 <= before < len(strangers)
         await put(bot, "ack:citizen", CITIZEN.id, urgent=True)
 
         async def answer_the_citizen() -> None:
@@ -361,7 +365,9 @@ async def test_a_persons_message_does_not_wait_behind_the_bulk(tmp_path: Path) -
 
         await asyncio.create_task(answer_the_citizen())
         assert delivered(bot, CITIZEN.id, "ack:citizen") == 1
-        # At five a second the ten bulk messages take two seconds; the person's went first.
-        assert sum(delivered(bot, u.id, "bulk:") for u in strangers) < 5
+        # At five a second the ten bulk messages take two seconds; the person's went first: at
+        # most the one bulk message already booked went between. (Counted against what had gone
+        # before, not against the clock, which a loaded machine stretches.)
+        assert sum(delivered(bot, u.id, "bulk:") for u in strangers) <= before + 1
     finally:
         await bot.stop()
