@@ -26,7 +26,6 @@ statement a turn.
 from __future__ import annotations
 
 import asyncio
-import heapq
 import itertools
 import time
 import weakref
@@ -47,7 +46,7 @@ class _Stretch:
         self.loop = loop
         self.since = clock()
         self.waiting: list[tuple[int, asyncio.Future[None]]] = []
-        """A heap by place in line: the ticket a task took when it first stepped aside."""
+        """Each waiting task's place in line (the ticket it took when it first stepped aside)."""
         self.tickets = itertools.count()
         self.break_queued = False
 
@@ -56,7 +55,7 @@ class _Stretch:
 
     async def wait_for_break(self, ticket: int) -> None:
         woken: asyncio.Future[None] = self.loop.create_future()
-        heapq.heappush(self.waiting, (ticket, woken))
+        self.waiting.append((ticket, woken))
         if not self.break_queued:
             self.break_queued = True
             self.loop.call_soon(self.give_break)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from telegram.ext import CommandHandler
 
 from bot.documents.anomaly_report import anomaly_text, month_title, round_title, thresholds
+from bot.runtime import callbacks as cb
 from bot.runtime.admin import month_or_say, require_admin
 from bot.runtime.conversation import PRIVATE
 from bot.runtime.render import esc
@@ -15,7 +16,7 @@ from db.anomalies.load import month_findings, round_findings
 from db.anomalies.rules import ItemKind
 from db.calendar.workdays import load_calendar
 from db.engine import off_the_loop
-from db.models import ROW_ID_MAX, AppraisalRound
+from db.models import AppraisalRound
 
 
 @turn_handler
@@ -37,9 +38,8 @@ async def anomalies(turn: Turn) -> None:
     rules = thresholds(settings.anomalies)
     word = words[0] if words else None
     if word is not None and word.isascii() and word.isdigit():
-        round_ = (
-            await turn.session.get(AppraisalRound, int(word)) if int(word) <= ROW_ID_MAX else None
-        )
+        round_id = cb.as_int(word)
+        round_ = await turn.session.get(AppraisalRound, round_id) if round_id is not None else None
         if round_ is None:
             turn.say(_("No appraisal round has the id {id}.").format(id=esc(word)))
             return
