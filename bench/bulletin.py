@@ -30,10 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from digest import TZ, generate, upgrade_reused  # noqa: E402
+from digest import TZ, database  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from db import migrate  # noqa: E402
 from db.bulletin.bulletin import compute_bulletin  # noqa: E402
 from db.bulletin.quarters import parse_quarter  # noqa: E402
 from db.bulletin.scoring import BulletinWeights  # noqa: E402
@@ -135,14 +134,7 @@ def main() -> None:
     parser.add_argument("--db", type=Path, help="reuse this file when it exists")
     args = parser.parse_args()
     folder = tempfile.TemporaryDirectory(prefix="zhengfeng-bench-")
-    path = args.db or Path(folder.name) / "bulletin.db"
-    if not path.exists():
-        began = time.perf_counter()
-        migrate.upgrade(f"sqlite+aiosqlite:///{path}")
-        generate(path, args.reports, args.departments, 12)
-        print(f"generated in {time.perf_counter() - began:.1f} s: {path}")
-    else:
-        upgrade_reused(path)
+    path = database(args.db, Path(folder.name), args.reports, args.departments, 12)
     asyncio.run(measure(path, args.runs))
     folder.cleanup()
 

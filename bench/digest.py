@@ -190,6 +190,20 @@ def upgrade_reused(path: Path) -> None:
         print(f"upgraded {before} → {after} and analysed in {time.perf_counter() - began:.1f} s")
 
 
+def database(kept: Path | None, folder: Path, reports: int, departments: int, months: int) -> Path:
+    """The file to measure: `kept` (`--db`) reused when it exists, else generated there or in
+    `folder`."""
+    path = kept or folder / "reports.db"
+    if not path.exists():
+        began = time.perf_counter()
+        migrate.upgrade(f"sqlite+aiosqlite:///{path}")
+        generate(path, reports, departments, months)
+        print(f"generated in {time.perf_counter() - began:.1f} s: {path}")
+    else:
+        upgrade_reused(path)
+    return path
+
+
 async def timed(runs: int, job: Callable[[], Awaitable[object]]) -> float:
     await job()  # warm-up: page cache and statement caches
     times = []
@@ -279,14 +293,7 @@ def main() -> None:
     parser.add_argument("--db", type=Path, help="reuse this file when it exists")
     args = parser.parse_args()
     folder = tempfile.TemporaryDirectory(prefix="zhengfeng-bench-")
-    path = args.db or Path(folder.name) / "digest.db"
-    if not path.exists():
-        began = time.perf_counter()
-        migrate.upgrade(f"sqlite+aiosqlite:///{path}")
-        generate(path, args.reports, args.departments, args.months)
-        print(f"generated in {time.perf_counter() - began:.1f} s: {path}")
-    else:
-        upgrade_reused(path)
+    path = database(args.db, Path(folder.name), args.reports, args.departments, args.months)
     asyncio.run(measure(path, args.runs))
     folder.cleanup()
 
