@@ -32,6 +32,7 @@ from db.bulletin.quarters import parse_quarter
 from db.calendar.months import month_bounds
 from db.calendar.workdays import WorkCalendar
 from db.cases.metrics import department_metrics
+from db.engine import off_the_loop
 from db.models import (
     Account,
     AppraisalRound,
@@ -221,15 +222,18 @@ async def round_findings(
     tz: ZoneInfo,
 ) -> Findings:
     """The anomalies of one round's ballots; its units' scores (the frozen ones of a closed
-    round, those of the ballots so far of an open one) beside their report satisfaction."""
+    round, those of the ballots so far of an open one) beside their report satisfaction. Read
+    off the event loop: the report figures are the digest's aggregates, hundreds of
+    milliseconds on a city's database."""
     assert round_.id is not None
-    ballots = await round_ballots(session, round_.id)
-    accounts = await account_records(session, (b.account_id for b in ballots))
-    start, end = round_span(round_, tz)
-    reports = await _report_satisfaction(session, start, end, now, calendar, tz)
-    units = _compare(await _round_scores(session, round_, ballots), reports)
-    flags = ballot_round_flags(ballots, accounts, units, round_.scale_max, thresholds)
-    return await _findings(session, flags, len(ballots), accounts)
+    with off_the_loop():  # the round's ballots and its units' report figures
+        ballots = await round_ballots(session, round_.id)
+        accounts = await account_records(session, (b.account_id for b in ballots))
+        start, end = round_span(round_, tz)
+        reports = await _report_satisfaction(session, start, end, now, calendar, tz)
+        units = _compare(await _round_scores(session, round_, ballots), reports)
+        flags = ballot_round_flags(ballots, accounts, units, round_.scale_max, thresholds)
+        return await _findings(session, flags, len(ballots), accounts)
 
 
 async def _round_scores(
@@ -277,14 +281,15 @@ async def month_findings(
     """The anomalies of one month's service ratings (`month`: its first day)."""
     start, end = month_bounds(month, tz)
     last_day = (end.astimezone(tz) - timedelta(days=1)).date()
-    ratings = await span_ratings(session, month, last_day)
-    ids = {r.account_id for r in ratings}
-    accounts = await account_records(session, ids)
-    units_rated, balloting = await rating_activity(session, ids)
-    figures = await rating_figures(session, month, last_day)
-    reports = await _report_satisfaction(session, start, end, now, calendar, tz)
-    units = _compare(
-        ((f.department_id, f.satisfaction_rate, f.ratings) for f in figures.values()), reports
-    )
-    flags = rating_month_flags(ratings, accounts, units, units_rated, balloting, thresholds)
-    return await _findings(session, flags, len(ratings), accounts)
+    with off_the_loop():  # a month's ratings and a city's report figures
+        ratings = await span_ratings(session, month, last_day)
+        ids = {r.account_id for r in ratings}
+        accounts = await account_records(session, ids)
+        units_rated, balloting = await rating_activity(session, ids)
+        figures = await rating_figures(session, month, last_day)
+        reports = await _report_satisfaction(session, start, end, now, calendar, tz)
+        units = _compare(
+            ((f.department_id, f.satisfaction_rate, f.ratings) for f in figures.values()), reports
+        )
+        flags = rating_month_flags(ratings, accounts, units, units_rated, balloting, thresholds)
+        return await _findings(session, flags, len(ratings), accounts)

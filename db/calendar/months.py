@@ -31,10 +31,14 @@ def _next_month(month: date) -> date:
     return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
+def month_before(month: date) -> date:
+    """The first day of the month before `month`'s."""
+    return date(month.year - 1, 12, 1) if month.month == 1 else date(month.year, month.month - 1, 1)
+
+
 def previous_month(now: datetime, tz: ZoneInfo) -> date:
     """The month before `now`'s local month: what the job on the 1st working day reports."""
-    today = local_date(now, tz)
-    return date(today.year - 1, 12, 1) if today.month == 1 else date(today.year, today.month - 1, 1)
+    return month_before(local_date(now, tz))
 
 
 def month_bounds(month: date, tz: ZoneInfo) -> tuple[datetime, datetime]:

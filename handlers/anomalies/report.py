@@ -15,7 +15,6 @@ from bot.runtime.turn import Turn, turn_handler
 from db.anomalies.load import month_findings, round_findings
 from db.anomalies.rules import ItemKind
 from db.calendar.workdays import load_calendar
-from db.engine import off_the_loop
 from db.models import AppraisalRound
 
 
@@ -43,19 +42,17 @@ async def anomalies(turn: Turn) -> None:
         if round_ is None:
             turn.say(_("No appraisal round has the id {id}.").format(id=esc(word)))
             return
-        with off_the_loop():  # the round's ballots and its units' report figures
-            findings = await round_findings(
-                turn.session, round_, rules, turn.now, calendar=calendar, tz=settings.tz
-            )
+        findings = await round_findings(
+            turn.session, round_, rules, turn.now, calendar=calendar, tz=settings.tz
+        )
         turn.say(anomaly_text(round_title(round_, _), findings, ItemKind.ballot, _, settings.tz))
         return
     month = month_or_say(turn, word, usage)
     if month is None:
         return
-    with off_the_loop():  # a month's ratings and a city's report figures
-        findings = await month_findings(
-            turn.session, month, rules, turn.now, calendar=calendar, tz=settings.tz
-        )
+    findings = await month_findings(
+        turn.session, month, rules, turn.now, calendar=calendar, tz=settings.tz
+    )
     turn.say(anomaly_text(month_title(month, _), findings, ItemKind.rating, _, settings.tz))
 
 

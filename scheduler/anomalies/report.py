@@ -29,12 +29,12 @@ from bot.runtime.i18n import Translator, gettext_for
 from bot.runtime.services import BotContext, Services
 from db.anomalies.load import Findings, month_findings, round_findings
 from db.anomalies.rules import ItemKind
-from db.calendar.months import month_bounds, previous_month
-from db.calendar.workdays import WorkCalendar, load_calendar, local_date, next_working_day
-from db.delivery.outbox import enqueue
-from db.engine import off_the_loop
-from db.models import AppraisalRound, OutboxMessage, RoundState, ServiceRating
+from db.calendar.months import month_before, month_bounds, previous_month
+from db.calendar.workdays import WorkCalendar, load_calendar, local_date
+from db.delivery.outbox import enqueue, existing_keys
+from db.models import AppraisalRound, RoundState, ServiceRating
 from db.people.roles import Recipient, admin_recipients
+from scheduler.office.digest import first_working_day
 
 log = logging.getLogger(__name__)
 
@@ -53,22 +53,7 @@ def month_key(month: date) -> str:
 async def _queued(session: AsyncSession, prefix: str, admins: list[Recipient]) -> bool:
     """Whether the report of `prefix` is in the outbox for one of `admins` (exact keys: the
     unique index on `dedupe_key` answers)."""
-    keys = [f"{prefix}{admin.telegram_id}" for admin in admins]
-    found = await session.scalar(
-        select(func.count())
-        .select_from(OutboxMessage)
-        .where(col(OutboxMessage.dedupe_key).in_(keys))
-    )
-    return bool(found)
-
-
-def _month_before(month: date) -> date:
-    return date(month.year - 1, 12, 1) if month.month == 1 else month.replace(month=month.month - 1)
-
-
-def _first_working_day(month: date, calendar: WorkCalendar) -> date:
-    day = month.replace(day=1)
-    return day if calendar.is_working_day(day) else next_working_day(day, calendar)
+    return bool(await existing_keys(session, [f"{prefix}{admin.telegram_id}" for admin in admins]))
 
 
 def _month_due(now: datetime, calendar: WorkCalendar, services: Services) -> bool:
@@ -76,7 +61,7 @@ def _month_due(now: datetime, calendar: WorkCalendar, services: Services) -> boo
     has come."""
     settings = services.settings
     today = local_date(now, settings.tz)
-    due = _first_working_day(today, calendar)
+    due = first_working_day(today, calendar)
     return today > due or (
         today == due and now.astimezone(settings.tz).time() >= settings.digest.send_at
     )
@@ -87,7 +72,7 @@ def _months_due(now: datetime, calendar: WorkCalendar, services: Services) -> li
     before this one, last month only once its report is due."""
     months = [previous_month(now, services.settings.tz)]
     while len(months) < CATCH_UP_MONTHS:
-        months.append(_month_before(months[-1]))
+        months.append(month_before(months[-1]))
     if not _month_due(now, calendar, services):
         months = months[1:]
     return months[::-1]
@@ -156,10 +141,7 @@ async def publish_anomaly_reports(services: Services, now: datetime) -> int:
         ).all()
         for round_ in closed:
             assert round_.id is not None
-            with off_the_loop():  # the round's ballots and its units' report figures
-                findings = await round_findings(
-                    session, round_, rules, now, calendar=calendar, tz=tz
-                )
+            findings = await round_findings(session, round_, rules, now, calendar=calendar, tz=tz)
             added += await _queue_report(
                 session,
                 services,
@@ -178,10 +160,7 @@ async def publish_anomaly_reports(services: Services, now: datetime) -> int:
                 session, month, tz
             ):
                 continue
-            with off_the_loop():  # a month's ratings and a city's report figures
-                findings = await month_findings(
-                    session, month, rules, now, calendar=calendar, tz=tz
-                )
+            findings = await month_findings(session, month, rules, now, calendar=calendar, tz=tz)
             added += await _queue_report(
                 session,
                 services,

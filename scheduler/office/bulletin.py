@@ -19,7 +19,7 @@ from bot.runtime.i18n import gettext_for
 from bot.runtime.services import BotContext, Services
 from db.bulletin.bulletin import freeze, stored_bulletin
 from db.bulletin.quarters import Quarter, last_finished_quarter
-from db.calendar.workdays import WorkCalendar, load_calendar, local_date, next_working_day
+from db.calendar.workdays import WorkCalendar, load_calendar, local_date, working_day_after
 from db.delivery.outbox import enqueue
 from db.models import Role
 from db.office.digest import in_service_since
@@ -30,8 +30,7 @@ log = logging.getLogger(__name__)
 
 def sending_day(quarter: Quarter, calendar: WorkCalendar) -> date:
     """The first working day after the quarter."""
-    day = quarter.following().first_day
-    return day if calendar.is_working_day(day) else next_working_day(day, calendar)
+    return working_day_after(quarter.following().first_day, 0, calendar)
 
 
 def bulletin_key(quarter: Quarter) -> str:

@@ -19,7 +19,7 @@ from bot.documents.digest_bundle import DigestBundle, build_digest_bundle, keep_
 from bot.runtime.fairness import let_others_run
 from bot.runtime.services import BotContext, Services
 from db.calendar.months import month_bounds, previous_month
-from db.calendar.workdays import WorkCalendar, load_calendar, local_date, next_working_day
+from db.calendar.workdays import WorkCalendar, load_calendar, local_date, working_day_after
 from db.delivery.outbox import enqueue
 from db.models import Department, OutboxMessage, Role
 from db.office.digest import in_service_since
@@ -32,8 +32,7 @@ UNITS_PER_TURN = 20
 
 
 def first_working_day(month: date, calendar: WorkCalendar) -> date:
-    day = month.replace(day=1)
-    return day if calendar.is_working_day(day) else next_working_day(day, calendar)
+    return working_day_after(month.replace(day=1), 0, calendar)
 
 
 def digest_key(month: date) -> str:
