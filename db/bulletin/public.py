@@ -20,9 +20,7 @@ from db.bulletin.quarters import parse_quarter
 from db.models import Department, DepartmentKind
 from db.people.departments import department_by_code
 from db.ratings.links import current_poster_token
-
-POSTER_KINDS = frozenset({DepartmentKind.window, DepartmentKind.key_position})
-"""The units rated with a poster (公述民评): service windows and key positions."""
+from db.ratings.service import POSTER_KINDS
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -220,6 +221,21 @@ async def revoke_invite(session: AsyncSession, invite_id: int, now: datetime) ->
     session.add(invite)
     await session.flush()
     return True
+
+
+async def holds_unit_role(
+    session: AsyncSession, account_id: int, department_id: int, roles: Collection[Role]
+) -> bool:
+    """Whether the account holds one of `roles` for the unit, not revoked."""
+    found = await session.exec(
+        select(RoleGrant.id).where(
+            RoleGrant.account_id == account_id,
+            RoleGrant.department_id == department_id,
+            col(RoleGrant.role).in_(list(roles)),
+            col(RoleGrant.revoked_at).is_(None),
+        )
+    )
+    return found.first() is not None
 
 
 async def active_roles(session: AsyncSession, account_id: int) -> list[RoleGrant]:

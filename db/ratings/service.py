@@ -27,12 +27,11 @@ from db.models import (
     RatingLink,
     RatingLinkKind,
     Role,
-    RoleGrant,
     ServiceRating,
     ServiceRatingValue,
 )
 from db.people.departments import department_by_code
-from db.people.roles import hash_token
+from db.people.roles import DEPARTMENT_ROLES, hash_token, holds_unit_role
 from db.queries import insert_or_skip, table_of
 from db.ratings.links import link_for_token, new_rating_token
 
@@ -88,19 +87,6 @@ async def _rated(session: AsyncSession, account_id: int, department_id: int, key
     return found.first() is not None
 
 
-async def _of_unit(session: AsyncSession, account_id: int, department_id: int) -> bool:
-    """An active liaison or leader grant of the unit."""
-    found = await session.exec(
-        select(RoleGrant.id).where(
-            RoleGrant.account_id == account_id,
-            RoleGrant.department_id == department_id,
-            col(RoleGrant.role).in_([Role.liaison, Role.leader]),
-            col(RoleGrant.revoked_at).is_(None),
-        )
-    )
-    return found.first() is not None
-
-
 async def _single_ratings_on(
     session: AsyncSession, account_id: int, department_id: int, today: date
 ) -> int:
@@ -129,7 +115,7 @@ async def _usable(
         return RatingProblem.inactive_unit
     if link.kind is RatingLinkKind.single and link.used_at is not None:
         return RatingProblem.used
-    if await _of_unit(session, account_id, link.department_id):
+    if await holds_unit_role(session, account_id, link.department_id, DEPARTMENT_ROLES):
         return RatingProblem.own_unit
     if link.kind is RatingLinkKind.single and link.created_by == account_id:
         return RatingProblem.own_link
@@ -324,15 +310,7 @@ async def poster_unit(session: AsyncSession, code: str) -> Department | PosterPr
 
 async def is_unit_liaison(session: AsyncSession, account_id: int, department_id: int) -> bool:
     """An active liaison grant for the unit (who may print its poster and make its links)."""
-    found = await session.exec(
-        select(RoleGrant.id).where(
-            RoleGrant.account_id == account_id,
-            RoleGrant.department_id == department_id,
-            RoleGrant.role == Role.liaison,
-            col(RoleGrant.revoked_at).is_(None),
-        )
-    )
-    return found.first() is not None
+    return await holds_unit_role(session, account_id, department_id, (Role.liaison,))
 
 
 async def set_duties(session: AsyncSession, unit: Department, text: str | None) -> None:
