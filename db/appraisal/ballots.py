@@ -1,6 +1,7 @@
 """Casting and changing ballots: one per evaluator, unit and round, until the round closes.
 
-Every call checks again what a button cannot prove: the round is open and not past its close,
+Every call checks again what a button cannot prove: the round is open and not past its close
+(and holds it open until the ballot is committed, `db.appraisal.rounds.hold_open`),
 the account still holds an evaluator grant in one of its groups, the unit is one the round rates
 and each mark is on the round's scale. A refusal changes nothing.
 
@@ -22,7 +23,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.appraisal.results import dimensions_of
-from db.appraisal.rounds import invited_group
+from db.appraisal.rounds import hold_open, invited_group
 from db.models import AppraisalRound, Ballot, RoundState, RoundUnit
 
 COMMENT_MAX = 500
@@ -103,6 +104,8 @@ async def cast_ballot(
     found = await rater(session, round_id, account_id, now)
     if isinstance(found, BallotProblem):
         return found
+    if not await hold_open(session, round_id):
+        return BallotProblem.closed
     if not await in_round(session, round_id, department_id):
         return BallotProblem.unknown_unit
     if marks is not None and not marks_fit(found.round, marks, complete=True):
@@ -155,6 +158,8 @@ async def set_comment(
     found = await rater(session, round_id, account_id, now)
     if isinstance(found, BallotProblem):
         return found
+    if not await hold_open(session, round_id):
+        return BallotProblem.closed
     ballot = await ballot_of(session, round_id, department_id, account_id)
     if ballot is None or ballot.scores is None:
         return BallotProblem.no_ballot

@@ -310,6 +310,25 @@ async def unfinished_evaluators(session: AsyncSession, round_id: int) -> list[In
     ]
 
 
+async def hold_open(session: AsyncSession, round_id: int) -> bool:
+    """Keep the round from closing until this transaction ends; False if it has closed already.
+
+    A ballot read as open and written a moment later could land in a round whose results a
+    close froze in between, counted nowhere. This conditional UPDATE changes nothing but meets
+    `close_round`'s: on PostgreSQL it waits for a close under way (which holds the same row)
+    and then finds the row no longer open; on SQLite it takes the one write lock, after which no
+    close commits before this transaction does. So a ballot is either in the frozen results or
+    refused as closed.
+    """
+    held = await session.exec(
+        update(AppraisalRound)
+        .where(col(AppraisalRound.id) == round_id, col(AppraisalRound.state) == RoundState.open)
+        .values(state=RoundState.open)
+        .execution_options(synchronize_session=False)
+    )
+    return held.rowcount == 1
+
+
 async def close_round(
     session: AsyncSession, round_: AppraisalRound, now: datetime
 ) -> list[UnitResult] | None:

@@ -226,3 +226,37 @@ async def test_the_close_freezes_what_was_cast(session: AsyncSession) -> None:
         await create_round(session, FORM, created_by=None, now=NOW + timedelta(days=9), tz=TZ),
         Refusal,
     )
+
+
+async def test_a_ballot_cast_while_the_round_closes_is_refused(engine: AsyncEngine) -> None:
+    """The close froze the results without it: stored, it would be counted nowhere."""
+    sessions = session_factory(engine)
+    async with sessions() as session:
+        round_, (one, _two, _three), _window = await setup(session)
+        unit = (await session.exec(select(Department).where(Department.code == "D001"))).one()
+    assert round_.id is not None and unit.id is not None and one.id is not None
+
+    async def vote() -> Ballot | BallotProblem:
+        async with sessions() as voter:
+            result = await cast_ballot(
+                voter,
+                round_id=round_.id or 0,
+                department_id=unit.id or 0,
+                account_id=one.id or 0,
+                marks=[4, 4],
+                now=NOW,
+            )
+            await voter.commit()
+            return result
+
+    async with sessions() as closer:
+        closing = await closer.get(AppraisalRound, round_.id)
+        assert closing is not None
+        results = await close_round(closer, closing, NOW)
+        assert results is not None and all(r.ballots == 0 for r in results)
+        voting = asyncio.create_task(vote())
+        await asyncio.sleep(0.3)  # the voter has read the round as open and waits to write
+        await closer.commit()
+    assert await voting is BallotProblem.closed
+    async with sessions() as session:
+        assert (await session.exec(select(Ballot))).all() == []
