@@ -182,7 +182,7 @@ def web_app(application: Any, *, set_webhook: bool = True) -> Starlette:
 
     async def healthz(_request: Request) -> Response:
         services = services_of(application)
-        body: dict[str, object] = {"role": "leader" if services.leading else "follower"}
+        body: dict[str, object] = {"role": "leader" if services.runs_jobs() else "follower"}
         try:
             async with services.sessions() as session:
                 body["outbox_backlog"] = await backlog(session)

@@ -87,7 +87,15 @@ class Services:
     process_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     """This process among those sharing the database (`db.office.processes`)."""
     leading: bool = False
-    """Whether this process holds the scheduler's lease and so runs the jobs."""
+    """Whether this process held the scheduler's lease at its last renewal."""
+    lease_until: datetime | None = None
+    """Until when (`clock`) this process may run the jobs on the strength of that renewal."""
+
+    def runs_jobs(self) -> bool:
+        """Leads, and the lease renewed last cannot have run out: a renewal that failed (the
+        database unreachable) or came late (a stalled loop) must not leave this process running
+        the jobs beside the one that took the lease over."""
+        return self.leading and self.lease_until is not None and self.clock() < self.lease_until
 
     def wake_sender(self) -> None:
         """A job queued outbox rows: send them now rather than at the sender's next poll."""

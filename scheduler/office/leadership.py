@@ -15,7 +15,15 @@ from typing import Any
 
 from bot.runtime.services import BotContext, Services
 from db.engine import is_sqlite
-from db.office.processes import hold_lease, live_processes, recover_orphans, register, stop
+from db.office.processes import (
+    RENEW_EVERY,
+    TIME_TO_LIVE,
+    hold_lease,
+    live_processes,
+    recover_orphans,
+    register,
+    stop,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +67,10 @@ async def keep_lease(services: Services, *, recover: bool = True) -> None:
             "this process %s the scheduler's jobs", "now runs" if leading else "no longer runs"
         )
     services.leading = leading
+    # Another process takes the lease once its clock passes `now + TIME_TO_LIVE`; this one stops
+    # starting jobs a renewal's interval before that, so a job begun just in time still ends
+    # (the jobs are idempotent, so an overlap would cost duplicates, never a loss).
+    services.lease_until = now + TIME_TO_LIVE - RENEW_EVERY if leading else None
     if orphans:
         log.warning("%d outbox messages of a gone process are sent again (maybe twice)", orphans)
         services.wake_sender()
@@ -74,13 +86,14 @@ async def leave(services: Services) -> None:
         await stop(session, services.process_id, services.clock())
         await session.commit()
     services.leading = False
+    services.lease_until = None
 
 
 def leader_only(job: Job) -> Job:
     """The job runs in the process that holds the lease, and nowhere else."""
 
     async def run(context: BotContext) -> object:
-        return await job(context) if context.services.leading else None
+        return await job(context) if context.services.runs_jobs() else None
 
     run.__name__ = run.__qualname__ = getattr(job, "__name__", "job")
     run.__doc__ = job.__doc__

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.fakeapi import FakeBotApi
 from bot.runtime.services import BotContext, Services, services_of
 from bot.runtime.settings import RateLimitSettings
 from db.office.processes import RENEW_EVERY, TIME_TO_LIVE
 from scheduler.office.leadership import keep_lease, leader_only
-from tests.harness import Harness, two_processes
+from tests.harness import Harness, make_settings, prepare_database, two_processes
 
 
 def _services(harness: Harness) -> Services:
@@ -73,3 +74,35 @@ async def test_live_processes_share_telegrams_budget(tmp_path: Path, postgres_ur
         assert _services(first).budget.overall_per_second == 30, "alone again: all of it"
     finally:
         await first.stop()
+
+
+async def test_a_leader_that_cannot_renew_stops_running_the_jobs(tmp_path: Path) -> None:
+    """Its lease runs out in the database while it cannot reach it: another process may lead
+    by then, so this one must not go on running the jobs on the strength of an old renewal."""
+    settings = make_settings(tmp_path)
+    await prepare_database(settings.database.url)
+    bot = Harness(api=FakeBotApi(), settings=settings)
+    await bot.start()
+    try:
+        services = _services(bot)
+        ran: list[str] = []
+
+        async def job(context: BotContext) -> None:
+            ran.append("ran")
+
+        await leader_only(job)(bot.context)
+        assert ran == ["ran"]
+
+        # No renewal from here on, as when each one fails: `leading` stays as it was.
+        bot.clock.advance(seconds=(TIME_TO_LIVE - RENEW_EVERY).total_seconds() - 1)
+        await leader_only(job)(bot.context)
+        assert ran == ["ran", "ran"], "still within its lease"
+        bot.clock.advance(seconds=1)
+        await leader_only(job)(bot.context)
+        assert ran == ["ran", "ran"], "its lease may have passed to another process"
+        assert services.leading, "it has not heard otherwise; the clock decides"
+        await keep_lease(services)
+        await leader_only(job)(bot.context)
+        assert ran == ["ran", "ran", "ran"], "renewed: it leads again"
+    finally:
+        await bot.stop()
