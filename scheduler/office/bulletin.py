@@ -3,9 +3,10 @@
 The job runs every day at `bulletin.send_at` (and once shortly after start-up, so a bot that
 was down that morning catches up). When the day has come and the quarter's bulletin has not
 been sent (`QuarterBulletin.sent_at`), it freezes the bulletin (or keeps the one an admin
-already froze by publishing it), queues the admins' ranking with the chart and the workbook
-and each unit's own line to its liaisons, and marks it sent, in one transaction; the outbox
-keys make a second run, or a second process, queue nothing new.
+already froze by publishing it) and commits that, then queues the admins' ranking with the
+chart and the workbook and each unit's own line to its liaisons and marks it sent, in one
+transaction; the outbox keys make a second run, or a second process, queue nothing new, and a
+run cut short after the freeze is finished by the next from the same frozen figures.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ async def send_bulletin(services: Services, now: datetime) -> int:
             return 0
         bulletin = await bulletin_of(session, settings, quarter, now)
         row = await freeze(session, bulletin, now)
+        # Frozen figures never change again, so they are committed before the files are drawn:
+        # the drawing takes seconds, and a write transaction open meanwhile would hold SQLite's
+        # one write lock, and with it every person's step that writes.
+        await session.commit()
         bulletin = await bulletin_of(session, settings, quarter, now)  # as frozen
         files = await keep_files(
             settings.data_dir,

@@ -3,19 +3,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 from io import BytesIO
+from typing import Any
 
+import pytest
 from openpyxl import load_workbook
 from sqlmodel import col, select
 
-from bot.documents.bulletin_files import render_workbook
+import scheduler.office.bulletin
+from bot.documents.bulletin_files import keep_files, render_workbook
 from bot.fakeapi import FakeUser
 from db.bulletin.bulletin import Bulletin, stored_bulletin
 from db.bulletin.quarters import Quarter
 from db.calendar.workdays import WorkCalendar
 from db.engine import create_engine, session_factory
-from db.models import AuditEvent
+from db.models import Account, AuditEvent
 from scheduler.office.bulletin import send_bulletin, sending_day
 from tests.handlers.cases.test_case_loop import signed_report
 from tests.handlers.cases.test_casework import ADMIN, LIAISON
@@ -92,6 +96,29 @@ async def test_a_bot_down_on_the_day_sends_it_when_back(office: Harness) -> None
     bot.clock.now = datetime(2026, 4, 9, 2, tzinfo=UTC)  # a week late
     assert await send_bulletin(services, bot.clock.now) > 0
     assert await send_bulletin(services, bot.clock.now) == 0
+
+
+async def test_nobody_waits_to_write_while_the_files_are_drawn(
+    office: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Drawing the chart and the workbook takes seconds: with the freeze still uncommitted,
+    SQLite's one write lock was held all that time, and every person's step that writes waited."""
+    bot = office
+    await signed_report(bot)
+    assert bot.app is not None
+    services = bot.app.bot_data["services"]
+    drawn: list[str] = []
+
+    async def draw_while_somebody_writes(*args: Any, **kwargs: Any) -> Any:
+        async with services.sessions() as session, asyncio.timeout(3):
+            session.add(Account(telegram_id=880_001))
+            await session.commit()
+        drawn.append("after the write")
+        return await keep_files(*args, **kwargs)
+
+    monkeypatch.setattr(scheduler.office.bulletin, "keep_files", draw_while_somebody_writes)
+    assert await send_bulletin(services, APRIL_FIRST_0931) > 0
+    assert drawn == ["after the write"]
 
 
 async def test_admins_preview_and_publish_a_quarter(office: Harness) -> None:
