@@ -154,6 +154,10 @@ async def publish_anomaly_reports(services: Services, now: datetime) -> int:
             )
             round_.anomalies_queued_at = now
             session.add(round_)
+            # Each report committed as queued: the next one's findings take seconds on a big
+            # database, and an open write transaction would hold SQLite's one write lock, and
+            # with it every person's step that writes, all that time.
+            await session.commit()
             log.info("anomaly report of round %d: %d flags", round_.id, len(findings.flags))
         for month in _months_due(now, calendar, services):
             if await _queued(session, month_key(month), admins) or not await _rated_in(
@@ -171,8 +175,8 @@ async def publish_anomaly_reports(services: Services, now: datetime) -> int:
                 ItemKind.rating,
                 now,
             )
+            await session.commit()
             log.info("anomaly report of %s: %d flags", f"{month:%Y-%m}", len(findings.flags))
-        await session.commit()
     return added
 
 

@@ -3,18 +3,22 @@ language, never again after a restart; and on demand with /anomalies."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import event
 from sqlmodel import col, select
 
+import scheduler.anomalies.report
 from bot.fakeapi import FakeBotApi, FakeUser
+from db.anomalies.load import Findings, month_findings
 from db.engine import create_engine, session_factory
-from db.models import AppraisalRound, OutboxMessage
+from db.models import Account, AppraisalRound, OutboxMessage
 from scheduler.anomalies.report import publish_anomaly_reports
 from tests.db.anomalies.anomaly_rows import (
     account,
@@ -151,6 +155,31 @@ async def test_last_months_ratings_are_reported_on_the_digest_morning(office: Ha
     # Down on the digest morning: caught up later in the month, still once.
     bot.clock.now = APRIL_FIRST_0901 + timedelta(days=30)
     assert await publish_anomaly_reports(services, bot.clock.now) == 0
+
+
+async def test_nobody_waits_to_write_while_a_report_is_computed(
+    office: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The month's findings are computed after the round's report is queued: with that still
+    uncommitted, SQLite's one write lock was held all the while, and every step that writes
+    waited."""
+    bot = office
+    await rig(bot)
+    assert bot.app is not None
+    services = bot.app.bot_data["services"]
+    computed: list[str] = []
+
+    async def compute_while_somebody_writes(*args: Any, **kwargs: Any) -> Findings:
+        async with services.sessions() as session, asyncio.timeout(3):
+            session.add(Account(telegram_id=880_002))
+            await session.commit()
+        computed.append("after the write")
+        return await month_findings(*args, **kwargs)
+
+    monkeypatch.setattr(scheduler.anomalies.report, "month_findings", compute_while_somebody_writes)
+    bot.clock.now = APRIL_FIRST_0901
+    assert await publish_anomaly_reports(services, bot.clock.now) == 4, "the round's and March's"
+    assert computed == ["after the write"]
 
 
 async def test_a_month_without_ratings_gets_no_report(office: Harness) -> None:
