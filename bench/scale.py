@@ -37,7 +37,11 @@ duplicated; the bot process's peak RSS; and the targets beside them.
 To see what holds the loop: BENCH_STALLS=1 prints each stall over 50 ms with the jobs then
 running and the last garbage collection (with BENCH_CALLBACKS=1 also the callbacks that ran in
 it, by task); BENCH_SLOW=1 turns on asyncio's debug mode in the bot,
-which names every callback that ran over 50 ms (and slows the bot down); BENCH_429=1 lists, for
+which names every callback that ran over 50 ms (and slows the bot down); BENCH_TRACE=FILE writes
+every thread's stack to FILE whenever the loop has not come round for 100 ms (a thread holding
+the interpreter lock, a fork); BENCH_WAITS=1 splits each update's handling into its waits for a
+turn of the loop, for SQLite's write lock, for its Bot API calls' HTTP round trips,
+and the rest; BENCH_429=1 lists, for
 each 429, the calls the double accepted in the second before it.
 
 The double stands for Telegram's servers, which do not share the bot's CPU: this process asks
@@ -49,7 +53,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextvars
 import dataclasses
+import faulthandler
 import gc
 import json
 import multiprocessing
@@ -64,7 +70,7 @@ import time
 from collections import Counter, deque
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -158,6 +164,9 @@ class LoopProbe:
             phase: {"reply": [], "update": []} for phase in ("idle", "busy")
         }
         gc.callbacks.append(self.collected)
+        traces = os.environ.get("BENCH_TRACE")
+        # Open for the process's life: faulthandler writes to it from its own thread.
+        self.trace: TextIO | None = open(traces, "w") if traces else None  # noqa: SIM115
 
     def watch(self, limiter: Any) -> None:
         """Time every wait for the send budget, by phase and priority: how much of a step's
@@ -186,10 +195,16 @@ class LoopProbe:
 
         async def timed(update: Any) -> None:
             began = time.monotonic()
+            spent = {"loop turns": 0.0, "write lock": 0.0, "Bot API calls": 0.0}
+            WAITED.set(spent)
             await process(update)
             user = getattr(update, "effective_user", None)
             if user is not None and user.id != FLOODER.id:
-                self.waits[self.phase]["update"].append(time.monotonic() - began)
+                waits = self.waits[self.phase]
+                waits["update"].append(time.monotonic() - began)
+                if os.environ.get("BENCH_WAITS"):
+                    for what, seconds in spent.items():
+                        waits.setdefault(f"update's {what}", []).append(seconds)
 
         application.process_update = timed
 
@@ -207,6 +222,11 @@ class LoopProbe:
         loop = asyncio.get_running_loop()
         last = written = loop.time()
         while True:
+            if self.trace is not None:
+                # faulthandler's watchdog is a C thread that needs no interpreter lock: when the
+                # loop does not come round within 100 ms it writes every thread's stack, also
+                # when another thread holds the lock (which no callback timing can show).
+                faulthandler.dump_traceback_later(0.1, file=self.trace)
             await asyncio.sleep(TICK)
             now = loop.time()
             held = now - last - TICK
@@ -276,12 +296,18 @@ RUNS: deque[tuple[float, float, str]] = deque(maxlen=2000)
 
 
 def what_runs(handle: Any) -> str:
-    """A callback's task by its coroutine's name, or the callback itself."""
-    owner = getattr(getattr(handle, "_callback", None), "__self__", None)
+    """A callback's task by its coroutine's name, or the callback by its name.
+
+    Never the handle's repr: it shows the callback's arguments, and a future's result can be a
+    whole digest (a 9 MB workbook among its fields), whose repr alone held the loop 300-450 ms,
+    a stall of the bench's own making."""
+    callback = getattr(handle, "_callback", None)
+    owner = getattr(callback, "__self__", None)
     if isinstance(owner, asyncio.Task):
         coroutine = owner.get_coro()
         return f"task {getattr(coroutine, '__qualname__', coroutine)} ({owner.get_name()})"
-    return repr(handle)
+    name = getattr(callback, "__qualname__", type(callback).__name__)
+    return f"{type(handle).__name__} {name}"
 
 
 def report_callbacks(since: float) -> None:
@@ -311,6 +337,37 @@ def time_callbacks() -> None:
     asyncio.events.Handle._run = timed  # type: ignore[method-assign]
 
 
+WAITED: contextvars.ContextVar[dict[str, float] | None] = contextvars.ContextVar(
+    "waited", default=None
+)
+"""BENCH_WAITS=1: what the update this task handles waited for, by kind (seconds)."""
+
+
+def time_waits() -> None:
+    """BENCH_WAITS=1: count each update's waits for a turn of the loop (db.loop_slices) and for
+    SQLite's write lock (db.sqlite_inline) apart from the rest of its handling."""
+    from bot.request import AiohttpRequest
+    from db import loop_slices, sqlite_inline
+
+    def timing(owner: Any, name: str, what: str) -> None:
+        original = getattr(owner, name)
+
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            began = time.monotonic()
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                spent = WAITED.get()
+                if spent is not None:
+                    spent[what] += time.monotonic() - began
+
+        setattr(owner, name, timed)
+
+    timing(loop_slices._Stretch, "wait_for_break", "loop turns")
+    timing(sqlite_inline.InlineConnection, "_acquire_write_lock", "write lock")
+    timing(AiohttpRequest, "do_request", "Bot API calls")
+
+
 def serve_bot() -> None:
     """The bot as `zhengfeng run` starts it, with the bench's clock and probe."""
     from bot.app import build_application, poll
@@ -318,6 +375,8 @@ def serve_bot() -> None:
 
     if os.environ.get("BENCH_CALLBACKS"):
         time_callbacks()
+    if os.environ.get("BENCH_WAITS"):
+        time_waits()
     began = time.monotonic()
     application = build_application(
         load_settings(), clock=lambda: START + timedelta(seconds=time.monotonic() - began)
