@@ -57,8 +57,13 @@ async def register(
 async def hold_lease(session: AsyncSession, process_id: str, now: datetime) -> bool:
     """Renew the lease when this process holds it, take it when it has run out; True when this
     process leads now. One conditional UPDATE: two processes cannot both win it."""
+    # A process declared gone by another's start on SQLite (`register`) that is in fact still
+    # running is alive again: otherwise every claim it makes from then on would be taken from
+    # it as an orphan and sent a second time.
     await session.exec(
-        update(BotProcess).where(col(BotProcess.id) == process_id).values(heartbeat_at=now)
+        update(BotProcess)
+        .where(col(BotProcess.id) == process_id)
+        .values(heartbeat_at=now, stopped_at=None)
     )
     dialect = session.get_bind().dialect.name
     await session.exec(

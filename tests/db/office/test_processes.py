@@ -99,6 +99,24 @@ async def test_on_sqlite_a_starting_process_declares_the_others_gone(
     assert row is not None and row.claimed_at is None and row.in_doubt == 1
 
 
+async def test_a_process_declared_gone_that_still_runs_keeps_its_later_claims(
+    session: AsyncSession,
+) -> None:
+    """Two processes overlap on one SQLite file (a restart started before the old one ended):
+    the old one's next heartbeat brings it back, and what it claims after is not an orphan."""
+    await _start(session, "old")
+    assert await hold_lease(session, "old", NOW)
+    await _start(session, "new", only_one=True)
+    assert await hold_lease(session, "new", NOW + timedelta(seconds=1))
+    assert not await hold_lease(session, "old", NOW + timedelta(seconds=2)), "new leads"
+    claimed = await _claimed(session, "old's", "old")
+    await session.commit()
+    assert await recover_orphans(session, NOW + timedelta(seconds=3)) == 0
+    session.expire_all()
+    row = await session.get(OutboxMessage, claimed)
+    assert row is not None and row.claimed_at is not None and row.in_doubt == 0
+
+
 async def test_a_claim_passes_over_a_row_another_process_is_claiming(postgres_url: str) -> None:
     """PostgreSQL: while another transaction holds the row, a claim answers False at once (it
     does not wait for that transaction), and once the row is free again it is claimed."""
