@@ -6,6 +6,7 @@ import gc
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from telegram import Update
@@ -94,6 +95,21 @@ class TokenMissing(RuntimeError):
     pass
 
 
+CATCH_UPS = ("monthly_digest_catch_up", "quarterly_bulletin_catch_up")
+
+
+def _catch_up(application: BotApplication) -> None:
+    """Once this process leads (at start-up, or on taking over from a leader that died): the
+    daily jobs run again shortly, so a bot that was down on the digest's or the bulletin's
+    morning, or a leader that died just before their hour, does not make them wait a day. A
+    minute's delay keeps the start-up itself light; each job sends only what is not sent yet."""
+    assert application.job_queue is not None
+    for name, job, delay in zip(
+        CATCH_UPS, (run_digest_job, run_bulletin_job), (60, 90), strict=True
+    ):
+        application.job_queue.run_once(leader_only(job), when=delay, name=name)
+
+
 async def _post_init(application: BotApplication) -> None:
     services = services_of(application)
     # Chinese is the default menu; English users get theirs by language code.
@@ -108,6 +124,7 @@ async def _post_init(application: BotApplication) -> None:
     # One process of those sharing the database runs the jobs below (`leader_only`); every
     # process tries for the lease every few seconds, so the jobs move when the leader dies.
     assert application.job_queue is not None
+    services.took_lease = partial(_catch_up, application)
     await join(services)
     application.job_queue.run_repeating(
         run_keep_lease, interval=RENEW_EVERY, first=RENEW_EVERY, name="scheduler_lease"
@@ -140,10 +157,6 @@ async def _post_init(application: BotApplication) -> None:
     application.job_queue.run_daily(
         leader_only(run_digest_job), time=send_at, name="monthly_digest"
     )
-    # And once after start-up: a bot that was down on the digest morning catches up.
-    application.job_queue.run_once(
-        leader_only(run_digest_job), when=60, name="monthly_digest_catch_up"
-    )
     # The anomaly reports: a closed round's soon after its close, last month's service ratings
     # on the digest's morning; the first run after start-up catches up what downtime missed.
     application.job_queue.run_repeating(
@@ -155,9 +168,6 @@ async def _post_init(application: BotApplication) -> None:
     bulletin_at = services.settings.bulletin.send_at.replace(tzinfo=services.settings.tz)
     application.job_queue.run_daily(
         leader_only(run_bulletin_job), time=bulletin_at, name="quarterly_bulletin"
-    )
-    application.job_queue.run_once(
-        leader_only(run_bulletin_job), when=90, name="quarterly_bulletin_catch_up"
     )
     # Weekly is enough: a report a few days past the retention period harms nobody, and the
     # purge is idempotent, so a Sunday missed while the bot was down is caught up a week later.

@@ -91,6 +91,11 @@ class Services:
     lease_until: datetime | None = None
     """Until when (`clock`) this process may run the jobs on the strength of that renewal."""
 
+    took_lease: Callable[[], None] | None = None
+    """Called when this process takes the lease (at start-up or from a leader that died): it
+    schedules the catch-up runs of the daily jobs, which a moment missed by every process
+    would otherwise wait a day for (`bot.app`)."""
+
     def runs_jobs(self) -> bool:
         """Leads, and the lease renewed last cannot have run out: a renewal that failed (the
         database unreachable) or came late (a stalled loop) must not leave this process running

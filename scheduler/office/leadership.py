@@ -62,6 +62,7 @@ async def keep_lease(services: Services, *, recover: bool = True) -> None:
     if share != services.budget.overall_per_second:
         log.warning("%d bot processes share Telegram's budget: %.1f/s here", processes, share)
         services.budget.overall_per_second = share
+    took = leading and not services.leading
     if leading != services.leading:
         log.warning(
             "this process %s the scheduler's jobs", "now runs" if leading else "no longer runs"
@@ -71,6 +72,8 @@ async def keep_lease(services: Services, *, recover: bool = True) -> None:
     # starting jobs a renewal's interval before that, so a job begun just in time still ends
     # (the jobs are idempotent, so an overlap would cost duplicates, never a loss).
     services.lease_until = now + TIME_TO_LIVE - RENEW_EVERY if leading else None
+    if took and services.took_lease is not None:
+        services.took_lease()
     if orphans:
         log.warning("%d outbox messages of a gone process are sent again (maybe twice)", orphans)
         services.wake_sender()

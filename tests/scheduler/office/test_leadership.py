@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.app import CATCH_UPS
 from bot.fakeapi import FakeBotApi
 from bot.runtime.services import BotContext, Services, services_of
 from bot.runtime.settings import RateLimitSettings
@@ -43,6 +44,35 @@ async def test_the_jobs_move_to_the_other_process_when_the_leader_dies(
         assert _services(second).leading
         await leader_only(job)(second.context)
         assert ran[-1] == _services(second).process_id
+    finally:
+        if second.app is not None:
+            await second.stop()
+
+
+def _catch_ups(harness: Harness) -> list[str]:
+    assert harness.app is not None and harness.app.job_queue is not None
+    return sorted(
+        job.name or "" for name in CATCH_UPS for job in harness.app.job_queue.get_jobs_by_name(name)
+    )
+
+
+async def test_the_process_that_takes_over_catches_up_the_daily_jobs(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """The leader died just before the digest's hour: at that moment nobody ran it, and without
+    a catch-up where the jobs moved the digest waited a day."""
+    first, second = await two_processes(tmp_path)
+    clock = first.clock
+    try:
+        assert _catch_ups(first) == sorted(CATCH_UPS), "it led from the start"
+        assert _catch_ups(second) == [], "it does not lead: nothing to catch up here"
+        await first.crash()
+        clock.advance(seconds=(TIME_TO_LIVE + RENEW_EVERY).total_seconds())
+        await keep_lease(_services(second))
+        assert _services(second).leading
+        assert _catch_ups(second) == sorted(CATCH_UPS)
+        await keep_lease(_services(second))
+        assert _catch_ups(second) == sorted(CATCH_UPS), "scheduled once per takeover"
     finally:
         if second.app is not None:
             await second.stop()
