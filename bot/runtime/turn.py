@@ -85,6 +85,9 @@ class Outgoing:
     key: str | None = None
     """The outbox key of a notice that must go out at most once however often it is decided
     (the office's "remind now", once per liaison and day); None for a notice of its own."""
+    expires_at: datetime | None = None
+    """After this the notice is pointless (a round's invitation once the round has closed): a
+    bot down until then records it expired instead of sending it."""
 
 
 @dataclass
@@ -309,6 +312,7 @@ async def queue_notices(
             urgent=notice.urgent,
             now=now,
             not_before=now + grace,
+            expires_at=notice.expires_at,
         )
         if inserted:
             keys.append(key)

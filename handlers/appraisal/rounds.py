@@ -150,6 +150,7 @@ async def _create(turn: Turn, body: str) -> None:
                     text,
                     keyboard,
                     key=invitation_key(made.id, person.account.id),
+                    expires_at=made.closes_at,
                 )
             ]
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -70,6 +71,11 @@ async def evaluators(bot: Harness) -> None:
     await join_group(bot, DEPUTY, "DB")
 
 
+def _utc(moment: datetime | None) -> datetime | None:
+    """SQLite gives back naive UTC, PostgreSQL aware."""
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+
 async def test_a_round_asks_the_evaluators_of_its_groups(office: Harness) -> None:
     bot = office
     await evaluators(bot)
@@ -88,6 +94,8 @@ async def test_a_round_asks_the_evaluators_of_its_groups(office: Harness) -> Non
 
     asks = [r for r in await rows(bot, OutboxMessage) if r.dedupe_key.startswith("round:1:ask:")]
     assert len(asks) == 2 and all(r.sent_at is not None for r in asks)
+    # A bot down until the close must not ask anybody to rate a closed round.
+    assert all(_utc(r.expires_at) == _utc(round_.closes_at) for r in asks)
     boss_got = texts(bot.api.sent_messages(BOSS.id)[-1:])
     assert "2026年第1季度百家企业评政风" in boss_got
     assert bot.api.buttons(bot.api.sent_messages(BOSS.id)[-1])[0][0][0] == ZH("Start rating")
