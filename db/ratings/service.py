@@ -4,7 +4,8 @@ became, and the single-use links a liaison hands out.
 At most one rating per account, unit and local day through a poster's link, and one per
 single-use link whoever opens it. Both limits hold under concurrent presses: the day's rating is
 an INSERT that does nothing on the unique (account, unit, day_key), and a single-use link is
-claimed by a conditional UPDATE, so only one of two presses at once can win either.
+claimed by a conditional UPDATE, so only one of two presses at once can win either; presses of
+one account through several single-use links take turns, so their daily cap holds too.
 
 A unit is never rated by its own people: an account holding an active liaison or leader grant of
 the unit is refused through any link, and a single-use link is refused to the account that made
@@ -22,6 +23,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.models import (
+    Account,
     Department,
     DepartmentKind,
     RatingLink,
@@ -105,6 +107,19 @@ async def _single_ratings_on(
     return int(found.one())
 
 
+async def _one_press_at_a_time(session: AsyncSession, account_id: int) -> None:
+    """Hold the account until this transaction ends: the day's cap on single-use links is
+    counted and then written, so presses of several links at once (each its own row, which no
+    unique key ties together) must take turns, or each counts before any is written. An UPDATE
+    that changes nothing: a row lock on PostgreSQL, SQLite's one write lock there."""
+    await session.exec(
+        update(Account)
+        .where(col(Account.id) == account_id)
+        .values(language=Account.language)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def _usable(
     session: AsyncSession, link: RatingLink, account_id: int, today: date
 ) -> OpenLink | RatingProblem:
@@ -157,6 +172,8 @@ async def record_rating(
     link = await session.get(RatingLink, link_id)
     if link is None:
         return RatingProblem.unknown
+    if link.kind is RatingLinkKind.single:
+        await _one_press_at_a_time(session, account_id)
     usable = await _usable(session, link, account_id, today)
     if isinstance(usable, RatingProblem):
         return usable

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import db.ratings.links
@@ -357,6 +357,44 @@ async def test_a_single_use_link_is_not_for_its_maker(session: AsyncSession) -> 
         session, link_id=link.id, account_id=two.id, value=OK, now=NOW, today=TODAY
     )
     assert isinstance(rated, ServiceRating)
+
+
+async def test_presses_of_many_single_use_links_at_once_keep_the_days_cap(
+    any_engine: AsyncEngine,
+) -> None:
+    """Each press counted the day's single-use ratings before any of them was written, so six
+    links pressed at once made six ratings."""
+    sessions = session_factory(any_engine)
+    async with sessions() as session:
+        window, one, _two = await _world(session)
+        assert window.id and one.id
+        links = [
+            await create_single_link(
+                session, department_id=window.id, label=None, created_by=None, now=NOW
+            )
+            for _ in range(SINGLE_LINK_DAILY_CAP + 3)
+        ]
+        await session.commit()
+    account_id = one.id
+
+    async def press(link_id: int | None) -> ServiceRating | RatingProblem:
+        assert link_id is not None
+        async with sessions() as session:
+            outcome = await record_rating(
+                session, link_id=link_id, account_id=account_id, value=OK, now=NOW, today=TODAY
+            )
+            await session.commit()
+            return outcome
+
+    outcomes = await asyncio.gather(*(press(link.id) for link, _token in links))
+    assert sum(isinstance(o, ServiceRating) for o in outcomes) == SINGLE_LINK_DAILY_CAP
+    assert [o for o in outcomes if not isinstance(o, ServiceRating)] == [
+        RatingProblem.single_cap
+    ] * 3
+    async with sessions() as session:
+        assert await _count(session) == SINGLE_LINK_DAILY_CAP
+        unused = await session.exec(select(RatingLink).where(col(RatingLink.used_at).is_(None)))
+        assert len(unused.all()) == 3, "the refused links are still there for someone else"
 
 
 async def test_single_use_links_count_three_times_a_day_per_account_and_unit(
