@@ -625,7 +625,7 @@ def poster(
     config: ConfigOption = None,
 ) -> None:
     """Write a unit's rating poster (评价海报): its name, duties and the QR code of its link."""
-    from bot.documents.poster import poster_paths, render_poster
+    from bot.documents.poster import draw_poster, poster_paths
 
     settings = _settings(config)
     _ = gettext_for(settings.default_language)
@@ -638,10 +638,7 @@ def poster(
     png_path, pdf_path = poster_paths(out)
     if not png_path.parent.is_dir():
         raise _fail(_("folder not found: {path}").format(path=png_path.parent))
-    # A poster hangs on a wall in the city: it speaks Chinese whatever the operator's language.
-    drawn = render_poster(
-        unit_name=unit.name, duties=unit.duties, link=link, _=gettext_for("zh_CN")
-    )
+    drawn = draw_poster(unit.name, unit.duties, link)
     png_path.write_bytes(drawn.png)
     pdf_path.write_bytes(drawn.pdf)
     typer.echo(link)

@@ -5,9 +5,6 @@ digest's CJK font (`bot.documents.digest_files`)."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import os
-import tempfile
 from datetime import datetime
 from io import BytesIO
 from pathlib import Path
@@ -17,7 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.documents.bulletin_text import component_label, quarter_title
 from bot.documents.digest_files import _matplotlib, literal_row
 from bot.documents.digest_text import NAME_MAX
-from bot.documents.worker import in_a_process
+from bot.documents.kept_files import keep_unique
+from bot.documents.worker import drawn
 from bot.runtime.i18n import Translator, gettext_for
 from bot.runtime.render import cut
 from bot.runtime.settings import Settings
@@ -137,25 +135,6 @@ def write_files(bulletin: Bulletin, folder: Path, _: Translator) -> tuple[Path, 
     return chart, workbook
 
 
-def keep_unique(folder: Path, stem: str, language: str, suffix: str, data: bytes) -> str:
-    """Write `data` under `folder` by a name of its own (stem, language, content hash) and
-    return the name. The outbox sends such files later by path: a later preview (another
-    language, figures not yet frozen) gets another name and never rewrites a queued file, and
-    the file appears whole (written aside, then renamed) or not at all."""
-    folder.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(data).hexdigest()[:16]
-    name = f"{stem}-{language}-{digest}{suffix}"
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temporary, folder / name)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return name
-
-
 BULLETIN_DIR = "bulletins"
 """Under the data dir: the chart and workbook of each bulletin sent or previewed."""
 
@@ -200,10 +179,7 @@ async def keep_files(
     With `separate_process` (the bot: `[digest] separate_process`) they are drawn in a process
     of their own (`bot.documents.worker`): on a thread, matplotlib and openpyxl hold the bot's
     interpreter for tens of milliseconds at a time."""
-    if separate_process:
-        chart_png, workbook_xlsx = await in_a_process(render_files, bulletin, language)
-    else:
-        chart_png, workbook_xlsx = await asyncio.to_thread(render_files, bulletin, language)
+    chart_png, workbook_xlsx = await drawn(separate_process, render_files, bulletin, language)
     chart_name, workbook_name = file_names(bulletin.quarter)
     stem = chart_name.removesuffix(".png")
 

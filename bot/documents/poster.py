@@ -17,7 +17,7 @@ from io import BytesIO
 from pathlib import Path
 
 from bot.documents.digest_files import cjk_font_path
-from bot.runtime.i18n import N_, Translator
+from bot.runtime.i18n import N_, Translator, gettext_for
 
 A4_INCHES = (8.27, 11.69)
 PNG_DPI = 300
@@ -41,6 +41,15 @@ STANDARD_DUTIES = N_(
     "Take nothing from the people served: no gifts, no favours, no invitations."
 )
 """The commitments printed when the unit has no published duties of its own."""
+
+
+POSTER_LANGUAGE = "zh_CN"
+"""A poster hangs on a wall in the city: it speaks Chinese whatever the asker's language."""
+
+
+def poster_stem(code: str) -> str:
+    """How a unit's poster files are named (before the language, hash and suffix)."""
+    return f"rating-poster-{code}"
 
 
 @dataclass(frozen=True)
@@ -158,6 +167,14 @@ def render_poster(*, unit_name: str, duties: str | None, link: str, _: Translato
         round(y0 + size * module),
     )
     return Poster(png.getvalue(), pdf.getvalue(), box, size)
+
+
+def draw_poster(unit_name: str, duties: str | None, link: str) -> Poster:
+    """The unit's poster in `POSTER_LANGUAGE` (a plain function of plain values: it may run in
+    a process of its own)."""
+    return render_poster(
+        unit_name=unit_name, duties=duties, link=link, _=gettext_for(POSTER_LANGUAGE)
+    )
 
 
 def poster_paths(out: Path) -> tuple[Path, Path]:

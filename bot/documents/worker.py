@@ -53,6 +53,15 @@ async def in_a_process(build: Callable[..., R], *args: Any) -> R:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
+async def drawn(separate_process: bool, build: Callable[..., R], *args: Any) -> R:
+    """`build(*args)` in a process of its own when `separate_process` (the bot: `[digest]
+    separate_process`), else on a thread (tests, the command line): drawing with matplotlib,
+    Pillow or openpyxl on a thread holds the bot's interpreter tens of milliseconds at a time."""
+    if separate_process:
+        return await in_a_process(build, *args)
+    return await asyncio.to_thread(build, *args)
+
+
 NICENESS = 10
 """How much the child defers to the bot for the CPU: on a machine of two cores the child, the
 bot and the Bot API's other traffic compete, and the bot's answers come first."""

@@ -9,12 +9,11 @@ from pathlib import Path
 
 from telegram.ext import CommandHandler
 
-from bot.documents.bulletin_files import keep_unique
-from bot.documents.poster import render_poster
-from bot.documents.worker import in_a_process
+from bot.documents.kept_files import keep_unique
+from bot.documents.poster import POSTER_LANGUAGE, Poster, draw_poster, poster_stem
+from bot.documents.worker import drawn
 from bot.runtime.admin import audit, require_admin, unit_or_say
 from bot.runtime.conversation import PRIVATE
-from bot.runtime.i18n import gettext_for
 from bot.runtime.input import command_body
 from bot.runtime.render import cut, esc
 from bot.runtime.services import Handler
@@ -72,30 +71,13 @@ async def _unit_for_rating(turn: Turn, usage: str) -> tuple[Department, list[str
     return unit, words[1:]
 
 
-def _write(directory: Path, code: str, png: bytes, pdf: bytes) -> tuple[str, str]:
+def _write(directory: Path, code: str, poster: Poster) -> tuple[str, str]:
     # Each by a name of its own (`keep_unique`): the outbox sends them later by path.
-    stem = f"rating-poster-{code}"
+    stem = poster_stem(code)
     return (
-        keep_unique(directory, stem, "zh_CN", ".png", png),
-        keep_unique(directory, stem, "zh_CN", ".pdf", pdf),
+        keep_unique(directory, stem, POSTER_LANGUAGE, ".png", poster.png),
+        keep_unique(directory, stem, POSTER_LANGUAGE, ".pdf", poster.pdf),
     )
-
-
-def draw_poster(unit_name: str, duties: str | None, link: str) -> tuple[bytes, bytes]:
-    """The poster's PNG and PDF. A poster hangs on a wall in the city: it speaks Chinese
-    whatever the asker's language."""
-    drawn = render_poster(unit_name=unit_name, duties=duties, link=link, _=gettext_for("zh_CN"))
-    return drawn.png, drawn.pdf
-
-
-async def _drawn(
-    separate_process: bool, unit_name: str, duties: str | None, link: str
-) -> tuple[bytes, bytes]:
-    """An A4 poster at 300 dpi is about two seconds of drawing: in a process of its own in the
-    bot (`bot.documents.worker`), where a thread would hold the bot's interpreter at times."""
-    if separate_process:
-        return await in_a_process(draw_poster, unit_name, duties, link)
-    return await asyncio.to_thread(draw_poster, unit_name, duties, link)
 
 
 @turn_handler
@@ -114,12 +96,11 @@ async def poster(turn: Turn) -> None:
     await turn.session.commit()
     link = rating_deep_link(turn.context.bot.username, token)
     settings = turn.services.settings
-    png_bytes, pdf_bytes = await _drawn(
-        settings.digest.separate_process, unit.name, unit.duties, link
+    # An A4 poster at 300 dpi is about two seconds of drawing.
+    drawing = await drawn(
+        settings.digest.separate_process, draw_poster, unit.name, unit.duties, link
     )
-    png, pdf = await asyncio.to_thread(
-        _write, settings.data_dir / POSTER_DIR, unit.code, png_bytes, pdf_bytes
-    )
+    png, pdf = await asyncio.to_thread(_write, settings.data_dir / POSTER_DIR, unit.code, drawing)
     chat = turn.update.effective_chat
     assert chat is not None
     text = "\n".join(
@@ -140,12 +121,12 @@ async def poster(turn: Turn) -> None:
                     OutgoingFile(
                         kind="document",
                         path=f"{POSTER_DIR}/{png}",
-                        name=f"rating-poster-{unit.code}.png",
+                        name=f"{poster_stem(unit.code)}.png",
                     ),
                     OutgoingFile(
                         kind="document",
                         path=f"{POSTER_DIR}/{pdf}",
-                        name=f"rating-poster-{unit.code}.pdf",
+                        name=f"{poster_stem(unit.code)}.pdf",
                     ),
                 ),
                 urgent=True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -151,13 +152,13 @@ async def test_a_first_poster_commits_its_token_before_the_drawing(
 
     bot = admin_bot
     seen: list[int] = []
-    drawn = posters._drawn
+    drawn = posters.drawn
 
-    async def watching(*args: object) -> tuple[bytes, bytes]:
+    async def watching(*args: Any) -> Any:
         seen.append(len(await _links(bot)))  # from a connection of its own
-        return await drawn(*args)  # type: ignore[arg-type]
+        return await drawn(*args)
 
-    monkeypatch.setattr(posters, "_drawn", watching)
+    monkeypatch.setattr(posters, "drawn", watching)
     await bot.say(ADMIN, "/poster W002")
     assert seen == [1], "the link is visible to others while the poster is drawn"
     assert len(_documents(bot, ADMIN.id)) == 2
@@ -165,7 +166,10 @@ async def test_a_first_poster_commits_its_token_before_the_drawing(
 
 async def test_a_poster_drawn_in_a_child_process() -> None:
     """In the bot the poster is drawn in a process of its own: the same poster comes back."""
-    from handlers.ratings.posters import _drawn
+    from bot.documents.poster import draw_poster
+    from bot.documents.worker import drawn
 
-    png, pdf = await _drawn(True, "道里区行政服务中心", "受理咨询", "https://t.me/x?start=rate-a")
-    assert png.startswith(b"\x89PNG") and pdf.startswith(b"%PDF")
+    args = ("道里区行政服务中心", "受理咨询", "https://t.me/x?start=rate-a")
+    poster = await drawn(True, draw_poster, *args)
+    assert poster.png.startswith(b"\x89PNG") and poster.pdf.startswith(b"%PDF")
+    assert poster.qr_box == draw_poster(*args).qr_box
