@@ -14,14 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from alembic.migration import MigrationContext
-from sqlalchemy import Connection, Integer, Table, func, select
+from sqlalchemy import Integer, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import SQLModel
 
 import db.models  # noqa: F401  (the tables must be registered on the metadata)
 from db.engine import create_engine
-from db.migrate import upgrade_engine
+from db.migrate import current_revision, upgrade_engine
 
 SEEDED = frozenset({"category", "evaluator_group"})
 """Tables the migrations fill (the first writes the default categories, 0017 the evaluator
@@ -44,10 +43,6 @@ class TableCopied:
 
 def _tables() -> list[Table]:
     return list(SQLModel.metadata.sorted_tables)
-
-
-def _revision(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
 
 
 async def _count(connection: AsyncConnection, table: Table) -> int:
@@ -73,7 +68,7 @@ async def _copy(
 ) -> list[TableCopied]:
     await upgrade_engine(target)
     async with source.connect() as src, target.connect() as dst:
-        have, want = await src.run_sync(_revision), await dst.run_sync(_revision)
+        have, want = await src.run_sync(current_revision), await dst.run_sync(current_revision)
         if have != want:
             raise CopyRefused(
                 f"the source is at migration {have}, the target at {want}: "

@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import create_engine
@@ -39,15 +40,18 @@ async def upgrade_engine(engine: AsyncEngine, revision: str = "head") -> None:
         await connection.run_sync(_run)
 
 
+def current_revision(connection: Connection) -> str | None:
+    """The revision a database is migrated to (None: never migrated); for `run_sync`."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
 async def revisions(url: str) -> tuple[str | None, str]:
     """The database's migration revision (None: never migrated) and this code's head, read
     without changing anything: for a reader such as the standalone public page."""
     engine = create_engine(url)
     try:
         async with engine.connect() as connection:
-            current = await connection.run_sync(
-                lambda sync: MigrationContext.configure(sync).get_current_revision()
-            )
+            current = await connection.run_sync(current_revision)
     finally:
         await engine.dispose()
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
