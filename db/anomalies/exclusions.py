@@ -160,6 +160,10 @@ async def set_excluded(
     item = await find_item(session, kind, item_id)
     if item is None:
         return Refusal.unknown, None
+    if item.round_id is not None:
+        # The round before the ballot, the order in which a ballot being cast takes them
+        # (`db.appraisal.rounds.hold_open`, then its row): the other order could deadlock.
+        await session.get(AppraisalRound, item.round_id, with_for_update=True)
     table: type[Ballot] | type[ServiceRating] = Ballot if kind is ItemKind.ballot else ServiceRating
     state = col(table.excluded_at).is_(None) if excluded else col(table.excluded_at).is_not(None)
     result = await session.exec(

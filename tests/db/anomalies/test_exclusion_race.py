@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from db.anomalies import exclusions
 from db.anomalies.exclusions import Changed, set_excluded
 from db.anomalies.rules import ItemKind
+from db.appraisal.ballots import BallotProblem, cast_ballot
 from db.appraisal.rounds import close_round
 from db.engine import session_factory
-from db.models import AppraisalRound, RoundResult
+from db.models import AppraisalRound, Ballot, RoundGroup, RoundResult
 from tests.db.anomalies.anomaly_rows import account, appraisal_round, ballot, unit
 
 CLOSE = datetime(2026, 3, 31, 16, 0, tzinfo=UTC)
@@ -126,3 +130,48 @@ async def test_a_close_while_an_exclusion_is_made_leaves_the_ballot_out(
     await closing
     assert changed.score is None, "told the close (still to come) leaves it out"
     assert await _counted(engine, round_id, department_id) == 1
+
+
+async def test_a_ballot_changed_while_it_is_excluded_waits_instead_of_deadlocking(
+    engine: AsyncEngine, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exclusion locked the ballot and then the round, a ballot being cast the round and
+    then the ballot: met half way, each waited for the other and PostgreSQL killed one."""
+    round_id, department_id, low = await _open_round(engine)
+    async with session_factory(engine)() as session:
+        cast = await session.get(Ballot, low)
+        assert cast is not None
+        evaluator = cast.account_id
+        session.add(RoundGroup(round_id=round_id, group_id=1))  # the evaluators' group
+        await session.commit()
+    made, release = asyncio.Event(), asyncio.Event()
+    recompute = exclusions._recompute
+
+    async def between(*args: Any) -> Any:
+        made.set()  # the ballot's row is excluded, the frozen figures not yet looked at
+        await release.wait()
+        return await recompute(*args)
+
+    monkeypatch.setattr(exclusions, "_recompute", between)
+    excluding = asyncio.create_task(_exclude(engine, low))
+    await asyncio.wait_for(made.wait(), timeout=10)
+
+    async def change() -> Ballot | BallotProblem:
+        async with session_factory(engine)() as session:
+            changed = await cast_ballot(
+                session,
+                round_id=round_id,
+                department_id=department_id,
+                account_id=evaluator,
+                marks=[2] * 5,
+                now=CLOSE - timedelta(hours=1),
+            )
+            await session.commit()
+            return changed
+
+    changing = asyncio.create_task(change())
+    assert await _waits_for_a_lock(engine, changing), "the change waits for the exclusion"
+    release.set()
+    changed = await asyncio.wait_for(changing, timeout=10)
+    assert isinstance(changed, Ballot) and changed.excluded_at is not None
+    assert (await excluding).item.excluded_at is not None
