@@ -314,15 +314,21 @@ async def hold_open(session: AsyncSession, round_id: int) -> bool:
     """Keep the round from closing until this transaction ends; False if it has closed already.
 
     A ballot read as open and written a moment later could land in a round whose results a
-    close froze in between, counted nowhere. This conditional UPDATE changes nothing but meets
-    `close_round`'s: on PostgreSQL it waits for a close under way (which holds the same row)
-    and then finds the row no longer open; on SQLite it takes the one write lock, after which no
-    close commits before this transaction does. So a ballot is either in the frozen results or
-    refused as closed.
+    close froze in between, counted nowhere. So the round's row is held as `close_round` holds
+    it: on PostgreSQL a shared lock waits for a close under way and then finds the row no longer
+    open; on SQLite a conditional UPDATE that changes nothing takes the one write lock, after
+    which no close commits before this transaction does. A ballot is either in the frozen
+    results or refused as closed.
     """
+    is_open = (col(AppraisalRound.id) == round_id, col(AppraisalRound.state) == RoundState.open)
+    if session.get_bind().dialect.name == "postgresql":
+        # FOR SHARE: ballots of one round do not wait for each other, only for a close (and
+        # an exclusion), and no dead row version is left per ballot.
+        shared = select(AppraisalRound.id).where(*is_open).with_for_update(read=True)
+        return (await session.exec(shared)).first() is not None
     held = await session.exec(
         update(AppraisalRound)
-        .where(col(AppraisalRound.id) == round_id, col(AppraisalRound.state) == RoundState.open)
+        .where(*is_open)
         .values(state=RoundState.open)
         .execution_options(synchronize_session=False)
     )

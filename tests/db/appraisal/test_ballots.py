@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import date, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from db.appraisal.ballots import BallotProblem, cast_ballot, set_comment
+from db.appraisal import ballots
+from db.appraisal.ballots import BallotProblem, Rater, cast_ballot, set_comment
 from db.appraisal.form import RoundForm, UnitScope
 from db.appraisal.groups import evaluator_grant, group_by_word
 from db.appraisal.results import unit_result
@@ -228,13 +230,31 @@ async def test_the_close_freezes_what_was_cast(session: AsyncSession) -> None:
     )
 
 
-async def test_a_ballot_cast_while_the_round_closes_is_refused(engine: AsyncEngine) -> None:
-    """The close froze the results without it: stored, it would be counted nowhere."""
+async def test_a_ballot_cast_while_the_round_closes_is_refused(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The voter reads the round as open while the close is computing: stored after the close
+    commits, its ballot would be counted nowhere."""
     sessions = session_factory(engine)
     async with sessions() as session:
         round_, (one, _two, _three), _window = await setup(session)
         unit = (await session.exec(select(Department).where(Department.code == "D001"))).one()
     assert round_.id is not None and unit.id is not None and one.id is not None
+    read_as_open = asyncio.Event()
+    read = ballots.rater
+
+    async def reading(*args: Any) -> Rater | BallotProblem:
+        found = await read(*args)
+        if isinstance(found, Rater):
+            read_as_open.set()
+        return found
+
+    monkeypatch.setattr(ballots, "rater", reading)
+    # Two connections open in the pool before the close: on SQLite, opening one sets the
+    # journal mode, which waits for the write lock the close holds.
+    async with sessions() as first, sessions() as second:
+        for warm in (first, second):
+            await warm.exec(select(Ballot))
 
     async def vote() -> Ballot | BallotProblem:
         async with sessions() as voter:
@@ -255,7 +275,7 @@ async def test_a_ballot_cast_while_the_round_closes_is_refused(engine: AsyncEngi
         results = await close_round(closer, closing, NOW)
         assert results is not None and all(r.ballots == 0 for r in results)
         voting = asyncio.create_task(vote())
-        await asyncio.sleep(0.3)  # the voter has read the round as open and waits to write
+        await asyncio.wait_for(read_as_open.wait(), 10)
         await closer.commit()
     assert await voting is BallotProblem.closed
     async with sessions() as session:
