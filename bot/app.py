@@ -107,6 +107,9 @@ def _catch_up(application: BotApplication) -> None:
     for name, job, delay in zip(
         CATCH_UPS, (run_digest_job, run_bulletin_job), (60, 90), strict=True
     ):
+        # Lost and taken again within the delay: one catch-up, not two.
+        for pending in application.job_queue.get_jobs_by_name(name):
+            pending.schedule_removal()
         application.job_queue.run_once(leader_only(job), when=delay, name=name)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -90,6 +91,8 @@ class Services:
     """Whether this process held the scheduler's lease at its last renewal."""
     lease_until: datetime | None = None
     """Until when (`clock`) this process may run the jobs on the strength of that renewal."""
+    lease_held_until: float = float("-inf")
+    """The same moment by `time.monotonic()`, which no change of the wall clock moves."""
 
     took_lease: Callable[[], None] | None = None
     """Called when this process takes the lease (at start-up or from a leader that died): it
@@ -100,7 +103,12 @@ class Services:
         """Leads, and the lease renewed last cannot have run out: a renewal that failed (the
         database unreachable) or came late (a stalled loop) must not leave this process running
         the jobs beside the one that took the lease over."""
-        return self.leading and self.lease_until is not None and self.clock() < self.lease_until
+        return (
+            self.leading
+            and self.lease_until is not None
+            and self.clock() < self.lease_until
+            and time.monotonic() < self.lease_held_until
+        )
 
     def wake_sender(self) -> None:
         """A job queued outbox rows: send them now rather than at the sender's next poll."""

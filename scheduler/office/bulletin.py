@@ -1,7 +1,8 @@
 """季度通报: the last quarter's bulletin into the outbox on the first working day after it.
 
-The job runs every day at `bulletin.send_at` (and once shortly after start-up, so a bot that
-was down that morning catches up). When the day has come and the quarter's bulletin has not
+The job runs every day at `bulletin.send_at` (and once shortly after this process takes the
+scheduler's lease, so a bot that was down that morning, or a leader that died just before,
+catches up). When the day has come and the quarter's bulletin has not
 been sent (`QuarterBulletin.sent_at`), it freezes the bulletin (or keeps the one an admin
 already froze by publishing it) and commits that, then queues the admins' ranking with the
 chart and the workbook and each unit's own line to its liaisons and marks it sent, in one

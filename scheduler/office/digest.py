@@ -1,7 +1,8 @@
 """情况通报: last month's digest into the outbox on the first working day of a month.
 
-The job runs every day at `digest.send_at` (and once shortly after start-up, so a bot that was
-down that morning catches up). It publishes when the first working day of this month has come
+The job runs every day at `digest.send_at` (and once shortly after this process takes the
+scheduler's lease, so a bot that was down that morning, or a leader that died just before,
+catches up). It publishes when the first working day of this month has come
 and last month's digest is not in the outbox yet; the outbox keys make a second run a no-op.
 Departments get their own figures (liaisons and leaders, and the unit's WeCom robot); the admins
 get the city-wide view with the chart and the workbook, which are kept under the data dir.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -47,7 +48,7 @@ async def join(services: Services) -> None:
 
 
 async def keep_lease(services: Services, *, recover: bool = True) -> None:
-    now = services.clock()
+    now, began = services.clock(), time.monotonic()
     async with services.sessions() as session:
         leading = await hold_lease(session, services.process_id, now)
         orphans = await recover_orphans(session, now) if leading and recover else 0
@@ -62,16 +63,20 @@ async def keep_lease(services: Services, *, recover: bool = True) -> None:
     if share != services.budget.overall_per_second:
         log.warning("%d bot processes share Telegram's budget: %.1f/s here", processes, share)
         services.budget.overall_per_second = share
-    took = leading and not services.leading
+    # Taken now, or held again after renewals failed long enough that jobs were skipped.
+    took = leading and not services.runs_jobs()
     if leading != services.leading:
         log.warning(
             "this process %s the scheduler's jobs", "now runs" if leading else "no longer runs"
         )
     services.leading = leading
     # Another process takes the lease once its clock passes `now + TIME_TO_LIVE`; this one stops
-    # starting jobs a renewal's interval before that, so a job begun just in time still ends
-    # (the jobs are idempotent, so an overlap would cost duplicates, never a loss).
+    # starting jobs a renewal's interval before that: room for a late renewal and for the two
+    # clocks' skew. A long job (the digest) may still be running when the lease passes; the
+    # jobs are idempotent, so such an overlap costs duplicates at worst, never a loss. The same
+    # margin on this process's monotonic clock covers the wall clock stepping back.
     services.lease_until = now + TIME_TO_LIVE - RENEW_EVERY if leading else None
+    services.lease_held_until = began + (TIME_TO_LIVE - RENEW_EVERY).total_seconds()
     if took and services.took_lease is not None:
         services.took_lease()
     if orphans:

@@ -72,7 +72,11 @@ async def test_the_process_that_takes_over_catches_up_the_daily_jobs(
         assert _services(second).leading
         assert _catch_ups(second) == sorted(CATCH_UPS)
         await keep_lease(_services(second))
-        assert _catch_ups(second) == sorted(CATCH_UPS), "scheduled once per takeover"
+        assert _catch_ups(second) == sorted(CATCH_UPS), "a renewal schedules nothing more"
+        # Lost (another process led meanwhile) and taken again before the catch-ups ran.
+        _services(second).leading = False
+        await keep_lease(_services(second))
+        assert _catch_ups(second) == sorted(CATCH_UPS), "one catch-up each, not two"
     finally:
         if second.app is not None:
             await second.stop()
@@ -124,6 +128,12 @@ async def test_a_leader_that_cannot_renew_stops_running_the_jobs(tmp_path: Path)
         assert ran == ["ran"]
 
         # No renewal from here on, as when each one fails: `leading` stays as it was.
+        assert bot.app is not None and bot.app.job_queue is not None
+        for renewal in bot.app.job_queue.get_jobs_by_name("scheduler_lease"):
+            renewal.schedule_removal()
+        for catch_up in CATCH_UPS:
+            for pending in bot.app.job_queue.get_jobs_by_name(catch_up):
+                pending.schedule_removal()
         bot.clock.advance(seconds=(TIME_TO_LIVE - RENEW_EVERY).total_seconds() - 1)
         await leader_only(job)(bot.context)
         assert ran == ["ran", "ran"], "still within its lease"
@@ -134,5 +144,6 @@ async def test_a_leader_that_cannot_renew_stops_running_the_jobs(tmp_path: Path)
         await keep_lease(services)
         await leader_only(job)(bot.context)
         assert ran == ["ran", "ran", "ran"], "renewed: it leads again"
+        assert _catch_ups(bot) == sorted(CATCH_UPS), "what it skipped meanwhile is caught up"
     finally:
         await bot.stop()
