@@ -36,13 +36,12 @@ duplicated; the bot process's peak RSS; and the targets beside them.
 
 To see what holds the loop: BENCH_STALLS=1 prints each stall over 50 ms with the jobs then
 running and the last garbage collection (with BENCH_CALLBACKS=1 also the callbacks that ran in
-it, by task); BENCH_SLOW=1 turns on asyncio's debug mode in the bot,
-which names every callback that ran over 50 ms (and slows the bot down); BENCH_TRACE=FILE writes
-every thread's stack to FILE whenever the loop has not come round for 100 ms (a thread holding
-the interpreter lock, a fork); BENCH_WAITS=1 splits each update's handling into its waits for a
-turn of the loop, for SQLite's write lock, for its Bot API calls' HTTP round trips,
-and the rest; BENCH_429=1 lists, for
-each 429, the calls the double accepted in the second before it.
+it, by task); BENCH_SLOW=1 turns on asyncio's debug mode in the bot, which names every callback
+that ran over 50 ms (and slows the bot down); BENCH_TRACE=FILE writes every thread's stack to
+FILE whenever the loop has not come round for 100-150 ms (a thread holding the interpreter
+lock, a fork); BENCH_WAITS=1 splits each update's handling into its waits for a turn of the
+loop, for SQLite's write lock and for its Bot API calls' HTTP round trips; BENCH_429=1 lists,
+for each 429, the calls the double accepted in the second before it.
 
 The double stands for Telegram's servers, which do not share the bot's CPU: this process asks
 for a higher scheduling priority (when allowed; the bot keeps the default), so that on a small
@@ -221,12 +220,15 @@ class LoopProbe:
     async def tick(self) -> None:
         loop = asyncio.get_running_loop()
         last = written = loop.time()
+        armed = float("-inf")
         while True:
-            if self.trace is not None:
+            if self.trace is not None and loop.time() - armed > 0.05:
                 # faulthandler's watchdog is a C thread that needs no interpreter lock: when the
-                # loop does not come round within 100 ms it writes every thread's stack, also
-                # when another thread holds the lock (which no callback timing can show).
+                # loop does not come round in time it writes every thread's stack, also when
+                # another thread holds the lock (which no callback timing can show). Armed anew
+                # every 50 ms, not every tick: each arming starts a thread.
                 faulthandler.dump_traceback_later(0.1, file=self.trace)
+                armed = loop.time()
             await asyncio.sleep(TICK)
             now = loop.time()
             held = now - last - TICK
@@ -404,6 +406,8 @@ def serve_bot() -> None:
 
     application.post_init = post_init
     poll(application)
+    # The shutdown's own stretches are no stall of a running bot.
+    faulthandler.cancel_dump_traceback_later()
 
 
 # ---------------------------------------------------------------- the bench's process
