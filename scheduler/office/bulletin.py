@@ -64,6 +64,7 @@ async def send_bulletin(services: Services, now: datetime) -> int:
         # one write lock, and with it every person's step that writes.
         await session.commit()
         bulletin = await bulletin_of(session, settings, quarter, now)  # as frozen
+        await session.commit()  # nor a read left open on PostgreSQL, which holds back VACUUM
         files = await keep_files(
             settings.data_dir,
             bulletin,
