@@ -20,7 +20,7 @@ from db.appraisal.form import RoundForm, UnitScope
 from db.appraisal.groups import evaluator_grant, group_by_word
 from db.appraisal.results import unit_result
 from db.appraisal.rounds import Refusal, close_round, create_round, turnout
-from db.engine import session_factory
+from db.engine import SessionFactory, session_factory
 from db.models import (
     Account,
     AppraisalRound,
@@ -153,6 +153,27 @@ async def test_who_what_and_when_are_checked(session: AsyncSession) -> None:
     assert window.id is not None
 
 
+async def _committed(
+    sessions: SessionFactory,
+    round_: AppraisalRound,
+    unit: Department,
+    who: Account,
+    marks: list[int],
+) -> Ballot | BallotProblem:
+    """One press, in a session of its own, committed."""
+    async with sessions() as session:
+        result = await cast_ballot(
+            session,
+            round_id=round_.id or 0,
+            department_id=unit.id or 0,
+            account_id=who.id or 0,
+            marks=marks,
+            now=NOW,
+        )
+        await session.commit()
+        return result
+
+
 async def test_two_presses_at_once_make_one_ballot(engine: AsyncEngine) -> None:
     sessions = session_factory(engine)
     async with sessions() as session:
@@ -161,17 +182,7 @@ async def test_two_presses_at_once_make_one_ballot(engine: AsyncEngine) -> None:
     assert round_.id is not None and unit.id is not None and one.id is not None
 
     async def press(marks: list[int]) -> None:
-        async with sessions() as session:
-            result = await cast_ballot(
-                session,
-                round_id=round_.id or 0,
-                department_id=unit.id or 0,
-                account_id=one.id or 0,
-                marks=marks,
-                now=NOW,
-            )
-            assert isinstance(result, Ballot)
-            await session.commit()
+        assert isinstance(await _committed(sessions, round_, unit, one, marks), Ballot)
 
     for _ in range(5):
         await asyncio.gather(*(press([m, m]) for m in (1, 2, 3, 4, 5)))
@@ -256,25 +267,12 @@ async def test_a_ballot_cast_while_the_round_closes_is_refused(
         for warm in (first, second):
             await warm.exec(select(Ballot))
 
-    async def vote() -> Ballot | BallotProblem:
-        async with sessions() as voter:
-            result = await cast_ballot(
-                voter,
-                round_id=round_.id or 0,
-                department_id=unit.id or 0,
-                account_id=one.id or 0,
-                marks=[4, 4],
-                now=NOW,
-            )
-            await voter.commit()
-            return result
-
     async with sessions() as closer:
         closing = await closer.get(AppraisalRound, round_.id)
         assert closing is not None
         results = await close_round(closer, closing, NOW)
         assert results is not None and all(r.ballots == 0 for r in results)
-        voting = asyncio.create_task(vote())
+        voting = asyncio.create_task(_committed(sessions, round_, unit, one, [4, 4]))
         await asyncio.wait_for(read_as_open.wait(), 10)
         await closer.commit()
     assert await voting is BallotProblem.closed

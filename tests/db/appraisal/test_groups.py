@@ -14,11 +14,27 @@ from db.appraisal.groups import (
     group_by_word,
     groups_with_counts,
 )
-from db.models import Account, Department, DepartmentKind, Role
+from db.models import Account, Department, DepartmentKind, Role, RoleGrant
 from db.people.roles import InviteProblem, create_invite, redeem_invite, revoke_role
 from tests.conftest import NOW
 
 WEEK = timedelta(days=7)
+
+
+async def _invited(session: AsyncSession, group_id: int | None, account_id: int) -> RoleGrant:
+    """An evaluator invite to the group, redeemed by the account."""
+    _invite, token = await create_invite(
+        session,
+        role=Role.evaluator,
+        department_id=None,
+        group_id=group_id,
+        created_by=None,
+        now=NOW,
+        ttl=WEEK,
+    )
+    grant = await redeem_invite(session, token, account_id, NOW)
+    assert not isinstance(grant, InviteProblem)
+    return grant
 
 
 async def test_seeded_groups_are_found_by_code_or_name(session: AsyncSession) -> None:
@@ -57,34 +73,14 @@ async def test_an_evaluator_invite_grants_its_group(session: AsyncSession) -> No
             now=NOW,
             ttl=WEEK,
         )
-    _invite, token = await create_invite(
-        session,
-        role=Role.evaluator,
-        department_id=None,
-        group_id=qy.id,
-        created_by=None,
-        now=NOW,
-        ttl=WEEK,
-    )
-    grant = await redeem_invite(session, token, person.id, NOW)
-    assert not isinstance(grant, InviteProblem)
+    grant = await _invited(session, qy.id, person.id)
     assert (grant.role, grant.group_id, grant.department_id) == (Role.evaluator, qy.id, None)
     assert await find_evaluator(session, str(person.telegram_id)) == grant
     assert await find_evaluator(session, f"#{grant.id}") == grant
     assert await find_evaluator(session, "abc") is None
 
     # A second invite, to another group, moves the one grant.
-    _invite, token = await create_invite(
-        session,
-        role=Role.evaluator,
-        department_id=None,
-        group_id=ws.id,
-        created_by=None,
-        now=NOW,
-        ttl=WEEK,
-    )
-    again = await redeem_invite(session, token, person.id, NOW)
-    assert not isinstance(again, InviteProblem)
+    again = await _invited(session, ws.id, person.id)
     assert again.id == grant.id and again.group_id == ws.id
     counts = {row.group.code: row.members for row in await groups_with_counts(session)}
     assert counts == {"DB": 0, "QY": 0, "WS": 1}
@@ -105,16 +101,6 @@ async def test_an_evaluator_is_found_by_a_telegram_id_beyond_a_row_ids_range(
     session.add(person)
     await session.flush()
     assert person.id is not None
-    _invite, token = await create_invite(
-        session,
-        role=Role.evaluator,
-        department_id=None,
-        group_id=qy.id,
-        created_by=None,
-        now=NOW,
-        ttl=WEEK,
-    )
-    grant = await redeem_invite(session, token, person.id, NOW)
-    assert not isinstance(grant, InviteProblem)
+    grant = await _invited(session, qy.id, person.id)
     assert await find_evaluator(session, "6123456789") == grant
     assert await find_evaluator(session, "999999999999999") is None
