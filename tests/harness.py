@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import SecretStr
 from telegram import Update
 
 from bot.app import BotApplication, build_application
 from bot.fakeapi import FakeBotApi, FakeRequest, FakeUser
-from bot.runtime.services import BotContext
+from bot.runtime.services import BotContext, Services
 from bot.runtime.settings import (
     DatabaseSettings,
     DigestSettings,
@@ -23,6 +25,7 @@ from bot.runtime.settings import (
 )
 from db.engine import create_engine, session_factory
 from db.migrate import upgrade_engine
+from db.models import Account
 from db.people.departments import import_departments, parse_departments_csv, sample_csv_path
 from tests import databases
 from tests.conftest import NOW
@@ -189,3 +192,23 @@ async def two_processes(tmp_path: Path, **overrides: Any) -> tuple[Harness, Harn
     await first.start()
     await second.start()
     return first, second
+
+
+W = TypeVar("W")
+
+
+def after_a_write(
+    services: Services, work: Callable[..., Awaitable[W]], writes: list[str]
+) -> Callable[..., Awaitable[W]]:
+    """`work`, once another session has written a row and committed within 3 s (noted in
+    `writes`): called by a job that keeps a write transaction open, on SQLite it times out,
+    since that transaction holds the one write lock everybody's writes wait for."""
+
+    async def run(*args: Any, **kwargs: Any) -> W:
+        async with services.sessions() as session, asyncio.timeout(3):
+            session.add(Account(telegram_id=880_000 + len(writes)))
+            await session.commit()
+        writes.append("after the write")
+        return await work(*args, **kwargs)
+
+    return run

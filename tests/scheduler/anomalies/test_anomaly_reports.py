@@ -3,12 +3,10 @@ language, never again after a restart; and on demand with /anomalies."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import event
@@ -16,9 +14,9 @@ from sqlmodel import col, select
 
 import scheduler.anomalies.report
 from bot.fakeapi import FakeBotApi, FakeUser
-from db.anomalies.load import Findings, month_findings
+from db.anomalies.load import month_findings
 from db.engine import create_engine, session_factory
-from db.models import Account, AppraisalRound, OutboxMessage
+from db.models import AppraisalRound, OutboxMessage
 from scheduler.anomalies.report import publish_anomaly_reports
 from tests.db.anomalies.anomaly_rows import (
     account,
@@ -27,7 +25,7 @@ from tests.db.anomalies.anomaly_rows import (
     service_rating,
     unit,
 )
-from tests.harness import Harness, make_settings, prepare_database, texts
+from tests.harness import Harness, after_a_write, make_settings, prepare_database, texts
 from tests.scheduler.delivery.test_outbox import sender_of
 
 ADMIN = FakeUser(900, "Admin", language_code="en")
@@ -169,14 +167,8 @@ async def test_nobody_waits_to_write_while_a_report_is_computed(
     services = bot.app.bot_data["services"]
     computed: list[str] = []
 
-    async def compute_while_somebody_writes(*args: Any, **kwargs: Any) -> Findings:
-        async with services.sessions() as session, asyncio.timeout(3):
-            session.add(Account(telegram_id=880_002))
-            await session.commit()
-        computed.append("after the write")
-        return await month_findings(*args, **kwargs)
-
-    monkeypatch.setattr(scheduler.anomalies.report, "month_findings", compute_while_somebody_writes)
+    computing = after_a_write(services, month_findings, computed)
+    monkeypatch.setattr(scheduler.anomalies.report, "month_findings", computing)
     bot.clock.now = APRIL_FIRST_0901
     assert await publish_anomaly_reports(services, bot.clock.now) == 4, "the round's and March's"
     assert computed == ["after the write"]

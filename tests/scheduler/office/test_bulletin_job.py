@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, date, datetime
 from io import BytesIO
-from typing import Any
 
 import pytest
 from openpyxl import load_workbook
@@ -19,11 +17,11 @@ from db.bulletin.bulletin import Bulletin, stored_bulletin
 from db.bulletin.quarters import Quarter
 from db.calendar.workdays import WorkCalendar
 from db.engine import create_engine, session_factory
-from db.models import Account, AuditEvent
+from db.models import AuditEvent
 from scheduler.office.bulletin import send_bulletin, sending_day
 from tests.handlers.cases.test_case_loop import signed_report
 from tests.handlers.cases.test_casework import ADMIN, LIAISON
-from tests.harness import Harness, texts
+from tests.harness import Harness, after_a_write, texts
 from tests.scheduler.delivery.test_outbox import office, sender_of
 from tests.scheduler.office.test_digest_job import methods_to
 
@@ -109,14 +107,8 @@ async def test_nobody_waits_to_write_while_the_files_are_drawn(
     services = bot.app.bot_data["services"]
     drawn: list[str] = []
 
-    async def draw_while_somebody_writes(*args: Any, **kwargs: Any) -> Any:
-        async with services.sessions() as session, asyncio.timeout(3):
-            session.add(Account(telegram_id=880_001))
-            await session.commit()
-        drawn.append("after the write")
-        return await keep_files(*args, **kwargs)
-
-    monkeypatch.setattr(scheduler.office.bulletin, "keep_files", draw_while_somebody_writes)
+    drawing = after_a_write(services, keep_files, drawn)
+    monkeypatch.setattr(scheduler.office.bulletin, "keep_files", drawing)
     assert await send_bulletin(services, APRIL_FIRST_0931) > 0
     assert drawn == ["after the write"]
 
