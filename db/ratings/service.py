@@ -111,7 +111,8 @@ async def _one_press_at_a_time(session: AsyncSession, account_id: int) -> None:
     """Hold the account until this transaction ends: the day's cap on single-use links is
     counted and then written, so presses of several links at once (each its own row, which no
     unique key ties together) must take turns, or each counts before any is written. An UPDATE
-    that changes nothing: a row lock on PostgreSQL, SQLite's one write lock there."""
+    that changes nothing takes the account's row lock on PostgreSQL and the one write lock on
+    SQLite."""
     await session.exec(
         update(Account)
         .where(col(Account.id) == account_id)

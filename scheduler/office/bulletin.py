@@ -19,7 +19,7 @@ from bot.documents.bulletin_files import bulletin_of, keep_files
 from bot.documents.bulletin_text import office_message, unit_message
 from bot.runtime.i18n import gettext_for
 from bot.runtime.services import BotContext, Services
-from db.bulletin.bulletin import freeze, stored_bulletin
+from db.bulletin.bulletin import freeze, frozen_of, stored_bulletin
 from db.bulletin.quarters import Quarter, last_finished_quarter
 from db.calendar.workdays import WorkCalendar, load_calendar, local_date, working_day_after
 from db.delivery.outbox import enqueue
@@ -59,12 +59,12 @@ async def send_bulletin(services: Services, now: datetime) -> int:
             return 0
         bulletin = await bulletin_of(session, settings, quarter, now)
         row = await freeze(session, bulletin, now)
+        bulletin = frozen_of(row)  # an admin's earlier freeze stands
         # Frozen figures never change again, so they are committed before the files are drawn:
-        # the drawing takes seconds, and a write transaction open meanwhile would hold SQLite's
-        # one write lock, and with it every person's step that writes.
+        # the drawing takes seconds, and a transaction open meanwhile would hold SQLite's one
+        # write lock (every person's step that writes would wait) or, on PostgreSQL, hold back
+        # VACUUM.
         await session.commit()
-        bulletin = await bulletin_of(session, settings, quarter, now)  # as frozen
-        await session.commit()  # nor a read left open on PostgreSQL, which holds back VACUUM
         files = await keep_files(
             settings.data_dir,
             bulletin,
